@@ -1,0 +1,509 @@
+// Package account holds the rules of workspaces, users, roles, rights and
+// invitations. The web pages and the JSON API both call these functions, so
+// each rule is enforced here once.
+package account
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+	"time"
+
+	"roster/internal/auth"
+	"roster/internal/core"
+	"roster/internal/i18n"
+	"roster/internal/store"
+)
+
+// InviteTTL is how long an invitation link works.
+const InviteTTL = 7 * 24 * time.Hour
+
+// MailQueue enqueues a templated email inside the caller's transaction, so
+// the mail goes out if and only if the change that causes it commits.
+type MailQueue interface {
+	EnqueueTx(ctx context.Context, tx *sql.Tx, to, lang, template string, data map[string]any) error
+}
+
+// Service applies account rules.
+type Service struct {
+	db      *store.DB
+	auth    *auth.Service
+	mail    MailQueue
+	baseURL string
+}
+
+// NewService returns the account service. baseURL is the public URL used in
+// links sent by email.
+func NewService(db *store.DB, authSvc *auth.Service, mail MailQueue, baseURL string) *Service {
+	return &Service{db: db, auth: authSvc, mail: mail, baseURL: strings.TrimRight(baseURL, "/")}
+}
+
+// NeedsSetup reports whether no workspace exists yet.
+func (s *Service) NeedsSetup(ctx context.Context) (bool, error) {
+	n, err := s.db.Reader().CountWorkspaces(ctx)
+	return n == 0, err
+}
+
+// SetupInput creates the first workspace and its admin.
+type SetupInput struct {
+	Workspace string
+	Timezone  string
+	Language  string
+	Name      string
+	Email     string
+	Password  string
+	IP        string
+	Device    string
+}
+
+// Setup creates the first workspace and its first admin and signs them in.
+// It is refused once any workspace exists.
+func (s *Service) Setup(ctx context.Context, in SetupInput) (*auth.LoginResult, error) {
+	var v core.Invalid
+	ws := validateWorkspace(&v, in.Workspace, in.Timezone, in.Language)
+	u := validateNewUser(&v, in.Name, in.Email, in.Password)
+	if err := v.Err(); err != nil {
+		return nil, err
+	}
+	hash, err := s.auth.Hasher.Hash(ctx, in.Password)
+	if err != nil {
+		return nil, err
+	}
+	var res *auth.LoginResult
+	err = s.db.InTx(ctx, func(q *store.Q) error {
+		n, err := q.CountWorkspaces(ctx)
+		if err != nil {
+			return err
+		}
+		if n > 0 {
+			return core.Errorf(core.ECONFLICT, "errors.setup_done")
+		}
+		if err := q.CreateWorkspace(ctx, ws); err != nil {
+			return err
+		}
+		u.WorkspaceID, u.Role, u.State, u.PasswordHash = ws.ID, core.RoleAdmin, core.StateActive, hash
+		u.Language, u.Timezone = ws.Language, ws.Timezone
+		if err := q.CreateUser(ctx, u); err != nil {
+			return err
+		}
+		if err := q.TouchSignIn(ctx, u.ID); err != nil {
+			return err
+		}
+		token, sess, err := s.auth.StartSession(ctx, q, u.ID, core.SessionWeb, in.IP, in.Device)
+		if err != nil {
+			return err
+		}
+		res = &auth.LoginResult{User: u, Session: sess, Token: token}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	slog.InfoContext(ctx, "workspace set up", "workspace_id", ws.ID, "admin_id", u.ID)
+	return res, nil
+}
+
+func validateWorkspace(v *core.Invalid, name, tz, lang string) *core.Workspace {
+	name, ok := core.NormalizeName(name)
+	if !ok {
+		v.Add("workspace", "errors.field.name_invalid", nil)
+	}
+	if tz == "" {
+		tz = "UTC"
+	}
+	if !core.ValidTimezone(tz) {
+		v.Add("timezone", "errors.field.timezone_invalid", nil)
+	}
+	if lang == "" {
+		lang = "en"
+	}
+	if !i18n.IsSupported(lang) {
+		v.Add("language", "errors.field.language_invalid", nil)
+	}
+	return &core.Workspace{Name: name, Timezone: tz, Language: lang}
+}
+
+func validateNewUser(v *core.Invalid, name, email, password string) *core.User {
+	name, ok := core.NormalizeName(name)
+	if !ok {
+		v.Add("name", "errors.field.name_invalid", nil)
+	}
+	email, ok = core.NormalizeEmail(email)
+	if !ok {
+		v.Add("email", "errors.field.email_invalid", nil)
+	}
+	if key, data := auth.CheckPasswordStrength(password); key != "" {
+		v.Add("password", key, data)
+	} else if strings.EqualFold(password, email) {
+		v.Add("password", "errors.field.password_common", nil)
+	}
+	return &core.User{Name: name, Email: email}
+}
+
+func validateAccess(v *core.Invalid, role core.Role, rights []core.Right) []core.Right {
+	if !role.Valid() {
+		v.Add("role", "errors.field.role_invalid", nil)
+	}
+	var out []core.Right
+	for _, r := range rights {
+		if !r.Valid() {
+			v.Add("rights", "errors.field.right_invalid", nil)
+			continue
+		}
+		if !slices.Contains(out, r) {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// CreateUserInput is the CLI's `roster user create`.
+type CreateUserInput struct {
+	Workspace string
+	Name      string
+	Email     string
+	Password  string
+	Role      core.Role
+	Rights    []core.Right
+}
+
+// CreateUser creates a user from the command line, creating the workspace
+// when it does not exist. The first user of a workspace is always an admin.
+func (s *Service) CreateUser(ctx context.Context, in CreateUserInput) (*core.User, error) {
+	var v core.Invalid
+	wsIn := validateWorkspace(&v, in.Workspace, "", "")
+	u := validateNewUser(&v, in.Name, in.Email, in.Password)
+	if in.Role == "" {
+		in.Role = core.RoleUser
+	}
+	u.Rights = validateAccess(&v, in.Role, in.Rights)
+	if err := v.Err(); err != nil {
+		return nil, err
+	}
+	hash, err := s.auth.Hasher.Hash(ctx, in.Password)
+	if err != nil {
+		return nil, err
+	}
+	err = s.db.InTx(ctx, func(q *store.Q) error {
+		ws, err := q.WorkspaceByName(ctx, wsIn.Name)
+		if core.ErrorCode(err) == core.ENOTFOUND {
+			ws = wsIn
+			err = q.CreateWorkspace(ctx, ws)
+		}
+		if err != nil {
+			return err
+		}
+		admins, err := q.CountActiveAdmins(ctx, ws.ID)
+		if err != nil {
+			return err
+		}
+		u.WorkspaceID, u.Role, u.State, u.PasswordHash = ws.ID, in.Role, core.StateActive, hash
+		if admins == 0 {
+			u.Role = core.RoleAdmin
+		}
+		u.Language, u.Timezone = ws.Language, ws.Timezone
+		return q.CreateUser(ctx, u)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return u, nil
+}
+
+// InviteInput invites someone by email.
+type InviteInput struct {
+	Email  string
+	Role   core.Role
+	Rights []core.Right
+}
+
+// Invite creates a single-use invitation valid for InviteTTL and mails its
+// link in the same transaction. Admins only.
+func (s *Service) Invite(ctx context.Context, actor *core.User, in InviteInput) (*core.Invite, error) {
+	if !actor.IsAdmin() {
+		return nil, core.ErrForbidden
+	}
+	var v core.Invalid
+	email, ok := core.NormalizeEmail(in.Email)
+	if !ok {
+		v.Add("email", "errors.field.email_invalid", nil)
+	}
+	if in.Role == "" {
+		in.Role = core.RoleUser
+	}
+	rights := validateAccess(&v, in.Role, in.Rights)
+	if err := v.Err(); err != nil {
+		return nil, err
+	}
+	token := auth.NewToken()
+	now := s.db.Now()
+	inv := &core.Invite{WorkspaceID: actor.WorkspaceID, Email: email, Role: in.Role, Rights: rights, InvitedBy: actor.ID,
+		TokenHash: auth.HashToken(token), CreatedAt: now, ExpiresAt: now.Add(InviteTTL)}
+	err := s.db.InTx(ctx, func(q *store.Q) error {
+		if _, err := q.UserByEmail(ctx, email); err == nil {
+			return store.ErrEmailTaken
+		} else if core.ErrorCode(err) != core.ENOTFOUND {
+			return err
+		}
+		ws, err := q.Workspace(ctx, actor.WorkspaceID)
+		if err != nil {
+			return err
+		}
+		if err := q.CreateInvite(ctx, inv); err != nil {
+			return err
+		}
+		return s.mail.EnqueueTx(ctx, q.Tx, email, ws.Language, "invite", map[string]any{
+			"InviterName": actor.Name,
+			"Workspace":   ws.Name,
+			"Link":        s.baseURL + "/invite/" + token,
+			"ExpiresDays": int(InviteTTL / (24 * time.Hour)),
+		})
+	})
+	if err != nil {
+		return nil, err
+	}
+	slog.InfoContext(ctx, "user invited", "invite_id", inv.ID, "by", actor.ID)
+	return inv, nil
+}
+
+var errInviteInvalid = core.Errorf(core.ENOTFOUND, "errors.invite_invalid")
+
+// OpenInvite returns the invitation behind a link token if it can still be
+// accepted, with its workspace.
+func (s *Service) OpenInvite(ctx context.Context, token string) (*core.Invite, *core.Workspace, error) {
+	r := s.db.Reader()
+	inv, err := r.InviteByTokenHash(ctx, auth.HashToken(token))
+	if err != nil {
+		if core.ErrorCode(err) == core.ENOTFOUND {
+			return nil, nil, errInviteInvalid
+		}
+		return nil, nil, err
+	}
+	if !inv.AcceptedAt.IsZero() || !s.db.Now().Before(inv.ExpiresAt) {
+		return nil, nil, errInviteInvalid
+	}
+	ws, err := r.Workspace(ctx, inv.WorkspaceID)
+	if err != nil {
+		return nil, nil, err
+	}
+	return inv, ws, nil
+}
+
+// AcceptInput completes an invitation.
+type AcceptInput struct {
+	Token    string
+	Name     string
+	Password string
+	Language string // optional; defaults to the workspace's
+	IP       string
+	Device   string
+}
+
+// AcceptInvite creates the invited user with the name and password they
+// chose, closes the invitation and signs them in.
+func (s *Service) AcceptInvite(ctx context.Context, in AcceptInput) (*auth.LoginResult, error) {
+	inv, ws, err := s.OpenInvite(ctx, in.Token)
+	if err != nil {
+		return nil, err
+	}
+	var v core.Invalid
+	u := validateNewUser(&v, in.Name, inv.Email, in.Password)
+	if in.Language != "" && !i18n.IsSupported(in.Language) {
+		v.Add("language", "errors.field.language_invalid", nil)
+	}
+	if err := v.Err(); err != nil {
+		return nil, err
+	}
+	hash, err := s.auth.Hasher.Hash(ctx, in.Password)
+	if err != nil {
+		return nil, err
+	}
+	var res *auth.LoginResult
+	err = s.db.InTx(ctx, func(q *store.Q) error {
+		ok, err := q.MarkInviteAccepted(ctx, inv.ID)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return errInviteInvalid
+		}
+		u.WorkspaceID, u.Role, u.Rights, u.State, u.PasswordHash = ws.ID, inv.Role, inv.Rights, core.StateActive, hash
+		u.Language, u.Timezone = cmp(in.Language, ws.Language), ws.Timezone
+		if err := q.CreateUser(ctx, u); err != nil {
+			return err
+		}
+		if err := q.TouchSignIn(ctx, u.ID); err != nil {
+			return err
+		}
+		token, sess, err := s.auth.StartSession(ctx, q, u.ID, core.SessionWeb, in.IP, in.Device)
+		if err != nil {
+			return err
+		}
+		res = &auth.LoginResult{User: u, Session: sess, Token: token}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
+func cmp(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}
+
+// OpenInvites lists the workspace's pending invitations; admins only.
+func (s *Service) OpenInvites(ctx context.Context, actor *core.User) ([]*core.Invite, error) {
+	if !actor.IsAdmin() {
+		return nil, core.ErrForbidden
+	}
+	return s.db.Reader().OpenInvites(ctx, actor.WorkspaceID)
+}
+
+// Page is one page of a list.
+type Page struct {
+	Offset, Limit int
+}
+
+// Users lists the actor's workspace; admins and holders of profile access.
+func (s *Service) Users(ctx context.Context, actor *core.User, p Page) ([]*core.User, int, error) {
+	if !actor.CanAccessProfiles() {
+		return nil, 0, core.ErrForbidden
+	}
+	if p.Limit <= 0 || p.Limit > 200 {
+		p.Limit = 50
+	}
+	p.Offset = max(p.Offset, 0)
+	return s.db.Reader().Users(ctx, store.UserFilter{WorkspaceID: actor.WorkspaceID, Offset: p.Offset, Limit: p.Limit})
+}
+
+// User returns a user of the actor's workspace. Anyone sees themselves;
+// others need admin or profile access. Another workspace's user is
+// ENOTFOUND, never revealed.
+func (s *Service) User(ctx context.Context, actor *core.User, id int64) (*core.User, error) {
+	u, err := s.db.Reader().UserInWorkspace(ctx, actor.WorkspaceID, id)
+	if err != nil {
+		return nil, err
+	}
+	if u.ID != actor.ID && !actor.CanAccessProfiles() {
+		return nil, core.ErrForbidden
+	}
+	return u, nil
+}
+
+// AccessInput changes a user's role and rights.
+type AccessInput struct {
+	Role   core.Role
+	Rights []core.Right
+}
+
+var errLastAdmin = core.Errorf(core.ECONFLICT, "errors.last_admin")
+
+// SetAccess changes a user's role and rights; admins only. Demoting the last
+// active admin is refused.
+func (s *Service) SetAccess(ctx context.Context, actor *core.User, id int64, in AccessInput) (*core.User, error) {
+	if !actor.IsAdmin() {
+		return nil, core.ErrForbidden
+	}
+	var v core.Invalid
+	rights := validateAccess(&v, in.Role, in.Rights)
+	if err := v.Err(); err != nil {
+		return nil, err
+	}
+	return s.changeUser(ctx, actor, id, func(q *store.Q, u *core.User) error {
+		if u.Role == core.RoleAdmin && in.Role != core.RoleAdmin && u.State == core.StateActive {
+			if err := ensureAnotherAdmin(ctx, q, u.WorkspaceID); err != nil {
+				return err
+			}
+		}
+		u.Role, u.Rights = in.Role, rights
+		return nil
+	})
+}
+
+// SetState deactivates, reactivates or removes a user; admins only. An
+// inactive or removed user cannot sign in and loses every session. The last
+// active admin cannot be deactivated or removed.
+func (s *Service) SetState(ctx context.Context, actor *core.User, id int64, state core.State) (*core.User, error) {
+	if !actor.IsAdmin() {
+		return nil, core.ErrForbidden
+	}
+	if state != core.StateActive && state != core.StateInactive && state != core.StateRemoved {
+		return nil, &core.Error{Code: core.EINVALID, Key: "errors.invalid", Fields: []core.FieldError{{Field: "state", Key: "errors.field.required"}}}
+	}
+	return s.changeUser(ctx, actor, id, func(q *store.Q, u *core.User) error {
+		if u.State == core.StateRemoved && state != core.StateRemoved {
+			return core.Errorf(core.ECONFLICT, "errors.conflict")
+		}
+		if state != core.StateActive && u.State == core.StateActive && u.Role == core.RoleAdmin {
+			if err := ensureAnotherAdmin(ctx, q, u.WorkspaceID); err != nil {
+				return err
+			}
+		}
+		u.State = state
+		if state != core.StateActive {
+			return q.DeleteUserSessions(ctx, u.ID)
+		}
+		return nil
+	})
+}
+
+func ensureAnotherAdmin(ctx context.Context, q *store.Q, workspaceID int64) error {
+	n, err := q.CountActiveAdmins(ctx, workspaceID)
+	if err != nil {
+		return err
+	}
+	if n <= 1 {
+		return errLastAdmin
+	}
+	return nil
+}
+
+// changeUser loads a user of the actor's workspace in a transaction, lets
+// change modify it and saves it.
+func (s *Service) changeUser(ctx context.Context, actor *core.User, id int64, change func(*store.Q, *core.User) error) (*core.User, error) {
+	var u *core.User
+	err := s.db.InTx(ctx, func(q *store.Q) error {
+		var err error
+		if u, err = q.UserInWorkspace(ctx, actor.WorkspaceID, id); err != nil {
+			return err
+		}
+		if err := change(q, u); err != nil {
+			return err
+		}
+		return q.UpdateUser(ctx, u)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("change user %d: %w", id, err)
+	}
+	return u, nil
+}
+
+// Workspace returns the actor's workspace.
+func (s *Service) Workspace(ctx context.Context, actor *core.User) (*core.Workspace, error) {
+	return s.db.Reader().Workspace(ctx, actor.WorkspaceID)
+}
+
+// DefaultWorkspace returns the first workspace, whose language serves pages
+// shown before sign-in; nil when setup has not run.
+func (s *Service) DefaultWorkspace(ctx context.Context) (*core.Workspace, error) {
+	ws, err := s.db.Reader().FirstWorkspace(ctx)
+	if core.ErrorCode(err) == core.ENOTFOUND {
+		return nil, nil
+	}
+	return ws, err
+}
+
+// OutboxMails returns the dev outbox; admins only.
+func (s *Service) OutboxMails(ctx context.Context, actor *core.User, limit int) ([]*core.OutboxMail, error) {
+	if !actor.IsAdmin() {
+		return nil, core.ErrForbidden
+	}
+	return s.db.Reader().OutboxMails(ctx, limit)
+}

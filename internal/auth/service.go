@@ -1,0 +1,303 @@
+package auth
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"roster/internal/core"
+	"roster/internal/store"
+)
+
+// Config tunes sign-in. Zero values take the defaults.
+type Config struct {
+	IdleTimeout      time.Duration // a session unused this long ends (default 90 days)
+	AbsoluteTimeout  time.Duration // a session ends this long after sign-in whatever its use (default 365 days)
+	ThrottleWindow   time.Duration // failures are counted in windows this long (default 15 minutes)
+	AccountFailures  int           // failures per account and window before 429 (default 10)
+	IPFailures       int           // failures per client IP and window before 429 (default 50)
+	HashConcurrency  int           // password hashes at once (default 4)
+	TouchGranularity time.Duration // last-seen is written at most this often (default 1 minute)
+}
+
+func (c *Config) defaults() {
+	if c.IdleTimeout <= 0 {
+		c.IdleTimeout = 90 * 24 * time.Hour
+	}
+	if c.AbsoluteTimeout <= 0 {
+		c.AbsoluteTimeout = 365 * 24 * time.Hour
+	}
+	if c.ThrottleWindow <= 0 {
+		c.ThrottleWindow = 15 * time.Minute
+	}
+	if c.AccountFailures <= 0 {
+		c.AccountFailures = 10
+	}
+	if c.IPFailures <= 0 {
+		c.IPFailures = 50
+	}
+	if c.HashConcurrency <= 0 {
+		c.HashConcurrency = 4
+	}
+	if c.TouchGranularity <= 0 {
+		c.TouchGranularity = time.Minute
+	}
+}
+
+// Service signs people in and recognises them afterwards.
+type Service struct {
+	db     *store.DB
+	Hasher *Hasher
+	cfg    Config
+}
+
+// NewService returns a sign-in service on db.
+func NewService(db *store.DB, cfg Config) *Service {
+	cfg.defaults()
+	return &Service{db: db, Hasher: NewHasher(cfg.HashConcurrency), cfg: cfg}
+}
+
+// Config returns the effective configuration.
+func (s *Service) Config() Config { return s.cfg }
+
+// Principal is who a request acts as: a user through a session or through
+// an API token.
+type Principal struct {
+	User    *core.User
+	Session *core.Session  // nil for API tokens
+	Token   *core.APIToken // nil for sessions
+}
+
+// LoginInput is a sign-in attempt.
+type LoginInput struct {
+	Email    string
+	Password string
+	IP       string
+	Device   string
+	Kind     core.SessionKind
+}
+
+// LoginResult is a successful sign-in. Token is shown to the client once.
+type LoginResult struct {
+	User    *core.User
+	Session *core.Session
+	Token   string
+}
+
+var errLoginFailed = core.Errorf(core.EUNAUTHORIZED, "errors.login_failed")
+
+// Login checks an email and password and opens a session. Wrong email,
+// wrong password and inactive account all give the same error after the same
+// amount of hashing, so the answer reveals nothing about which accounts
+// exist. Repeated failures per account or per IP give ETOOMANY.
+func (s *Service) Login(ctx context.Context, in LoginInput) (*LoginResult, error) {
+	email, _ := core.NormalizeEmail(in.Email)
+	acctKey, ipKey := "acct:"+email, "ip:"+in.IP
+	if err := s.checkThrottle(ctx, acctKey, s.cfg.AccountFailures); err != nil {
+		return nil, err
+	}
+	if err := s.checkThrottle(ctx, ipKey, s.cfg.IPFailures); err != nil {
+		return nil, err
+	}
+	user, err := s.db.Reader().UserByEmail(ctx, email)
+	if err != nil && core.ErrorCode(err) != core.ENOTFOUND {
+		return nil, err
+	}
+	hash := ""
+	if user != nil {
+		hash = user.PasswordHash
+	}
+	ok, err := s.Hasher.Verify(ctx, hash, in.Password)
+	if err != nil && !errors.Is(err, errBadHash) {
+		return nil, err
+	}
+	if !ok || user == nil || user.State != core.StateActive {
+		w := s.db.Writer()
+		if err := w.RecordFailure(ctx, acctKey, s.cfg.ThrottleWindow); err != nil {
+			return nil, err
+		}
+		if err := w.RecordFailure(ctx, ipKey, s.cfg.ThrottleWindow); err != nil {
+			return nil, err
+		}
+		return nil, errLoginFailed
+	}
+	var res *LoginResult
+	err = s.db.InTx(ctx, func(q *store.Q) error {
+		if err := q.ClearFailures(ctx, acctKey); err != nil {
+			return err
+		}
+		if err := q.TouchSignIn(ctx, user.ID); err != nil {
+			return err
+		}
+		token, sess, err := s.StartSession(ctx, q, user.ID, in.Kind, in.IP, in.Device)
+		if err != nil {
+			return err
+		}
+		res = &LoginResult{User: user, Session: sess, Token: token}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	slog.InfoContext(ctx, "signed in", "user_id", user.ID, "kind", in.Kind)
+	return res, nil
+}
+
+func (s *Service) checkThrottle(ctx context.Context, key string, limit int) error {
+	n, start, err := s.db.Reader().ThrottleState(ctx, key, s.cfg.ThrottleWindow)
+	if err != nil {
+		return err
+	}
+	if n < limit {
+		return nil
+	}
+	wait := max(start.Add(s.cfg.ThrottleWindow).Sub(s.db.Now()), time.Second)
+	return &core.Error{Code: core.ETOOMANY, Key: "errors.too_many_requests", RetryAfter: wait}
+}
+
+// StartSession opens a new session for userID in q's transaction and returns
+// its token. A new token every time: no session fixation.
+func (s *Service) StartSession(ctx context.Context, q *store.Q, userID int64, kind core.SessionKind, ip, device string) (string, *core.Session, error) {
+	if kind == "" {
+		kind = core.SessionWeb
+	}
+	token := NewToken()
+	now := s.db.Now()
+	sess := &core.Session{UserID: userID, Kind: kind, TokenHash: HashToken(token), CreatedAt: now, LastSeenAt: now,
+		ExpiresAt: now.Add(s.cfg.AbsoluteTimeout), IP: ip, Device: device}
+	if err := q.CreateSession(ctx, sess); err != nil {
+		return "", nil, err
+	}
+	return token, sess, nil
+}
+
+// Authenticate resolves a session or API token to its principal, enforcing
+// expiry and the user's state, and records the use.
+func (s *Service) Authenticate(ctx context.Context, token, ip string) (*Principal, error) {
+	if token == "" {
+		return nil, core.ErrUnauthorized
+	}
+	if IsAPIToken(token) {
+		return s.authenticateAPIToken(ctx, token)
+	}
+	r := s.db.Reader()
+	sess, err := r.SessionByTokenHash(ctx, HashToken(token))
+	if err != nil {
+		if core.ErrorCode(err) == core.ENOTFOUND {
+			return nil, core.ErrUnauthorized
+		}
+		return nil, err
+	}
+	now := s.db.Now()
+	if !now.Before(sess.ExpiresAt) || now.Sub(sess.LastSeenAt) >= s.cfg.IdleTimeout {
+		if err := s.db.Writer().DeleteSession(ctx, sess.ID); err != nil {
+			return nil, err
+		}
+		return nil, core.ErrUnauthorized
+	}
+	user, err := r.User(ctx, sess.UserID)
+	if err != nil {
+		return nil, fmt.Errorf("session user: %w", err)
+	}
+	if user.State != core.StateActive {
+		return nil, core.ErrUnauthorized
+	}
+	if now.Sub(sess.LastSeenAt) >= s.cfg.TouchGranularity || (ip != "" && ip != sess.IP) {
+		if err := s.db.Writer().TouchSession(ctx, sess.ID, now, ip); err != nil {
+			return nil, err
+		}
+		sess.LastSeenAt = now
+		if ip != "" {
+			sess.IP = ip
+		}
+	}
+	return &Principal{User: user, Session: sess}, nil
+}
+
+func (s *Service) authenticateAPIToken(ctx context.Context, token string) (*Principal, error) {
+	r := s.db.Reader()
+	t, err := r.APITokenByHash(ctx, HashToken(token))
+	if err != nil {
+		if core.ErrorCode(err) == core.ENOTFOUND {
+			return nil, core.ErrUnauthorized
+		}
+		return nil, err
+	}
+	now := s.db.Now()
+	if !t.RevokedAt.IsZero() || !now.Before(t.ExpiresAt) {
+		return nil, core.ErrUnauthorized
+	}
+	user, err := r.User(ctx, t.UserID)
+	if err != nil {
+		return nil, fmt.Errorf("token user: %w", err)
+	}
+	if user.State != core.StateActive {
+		return nil, core.ErrUnauthorized
+	}
+	if now.Sub(t.LastUsedAt) >= s.cfg.TouchGranularity {
+		if err := s.db.Writer().TouchAPIToken(ctx, t.ID, now); err != nil {
+			return nil, err
+		}
+		t.LastUsedAt = now
+	}
+	return &Principal{User: user, Token: t}, nil
+}
+
+// Logout ends a session.
+func (s *Service) Logout(ctx context.Context, p *Principal) error {
+	if p == nil || p.Session == nil {
+		return nil
+	}
+	return s.db.Writer().DeleteSession(ctx, p.Session.ID)
+}
+
+// API tokens may live from one day to five years.
+const (
+	MinTokenTTL = 24 * time.Hour
+	MaxTokenTTL = 5 * 365 * 24 * time.Hour
+)
+
+// CreateAPIToken creates an API token for actor, who must be an admin. The
+// returned secret is shown once; only its hash is kept.
+func (s *Service) CreateAPIToken(ctx context.Context, actor *core.User, name string, ttl time.Duration) (string, *core.APIToken, error) {
+	if !actor.IsAdmin() {
+		return "", nil, core.ErrForbidden
+	}
+	var v core.Invalid
+	name, ok := core.NormalizeName(name)
+	if !ok {
+		v.Add("name", "errors.field.name_invalid", nil)
+	}
+	if ttl < MinTokenTTL || ttl > MaxTokenTTL+24*time.Hour {
+		v.Add("expires", "errors.field.expiry_invalid", nil)
+	}
+	if err := v.Err(); err != nil {
+		return "", nil, err
+	}
+	secret := APITokenPrefix + NewToken()
+	now := s.db.Now()
+	t := &core.APIToken{UserID: actor.ID, Name: name, TokenHash: HashToken(secret), CreatedAt: now, ExpiresAt: now.Add(ttl)}
+	if err := s.db.Writer().CreateAPIToken(ctx, t); err != nil {
+		return "", nil, err
+	}
+	slog.InfoContext(ctx, "api token created", "token_id", t.ID, "user_id", actor.ID)
+	return secret, t, nil
+}
+
+// APITokens lists the workspace's API tokens; admins only.
+func (s *Service) APITokens(ctx context.Context, actor *core.User) ([]*core.APIToken, error) {
+	if !actor.IsAdmin() {
+		return nil, core.ErrForbidden
+	}
+	return s.db.Reader().WorkspaceAPITokens(ctx, actor.WorkspaceID)
+}
+
+// RevokeAPIToken revokes one of the workspace's tokens; admins only.
+func (s *Service) RevokeAPIToken(ctx context.Context, actor *core.User, id int64) error {
+	if !actor.IsAdmin() {
+		return core.ErrForbidden
+	}
+	return s.db.Writer().RevokeAPIToken(ctx, actor.WorkspaceID, id)
+}

@@ -1,0 +1,140 @@
+package core
+
+import (
+	"slices"
+	"time"
+)
+
+// Role is a user's role in a workspace.
+type Role string
+
+// Roles.
+const (
+	RoleAdmin Role = "admin"
+	RoleUser  Role = "user"
+)
+
+// Valid reports whether r is a known role.
+func (r Role) Valid() bool { return r == RoleAdmin || r == RoleUser }
+
+// Right is an extra permission a non-admin can hold.
+type Right string
+
+// RightProfileAccess lets a non-admin see and edit other users' profiles,
+// including their note.
+const RightProfileAccess Right = "profile-access"
+
+// AllRights lists every right, in display order.
+var AllRights = []Right{RightProfileAccess}
+
+// Valid reports whether r is a known right.
+func (r Right) Valid() bool { return slices.Contains(AllRights, r) }
+
+// State is a user's lifecycle state.
+type State string
+
+// States.
+const (
+	StateActive   State = "active"
+	StateInactive State = "inactive" // cannot sign in; can be reactivated
+	StateRemoved  State = "removed"
+)
+
+// Workspace is one CRM team's installation space.
+type Workspace struct {
+	ID        int64
+	Name      string
+	Timezone  string // IANA zone, default for its users
+	Language  string // default UI language
+	CreatedAt time.Time
+}
+
+// User is a person in a workspace.
+type User struct {
+	ID               int64
+	WorkspaceID      int64
+	Name             string
+	Email            string // normalised: trimmed, lower-case
+	PasswordHash     string
+	Role             Role
+	Rights           []Right
+	State            State
+	Language         string
+	Timezone         string
+	Phone            string
+	Note             string
+	TwoFactorEnabled bool
+	CreatedAt        time.Time
+	UpdatedAt        time.Time
+	LastSignInAt     time.Time // zero when never
+}
+
+// IsAdmin reports whether u is an admin.
+func (u *User) IsAdmin() bool { return u.Role == RoleAdmin }
+
+// HasRight reports whether u holds r.
+func (u *User) HasRight(r Right) bool { return slices.Contains(u.Rights, r) }
+
+// CanAccessProfiles reports whether u may see and edit other users'
+// profiles and notes: admins and holders of the profile-access right.
+func (u *User) CanAccessProfiles() bool { return u.IsAdmin() || u.HasRight(RightProfileAccess) }
+
+// SessionKind tells how a session was opened.
+type SessionKind string
+
+// Session kinds.
+const (
+	SessionWeb SessionKind = "web" // browser cookie
+	SessionAPI SessionKind = "api" // bearer token from POST /api/v1/auth/login
+)
+
+// Session is a signed-in device. Only a hash of its token is stored.
+type Session struct {
+	ID         int64
+	UserID     int64
+	Kind       SessionKind
+	TokenHash  []byte
+	CreatedAt  time.Time
+	LastSeenAt time.Time
+	ExpiresAt  time.Time // absolute expiry
+	IP         string
+	Device     string
+}
+
+// APIToken is a long-lived token an admin created for an integration; it
+// acts as the admin who created it.
+type APIToken struct {
+	ID         int64
+	UserID     int64
+	Name       string
+	TokenHash  []byte
+	CreatedAt  time.Time
+	ExpiresAt  time.Time
+	LastUsedAt time.Time // zero when never used
+	RevokedAt  time.Time // zero when active
+}
+
+// Invite is a single-use invitation to join a workspace.
+type Invite struct {
+	ID          int64
+	WorkspaceID int64
+	Email       string
+	Role        Role
+	Rights      []Right
+	InvitedBy   int64
+	TokenHash   []byte
+	CreatedAt   time.Time
+	ExpiresAt   time.Time
+	AcceptedAt  time.Time // zero while open
+}
+
+// OutboxMail is a mail kept by the dev outbox when no SMTP server is set.
+type OutboxMail struct {
+	ID        int64
+	To        string
+	Subject   string
+	Text      string
+	HTML      string
+	Lang      string
+	CreatedAt time.Time
+}

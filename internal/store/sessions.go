@@ -1,0 +1,162 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"roster/internal/core"
+)
+
+const sessionCols = "id, user_id, kind, token_hash, created_at, last_seen_at, expires_at, ip, device"
+
+func scanSession(row interface{ Scan(...any) error }) (*core.Session, error) {
+	var s core.Session
+	var kind string
+	var created, seen, expires int64
+	if err := row.Scan(&s.ID, &s.UserID, &kind, &s.TokenHash, &created, &seen, &expires, &s.IP, &s.Device); err != nil {
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil, core.ErrNotFound
+		}
+		return nil, fmt.Errorf("read session: %w", err)
+	}
+	s.Kind = core.SessionKind(kind)
+	s.CreatedAt, s.LastSeenAt, s.ExpiresAt = fromMS(created), fromMS(seen), fromMS(expires)
+	return &s, nil
+}
+
+// CreateSession inserts s and sets its ID.
+func (q *Q) CreateSession(ctx context.Context, s *core.Session) error {
+	id, err := q.insert(ctx, "INSERT INTO sessions (user_id, kind, token_hash, created_at, last_seen_at, expires_at, ip, device) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+		s.UserID, string(s.Kind), s.TokenHash, ms(s.CreatedAt), ms(s.LastSeenAt), ms(s.ExpiresAt), s.IP, s.Device)
+	if err != nil {
+		return fmt.Errorf("create session: %w", err)
+	}
+	s.ID = id
+	return nil
+}
+
+// SessionByTokenHash finds a session by the hash of its token.
+func (q *Q) SessionByTokenHash(ctx context.Context, hash []byte) (*core.Session, error) {
+	return scanSession(q.row(ctx, "SELECT "+sessionCols+" FROM sessions WHERE token_hash = ?", hash))
+}
+
+// TouchSession records activity on a session.
+func (q *Q) TouchSession(ctx context.Context, id int64, at time.Time, ip string) error {
+	if _, err := q.exec(ctx, "UPDATE sessions SET last_seen_at = ?, ip = ? WHERE id = ?", ms(at), ip, id); err != nil {
+		return fmt.Errorf("touch session: %w", err)
+	}
+	return nil
+}
+
+// DeleteSession removes one session.
+func (q *Q) DeleteSession(ctx context.Context, id int64) error {
+	if _, err := q.exec(ctx, "DELETE FROM sessions WHERE id = ?", id); err != nil {
+		return fmt.Errorf("delete session: %w", err)
+	}
+	return nil
+}
+
+// DeleteUserSessions removes every session of a user.
+func (q *Q) DeleteUserSessions(ctx context.Context, userID int64) error {
+	if _, err := q.exec(ctx, "DELETE FROM sessions WHERE user_id = ?", userID); err != nil {
+		return fmt.Errorf("delete sessions: %w", err)
+	}
+	return nil
+}
+
+// UserSessions lists a user's sessions, most recently seen first.
+func (q *Q) UserSessions(ctx context.Context, userID int64) ([]*core.Session, error) {
+	rows, err := q.query(ctx, "SELECT "+sessionCols+" FROM sessions WHERE user_id = ? ORDER BY last_seen_at DESC", userID)
+	if err != nil {
+		return nil, fmt.Errorf("list sessions: %w", err)
+	}
+	defer rows.Close()
+	var out []*core.Session
+	for rows.Next() {
+		s, err := scanSession(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, s)
+	}
+	return out, rows.Err()
+}
+
+const tokenCols = "id, user_id, name, token_hash, created_at, expires_at, last_used_at, revoked_at"
+
+func scanToken(row interface{ Scan(...any) error }) (*core.APIToken, error) {
+	var t core.APIToken
+	var created, expires int64
+	var used, revoked sql.NullInt64
+	if err := row.Scan(&t.ID, &t.UserID, &t.Name, &t.TokenHash, &created, &expires, &used, &revoked); err != nil {
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil, core.ErrNotFound
+		}
+		return nil, fmt.Errorf("read api token: %w", err)
+	}
+	t.CreatedAt, t.ExpiresAt = fromMS(created), fromMS(expires)
+	t.LastUsedAt, t.RevokedAt = fromNullMS(used), fromNullMS(revoked)
+	return &t, nil
+}
+
+// CreateAPIToken inserts t and sets its ID.
+func (q *Q) CreateAPIToken(ctx context.Context, t *core.APIToken) error {
+	id, err := q.insert(ctx, "INSERT INTO api_tokens (user_id, name, token_hash, created_at, expires_at) VALUES (?, ?, ?, ?, ?)",
+		t.UserID, t.Name, t.TokenHash, ms(t.CreatedAt), ms(t.ExpiresAt))
+	if err != nil {
+		return fmt.Errorf("create api token: %w", err)
+	}
+	t.ID = id
+	return nil
+}
+
+// APITokenByHash finds a token by the hash of its secret.
+func (q *Q) APITokenByHash(ctx context.Context, hash []byte) (*core.APIToken, error) {
+	return scanToken(q.row(ctx, "SELECT "+tokenCols+" FROM api_tokens WHERE token_hash = ?", hash))
+}
+
+// TouchAPIToken records a use of a token.
+func (q *Q) TouchAPIToken(ctx context.Context, id int64, at time.Time) error {
+	if _, err := q.exec(ctx, "UPDATE api_tokens SET last_used_at = ? WHERE id = ?", ms(at), id); err != nil {
+		return fmt.Errorf("touch api token: %w", err)
+	}
+	return nil
+}
+
+// WorkspaceAPITokens lists the tokens created by users of a workspace.
+func (q *Q) WorkspaceAPITokens(ctx context.Context, workspaceID int64) ([]*core.APIToken, error) {
+	rows, err := q.query(ctx, "SELECT "+tokenColsPrefixed+` FROM api_tokens t JOIN users u ON u.id = t.user_id
+		WHERE u.workspace_id = ? ORDER BY t.created_at DESC, t.id DESC`, workspaceID)
+	if err != nil {
+		return nil, fmt.Errorf("list api tokens: %w", err)
+	}
+	defer rows.Close()
+	var out []*core.APIToken
+	for rows.Next() {
+		t, err := scanToken(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, t)
+	}
+	return out, rows.Err()
+}
+
+const tokenColsPrefixed = "t.id, t.user_id, t.name, t.token_hash, t.created_at, t.expires_at, t.last_used_at, t.revoked_at"
+
+// RevokeAPIToken revokes a token of the workspace; ENOTFOUND when the token
+// is not there or belongs to another workspace.
+func (q *Q) RevokeAPIToken(ctx context.Context, workspaceID, id int64) error {
+	res, err := q.exec(ctx, `UPDATE api_tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL
+		AND user_id IN (SELECT id FROM users WHERE workspace_id = ?)`, ms(q.now()), id, workspaceID)
+	if err != nil {
+		return fmt.Errorf("revoke api token: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return core.ErrNotFound
+	}
+	return nil
+}

@@ -1,0 +1,213 @@
+// Package store is Roster's database: connections, migrations and every
+// query, for both engines. SQL is written once with ? placeholders; the few
+// differences between SQLite and PostgreSQL are isolated in dialect.go.
+package store
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/jackc/pgx/v5/stdlib"
+	"github.com/pressly/goose/v3"
+	_ "modernc.org/sqlite" // registers the "sqlite" driver
+)
+
+//go:embed migrations
+var migrations embed.FS
+
+// Engine names a database engine.
+type Engine string
+
+// Engines.
+const (
+	SQLite   Engine = "sqlite"
+	Postgres Engine = "postgres"
+)
+
+// DB is an open Roster database. On SQLite it keeps one writer connection
+// (SQLite allows one writer at a time; queueing in Go beats SQLITE_BUSY) and
+// a pool of read-only connections; on PostgreSQL both are the same pool.
+type DB struct {
+	Engine Engine
+	// W runs transactions and writes, and is the pool the job queue uses.
+	W *sql.DB
+	// R serves reads that need no transaction.
+	R *sql.DB
+	// Pgx is the native pool on PostgreSQL (for LISTEN); nil on SQLite.
+	Pgx *pgxpool.Pool
+
+	now func() time.Time
+}
+
+// Open connects to the database named by databaseURL: empty means SQLite in
+// dataDir/roster.db; a postgres:// or postgresql:// URL means PostgreSQL.
+// It does not migrate; call Migrate.
+func Open(ctx context.Context, databaseURL, dataDir string) (*DB, error) {
+	switch {
+	case databaseURL == "":
+		if err := os.MkdirAll(dataDir, 0o750); err != nil {
+			return nil, fmt.Errorf("create data folder: %w", err)
+		}
+		return openSQLite(ctx, filepath.Join(dataDir, "roster.db"))
+	case strings.HasPrefix(databaseURL, "sqlite:"):
+		return openSQLite(ctx, strings.TrimPrefix(strings.TrimPrefix(databaseURL, "sqlite:"), "//"))
+	case strings.HasPrefix(databaseURL, "postgres://"), strings.HasPrefix(databaseURL, "postgresql://"):
+		return openPostgres(ctx, databaseURL)
+	default:
+		return nil, fmt.Errorf("unsupported database URL scheme (want postgres:// or empty for SQLite)")
+	}
+}
+
+func openSQLite(ctx context.Context, path string) (*DB, error) {
+	pragmas := "_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)&_pragma=busy_timeout(10000)&_pragma=synchronous(NORMAL)&_txlock=immediate"
+	w, err := sql.Open("sqlite", "file:"+path+"?"+pragmas)
+	if err != nil {
+		return nil, fmt.Errorf("open sqlite writer: %w", err)
+	}
+	w.SetMaxOpenConns(1)
+	w.SetConnMaxIdleTime(0)
+	if err := w.PingContext(ctx); err != nil {
+		w.Close()
+		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
+	}
+	r, err := sql.Open("sqlite", "file:"+path+"?mode=ro&_pragma=foreign_keys(1)&_pragma=busy_timeout(10000)")
+	if err != nil {
+		w.Close()
+		return nil, fmt.Errorf("open sqlite readers: %w", err)
+	}
+	r.SetMaxOpenConns(max(4, runtime.NumCPU()))
+	return &DB{Engine: SQLite, W: w, R: r, now: time.Now}, nil
+}
+
+func openPostgres(ctx context.Context, url string) (*DB, error) {
+	cfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		return nil, fmt.Errorf("parse database URL: %w", err)
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("connect postgres: %w", err)
+	}
+	db := stdlib.OpenDBFromPool(pool)
+	db.SetMaxOpenConns(int(cfg.MaxConns))
+	if err := db.PingContext(ctx); err != nil {
+		db.Close()
+		pool.Close()
+		return nil, fmt.Errorf("connect postgres: %w", err)
+	}
+	return &DB{Engine: Postgres, W: db, R: db, Pgx: pool, now: time.Now}, nil
+}
+
+// Close closes every pool.
+func (db *DB) Close() error {
+	var errs []error
+	errs = append(errs, db.W.Close())
+	if db.R != db.W {
+		errs = append(errs, db.R.Close())
+	}
+	if db.Pgx != nil {
+		db.Pgx.Close()
+	}
+	return errors.Join(errs...)
+}
+
+// SetClock replaces the clock, for tests.
+func (db *DB) SetClock(now func() time.Time) { db.now = now }
+
+// Now returns the database layer's current time.
+func (db *DB) Now() time.Time { return db.now() }
+
+// Ping checks the database answers, for /readyz.
+func (db *DB) Ping(ctx context.Context) error {
+	var one int
+	return db.R.QueryRowContext(ctx, "SELECT 1").Scan(&one)
+}
+
+// Migrate applies Roster's embedded migrations for the engine.
+func (db *DB) Migrate(ctx context.Context) error {
+	dir := "migrations/sqlite"
+	dialect := goose.DialectSQLite3
+	if db.Engine == Postgres {
+		dir, dialect = "migrations/postgres", goose.DialectPostgres
+	}
+	sub, err := fs.Sub(migrations, dir)
+	if err != nil {
+		return fmt.Errorf("migrations: %w", err)
+	}
+	p, err := goose.NewProvider(dialect, db.W, sub)
+	if err != nil {
+		return fmt.Errorf("migrations: %w", err)
+	}
+	if _, err := p.Up(ctx); err != nil {
+		return fmt.Errorf("apply migrations: %w", err)
+	}
+	return nil
+}
+
+// Reader returns queries that run on the read pool.
+func (db *DB) Reader() *Q { return &Q{db: db, x: db.R} }
+
+// Writer returns queries that run outside a transaction on the writer.
+func (db *DB) Writer() *Q { return &Q{db: db, x: db.W} }
+
+// InTx runs fn in a transaction, committing when it returns nil. Jobs
+// enqueued on q.Tx commit or vanish with it.
+func (db *DB) InTx(ctx context.Context, fn func(q *Q) error) error {
+	tx, err := db.W.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	if err := fn(&Q{db: db, x: tx, Tx: tx}); err != nil {
+		_ = tx.Rollback()
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	return nil
+}
+
+type execer interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// Q runs queries on a pool or inside a transaction.
+type Q struct {
+	db *DB
+	x  execer
+	// Tx is the open transaction, or nil outside InTx.
+	Tx *sql.Tx
+}
+
+func (q *Q) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	return q.x.ExecContext(ctx, q.db.rebind(query), args...)
+}
+
+func (q *Q) query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	return q.x.QueryContext(ctx, q.db.rebind(query), args...)
+}
+
+func (q *Q) row(ctx context.Context, query string, args ...any) *sql.Row {
+	return q.x.QueryRowContext(ctx, q.db.rebind(query), args...)
+}
+
+// insert runs an INSERT ... RETURNING id and returns the id.
+func (q *Q) insert(ctx context.Context, query string, args ...any) (int64, error) {
+	var id int64
+	err := q.row(ctx, query+" RETURNING id", args...).Scan(&id)
+	return id, err
+}
+
+func (q *Q) now() time.Time { return q.db.now() }

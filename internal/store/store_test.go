@@ -1,0 +1,280 @@
+package store_test
+
+import (
+	"bytes"
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	"roster/internal/core"
+	"roster/internal/store"
+	"roster/internal/store/storetest"
+)
+
+func seed(t *testing.T, db *store.DB) (*core.Workspace, *core.User) {
+	t.Helper()
+	ctx := context.Background()
+	ws := &core.Workspace{Name: "Acme", Timezone: "Europe/Madrid", Language: "es"}
+	u := &core.User{Name: "Ana", Email: "ana@example.com", PasswordHash: "h", Role: core.RoleAdmin,
+		Rights: []core.Right{core.RightProfileAccess}, State: core.StateActive, Language: "es", Timezone: "Europe/Madrid"}
+	err := db.InTx(ctx, func(q *store.Q) error {
+		if err := q.CreateWorkspace(ctx, ws); err != nil {
+			return err
+		}
+		u.WorkspaceID = ws.ID
+		return q.CreateUser(ctx, u)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ws, u
+}
+
+func TestMigrateTwiceIsHarmless(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		if err := db.Migrate(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		if err := db.Ping(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	})
+}
+
+func TestUsersRoundTrip(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		ws, u := seed(t, db)
+		got, err := db.Reader().User(ctx, u.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Email != "ana@example.com" || got.Role != core.RoleAdmin || !got.HasRight(core.RightProfileAccess) ||
+			got.State != core.StateActive || got.WorkspaceID != ws.ID || got.TwoFactorEnabled || !got.LastSignInAt.IsZero() {
+			t.Fatalf("round trip: %+v", got)
+		}
+		if got.CreatedAt.UnixMilli() != u.CreatedAt.UnixMilli() {
+			t.Fatalf("created_at %v != %v", got.CreatedAt, u.CreatedAt)
+		}
+		// One email, one user, in the whole installation.
+		dup := *u
+		dup.ID = 0
+		if err := db.Writer().CreateUser(ctx, &dup); err != store.ErrEmailTaken {
+			t.Fatalf("duplicate email: %v", err)
+		}
+		got.TwoFactorEnabled, got.Note, got.Rights = true, "VIP", nil
+		if err := db.Writer().UpdateUser(ctx, got); err != nil {
+			t.Fatal(err)
+		}
+		again, _ := db.Reader().UserByEmail(ctx, "ana@example.com")
+		if !again.TwoFactorEnabled || again.Note != "VIP" || len(again.Rights) != 0 {
+			t.Fatalf("update lost: %+v", again)
+		}
+		if err := db.Writer().TouchSignIn(ctx, u.ID); err != nil {
+			t.Fatal(err)
+		}
+		again, _ = db.Reader().User(ctx, u.ID)
+		if again.LastSignInAt.IsZero() {
+			t.Fatal("last sign-in not recorded")
+		}
+	})
+}
+
+func TestUserInWorkspaceHidesOtherWorkspaces(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		_, u := seed(t, db)
+		other := &core.Workspace{Name: "Other", Timezone: "UTC", Language: "en"}
+		if err := db.Writer().CreateWorkspace(ctx, other); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := db.Reader().UserInWorkspace(ctx, other.ID, u.ID); core.ErrorCode(err) != core.ENOTFOUND {
+			t.Fatalf("foreign user: %v", err)
+		}
+		users, total, err := db.Reader().Users(ctx, store.UserFilter{WorkspaceID: other.ID})
+		if err != nil || total != 0 || len(users) != 0 {
+			t.Fatalf("other workspace sees %d users (%v)", total, err)
+		}
+	})
+}
+
+func TestUsersPaginationAndAdminCount(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		ws, _ := seed(t, db)
+		for i, name := range []string{"Zoe", "Bob", "Carl"} {
+			u := &core.User{WorkspaceID: ws.ID, Name: name, Email: string(rune('a'+i)) + "@x.io", Role: core.RoleUser,
+				State: core.StateActive, Language: "en", Timezone: "UTC"}
+			if err := db.Writer().CreateUser(ctx, u); err != nil {
+				t.Fatal(err)
+			}
+		}
+		page, total, err := db.Reader().Users(ctx, store.UserFilter{WorkspaceID: ws.ID, Offset: 1, Limit: 2})
+		if err != nil || total != 4 || len(page) != 2 || page[0].Name != "Bob" || page[1].Name != "Carl" {
+			t.Fatalf("page: total=%d %v %v", total, names(page), err)
+		}
+		if n, _ := db.Reader().CountActiveAdmins(ctx, ws.ID); n != 1 {
+			t.Fatalf("admins = %d", n)
+		}
+	})
+}
+
+func names(us []*core.User) []string {
+	var out []string
+	for _, u := range us {
+		out = append(out, u.Name)
+	}
+	return out
+}
+
+func TestSessionsAndTokens(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		ws, u := seed(t, db)
+		now := time.Now()
+		s := &core.Session{UserID: u.ID, Kind: core.SessionWeb, TokenHash: []byte("0123456789abcdef0123456789abcdef"),
+			CreatedAt: now, LastSeenAt: now, ExpiresAt: now.Add(time.Hour), IP: "10.0.0.1", Device: "Firefox on Linux"}
+		if err := db.Writer().CreateSession(ctx, s); err != nil {
+			t.Fatal(err)
+		}
+		got, err := db.Reader().SessionByTokenHash(ctx, s.TokenHash)
+		if err != nil || got.ID != s.ID || got.Device != "Firefox on Linux" || !bytes.Equal(got.TokenHash, s.TokenHash) {
+			t.Fatalf("session: %+v %v", got, err)
+		}
+		if err := db.Writer().TouchSession(ctx, s.ID, now.Add(time.Minute), "10.0.0.2"); err != nil {
+			t.Fatal(err)
+		}
+		if list, _ := db.Reader().UserSessions(ctx, u.ID); len(list) != 1 || list[0].IP != "10.0.0.2" {
+			t.Fatalf("sessions: %+v", list)
+		}
+		if err := db.Writer().DeleteUserSessions(ctx, u.ID); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := db.Reader().SessionByTokenHash(ctx, s.TokenHash); core.ErrorCode(err) != core.ENOTFOUND {
+			t.Fatalf("deleted session found: %v", err)
+		}
+
+		tok := &core.APIToken{UserID: u.ID, Name: "CRM sync", TokenHash: []byte("tokenhash"), CreatedAt: now, ExpiresAt: now.Add(24 * time.Hour)}
+		if err := db.Writer().CreateAPIToken(ctx, tok); err != nil {
+			t.Fatal(err)
+		}
+		other := &core.Workspace{Name: "Other", Timezone: "UTC", Language: "en"}
+		_ = db.Writer().CreateWorkspace(ctx, other)
+		if err := db.Writer().RevokeAPIToken(ctx, other.ID, tok.ID); core.ErrorCode(err) != core.ENOTFOUND {
+			t.Fatalf("foreign revoke: %v", err)
+		}
+		if err := db.Writer().RevokeAPIToken(ctx, ws.ID, tok.ID); err != nil {
+			t.Fatal(err)
+		}
+		list, err := db.Reader().WorkspaceAPITokens(ctx, ws.ID)
+		if err != nil || len(list) != 1 || list[0].RevokedAt.IsZero() || list[0].Name != "CRM sync" {
+			t.Fatalf("tokens: %+v %v", list, err)
+		}
+	})
+}
+
+func TestInviteSingleUse(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		ws, u := seed(t, db)
+		now := time.Now()
+		in := &core.Invite{WorkspaceID: ws.ID, Email: "new@x.io", Role: core.RoleUser, Rights: []core.Right{core.RightProfileAccess},
+			InvitedBy: u.ID, TokenHash: []byte("invitehash"), CreatedAt: now, ExpiresAt: now.Add(time.Hour)}
+		if err := db.Writer().CreateInvite(ctx, in); err != nil {
+			t.Fatal(err)
+		}
+		if open, _ := db.Reader().OpenInvites(ctx, ws.ID); len(open) != 1 || open[0].Email != "new@x.io" {
+			t.Fatalf("open invites: %+v", open)
+		}
+		// Two racing acceptances: exactly one wins.
+		var wg sync.WaitGroup
+		wins := make(chan bool, 2)
+		for range 2 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				ok, err := db.Writer().MarkInviteAccepted(ctx, in.ID)
+				if err != nil {
+					t.Error(err)
+				}
+				wins <- ok
+			}()
+		}
+		wg.Wait()
+		close(wins)
+		n := 0
+		for ok := range wins {
+			if ok {
+				n++
+			}
+		}
+		if n != 1 {
+			t.Fatalf("%d acceptances won", n)
+		}
+		if open, _ := db.Reader().OpenInvites(ctx, ws.ID); len(open) != 0 {
+			t.Fatal("accepted invite still open")
+		}
+	})
+}
+
+func TestThrottleWindow(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		now := time.Now()
+		db.SetClock(func() time.Time { return now })
+		for range 3 {
+			if err := db.Writer().RecordFailure(ctx, "acct:a@x.io", time.Minute); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if n, _, err := db.Reader().ThrottleState(ctx, "acct:a@x.io", time.Minute); err != nil || n != 3 {
+			t.Fatalf("failures = %d, %v", n, err)
+		}
+		now = now.Add(2 * time.Minute) // the window has passed
+		if n, _, _ := db.Reader().ThrottleState(ctx, "acct:a@x.io", time.Minute); n != 0 {
+			t.Fatalf("old window still counts %d", n)
+		}
+		_ = db.Writer().RecordFailure(ctx, "acct:a@x.io", time.Minute)
+		if n, _, _ := db.Reader().ThrottleState(ctx, "acct:a@x.io", time.Minute); n != 1 {
+			t.Fatalf("new window starts at %d", n)
+		}
+		_ = db.Writer().ClearFailures(ctx, "acct:a@x.io")
+		if n, _, _ := db.Reader().ThrottleState(ctx, "acct:a@x.io", time.Minute); n != 0 {
+			t.Fatal("clear failed")
+		}
+	})
+}
+
+func TestOutbox(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		for _, s := range []string{"first", "second"} {
+			if err := db.Writer().SaveOutboxMail(ctx, &core.OutboxMail{To: "a@x.io", Subject: s, Text: "t", HTML: "<p>h</p>", Lang: "ru"}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		got, err := db.Reader().OutboxMails(ctx, 10)
+		if err != nil || len(got) != 2 || got[0].Subject != "second" || got[0].Lang != "ru" {
+			t.Fatalf("outbox: %+v %v", got, err)
+		}
+	})
+}
+
+func TestRollbackLeavesNothing(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		err := db.InTx(ctx, func(q *store.Q) error {
+			if err := q.CreateWorkspace(ctx, &core.Workspace{Name: "Ghost", Timezone: "UTC", Language: "en"}); err != nil {
+				return err
+			}
+			return core.ErrForbidden
+		})
+		if err != core.ErrForbidden {
+			t.Fatalf("err = %v", err)
+		}
+		if n, _ := db.Reader().CountWorkspaces(ctx); n != 0 {
+			t.Fatalf("rolled back workspace persisted")
+		}
+	})
+}

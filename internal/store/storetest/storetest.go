@@ -1,0 +1,42 @@
+// Package storetest opens migrated test databases on both engines, so every
+// storage-backed test runs on SQLite and on PostgreSQL.
+package storetest
+
+import (
+	"context"
+	"path/filepath"
+	"testing"
+
+	"roster/internal/store"
+	"roster/internal/testenv"
+)
+
+// Open returns a freshly migrated database of the given engine, closed when
+// the test ends. PostgreSQL needs ROSTER_TEST_POSTGRES_URL (else the test
+// skips loudly, or fails under ROSTER_TEST_STRICT=1).
+func Open(t testing.TB, engine store.Engine) *store.DB {
+	t.Helper()
+	ctx := context.Background()
+	url := ""
+	if engine == store.Postgres {
+		url = testenv.FreshPostgres(t)
+	}
+	db, err := store.Open(ctx, url, filepath.Join(t.TempDir(), "data"))
+	if err != nil {
+		t.Fatalf("open %s: %v", engine, err)
+	}
+	t.Cleanup(func() { db.Close() })
+	if err := db.Migrate(ctx); err != nil {
+		t.Fatalf("migrate %s: %v", engine, err)
+	}
+	return db
+}
+
+// Each runs fn as a subtest on each engine.
+func Each(t *testing.T, fn func(t *testing.T, db *store.DB)) {
+	for _, e := range []store.Engine{store.SQLite, store.Postgres} {
+		t.Run(string(e), func(t *testing.T) {
+			fn(t, Open(t, e))
+		})
+	}
+}

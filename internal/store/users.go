@@ -1,0 +1,219 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+
+	"roster/internal/core"
+)
+
+var errEmailTaken = &core.Error{Code: core.EINVALID, Key: "errors.invalid",
+	Fields: []core.FieldError{{Field: "email", Key: "errors.field.email_taken"}}}
+
+// ErrEmailTaken is returned when an email already belongs to a user.
+var ErrEmailTaken error = errEmailTaken
+
+func joinRights(r []core.Right) string {
+	s := make([]string, len(r))
+	for i, x := range r {
+		s[i] = string(x)
+	}
+	return strings.Join(s, ",")
+}
+
+func splitRights(s string) []core.Right {
+	if s == "" {
+		return nil
+	}
+	parts := strings.Split(s, ",")
+	out := make([]core.Right, len(parts))
+	for i, p := range parts {
+		out[i] = core.Right(p)
+	}
+	return out
+}
+
+// CountWorkspaces returns how many workspaces exist (0 means setup is due).
+func (q *Q) CountWorkspaces(ctx context.Context) (int, error) {
+	var n int
+	if err := q.row(ctx, "SELECT COUNT(*) FROM workspaces").Scan(&n); err != nil {
+		return 0, fmt.Errorf("count workspaces: %w", err)
+	}
+	return n, nil
+}
+
+// CreateWorkspace inserts w and sets its ID and CreatedAt.
+func (q *Q) CreateWorkspace(ctx context.Context, w *core.Workspace) error {
+	w.CreatedAt = q.now()
+	id, err := q.insert(ctx, "INSERT INTO workspaces (name, timezone, language, created_at) VALUES (?, ?, ?, ?)",
+		w.Name, w.Timezone, w.Language, ms(w.CreatedAt))
+	if err != nil {
+		if isUniqueViolation(err) {
+			return &core.Error{Code: core.ECONFLICT, Key: "errors.conflict", Err: err}
+		}
+		return fmt.Errorf("create workspace: %w", err)
+	}
+	w.ID = id
+	return nil
+}
+
+const workspaceCols = "id, name, timezone, language, created_at"
+
+func scanWorkspace(row interface{ Scan(...any) error }) (*core.Workspace, error) {
+	var w core.Workspace
+	var created int64
+	if err := row.Scan(&w.ID, &w.Name, &w.Timezone, &w.Language, &created); err != nil {
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil, core.ErrNotFound
+		}
+		return nil, fmt.Errorf("read workspace: %w", err)
+	}
+	w.CreatedAt = fromMS(created)
+	return &w, nil
+}
+
+// Workspace returns the workspace with id.
+func (q *Q) Workspace(ctx context.Context, id int64) (*core.Workspace, error) {
+	return scanWorkspace(q.row(ctx, "SELECT "+workspaceCols+" FROM workspaces WHERE id = ?", id))
+}
+
+// WorkspaceByName returns the workspace with that exact name.
+func (q *Q) WorkspaceByName(ctx context.Context, name string) (*core.Workspace, error) {
+	return scanWorkspace(q.row(ctx, "SELECT "+workspaceCols+" FROM workspaces WHERE name = ?", name))
+}
+
+// FirstWorkspace returns the oldest workspace, the default for pages shown
+// before sign-in.
+func (q *Q) FirstWorkspace(ctx context.Context) (*core.Workspace, error) {
+	return scanWorkspace(q.row(ctx, "SELECT "+workspaceCols+" FROM workspaces ORDER BY id LIMIT 1"))
+}
+
+const userCols = `id, workspace_id, name, email, password_hash, role, rights, state, language, timezone,
+	phone, note, two_factor_enabled, created_at, updated_at, last_sign_in_at`
+
+func scanUser(row interface{ Scan(...any) error }) (*core.User, error) {
+	var u core.User
+	var rights, role, state string
+	var created, updated int64
+	var lastSignIn sql.NullInt64
+	err := row.Scan(&u.ID, &u.WorkspaceID, &u.Name, &u.Email, &u.PasswordHash, &role, &rights, &state,
+		&u.Language, &u.Timezone, &u.Phone, &u.Note, &u.TwoFactorEnabled, &created, &updated, &lastSignIn)
+	if err != nil {
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil, core.ErrNotFound
+		}
+		return nil, fmt.Errorf("read user: %w", err)
+	}
+	u.Role, u.State, u.Rights = core.Role(role), core.State(state), splitRights(rights)
+	u.CreatedAt, u.UpdatedAt, u.LastSignInAt = fromMS(created), fromMS(updated), fromNullMS(lastSignIn)
+	return &u, nil
+}
+
+// CreateUser inserts u and sets its ID and timestamps. A taken email gives
+// ErrEmailTaken.
+func (q *Q) CreateUser(ctx context.Context, u *core.User) error {
+	now := q.now()
+	u.CreatedAt, u.UpdatedAt = now, now
+	id, err := q.insert(ctx, `INSERT INTO users (workspace_id, name, email, password_hash, role, rights, state,
+		language, timezone, phone, note, two_factor_enabled, created_at, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		u.WorkspaceID, u.Name, u.Email, u.PasswordHash, string(u.Role), joinRights(u.Rights), string(u.State),
+		u.Language, u.Timezone, u.Phone, u.Note, u.TwoFactorEnabled, ms(now), ms(now))
+	if err != nil {
+		if isUniqueViolation(err) {
+			return ErrEmailTaken
+		}
+		return fmt.Errorf("create user: %w", err)
+	}
+	u.ID = id
+	return nil
+}
+
+// User returns the user with id, in any workspace.
+func (q *Q) User(ctx context.Context, id int64) (*core.User, error) {
+	return scanUser(q.row(ctx, "SELECT "+userCols+" FROM users WHERE id = ?", id))
+}
+
+// UserInWorkspace returns the user with id only if it belongs to workspaceID;
+// another workspace's user is ENOTFOUND, never revealed.
+func (q *Q) UserInWorkspace(ctx context.Context, workspaceID, id int64) (*core.User, error) {
+	return scanUser(q.row(ctx, "SELECT "+userCols+" FROM users WHERE id = ? AND workspace_id = ?", id, workspaceID))
+}
+
+// UserByEmail returns the user with the normalised email.
+func (q *Q) UserByEmail(ctx context.Context, email string) (*core.User, error) {
+	return scanUser(q.row(ctx, "SELECT "+userCols+" FROM users WHERE email = ?", email))
+}
+
+// UserFilter selects a page of a workspace's users, ordered by name then id.
+type UserFilter struct {
+	WorkspaceID int64
+	Offset      int
+	Limit       int
+}
+
+// Users returns a page of users and the total count.
+func (q *Q) Users(ctx context.Context, f UserFilter) ([]*core.User, int, error) {
+	var total int
+	if err := q.row(ctx, "SELECT COUNT(*) FROM users WHERE workspace_id = ? AND state <> 'removed'", f.WorkspaceID).Scan(&total); err != nil {
+		return nil, 0, fmt.Errorf("count users: %w", err)
+	}
+	if f.Limit <= 0 {
+		f.Limit = 50
+	}
+	rows, err := q.query(ctx, "SELECT "+userCols+` FROM users WHERE workspace_id = ? AND state <> 'removed'
+		ORDER BY name, id LIMIT ? OFFSET ?`, f.WorkspaceID, f.Limit, f.Offset)
+	if err != nil {
+		return nil, 0, fmt.Errorf("list users: %w", err)
+	}
+	defer rows.Close()
+	var users []*core.User
+	for rows.Next() {
+		u, err := scanUser(rows)
+		if err != nil {
+			return nil, 0, err
+		}
+		users = append(users, u)
+	}
+	return users, total, rows.Err()
+}
+
+// CountActiveAdmins counts the active admins of a workspace.
+func (q *Q) CountActiveAdmins(ctx context.Context, workspaceID int64) (int, error) {
+	var n int
+	err := q.row(ctx, "SELECT COUNT(*) FROM users WHERE workspace_id = ? AND role = 'admin' AND state = 'active'", workspaceID).Scan(&n)
+	if err != nil {
+		return 0, fmt.Errorf("count admins: %w", err)
+	}
+	return n, nil
+}
+
+// UpdateUser writes every mutable field of u.
+func (q *Q) UpdateUser(ctx context.Context, u *core.User) error {
+	u.UpdatedAt = q.now()
+	res, err := q.exec(ctx, `UPDATE users SET name = ?, email = ?, password_hash = ?, role = ?, rights = ?, state = ?,
+		language = ?, timezone = ?, phone = ?, note = ?, two_factor_enabled = ?, updated_at = ? WHERE id = ?`,
+		u.Name, u.Email, u.PasswordHash, string(u.Role), joinRights(u.Rights), string(u.State),
+		u.Language, u.Timezone, u.Phone, u.Note, u.TwoFactorEnabled, ms(u.UpdatedAt), u.ID)
+	if err != nil {
+		if isUniqueViolation(err) {
+			return ErrEmailTaken
+		}
+		return fmt.Errorf("update user: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return core.ErrNotFound
+	}
+	return nil
+}
+
+// TouchSignIn records a successful sign-in time.
+func (q *Q) TouchSignIn(ctx context.Context, userID int64) error {
+	if _, err := q.exec(ctx, "UPDATE users SET last_sign_in_at = ? WHERE id = ?", ms(q.now()), userID); err != nil {
+		return fmt.Errorf("record sign-in: %w", err)
+	}
+	return nil
+}
