@@ -93,6 +93,9 @@ var errLoginFailed = core.Errorf(core.EUNAUTHORIZED, "errors.login_failed")
 // amount of hashing, so the answer reveals nothing about which accounts
 // exist. Repeated failures per account or per IP give ETOOMANY.
 func (s *Service) Login(ctx context.Context, in LoginInput) (*LoginResult, error) {
+	if in.Kind == "" {
+		in.Kind = core.SessionWeb
+	}
 	email, _ := core.NormalizeEmail(in.Email)
 	acctKey, ipKey := "acct:"+email, "ip:"+in.IP
 	if err := s.checkThrottle(ctx, acctKey, s.cfg.AccountFailures); err != nil {
@@ -300,4 +303,9 @@ func (s *Service) RevokeAPIToken(ctx context.Context, actor *core.User, id int64
 		return core.ErrForbidden
 	}
 	return s.db.Writer().RevokeAPIToken(ctx, actor.WorkspaceID, id)
+}
+
+// Sessions lists the user's own signed-in devices, most recent first.
+func (s *Service) Sessions(ctx context.Context, user *core.User) ([]*core.Session, error) {
+	return s.db.Reader().UserSessions(ctx, user.ID)
 }

@@ -28,3 +28,6 @@ func HashToken(token string) []byte {
 // IsAPIToken reports whether a bearer value is an API token rather than a
 // session token.
 func IsAPIToken(token string) bool { return strings.HasPrefix(token, APITokenPrefix) }
+
+// CookieName is the browser session cookie.
+const CookieName = "roster_session"

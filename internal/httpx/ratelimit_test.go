@@ -1,0 +1,93 @@
+package httpx
+
+import (
+	"testing"
+	"time"
+)
+
+func TestLimiterBurstThenRefused(t *testing.T) {
+	// A tiny rate: the burst is all there is during the test.
+	l := NewLimiter(0.001, 3)
+	for i := range 3 {
+		if ok, _ := l.Allow("1.2.3.4"); !ok {
+			t.Fatalf("request %d refused within burst", i+1)
+		}
+	}
+	ok, retry := l.Allow("1.2.3.4")
+	if ok || retry <= 0 {
+		t.Fatalf("after burst: ok=%v retryAfter=%v, want refused with a wait", ok, retry)
+	}
+	if ok, _ := l.Allow("5.6.7.8"); !ok {
+		t.Fatal("another key was refused")
+	}
+}
+
+func TestLimiterDefaults(t *testing.T) {
+	l := NewLimiter(0, 0)
+	if float64(l.limit) != DefaultRate || l.burst != DefaultBurst {
+		t.Fatalf("defaults = %v/%d, want %v/%d", l.limit, l.burst, DefaultRate, DefaultBurst)
+	}
+}
+
+func TestLimiterRefillAndExpiry(t *testing.T) {
+	now := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+	l := NewLimiter(1, 1)
+	l.now = func() time.Time { return now }
+
+	if ok, _ := l.Allow("a"); !ok {
+		t.Fatal("first refused")
+	}
+	ok, retry := l.Allow("a")
+	if ok || retry != time.Second {
+		t.Fatalf("second: ok=%v retry=%v, want refused, 1s", ok, retry)
+	}
+	// A refused request does not consume: one second later a token is back.
+	now = now.Add(time.Second)
+	if ok, _ := l.Allow("a"); !ok {
+		t.Fatal("refused after refill")
+	}
+
+	l.Allow("b")
+	now = now.Add(9 * time.Minute)
+	l.Allow("b") // keeps b fresh, sweeps nothing yet
+	now = now.Add(2 * time.Minute)
+	l.Allow("c") // a idle 11m: dropped; b idle 2m: kept
+	if _, ok := l.keys["a"]; ok {
+		t.Error("idle key a not expired")
+	}
+	if _, ok := l.keys["b"]; !ok {
+		t.Error("recent key b expired")
+	}
+}
+
+func TestLimiterSlowRateKeepsKeyUntilRefilled(t *testing.T) {
+	now := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+	l := NewLimiter(1.0/3600, 1) // one an hour
+	l.now = func() time.Time { return now }
+	l.Allow("a")
+	now = now.Add(30 * time.Minute)
+	if ok, _ := l.Allow("x"); !ok {
+		t.Fatal("x refused")
+	}
+	if ok, _ := l.Allow("a"); ok {
+		t.Fatal("slow-rate key forgotten after 30 idle minutes")
+	}
+}
+
+func TestRetryAfterSeconds(t *testing.T) {
+	tests := []struct {
+		d    time.Duration
+		want int
+	}{
+		{0, 1},
+		{time.Millisecond, 1},
+		{time.Second, 1},
+		{1001 * time.Millisecond, 2},
+		{90 * time.Second, 90},
+	}
+	for _, tt := range tests {
+		if got := RetryAfterSeconds(tt.d); got != tt.want {
+			t.Errorf("RetryAfterSeconds(%v) = %d, want %d", tt.d, got, tt.want)
+		}
+	}
+}

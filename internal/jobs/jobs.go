@@ -1,0 +1,258 @@
+// Package jobs is Roster's durable job queue, built on River.
+//
+// Work that must survive a crash or restart (outgoing mail, notifications,
+// digests) is enqueued as a River job inside the same database transaction
+// as the change that caused it, so the job exists if and only if the change
+// commits. River then runs it with retries and exponential backoff.
+//
+// The same code runs on both engines: SQLite through riversqlite and
+// PostgreSQL through riverdatabasesql. Both use *sql.Tx as the transaction
+// type, so callers enqueue with the *sql.Tx they already hold.
+package jobs
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver"
+	"github.com/riverqueue/river/riverdriver/riverdatabasesql"
+	"github.com/riverqueue/river/riverdriver/riversqlite"
+	"github.com/riverqueue/river/rivermigrate"
+)
+
+// Engine names the database engine the queue runs on.
+type Engine string
+
+// Supported engines.
+const (
+	EngineSQLite   Engine = "sqlite"
+	EnginePostgres Engine = "postgres"
+)
+
+// Queue names. Mail has its own queue so a burst of slow SMTP deliveries
+// cannot starve other jobs of workers.
+const (
+	QueueDefault = river.QueueDefault
+	QueueMail    = "mail"
+)
+
+// DefaultMaxAttempts is how often a job runs before River discards it,
+// unless its args set InsertOpts.MaxAttempts. With River's attempt^4 second
+// backoff, 10 attempts spread over about four hours.
+const DefaultMaxAttempts = 10
+
+// DefaultMaxWorkers is the per-queue worker count when Config.MaxWorkers is 0.
+const DefaultMaxWorkers = 10
+
+// stopAndCancelTimeout bounds the hard stop that follows a graceful stop
+// whose deadline passed: job contexts are cancelled, and well-behaved
+// workers return quickly.
+const stopAndCancelTimeout = 10 * time.Second
+
+// Config configures a Queue.
+type Config struct {
+	// Engine is the database engine of DB.
+	Engine Engine
+	// DB is the application's pool. On SQLite it is the single-writer pool
+	// with MaxOpenConns(1), as River recommends for SQLite.
+	DB *sql.DB
+	// PgxPool is used on PostgreSQL only, to LISTEN for new jobs. When nil
+	// the queue polls.
+	PgxPool *pgxpool.Pool
+	// Logger receives River's logs. Defaults to slog.Default().
+	Logger *slog.Logger
+	// Workers holds the workers; callers register them before New.
+	Workers *river.Workers
+	// MaxWorkers is the number of jobs run at once per queue. Default 10.
+	MaxWorkers int
+	// Queues overrides the queues worked and their worker counts. Default:
+	// QueueDefault and QueueMail, each with MaxWorkers.
+	Queues map[string]int
+	// Registerer receives the job metrics when non-nil.
+	Registerer prometheus.Registerer
+	// FetchPollInterval is how often River polls for jobs when it is not
+	// notified of them. Zero keeps River's default; tests use a short one.
+	FetchPollInterval time.Duration
+}
+
+// Queue is a River client plus the metrics fed from its events.
+type Queue struct {
+	client  *river.Client[*sql.Tx]
+	logger  *slog.Logger
+	metrics *metrics
+
+	// done is closed when the metrics goroutine started by Start exits.
+	done chan struct{}
+}
+
+// driver returns the River driver for engine.
+func driver(engine Engine, db *sql.DB, pgx *pgxpool.Pool) (riverdriver.Driver[*sql.Tx], error) {
+	switch engine {
+	case EngineSQLite:
+		return riversqlite.New(db), nil
+	case EnginePostgres:
+		if pgx != nil {
+			return riverdatabasesql.NewWithPgxListener(db, pgx), nil
+		}
+		return riverdatabasesql.New(db), nil
+	default:
+		return nil, fmt.Errorf("jobs: unknown engine %q", engine)
+	}
+}
+
+// Migrate brings River's own tables up to date on db. It is idempotent:
+// migrations already applied are skipped.
+func Migrate(ctx context.Context, engine Engine, db *sql.DB) error {
+	drv, err := driver(engine, db, nil)
+	if err != nil {
+		return err
+	}
+	migrator, err := rivermigrate.New(drv, &rivermigrate.Config{Logger: discardLogger()})
+	if err != nil {
+		return fmt.Errorf("jobs: river migrator: %w", err)
+	}
+	if _, err := migrator.Migrate(ctx, rivermigrate.DirectionUp, nil); err != nil {
+		return fmt.Errorf("jobs: river migrations: %w", err)
+	}
+	return nil
+}
+
+// New creates a Queue. It does not start working jobs; call Start. A Queue
+// that is never started can still enqueue jobs.
+func New(cfg Config) (*Queue, error) {
+	if cfg.DB == nil {
+		return nil, errors.New("jobs: Config.DB is nil")
+	}
+	if cfg.Workers == nil {
+		return nil, errors.New("jobs: Config.Workers is nil")
+	}
+	drv, err := driver(cfg.Engine, cfg.DB, cfg.PgxPool)
+	if err != nil {
+		return nil, err
+	}
+	logger := cfg.Logger
+	if logger == nil {
+		logger = slog.Default()
+	}
+	maxWorkers := cfg.MaxWorkers
+	if maxWorkers <= 0 {
+		maxWorkers = DefaultMaxWorkers
+	}
+	queues := make(map[string]river.QueueConfig)
+	if len(cfg.Queues) == 0 {
+		queues[QueueDefault] = river.QueueConfig{MaxWorkers: maxWorkers}
+		queues[QueueMail] = river.QueueConfig{MaxWorkers: maxWorkers}
+	}
+	for name, n := range cfg.Queues {
+		if n <= 0 {
+			n = maxWorkers
+		}
+		queues[name] = river.QueueConfig{MaxWorkers: n}
+	}
+
+	rc := &river.Config{
+		Logger:      logger,
+		MaxAttempts: DefaultMaxAttempts,
+		Queues:      queues,
+		Workers:     cfg.Workers,
+	}
+	if cfg.FetchPollInterval > 0 {
+		rc.FetchPollInterval = cfg.FetchPollInterval
+		// River rejects a poll interval shorter than the fetch cooldown.
+		rc.FetchCooldown = min(cfg.FetchPollInterval, river.FetchCooldownDefault)
+	}
+	client, err := river.NewClient(drv, rc)
+	if err != nil {
+		return nil, fmt.Errorf("jobs: river client: %w", err)
+	}
+	m, err := newMetrics(cfg.Registerer)
+	if err != nil {
+		return nil, err
+	}
+	return &Queue{client: client, logger: logger, metrics: m}, nil
+}
+
+// Start begins working jobs. Jobs keep running until Stop, or until ctx is
+// cancelled, which cancels running jobs at once.
+func (q *Queue) Start(ctx context.Context) error {
+	// Subscribe before starting so no early event is missed. A large buffer
+	// keeps events from being dropped in bursts; the consumer only bumps
+	// counters, so it keeps up easily.
+	events, cancel := q.client.SubscribeConfig(&river.SubscribeConfig{
+		ChanSize: 10_000,
+		Kinds: []river.EventKind{
+			river.EventKindJobCompleted,
+			river.EventKindJobFailed,
+			river.EventKindJobCancelled,
+			river.EventKindJobSnoozed,
+			river.EventKindJobInterrupted,
+		},
+	})
+	if err := q.client.Start(ctx); err != nil {
+		cancel()
+		return fmt.Errorf("jobs: start: %w", err)
+	}
+	q.done = make(chan struct{})
+	go func() {
+		defer close(q.done)
+		// River closes the channel when the client stops.
+		for ev := range events {
+			q.metrics.observe(ev)
+		}
+	}()
+	return nil
+}
+
+// Stop shuts the queue down gracefully: it stops fetching new jobs and
+// waits for running ones until ctx is done. If ctx ends first, running jobs
+// are cancelled (StopAndCancel) and Stop returns ctx's error. Jobs not yet
+// started stay in the database and run after the next Start.
+func (q *Queue) Stop(ctx context.Context) error {
+	err := q.client.Stop(ctx)
+	if err != nil && ctx.Err() != nil {
+		q.logger.WarnContext(ctx, "jobs: graceful stop timed out; cancelling running jobs")
+		hard, cancel := context.WithTimeout(context.WithoutCancel(ctx), stopAndCancelTimeout)
+		defer cancel()
+		if herr := q.client.StopAndCancel(hard); herr != nil {
+			return fmt.Errorf("jobs: hard stop: %w", errors.Join(err, herr))
+		}
+	}
+	if q.done != nil {
+		select {
+		case <-q.done:
+		case <-time.After(time.Second):
+			// The client has stopped; the channel closes moments later.
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("jobs: stop: %w", err)
+	}
+	return nil
+}
+
+// InsertTx enqueues a job inside the caller's transaction: the job exists
+// if and only if tx commits. opts may be nil; the args' own InsertOpts (if
+// they implement river.JobArgsWithInsertOpts) then apply.
+func (q *Queue) InsertTx(ctx context.Context, tx *sql.Tx, args river.JobArgs, opts *river.InsertOpts) error {
+	if _, err := q.client.InsertTx(ctx, tx, args, opts); err != nil {
+		return fmt.Errorf("jobs: enqueue %s: %w", args.Kind(), err)
+	}
+	return nil
+}
+
+// Client returns the underlying River client, for job listing, cancelling
+// and other administration.
+func (q *Queue) Client() *river.Client[*sql.Tx] { return q.client }
+
+// discardLogger silences the migrator's per-step logs; Migrate's caller
+// logs the outcome.
+func discardLogger() *slog.Logger {
+	return slog.New(slog.DiscardHandler)
+}
