@@ -50,7 +50,9 @@ func sqliteDatabase(t *testing.T) database {
 	}
 }
 
-func postgresDatabase(t *testing.T) database {
+// postgresDatabase uses a fresh database; with listen the queue gets a pgx
+// pool for LISTEN, otherwise it polls.
+func postgresDatabase(t *testing.T, listen bool) database {
 	url := testenv.FreshPostgres(t)
 	return database{
 		engine: jobs.EnginePostgres,
@@ -59,13 +61,15 @@ func postgresDatabase(t *testing.T) database {
 			if err != nil {
 				t.Fatal(err)
 			}
+			t.Cleanup(func() { db.Close() })
+			if !listen {
+				return db, nil
+			}
 			pool, err := pgxpool.New(context.Background(), url)
 			if err != nil {
 				t.Fatal(err)
 			}
-			// Registered before db's cleanup so it runs after: cleanups run
-			// last-in first-out, and the queue is stopped before either.
-			t.Cleanup(func() { pool.Close(); db.Close() })
+			t.Cleanup(pool.Close)
 			return db, pool
 		},
 	}
@@ -74,7 +78,8 @@ func postgresDatabase(t *testing.T) database {
 // forEachEngine runs fn on SQLite and, when configured, on PostgreSQL.
 func forEachEngine(t *testing.T, fn func(t *testing.T, d database)) {
 	t.Run("sqlite", func(t *testing.T) { fn(t, sqliteDatabase(t)) })
-	t.Run("postgres", func(t *testing.T) { fn(t, postgresDatabase(t)) })
+	t.Run("postgres", func(t *testing.T) { fn(t, postgresDatabase(t, true)) })
+	t.Run("postgres_poll_only", func(t *testing.T) { fn(t, postgresDatabase(t, false)) })
 }
 
 // recordArgs is a test job. The worker fails its first FailTimes attempts
@@ -92,7 +97,7 @@ type recorder struct {
 	mu      sync.Mutex
 	runs    map[string][]int // name -> attempts seen
 	changed chan struct{}
-	started chan string  // receives the name of each blocking job as it starts
+	started chan string   // receives the name of each blocking job as it starts
 	release chan struct{} // closed to let blocking jobs finish
 }
 

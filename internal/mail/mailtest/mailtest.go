@@ -30,6 +30,7 @@ type Server struct {
 	mu         sync.Mutex
 	msgs       []Received
 	conns      int
+	open       []net.Conn // accepted connections, for DropConnections
 	failCount  int
 	failCode   int
 	user, pass string
@@ -95,6 +96,17 @@ func (s *Server) Connections() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.conns
+}
+
+// DropConnections closes every connection accepted so far, as a server
+// restart or idle timeout would, to test that clients reconnect.
+func (s *Server) DropConnections() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, c := range s.open {
+		_ = c.Close()
+	}
+	s.open = nil
 }
 
 // Messages returns the messages received so far.
@@ -229,6 +241,7 @@ func (l *countingListener) Accept() (net.Conn, error) {
 	if err == nil {
 		l.s.mu.Lock()
 		l.s.conns++
+		l.s.open = append(l.s.open, c)
 		l.s.mu.Unlock()
 	}
 	return c, err

@@ -1,0 +1,33 @@
+# Roster developer targets. `make test` is the whole suite (see README).
+GO ?= go
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -X roster/internal/app.Version=$(VERSION)
+
+.PHONY: run build test test-short test-postgres test-e2e lint bench
+
+run:
+	$(GO) run ./cmd/roster serve
+
+build:
+	$(GO) build -ldflags "$(LDFLAGS)" -o roster ./cmd/roster
+
+# Everything: unit, storage on SQLite and PostgreSQL, browser.
+test:
+	./scripts/test.sh
+
+# Without PostgreSQL or Chromium (their tests skip loudly).
+test-short:
+	$(GO) test ./...
+
+test-postgres:
+	./scripts/test.sh -run 'Postgres|/postgres' 
+
+test-e2e:
+	$(GO) test -count=1 -v ./e2e/...
+
+lint:
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || (gofmt -l $$(git ls-files '*.go'); exit 1)
+	$(GO) vet ./...
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem ./...

@@ -1,0 +1,342 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"roster/internal/account"
+	"roster/internal/app"
+	"roster/internal/core"
+	"roster/internal/store"
+)
+
+const usage = `Roster: profiles, sign-in security and notifications for a CRM workspace.
+
+Usage:
+  roster serve [flags]            start the service (see roster serve --help)
+  roster migrate [flags]          apply database migrations and exit
+  roster user create [flags]      create a user; the password is read from stdin
+  roster token create [flags]     create an API token and print it once
+  roster version                  print the version
+`
+
+// Run executes one roster command. It is main without the process: tests
+// call it with their own arguments and streams.
+func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return errors.New("no command given")
+	}
+	switch cmd := strings.Join(args[:min(2, len(args))], " "); {
+	case args[0] == "serve":
+		return serve(ctx, args[1:], stdout, stderr)
+	case args[0] == "migrate":
+		return migrate(ctx, args[1:], stderr)
+	case cmd == "user create":
+		return createUser(ctx, args[2:], stdin, stdout, stderr)
+	case cmd == "token create":
+		return createToken(ctx, args[2:], stdout, stderr)
+	case args[0] == "version", args[0] == "--version":
+		fmt.Fprintln(stdout, "roster", app.Version)
+		return nil
+	case args[0] == "help", args[0] == "-h", args[0] == "--help":
+		fmt.Fprint(stdout, usage)
+		return nil
+	default:
+		fmt.Fprint(stderr, usage)
+		return fmt.Errorf("unknown command %q", strings.Join(args, " "))
+	}
+}
+
+// envFlags registers flags whose defaults come from ROSTER_* variables:
+// --database-url reads ROSTER_DATABASE_URL, and so on.
+type envFlags struct{ *flag.FlagSet }
+
+func newFlags(name string, stderr io.Writer) envFlags {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	return envFlags{fs}
+}
+
+func envName(flagName string) string {
+	return "ROSTER_" + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
+}
+
+func (f envFlags) str(p *string, name, def, help string) {
+	if v, ok := os.LookupEnv(envName(name)); ok {
+		def = v
+	}
+	f.StringVar(p, name, def, help+" ["+envName(name)+"]")
+}
+
+func (f envFlags) duration(p *time.Duration, name string, def time.Duration, help string) {
+	if v, ok := os.LookupEnv(envName(name)); ok {
+		if d, err := parseDuration(v); err == nil {
+			def = d
+		}
+	}
+	f.Func(name, fmt.Sprintf("%s (default %s) [%s]", help, formatDuration(def), envName(name)), func(s string) error {
+		d, err := parseDuration(s)
+		*p = d
+		return err
+	})
+	*p = def
+}
+
+func (f envFlags) float(p *float64, name string, def float64, help string) {
+	if v, ok := os.LookupEnv(envName(name)); ok {
+		if x, err := strconv.ParseFloat(v, 64); err == nil {
+			def = x
+		}
+	}
+	f.Float64Var(p, name, def, help+" ["+envName(name)+"]")
+}
+
+func (f envFlags) integer(p *int, name string, def int, help string) {
+	if v, ok := os.LookupEnv(envName(name)); ok {
+		if x, err := strconv.Atoi(v); err == nil {
+			def = x
+		}
+	}
+	f.IntVar(p, name, def, help+" ["+envName(name)+"]")
+}
+
+// storageFlags are the flags every command that touches the database takes.
+func storageFlags(f envFlags, cfg *app.Config) {
+	f.str(&cfg.DataDir, "data", "./roster-data", "folder for the SQLite database, the secret key and files")
+	f.str(&cfg.DatabaseURL, "database-url", "", "empty for SQLite in the data folder, or postgres://user:pass@host/db")
+	f.str(&cfg.SecretKey, "secret-key", "", "base64 of 32 random bytes sealing stored secrets; default: generated into <data>/secret.key (instances sharing a database must share it)")
+	f.str(&cfg.BaseURL, "base-url", "", "public URL used in links; https turns on Secure cookies (default http://localhost:<port>)")
+}
+
+func newLogger(format string, w io.Writer) (*slog.Logger, error) {
+	switch format {
+	case "", "text":
+		return slog.New(slog.NewTextHandler(w, nil)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, nil)), nil
+	}
+	return nil, fmt.Errorf("--log-format must be text or json, not %q", format)
+}
+
+func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	var cfg app.Config
+	var logFormat, proxies string
+	f := newFlags("roster serve", stderr)
+	f.str(&cfg.Addr, "addr", ":8080", "address to listen on")
+	storageFlags(f, &cfg)
+	f.str(&logFormat, "log-format", "text", "log format: text or json")
+	f.str(&cfg.SMTPURL, "smtp-url", "", "SMTP server, smtp://user:pass@host:587 (STARTTLS) or smtps://user:pass@host:465; empty keeps mail in the dev outbox")
+	f.str(&cfg.MailFrom, "mail-from", "", "From address of outgoing mail, e.g. roster@example.com")
+	f.str(&proxies, "trusted-proxies", "", "comma-separated CIDRs of reverse proxies whose X-Forwarded-For is trusted")
+	f.duration(&cfg.SessionIdle, "session-idle", 90*24*time.Hour, "sign out a session unused this long")
+	f.duration(&cfg.SessionMax, "session-max", 365*24*time.Hour, "sign out a session this long after sign-in")
+	f.float(&cfg.APIRate, "api-rate", 7, "API requests per second per token or session")
+	f.integer(&cfg.APIBurst, "api-burst", 14, "API burst above the rate")
+	f.duration(&cfg.ShutdownTimeout, "shutdown-timeout", 20*time.Second, "time given to in-flight requests and jobs at shutdown")
+	f.Usage = func() {
+		fmt.Fprint(f.Output(), "Usage: roster serve [flags]\n\nEach flag can also be set with the environment variable in brackets.\n\nFlags:\n")
+		f.PrintDefaults()
+	}
+	if err := f.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return err
+	}
+	for _, p := range strings.Split(proxies, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			cfg.TrustedProxies = append(cfg.TrustedProxies, p)
+		}
+	}
+	if cfg.SMTPURL != "" && cfg.MailFrom == "" {
+		return errors.New("--mail-from is required with --smtp-url")
+	}
+	logger, err := newLogger(logFormat, stderr)
+	if err != nil {
+		return err
+	}
+	slog.SetDefault(logger)
+	a, err := app.Open(ctx, cfg, logger)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	return a.Run(ctx, ln)
+}
+
+// openStore opens and migrates the database for the admin commands.
+func openStore(ctx context.Context, cfg app.Config) (*store.DB, error) {
+	db, err := store.Open(ctx, cfg.DatabaseURL, cfg.DataDir)
+	if err != nil {
+		return nil, err
+	}
+	if err := app.Migrate(ctx, db); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return db, nil
+}
+
+func migrate(ctx context.Context, args []string, stderr io.Writer) error {
+	var cfg app.Config
+	f := newFlags("roster migrate", stderr)
+	storageFlags(f, &cfg)
+	if err := f.Parse(args); err != nil {
+		return ignoreHelp(err)
+	}
+	db, err := openStore(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	fmt.Fprintln(stderr, "migrations applied")
+	return nil
+}
+
+func ignoreHelp(err error) error {
+	if errors.Is(err, flag.ErrHelp) {
+		return nil
+	}
+	return err
+}
+
+// services opens the app without serving, for commands that need its rules.
+func services(ctx context.Context, cfg app.Config, stderr io.Writer) (*app.App, error) {
+	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	cfg.SMTPURL = "" // commands enqueue mail; `serve` sends it
+	return app.Open(ctx, cfg, logger)
+}
+
+type rightsFlag []core.Right
+
+func (r *rightsFlag) String() string { return fmt.Sprint(*r) }
+func (r *rightsFlag) Set(s string) error {
+	*r = append(*r, core.Right(s))
+	return nil
+}
+
+func createUser(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	var cfg app.Config
+	var in account.CreateUserInput
+	var role string
+	var rights rightsFlag
+	f := newFlags("roster user create", stderr)
+	storageFlags(f, &cfg)
+	f.StringVar(&in.Workspace, "workspace", "", "workspace name (created when it does not exist)")
+	f.StringVar(&in.Name, "name", "", "display name")
+	f.StringVar(&in.Email, "email", "", "email address")
+	f.StringVar(&role, "role", "user", "admin or user (the first user of a workspace is always an admin)")
+	f.Var(&rights, "right", "extra right, repeatable: profile-access")
+	if err := f.Parse(args); err != nil {
+		return ignoreHelp(err)
+	}
+	in.Role = core.Role(role)
+	in.Rights = rights
+	pw, err := bufio.NewReader(stdin).ReadString('\n')
+	if err != nil && !errors.Is(err, io.EOF) {
+		return fmt.Errorf("read password from stdin: %w", err)
+	}
+	in.Password = strings.TrimRight(pw, "\r\n")
+	a, err := services(ctx, cfg, stderr)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	u, err := a.Accounts.CreateUser(ctx, in)
+	if err != nil {
+		return explain(a, err)
+	}
+	fmt.Fprintf(stdout, "created user %d <%s> (%s) in workspace %q\n", u.ID, u.Email, u.Role, in.Workspace)
+	return nil
+}
+
+// explain turns a domain error into English text for the terminal.
+func explain(a *app.App, err error) error {
+	e := core.AsError(err)
+	if e == nil {
+		return err
+	}
+	l := a.I18n.Localizer("en")
+	msg := l.Message(e.Key, e.Data)
+	for _, fe := range e.Fields {
+		msg += fmt.Sprintf("\n  %s: %s", fe.Field, l.Message(fe.Key, fe.Data))
+	}
+	return errors.New(msg)
+}
+
+func createToken(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	var cfg app.Config
+	var email, name, expires string
+	f := newFlags("roster token create", stderr)
+	storageFlags(f, &cfg)
+	f.StringVar(&email, "email", "", "email of the admin the token acts as")
+	f.StringVar(&name, "name", "", "label, e.g. the integration's name")
+	f.StringVar(&expires, "expires", "30d", "lifetime: 1d to 5y (units d, w, y, or Go durations)")
+	if err := f.Parse(args); err != nil {
+		return ignoreHelp(err)
+	}
+	ttl, err := parseDuration(expires)
+	if err != nil {
+		return err
+	}
+	a, err := services(ctx, cfg, stderr)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	norm, _ := core.NormalizeEmail(email)
+	u, err := a.DB.Reader().UserByEmail(ctx, norm)
+	if err != nil {
+		return fmt.Errorf("no user with email %q", email)
+	}
+	secret, t, err := a.Auth.CreateAPIToken(ctx, u, name, ttl)
+	if err != nil {
+		return explain(a, err)
+	}
+	fmt.Fprintf(stderr, "token %d %q expires %s; it is shown only once:\n", t.ID, t.Name, t.ExpiresAt.Format(time.RFC3339))
+	fmt.Fprintln(stdout, secret)
+	return nil
+}
+
+// parseDuration accepts Go durations plus whole days (d), weeks (w) and
+// years of 365 days (y).
+func parseDuration(s string) (time.Duration, error) {
+	s = strings.TrimSpace(s)
+	if n := len(s); n > 1 {
+		unit := map[byte]time.Duration{'d': 24 * time.Hour, 'w': 7 * 24 * time.Hour, 'y': 365 * 24 * time.Hour}[s[n-1]]
+		if unit > 0 {
+			v, err := strconv.Atoi(s[:n-1])
+			if err != nil || v < 0 {
+				return 0, fmt.Errorf("invalid duration %q", s)
+			}
+			return time.Duration(v) * unit, nil
+		}
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		return 0, fmt.Errorf("invalid duration %q (use e.g. 30d, 12h, 1y)", s)
+	}
+	return d, nil
+}
+
+func formatDuration(d time.Duration) string {
+	if d >= 24*time.Hour && d%(24*time.Hour) == 0 {
+		return strconv.Itoa(int(d/(24*time.Hour))) + "d"
+	}
+	return d.String()
+}

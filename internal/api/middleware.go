@@ -1,0 +1,137 @@
+package api
+
+import (
+	"context"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/danielgtaylor/huma/v2"
+
+	"roster/internal/auth"
+	"roster/internal/core"
+	"roster/internal/httpx"
+	"roster/internal/i18n"
+)
+
+// state is what the wrapper learned about a request; handlers and the error
+// constructor read it from the context.
+type state struct {
+	loc       *i18n.Localizer
+	principal *auth.Principal // nil for anonymous operations
+	viaCookie bool            // authenticated by the session cookie
+	ip        string
+	userAgent string
+}
+
+type stateKey struct{}
+
+func stateFrom(ctx context.Context) *state {
+	st, _ := ctx.Value(stateKey{}).(*state)
+	return st
+}
+
+// newState starts a request's state with the language of Accept-Language.
+func (a *API) newState(r *http.Request) *state {
+	lang := i18n.Negotiate(r.Header.Get("Accept-Language"), i18n.Fallback)
+	return &state{
+		loc:       a.deps.I18n.Localizer(lang),
+		ip:        clientIP(r),
+		userAgent: r.UserAgent(),
+	}
+}
+
+// clientIP is the address httpx.ClientIP resolved, or the direct peer when
+// that middleware is not in the chain (tests).
+func clientIP(r *http.Request) string {
+	if ip := httpx.ClientIPFrom(r.Context()); ip != "" {
+		return ip
+	}
+	if host, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
+		return host
+	}
+	return r.RemoteAddr
+}
+
+// wrap runs before huma's handler for op: language, authentication (when op
+// declares security), the rate limit, and cross-origin checks for cookie
+// callers.
+func (a *API) wrap(op *huma.Operation, next func(huma.Context)) http.Handler {
+	needsAuth := len(op.Security) > 0
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		st := a.newState(r)
+		// Answers carry tokens and personal data: keep them out of caches.
+		w.Header().Set("Cache-Control", "no-store")
+		ctx := context.WithValue(r.Context(), stateKey{}, st)
+		r = r.WithContext(ctx)
+
+		limitKey := "ip:" + st.ip
+		if needsAuth {
+			p, viaCookie, err := a.authenticate(r, st.ip)
+			if err != nil {
+				// Failed attempts count against the client's address.
+				if ok, wait := a.limiter.Allow(limitKey); !ok {
+					writeProblem(w, rateLimited(st.loc, wait))
+					return
+				}
+				if core.ErrorCode(err) == core.EUNAUTHORIZED {
+					writeProblem(w, unauthorized(st.loc))
+				} else {
+					writeProblem(w, internalError(ctx, st.loc, err))
+				}
+				return
+			}
+			st.principal, st.viaCookie = p, viaCookie
+			st.loc = a.deps.I18n.Localizer(p.User.Language, i18n.Negotiate(r.Header.Get("Accept-Language"), i18n.Fallback))
+			if p.Token != nil {
+				limitKey = "token:" + strconv.FormatInt(p.Token.ID, 10)
+			} else {
+				limitKey = "session:" + strconv.FormatInt(p.Session.ID, 10)
+			}
+		}
+		if ok, wait := a.limiter.Allow(limitKey); !ok {
+			writeProblem(w, rateLimited(st.loc, wait))
+			return
+		}
+		// A browser sends the cookie on cross-site requests too; bearer
+		// tokens are never sent implicitly, so only cookie callers need this.
+		if st.viaCookie {
+			if err := a.csrf.Check(r); err != nil {
+				writeProblem(w, problem(st.loc, http.StatusForbidden, keyCrossOrigin, nil))
+				return
+			}
+		}
+		next(humaContext(op, r, w))
+	})
+}
+
+// authenticate resolves the bearer token, or else the session cookie.
+func (a *API) authenticate(r *http.Request, ip string) (*auth.Principal, bool, error) {
+	if h := r.Header.Get("Authorization"); h != "" {
+		scheme, token, ok := strings.Cut(strings.TrimSpace(h), " ")
+		if !ok || !strings.EqualFold(scheme, "Bearer") {
+			return nil, false, core.ErrUnauthorized
+		}
+		p, err := a.deps.Auth.Authenticate(r.Context(), strings.TrimSpace(token), ip)
+		return p, false, err
+	}
+	c, err := r.Cookie(auth.CookieName)
+	if err != nil || c.Value == "" {
+		return nil, false, core.ErrUnauthorized
+	}
+	if auth.IsAPIToken(c.Value) {
+		// API tokens belong in the Authorization header only.
+		return nil, false, core.ErrUnauthorized
+	}
+	p, err := a.deps.Auth.Authenticate(r.Context(), c.Value, ip)
+	return p, true, err
+}
+
+// principal returns the caller of an authenticated operation.
+func principal(ctx context.Context) *auth.Principal {
+	if st := stateFrom(ctx); st != nil {
+		return st.principal
+	}
+	return nil
+}

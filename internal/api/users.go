@@ -1,0 +1,94 @@
+package api
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/danielgtaylor/huma/v2"
+
+	"roster/internal/account"
+)
+
+type listUsersInput struct {
+	Page    int `query:"page" default:"1" minimum:"1" maximum:"1000000" doc:"Page number, from 1."`
+	PerPage int `query:"per_page" default:"50" minimum:"1" maximum:"200" doc:"Users per page."`
+}
+
+// UserPage is one page of the workspace's users.
+type UserPage struct {
+	Items   []*User `json:"items" nullable:"false"`
+	Page    int     `json:"page"`
+	PerPage int     `json:"per_page"`
+	Total   int     `json:"total" doc:"Users in the workspace."`
+}
+
+type listUsersOutput struct {
+	Link string `header:"Link" doc:"RFC 8288 links to the next and previous pages (rel=\"next\", rel=\"prev\") when they exist."`
+	Body *UserPage
+}
+
+type userIDInput struct {
+	ID int64 `path:"id" minimum:"1"`
+}
+
+func (a *API) registerUsers() {
+	huma.Register(a.humaAPI, a.op(huma.Operation{
+		OperationID: "list-users",
+		Method:      http.MethodGet,
+		Path:        "/users",
+		Summary:     "List the workspace's users",
+		Description: "For admins and holders of profile access. Ordered by name.",
+		Tags:        []string{"Users"},
+		Security:    signedIn,
+		Errors:      []int{http.StatusForbidden, http.StatusUnprocessableEntity},
+	}), a.listUsers)
+
+	huma.Register(a.humaAPI, a.op(huma.Operation{
+		OperationID: "get-user",
+		Method:      http.MethodGet,
+		Path:        "/users/{id}",
+		Summary:     "Get a user",
+		Description: "Anyone may read themselves; reading others needs admin or profile access. " +
+			"Users of other workspaces do not exist for the caller (404).",
+		Tags:     []string{"Users"},
+		Security: signedIn,
+		Errors:   []int{http.StatusForbidden, http.StatusNotFound, http.StatusUnprocessableEntity},
+	}), a.getUser)
+}
+
+func (a *API) listUsers(ctx context.Context, in *listUsersInput) (*listUsersOutput, error) {
+	p := principal(ctx)
+	users, total, err := a.deps.Accounts.Users(ctx, p.User, account.Page{Offset: (in.Page - 1) * in.PerPage, Limit: in.PerPage})
+	if err != nil {
+		return nil, a.fail(ctx, err)
+	}
+	page := &UserPage{Items: make([]*User, 0, len(users)), Page: in.Page, PerPage: in.PerPage, Total: total}
+	for _, u := range users {
+		page.Items = append(page.Items, toUser(u, p.User))
+	}
+	var links []string
+	if in.Page*in.PerPage < total {
+		links = append(links, pageLink(in.Page+1, in.PerPage, "next"))
+	}
+	if in.Page > 1 {
+		links = append(links, pageLink(in.Page-1, in.PerPage, "prev"))
+	}
+	return &listUsersOutput{Link: strings.Join(links, ", "), Body: page}, nil
+}
+
+func pageLink(page, perPage int, rel string) string {
+	q := url.Values{"page": {fmt.Sprint(page)}, "per_page": {fmt.Sprint(perPage)}}
+	return fmt.Sprintf(`<%s/users?%s>; rel="%s"`, Prefix, q.Encode(), rel)
+}
+
+func (a *API) getUser(ctx context.Context, in *userIDInput) (*userOutput, error) {
+	p := principal(ctx)
+	u, err := a.deps.Accounts.User(ctx, p.User, in.ID)
+	if err != nil {
+		return nil, a.fail(ctx, err)
+	}
+	return &userOutput{Body: toUser(u, p.User)}, nil
+}

@@ -1,0 +1,251 @@
+// Package app assembles Roster from its parts: database, job queue, mailer,
+// services, pages and API, behind one HTTP server. cmd/roster only parses
+// flags into a Config and calls it; tests start the same App.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/riverqueue/river"
+
+	"roster/internal/account"
+	"roster/internal/api"
+	"roster/internal/auth"
+	"roster/internal/httpx"
+	"roster/internal/i18n"
+	"roster/internal/jobs"
+	"roster/internal/mail"
+	"roster/internal/secrets"
+	"roster/internal/store"
+	"roster/internal/web"
+)
+
+// Version is set at build time with -ldflags "-X roster/internal/app.Version=...".
+var Version = "dev"
+
+// Config is everything Roster can be told at start.
+type Config struct {
+	Addr            string        // listen address, e.g. ":8080"
+	DataDir         string        // SQLite database, secret key and files
+	DatabaseURL     string        // empty: SQLite in DataDir; postgres://...: PostgreSQL
+	BaseURL         string        // public URL for links; https turns on Secure cookies
+	SecretKey       string        // base64 32-byte key; empty: DataDir/secret.key
+	SMTPURL         string        // smtp[s]://user:pass@host:port; empty: dev outbox
+	MailFrom        string        // From address for outgoing mail
+	TrustedProxies  []string      // CIDRs whose X-Forwarded-For is believed
+	SessionIdle     time.Duration // idle session expiry
+	SessionMax      time.Duration // absolute session expiry
+	APIRate         float64       // API requests per second per token/session
+	APIBurst        int           // API burst
+	ShutdownTimeout time.Duration // how long in-flight requests and jobs may finish
+	JobPollInterval time.Duration // job queue poll interval (tests shorten it)
+	AuthConfig      auth.Config   // sign-in tuning; the session fields above override it
+}
+
+// App is a running Roster.
+type App struct {
+	Config   Config
+	DB       *store.DB
+	Queue    *jobs.Queue
+	Auth     *auth.Service
+	Accounts *account.Service
+	I18n     *i18n.Bundle
+	Secrets  *secrets.Box
+	Registry *prometheus.Registry
+	Handler  http.Handler
+	Logger   *slog.Logger
+
+	smtp *mail.SMTP
+}
+
+// Open connects to the database, applies migrations and wires every part.
+// It does not start serving; call Run.
+func Open(ctx context.Context, cfg Config, logger *slog.Logger) (_ *App, err error) {
+	if logger == nil {
+		logger = slog.Default()
+	}
+	if cfg.BaseURL == "" {
+		cfg.BaseURL = "http://localhost" + portOf(cfg.Addr)
+	}
+	base, err := url.Parse(cfg.BaseURL)
+	if err != nil || (base.Scheme != "http" && base.Scheme != "https") || base.Host == "" {
+		return nil, fmt.Errorf("base URL %q must be an absolute http(s) URL", cfg.BaseURL)
+	}
+	if cfg.ShutdownTimeout <= 0 {
+		cfg.ShutdownTimeout = 20 * time.Second
+	}
+	a := &App{Config: cfg, Logger: logger, Registry: prometheus.NewRegistry()}
+	defer func() {
+		if err != nil {
+			a.Close()
+		}
+	}()
+	a.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+
+	if a.Secrets, err = secrets.Load(cfg.SecretKey, cfg.DataDir); err != nil {
+		return nil, err
+	}
+	if a.I18n, err = i18n.New(); err != nil {
+		return nil, fmt.Errorf("load translations: %w", err)
+	}
+	if a.DB, err = store.Open(ctx, cfg.DatabaseURL, cfg.DataDir); err != nil {
+		return nil, err
+	}
+	if err := Migrate(ctx, a.DB); err != nil {
+		return nil, err
+	}
+
+	var sender mail.Sender
+	if cfg.SMTPURL != "" {
+		if a.smtp, err = mail.NewSMTP(mail.SMTPConfig{URL: cfg.SMTPURL, From: cfg.MailFrom}); err != nil {
+			return nil, err
+		}
+		sender = a.smtp
+	} else {
+		logger.Warn("no SMTP server configured: outgoing mail is logged and kept in the dev outbox (Settings → Dev outbox)")
+		sender = &mail.DevOutbox{Store: outboxStore{a.DB}, Logger: logger}
+	}
+	workers := river.NewWorkers()
+	river.AddWorker(workers, &mail.SendWorker{Sender: sender, Box: a.Secrets})
+	a.Queue, err = jobs.New(jobs.Config{Engine: jobs.Engine(a.DB.Engine), DB: a.DB.W, PgxPool: a.DB.Pgx, Logger: logger,
+		Workers: workers, Registerer: a.Registry, FetchPollInterval: cfg.JobPollInterval})
+	if err != nil {
+		return nil, err
+	}
+
+	authCfg := cfg.AuthConfig
+	authCfg.IdleTimeout, authCfg.AbsoluteTimeout = cfg.SessionIdle, cfg.SessionMax
+	a.Auth = auth.NewService(a.DB, authCfg)
+	a.Accounts = account.NewService(a.DB, a.Auth, &mail.Queue{Jobs: a.Queue, Box: a.Secrets,
+		Translations: func(lang string) mail.Translator { return a.I18n.Localizer(lang) }}, base.String())
+
+	a.Handler, err = a.routes(base)
+	if err != nil {
+		return nil, err
+	}
+	return a, nil
+}
+
+// Migrate applies Roster's and the job queue's migrations.
+func Migrate(ctx context.Context, db *store.DB) error {
+	if err := db.Migrate(ctx); err != nil {
+		return err
+	}
+	if err := jobs.Migrate(ctx, jobs.Engine(db.Engine), db.W); err != nil {
+		return fmt.Errorf("job queue migrations: %w", err)
+	}
+	return nil
+}
+
+func (a *App) routes(base *url.URL) (http.Handler, error) {
+	https := base.Scheme == "https"
+	pages, err := web.New(web.Deps{Accounts: a.Accounts, Auth: a.Auth, I18n: a.I18n, BaseURL: base,
+		DevOutbox: a.Config.SMTPURL == "", Logger: a.Logger})
+	if err != nil {
+		return nil, fmt.Errorf("pages: %w", err)
+	}
+	mux := http.NewServeMux()
+	pages.Register(mux)
+	api.New(api.Deps{Accounts: a.Accounts, Auth: a.Auth, I18n: a.I18n, RatePerSecond: a.Config.APIRate,
+		RateBurst: a.Config.APIBurst, Version: Version}).Register(mux)
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		_, _ = w.Write([]byte("ok\n"))
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+		defer cancel()
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		if err := a.DB.Ping(ctx); err != nil {
+			httpx.Logger(r.Context()).Error("readiness check failed", "err", err)
+			w.WriteHeader(http.StatusServiceUnavailable)
+			_, _ = w.Write([]byte("database unreachable\n"))
+			return
+		}
+		_, _ = w.Write([]byte("ok\n"))
+	})
+	mux.Handle("GET /metrics", promhttp.HandlerFor(a.Registry, promhttp.HandlerOpts{Registry: a.Registry}))
+
+	csrf, err := httpx.CSRF([]string{base.String()}, pages.CSRFDenied())
+	if err != nil {
+		return nil, err
+	}
+	var proxies []netip.Prefix
+	for _, p := range a.Config.TrustedProxies {
+		pfx, err := netip.ParsePrefix(strings.TrimSpace(p))
+		if err != nil {
+			return nil, fmt.Errorf("trusted proxy %q: %w", p, err)
+		}
+		proxies = append(proxies, pfx)
+	}
+	clientIP := httpx.ClientIP{TrustedProxies: proxies}
+	return httpx.Chain(httpx.CaptureRoute(mux),
+		httpx.RequestID,
+		clientIP.Middleware,
+		httpx.Logging(a.Logger),
+		httpx.Recover,
+		httpx.NewMetrics(a.Registry).Middleware,
+		httpx.SecurityHeaders(https),
+		csrf,
+	), nil
+}
+
+// Run starts the job workers and serves HTTP until ctx ends, then shuts
+// down gracefully: stops accepting, lets in-flight requests and running jobs
+// finish within ShutdownTimeout.
+func (a *App) Run(ctx context.Context, ln net.Listener) error {
+	if err := a.Queue.Start(ctx); err != nil {
+		return fmt.Errorf("start job queue: %w", err)
+	}
+	srv := &http.Server{Handler: a.Handler, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute,
+		ErrorLog: slog.NewLogLogger(a.Logger.Handler(), slog.LevelWarn)}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	a.Logger.Info("roster is running", "addr", ln.Addr().String(), "base_url", a.Config.BaseURL, "engine", a.DB.Engine, "version", Version)
+
+	var serveErr error
+	select {
+	case <-ctx.Done():
+	case serveErr = <-errc:
+	}
+	a.Logger.Info("shutting down")
+	sctx, cancel := context.WithTimeout(context.Background(), a.Config.ShutdownTimeout)
+	defer cancel()
+	err := errors.Join(srv.Shutdown(sctx), a.Queue.Stop(sctx))
+	if serveErr != nil && !errors.Is(serveErr, http.ErrServerClosed) {
+		err = errors.Join(serveErr, err)
+	}
+	return err
+}
+
+// Close releases the database and mail connections.
+func (a *App) Close() error {
+	var errs []error
+	if a.smtp != nil {
+		errs = append(errs, a.smtp.Close())
+	}
+	if a.DB != nil {
+		errs = append(errs, a.DB.Close())
+	}
+	return errors.Join(errs...)
+}
+
+func portOf(addr string) string {
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil || port == "" || port == "80" {
+		return ""
+	}
+	return ":" + port
+}

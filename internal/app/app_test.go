@@ -1,0 +1,263 @@
+package app_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"roster/internal/account"
+	"roster/internal/app"
+	"roster/internal/mail/mailtest"
+	"roster/internal/store"
+	"roster/internal/testenv"
+)
+
+// running is an App serving on a loopback port.
+type running struct {
+	*app.App
+	URL    string
+	stop   context.CancelFunc
+	done   chan error
+	client *http.Client
+}
+
+func start(t *testing.T, engine store.Engine, cfg app.Config) *running {
+	// engine "" keeps cfg.DatabaseURL as given.
+	t.Helper()
+	if engine == store.Postgres {
+		cfg.DatabaseURL = testenv.FreshPostgres(t)
+	}
+	if cfg.DataDir == "" {
+		cfg.DataDir = filepath.Join(t.TempDir(), "data")
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.BaseURL = "http://" + ln.Addr().String()
+	cfg.JobPollInterval = 50 * time.Millisecond
+	ctx, cancel := context.WithCancel(context.Background())
+	a, err := app.Open(ctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	r := &running{App: a, URL: cfg.BaseURL, stop: cancel, done: make(chan error, 1)}
+	go func() { r.done <- a.Run(ctx, ln) }()
+	jar, _ := cookiejar.New(nil)
+	r.client = &http.Client{Jar: jar, Timeout: 20 * time.Second}
+	t.Cleanup(func() {
+		r.shutdown(t)
+		a.Close()
+	})
+	return r
+}
+
+func (r *running) shutdown(t *testing.T) {
+	if r.stop == nil {
+		return
+	}
+	r.stop()
+	r.stop = nil
+	select {
+	case err := <-r.done:
+		if err != nil {
+			t.Errorf("graceful shutdown: %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Error("server did not shut down")
+	}
+}
+
+func (r *running) post(t *testing.T, path string, form url.Values) (*http.Response, string) {
+	t.Helper()
+	resp, err := r.client.PostForm(r.URL+path, form)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return resp, string(body)
+}
+
+func (r *running) get(t *testing.T, path string) (*http.Response, string) {
+	t.Helper()
+	resp, err := r.client.Get(r.URL + path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return resp, string(body)
+}
+
+func each(t *testing.T, fn func(t *testing.T, engine store.Engine)) {
+	for _, e := range []store.Engine{store.SQLite, store.Postgres} {
+		t.Run(string(e), func(t *testing.T) { fn(t, e) })
+	}
+}
+
+var linkRE = regexp.MustCompile(`http://127\.0\.0\.1:\d+/invite/[A-Za-z0-9_-]+`)
+
+// TestInviteMailEndToEnd: an admin invites by email through the page; the
+// mail job goes through the real queue to a real SMTP server; the test
+// follows the link from the received mail and the invitee signs up.
+func TestInviteMailEndToEnd(t *testing.T) {
+	each(t, func(t *testing.T, engine store.Engine) {
+		smtp := mailtest.NewServer(t)
+		r := start(t, engine, app.Config{SMTPURL: smtp.URL(), MailFrom: "roster@example.com"})
+		ctx := context.Background()
+
+		resp, _ := r.get(t, "/")
+		if !strings.HasSuffix(resp.Request.URL.Path, "/setup") {
+			t.Fatalf("fresh install leads to %s, want /setup", resp.Request.URL.Path)
+		}
+		resp, _ = r.post(t, "/setup", url.Values{"workspace": {"Acme"}, "timezone": {"Europe/Madrid"}, "language": {"es"},
+			"name": {"Ana"}, "email": {"ana@example.com"}, "password": {"tangerine-violin"}})
+		if resp.StatusCode != http.StatusOK || !strings.HasSuffix(resp.Request.URL.Path, "/settings/profile") {
+			t.Fatalf("setup: %d at %s", resp.StatusCode, resp.Request.URL.Path)
+		}
+		resp, _ = r.post(t, "/settings/users/invite", url.Values{"email": {"neo@example.com"}, "role": {"user"}})
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("invite: %d", resp.StatusCode)
+		}
+		msgs := smtp.WaitFor(t, 1, 20*time.Second)
+		raw := string(msgs[0].Data)
+		if msgs[0].To[0] != "neo@example.com" || !strings.Contains(raw, "multipart/alternative") || !strings.Contains(raw, "Content-Language: es") {
+			t.Fatalf("invite mail:\n%s", raw)
+		}
+		link := linkRE.FindString(strings.ReplaceAll(raw, "=\r\n", ""))
+		if link == "" {
+			t.Fatalf("no invite link in mail:\n%s", raw)
+		}
+		token := link[strings.LastIndex(link, "/")+1:]
+
+		// The queue stored the mail sealed: the job table never holds the link.
+		var leaked int
+		if err := r.DB.R.QueryRowContext(ctx, "SELECT COUNT(*) FROM river_job WHERE CAST(args AS TEXT) LIKE '%"+token+"%'").Scan(&leaked); err != nil {
+			t.Fatal(err)
+		}
+		if leaked != 0 {
+			t.Fatal("invite token stored in clear in the job table")
+		}
+
+		// The invitee opens the link in a fresh browser.
+		jar, _ := cookiejar.New(nil)
+		r.client = &http.Client{Jar: jar, Timeout: 20 * time.Second}
+		resp, body := r.get(t, strings.TrimPrefix(link, r.URL))
+		if resp.StatusCode != http.StatusOK || !strings.Contains(body, "neo@example.com") {
+			t.Fatalf("invite page: %d", resp.StatusCode)
+		}
+		resp, body = r.post(t, strings.TrimPrefix(link, r.URL), url.Values{"name": {"Neo"}, "password": {"tangerine-violin"}, "language": {"en"}})
+		if resp.StatusCode != http.StatusOK || !strings.HasSuffix(resp.Request.URL.Path, "/settings/profile") || !strings.Contains(body, "Neo") {
+			t.Fatalf("accept invite: %d at %s", resp.StatusCode, resp.Request.URL.Path)
+		}
+		resp, _ = r.get(t, strings.TrimPrefix(link, r.URL))
+		if resp.StatusCode != http.StatusNotFound {
+			t.Fatalf("used invite link: %d, want 404", resp.StatusCode)
+		}
+	})
+}
+
+// TestMailSurvivesRestart: mail enqueued while the SMTP server refuses is
+// retried; after a restart on the same database it is still delivered.
+func TestMailSurvivesRestart(t *testing.T) {
+	each(t, func(t *testing.T, engine store.Engine) {
+		ctx := context.Background()
+		smtp := mailtest.NewServer(t)
+		cfg := app.Config{SMTPURL: smtp.URL(), MailFrom: "roster@example.com"}
+		if engine == store.Postgres {
+			cfg.DatabaseURL = testenv.FreshPostgres(t)
+		}
+		cfg.DataDir = filepath.Join(t.TempDir(), "data")
+		a := start(t, "", cfg) // the URL above is reused, so pass no engine
+		res, err := a.Accounts.Setup(ctx, account.SetupInput{Workspace: "Acme", Name: "Ana", Email: "ana@example.com", Password: "tangerine-violin"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		a.shutdown(t) // the queue is stopped: nothing will send
+		if _, err := a.Accounts.Invite(ctx, res.User, account.InviteInput{Email: "late@example.com"}); err != nil {
+			t.Fatal(err)
+		}
+		if n := len(smtp.Messages()); n != 0 {
+			t.Fatalf("%d mails sent while stopped", n)
+		}
+		a.Close()
+		smtp.FailNext(1, 451) // the first try after restart meets a temporary failure
+		start(t, "", cfg)
+		msgs := smtp.WaitFor(t, 1, 60*time.Second)
+		if msgs[0].To[0] != "late@example.com" {
+			t.Fatalf("delivered to %v", msgs[0].To)
+		}
+	})
+}
+
+func TestOperationsEndpoints(t *testing.T) {
+	r := start(t, store.SQLite, app.Config{})
+	for _, path := range []string{"/healthz", "/readyz"} {
+		if resp, body := r.get(t, path); resp.StatusCode != 200 || strings.TrimSpace(body) != "ok" {
+			t.Fatalf("%s: %d %q", path, resp.StatusCode, body)
+		}
+	}
+	r.get(t, "/login")
+	resp, body := r.get(t, "/metrics")
+	if resp.StatusCode != 200 || !strings.Contains(body, `roster_http_requests_total{method="GET",route="GET /setup",status="200"}`) ||
+		!strings.Contains(body, "roster_http_request_duration_seconds_bucket") || !strings.Contains(body, "go_goroutines") {
+		t.Fatalf("metrics:\n%s", body)
+	}
+	if resp.Header.Get("X-Request-Id") == "" {
+		t.Fatal("no request id")
+	}
+	r.DB.Close()
+	if resp, _ := r.get(t, "/readyz"); resp.StatusCode != http.StatusServiceUnavailable {
+		t.Fatalf("readyz with the database closed: %d", resp.StatusCode)
+	}
+}
+
+// TestShutdownDrainsRequests: a request in flight when shutdown starts
+// still gets its answer.
+func TestShutdownDrainsRequests(t *testing.T) {
+	r := start(t, store.SQLite, app.Config{})
+	conn, err := net.Dial("tcp", strings.TrimPrefix(r.URL, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	// Send the headers and half the body, so the handler is running and
+	// waiting for the rest; start shutdown; then finish the body.
+	body := `{"email":"a@example.com","password":"tangerine-violin"}`
+	head := fmt.Sprintf("POST /api/v1/auth/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n", len(body))
+	if _, err := io.WriteString(conn, head+body[:10]); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(200 * time.Millisecond)
+	r.stop()
+	time.Sleep(200 * time.Millisecond)
+	if _, err := io.WriteString(conn, body[10:]); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 64)
+	n, err := conn.Read(buf)
+	if err != nil && !errors.Is(err, io.EOF) {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(string(buf[:n]), "HTTP/1.1 401") {
+		t.Fatalf("in-flight request got %q", buf[:n])
+	}
+	r.stop = func() {}
+	if err := <-r.done; err != nil {
+		t.Fatalf("shutdown: %v", err)
+	}
+	r.stop = nil
+}

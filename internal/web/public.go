@@ -1,0 +1,253 @@
+package web
+
+import (
+	"net/http"
+	"net/url"
+
+	"roster/internal/account"
+	"roster/internal/auth"
+	"roster/internal/core"
+	"roster/internal/httpx"
+	"roster/internal/i18n"
+)
+
+// profileURL is where a signed-in person lands.
+const profileURL = "/settings/profile"
+
+// index sends people to setup, their profile or the sign-in page.
+func (h *Handler) index(w http.ResponseWriter, r *http.Request) {
+	need, err := h.deps.Accounts.NeedsSetup(r.Context())
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	switch {
+	case need:
+		redirectFound(w, r, "/setup")
+	case h.authenticate(r) != nil:
+		redirectFound(w, r, profileURL)
+	default:
+		redirectFound(w, r, "/login")
+	}
+}
+
+// withOptionalPrincipal adds the signed-in principal, if any, to r so the
+// public pages speak the person's language.
+func (h *Handler) withOptionalPrincipal(r *http.Request) (*http.Request, *auth.Principal) {
+	p := h.authenticate(r)
+	if p == nil {
+		return r, nil
+	}
+	return r.WithContext(withPrincipal(r.Context(), p)), p
+}
+
+type setupData struct {
+	Timezone, Language string
+}
+
+func (h *Handler) setupView(r *http.Request) *view {
+	v := h.pageFor(r, i18n.Key("web.setup.title"))
+	v.Data = setupData{Timezone: "UTC", Language: v.Lang}
+	return v
+}
+
+// setupAllowed redirects to the sign-in page once a workspace exists.
+func (h *Handler) setupAllowed(w http.ResponseWriter, r *http.Request) bool {
+	need, err := h.deps.Accounts.NeedsSetup(r.Context())
+	if err != nil {
+		h.fail(w, r, err)
+		return false
+	}
+	if !need {
+		redirect(w, r, "/login")
+		return false
+	}
+	return true
+}
+
+func (h *Handler) setupForm(w http.ResponseWriter, r *http.Request) {
+	if !h.setupAllowed(w, r) {
+		return
+	}
+	h.render(w, r, http.StatusOK, "setup", h.setupView(r))
+}
+
+func (h *Handler) setupSubmit(w http.ResponseWriter, r *http.Request) {
+	if !h.setupAllowed(w, r) {
+		return
+	}
+	if err := r.ParseForm(); err != nil {
+		h.errorPage(w, r, http.StatusBadRequest, "errors.bad_request")
+		return
+	}
+	res, err := h.deps.Accounts.Setup(r.Context(), account.SetupInput{
+		Workspace: r.PostForm.Get("workspace"),
+		Timezone:  r.PostForm.Get("timezone"),
+		Language:  r.PostForm.Get("language"),
+		Name:      r.PostForm.Get("name"),
+		Email:     r.PostForm.Get("email"),
+		Password:  r.PostForm.Get("password"),
+		IP:        clientIP(r),
+		Device:    httpx.DeviceName(r.UserAgent()),
+	})
+	if err != nil {
+		if e := core.AsError(err); e != nil && e.Key == "errors.setup_done" {
+			redirect(w, r, "/login")
+			return
+		}
+		v := h.setupView(r)
+		v.Form = formWithout(r.PostForm, "password")
+		v.Data = setupData{Timezone: r.PostForm.Get("timezone"), Language: r.PostForm.Get("language")}
+		h.render(w, r, h.applyError(r.Context(), w, v, err), "setup", v)
+		return
+	}
+	h.setSessionCookie(w, res)
+	redirect(w, r, profileURL)
+}
+
+// formWithout copies submitted values except secrets, which are never sent
+// back to the browser.
+func formWithout(f url.Values, drop ...string) url.Values {
+	out := url.Values{}
+	for k, v := range f {
+		out[k] = v
+	}
+	for _, k := range drop {
+		delete(out, k)
+	}
+	return out
+}
+
+type loginData struct{ Next string }
+
+func (h *Handler) loginForm(w http.ResponseWriter, r *http.Request) {
+	next := safeNext(r.URL.Query().Get("next"))
+	r, p := h.withOptionalPrincipal(r)
+	if p != nil {
+		redirectFound(w, r, orDefault(next, profileURL))
+		return
+	}
+	need, err := h.deps.Accounts.NeedsSetup(r.Context())
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	if need {
+		redirectFound(w, r, "/setup")
+		return
+	}
+	v := h.pageFor(r, i18n.Key("web.login.title"))
+	v.Data = loginData{Next: next}
+	h.render(w, r, http.StatusOK, "login", v)
+}
+
+func (h *Handler) loginSubmit(w http.ResponseWriter, r *http.Request) {
+	if err := r.ParseForm(); err != nil {
+		h.errorPage(w, r, http.StatusBadRequest, "errors.bad_request")
+		return
+	}
+	next := safeNext(r.PostForm.Get("next"))
+	res, err := h.deps.Auth.Login(r.Context(), auth.LoginInput{
+		Email:    r.PostForm.Get("email"),
+		Password: r.PostForm.Get("password"),
+		IP:       clientIP(r),
+		Device:   httpx.DeviceName(r.UserAgent()),
+		Kind:     core.SessionWeb,
+	})
+	if err != nil {
+		v := h.pageFor(r, i18n.Key("web.login.title"))
+		v.Form = formWithout(r.PostForm, "password")
+		v.Data = loginData{Next: next}
+		h.render(w, r, h.applyError(r.Context(), w, v, err), "login", v)
+		return
+	}
+	h.setSessionCookie(w, res)
+	redirect(w, r, orDefault(next, profileURL))
+}
+
+func orDefault(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}
+
+// logout ends the current session, if any, and clears the cookie.
+func (h *Handler) logout(w http.ResponseWriter, r *http.Request) {
+	if p := h.authenticate(r); p != nil {
+		if err := h.deps.Auth.Logout(r.Context(), p); err != nil {
+			h.fail(w, r, err)
+			return
+		}
+	}
+	h.clearCookie(w)
+	redirect(w, r, "/login")
+}
+
+type inviteData struct {
+	Invite    *core.Invite
+	Workspace *core.Workspace
+	Language  string
+}
+
+// invitePage renders the accept form of an invitation, or the translated
+// 404 when the link cannot be used.
+func (h *Handler) inviteView(w http.ResponseWriter, r *http.Request) (*view, bool) {
+	inv, ws, err := h.deps.Accounts.OpenInvite(r.Context(), r.PathValue("token"))
+	if err != nil {
+		h.fail(w, r, err)
+		return nil, false
+	}
+	v := h.pageFor(r, i18n.Key("web.invite.title"))
+	if principalFrom(r.Context()) == nil {
+		// The invitation's workspace knows its people's language better than
+		// the installation default does.
+		v.Lang = h.deps.I18n.Negotiate(r.Header.Get("Accept-Language"), ws.Language)
+		v.Title = h.loc(v.Lang).T("web.invite.title")
+	}
+	v.Data = inviteData{Invite: inv, Workspace: ws, Language: ws.Language}
+	return v, true
+}
+
+func (h *Handler) inviteForm(w http.ResponseWriter, r *http.Request) {
+	v, ok := h.inviteView(w, r)
+	if !ok {
+		return
+	}
+	h.render(w, r, http.StatusOK, "invite", v)
+}
+
+func (h *Handler) inviteSubmit(w http.ResponseWriter, r *http.Request) {
+	if err := r.ParseForm(); err != nil {
+		h.errorPage(w, r, http.StatusBadRequest, "errors.bad_request")
+		return
+	}
+	res, err := h.deps.Accounts.AcceptInvite(r.Context(), account.AcceptInput{
+		Token:    r.PathValue("token"),
+		Name:     r.PostForm.Get("name"),
+		Password: r.PostForm.Get("password"),
+		Language: r.PostForm.Get("language"),
+		IP:       clientIP(r),
+		Device:   httpx.DeviceName(r.UserAgent()),
+	})
+	if err != nil {
+		if core.ErrorCode(err) == core.ENOTFOUND {
+			h.fail(w, r, err)
+			return
+		}
+		v, ok := h.inviteView(w, r)
+		if !ok {
+			return
+		}
+		v.Form = formWithout(r.PostForm, "password")
+		d := v.Data.(inviteData)
+		if lang := r.PostForm.Get("language"); i18n.IsSupported(lang) {
+			d.Language = lang
+		}
+		v.Data = d
+		h.render(w, r, h.applyError(r.Context(), w, v, err), "invite", v)
+		return
+	}
+	h.setSessionCookie(w, res)
+	redirect(w, r, profileURL)
+}

@@ -1,0 +1,412 @@
+package web
+
+import (
+	"net/http"
+	"net/url"
+	"strconv"
+	"time"
+
+	"roster/internal/account"
+	"roster/internal/core"
+	"roster/internal/i18n"
+)
+
+// flashes maps the ?done= value of a redirect after a successful change to
+// the message shown. Only these fixed names travel in the URL, never text.
+var flashes = map[string]string{
+	"invited":     i18n.Key("web.flash.invited"),
+	"access":      i18n.Key("web.flash.access_saved"),
+	"deactivated": i18n.Key("web.flash.deactivated"),
+	"reactivated": i18n.Key("web.flash.reactivated"),
+	"revoked":     i18n.Key("web.flash.token_revoked"),
+}
+
+// settingsView starts a page of the settings area with its navigation.
+func (h *Handler) settingsView(r *http.Request, active, title string) *view {
+	v := h.pageFor(r, title)
+	u := v.Viewer
+	add := func(key, u string) {
+		v.Nav = append(v.Nav, navItem{Key: key, URL: u, Active: u == active})
+	}
+	add(i18n.Key("web.nav.profile"), "/settings/profile")
+	add(i18n.Key("web.nav.security"), "/settings/security")
+	add(i18n.Key("web.nav.notifications"), "/settings/notifications")
+	if u.CanAccessProfiles() {
+		add(i18n.Key("web.nav.users"), "/settings/users")
+	}
+	if u.IsAdmin() {
+		add(i18n.Key("web.nav.tokens"), "/settings/tokens")
+		if h.deps.DevOutbox {
+			add(i18n.Key("web.nav.outbox"), "/settings/outbox")
+		}
+	}
+	if key, ok := flashes[r.URL.Query().Get("done")]; ok {
+		v.Flash = h.loc(v.Lang).T(key)
+	}
+	return v
+}
+
+func (h *Handler) settingsIndex(w http.ResponseWriter, r *http.Request) {
+	redirectFound(w, r, profileURL)
+}
+
+type profileData struct {
+	User     *core.User
+	Self     bool
+	ShowNote bool
+}
+
+func (h *Handler) profile(w http.ResponseWriter, r *http.Request) {
+	me := principalFrom(r.Context()).User
+	v := h.settingsView(r, "/settings/profile", i18n.Key("web.profile.title"))
+	v.Data = profileData{User: me, Self: true, ShowNote: me.CanAccessProfiles()}
+	h.render(w, r, http.StatusOK, "profile", v)
+}
+
+// userProfile shows another user of the workspace to admins and holders of
+// profile access.
+func (h *Handler) userProfile(w http.ResponseWriter, r *http.Request) {
+	me := principalFrom(r.Context()).User
+	id, ok := pathID(r)
+	if !ok {
+		h.fail(w, r, core.ErrNotFound)
+		return
+	}
+	u, err := h.deps.Accounts.User(r.Context(), me, id)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	v := h.settingsView(r, "/settings/users", i18n.Key("web.profile.user_title"))
+	v.Data = profileData{User: u, Self: u.ID == me.ID, ShowNote: me.CanAccessProfiles()}
+	h.render(w, r, http.StatusOK, "profile", v)
+}
+
+func pathID(r *http.Request) (int64, bool) {
+	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	return id, err == nil && id > 0
+}
+
+type securityData struct {
+	Sessions  []*core.Session
+	CurrentID int64
+}
+
+func (h *Handler) security(w http.ResponseWriter, r *http.Request) {
+	p := principalFrom(r.Context())
+	sessions, err := h.deps.Auth.Sessions(r.Context(), p.User)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	v := h.settingsView(r, "/settings/security", i18n.Key("web.security.title"))
+	v.Data = securityData{Sessions: sessions, CurrentID: p.Session.ID}
+	h.render(w, r, http.StatusOK, "security", v)
+}
+
+func (h *Handler) notifications(w http.ResponseWriter, r *http.Request) {
+	v := h.settingsView(r, "/settings/notifications", i18n.Key("web.notifications.title"))
+	h.render(w, r, http.StatusOK, "notifications", v)
+}
+
+// usersPerPage is the page size of the users list.
+const usersPerPage = 50
+
+type usersData struct {
+	Users      []*core.User
+	Total      int
+	Page       int
+	Pages      int
+	PrevURL    string
+	NextURL    string
+	Invites    []*core.Invite
+	CanManage  bool
+	InviteRole string
+}
+
+// users lists the workspace's people; admins also manage them here.
+func (h *Handler) users(w http.ResponseWriter, r *http.Request) {
+	h.renderUsers(w, r, nil)
+}
+
+// renderUsers renders the users page, with err's messages when a change
+// failed (the status then follows the error).
+func (h *Handler) renderUsers(w http.ResponseWriter, r *http.Request, err error) {
+	me := principalFrom(r.Context()).User
+	page, _ := strconv.Atoi(r.FormValue("page"))
+	page = max(page, 1)
+	users, total, lerr := h.deps.Accounts.Users(r.Context(), me, account.Page{Offset: (page - 1) * usersPerPage, Limit: usersPerPage})
+	if lerr != nil {
+		h.fail(w, r, lerr)
+		return
+	}
+	d := usersData{Users: users, Total: total, Page: page, CanManage: me.IsAdmin(), InviteRole: string(core.RoleUser)}
+	d.Pages = max((total+usersPerPage-1)/usersPerPage, 1)
+	if page > 1 {
+		d.PrevURL = "/settings/users?page=" + strconv.Itoa(page-1)
+	}
+	if page < d.Pages {
+		d.NextURL = "/settings/users?page=" + strconv.Itoa(page+1)
+	}
+	if me.IsAdmin() {
+		if d.Invites, lerr = h.deps.Accounts.OpenInvites(r.Context(), me); lerr != nil {
+			h.fail(w, r, lerr)
+			return
+		}
+	}
+	v := h.settingsView(r, "/settings/users", i18n.Key("web.users.title"))
+	status := http.StatusOK
+	if err != nil {
+		v.Flash = ""
+		status = h.applyError(r.Context(), w, v, err)
+		if r.PostForm != nil && r.URL.Path == "/settings/users/invite" {
+			v.Form = r.PostForm
+			d.InviteRole = r.PostForm.Get("role")
+		}
+	}
+	v.Data = d
+	h.render(w, r, status, "users", v)
+}
+
+// usersBack redirects to the users list after a change, keeping the page.
+func usersBack(w http.ResponseWriter, r *http.Request, done string) {
+	q := url.Values{"done": {done}}
+	if p, err := strconv.Atoi(r.PostForm.Get("page")); err == nil && p > 1 {
+		q.Set("page", strconv.Itoa(p))
+	}
+	redirect(w, r, "/settings/users?"+q.Encode())
+}
+
+func (h *Handler) inviteUser(w http.ResponseWriter, r *http.Request) {
+	me := principalFrom(r.Context()).User
+	if err := r.ParseForm(); err != nil {
+		h.errorPage(w, r, http.StatusBadRequest, "errors.bad_request")
+		return
+	}
+	_, err := h.deps.Accounts.Invite(r.Context(), me, account.InviteInput{
+		Email:  r.PostForm.Get("email"),
+		Role:   core.Role(r.PostForm.Get("role")),
+		Rights: formRights(r.PostForm),
+	})
+	if err != nil {
+		h.changeFailed(w, r, err)
+		return
+	}
+	usersBack(w, r, "invited")
+}
+
+func formRights(f url.Values) []core.Right {
+	var out []core.Right
+	for _, s := range f["rights"] {
+		out = append(out, core.Right(s))
+	}
+	return out
+}
+
+// changeFailed shows a failed change on the users page, or as an error
+// page when the person may not see that page at all.
+func (h *Handler) changeFailed(w http.ResponseWriter, r *http.Request, err error) {
+	switch core.ErrorCode(err) {
+	case core.EFORBIDDEN, core.ENOTFOUND:
+		h.fail(w, r, err)
+	default:
+		h.renderUsers(w, r, err)
+	}
+}
+
+func (h *Handler) setAccess(w http.ResponseWriter, r *http.Request) {
+	me := principalFrom(r.Context()).User
+	id, ok := pathID(r)
+	if !ok {
+		h.fail(w, r, core.ErrNotFound)
+		return
+	}
+	if err := r.ParseForm(); err != nil {
+		h.errorPage(w, r, http.StatusBadRequest, "errors.bad_request")
+		return
+	}
+	_, err := h.deps.Accounts.SetAccess(r.Context(), me, id, account.AccessInput{
+		Role:   core.Role(r.PostForm.Get("role")),
+		Rights: formRights(r.PostForm),
+	})
+	if err != nil {
+		h.changeFailed(w, r, err)
+		return
+	}
+	usersBack(w, r, "access")
+}
+
+func (h *Handler) setState(state core.State) http.HandlerFunc {
+	done := "reactivated"
+	if state != core.StateActive {
+		done = "deactivated"
+	}
+	return func(w http.ResponseWriter, r *http.Request) {
+		me := principalFrom(r.Context()).User
+		id, ok := pathID(r)
+		if !ok {
+			h.fail(w, r, core.ErrNotFound)
+			return
+		}
+		if err := r.ParseForm(); err != nil {
+			h.errorPage(w, r, http.StatusBadRequest, "errors.bad_request")
+			return
+		}
+		if _, err := h.deps.Accounts.SetState(r.Context(), me, id, state); err != nil {
+			h.changeFailed(w, r, err)
+			return
+		}
+		if id == me.ID && state != core.StateActive {
+			// Deactivating yourself ends your own sessions too.
+			h.clearCookie(w)
+			redirect(w, r, "/login")
+			return
+		}
+		usersBack(w, r, done)
+	}
+}
+
+// expiry is one choice of API token lifetime.
+type expiry struct {
+	Value string
+	Key   string
+	TTL   time.Duration
+}
+
+var expiries = []expiry{
+	{"1d", i18n.Key("web.tokens.expiry.1d"), 24 * time.Hour},
+	{"7d", i18n.Key("web.tokens.expiry.7d"), 7 * 24 * time.Hour},
+	{"30d", i18n.Key("web.tokens.expiry.30d"), 30 * 24 * time.Hour},
+	{"90d", i18n.Key("web.tokens.expiry.90d"), 90 * 24 * time.Hour},
+	{"1y", i18n.Key("web.tokens.expiry.1y"), 365 * 24 * time.Hour},
+	{"5y", i18n.Key("web.tokens.expiry.5y"), 5 * 365 * 24 * time.Hour},
+}
+
+type tokensData struct {
+	Tokens   []*core.APIToken
+	Expiries []expiry
+	Expiry   string // selected
+	Secret   string // the new token, shown once
+	Created  *core.APIToken
+	Now      time.Time
+}
+
+func (h *Handler) tokensView(w http.ResponseWriter, r *http.Request) (*view, *tokensData, bool) {
+	me := principalFrom(r.Context()).User
+	list, err := h.deps.Auth.APITokens(r.Context(), me)
+	if err != nil {
+		h.fail(w, r, err)
+		return nil, nil, false
+	}
+	v := h.settingsView(r, "/settings/tokens", i18n.Key("web.tokens.title"))
+	d := &tokensData{Tokens: list, Expiries: expiries, Expiry: "90d", Now: time.Now()}
+	v.Data = d
+	return v, d, true
+}
+
+func (h *Handler) tokens(w http.ResponseWriter, r *http.Request) {
+	v, _, ok := h.tokensView(w, r)
+	if !ok {
+		return
+	}
+	h.render(w, r, http.StatusOK, "tokens", v)
+}
+
+// createToken creates an API token and shows its secret on the response
+// itself: it is never stored, so there is no page to redirect to.
+func (h *Handler) createToken(w http.ResponseWriter, r *http.Request) {
+	me := principalFrom(r.Context()).User
+	if err := r.ParseForm(); err != nil {
+		h.errorPage(w, r, http.StatusBadRequest, "errors.bad_request")
+		return
+	}
+	var ttl time.Duration
+	for _, e := range expiries {
+		if e.Value == r.PostForm.Get("expires") {
+			ttl = e.TTL
+		}
+	}
+	secret, tok, err := h.deps.Auth.CreateAPIToken(r.Context(), me, r.PostForm.Get("name"), ttl)
+	if core.ErrorCode(err) == core.EFORBIDDEN {
+		h.fail(w, r, err)
+		return
+	}
+	v, d, ok := h.tokensView(w, r)
+	if !ok {
+		return
+	}
+	if err != nil {
+		v.Form = r.PostForm
+		if ttl != 0 {
+			d.Expiry = r.PostForm.Get("expires")
+		}
+		h.render(w, r, h.applyError(r.Context(), w, v, err), "tokens", v)
+		return
+	}
+	d.Secret, d.Created = secret, tok
+	h.render(w, r, http.StatusOK, "tokens", v)
+}
+
+func (h *Handler) revokeToken(w http.ResponseWriter, r *http.Request) {
+	me := principalFrom(r.Context()).User
+	id, ok := pathID(r)
+	if !ok {
+		h.fail(w, r, core.ErrNotFound)
+		return
+	}
+	if err := h.deps.Auth.RevokeAPIToken(r.Context(), me, id); err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	redirect(w, r, "/settings/tokens?done=revoked")
+}
+
+// outboxLimit is how many recent mails the dev outbox shows.
+const outboxLimit = 100
+
+type outboxData struct {
+	Mails []*core.OutboxMail
+}
+
+func (h *Handler) outbox(w http.ResponseWriter, r *http.Request) {
+	if !h.deps.DevOutbox {
+		h.fail(w, r, core.ErrNotFound)
+		return
+	}
+	mails, err := h.deps.Accounts.OutboxMails(r.Context(), principalFrom(r.Context()).User, outboxLimit)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	v := h.settingsView(r, "/settings/outbox", i18n.Key("web.outbox.title"))
+	v.Data = outboxData{Mails: mails}
+	h.render(w, r, http.StatusOK, "outbox", v)
+}
+
+// outboxHTML returns the HTML part of a kept mail for a sandboxed iframe:
+// the sandbox CSP gives it a unique origin and no scripts, so a mail can
+// neither act as the signed-in admin nor run code.
+func (h *Handler) outboxHTML(w http.ResponseWriter, r *http.Request) {
+	id, ok := pathID(r)
+	if !h.deps.DevOutbox || !ok {
+		h.fail(w, r, core.ErrNotFound)
+		return
+	}
+	mails, err := h.deps.Accounts.OutboxMails(r.Context(), principalFrom(r.Context()).User, outboxLimit)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	for _, m := range mails {
+		if m.ID == id && m.HTML != "" {
+			hdr := w.Header()
+			hdr.Set("Content-Security-Policy", "sandbox; default-src 'none'; img-src data: https:; style-src 'unsafe-inline'; frame-ancestors 'self'")
+			hdr.Set("X-Frame-Options", "SAMEORIGIN")
+			hdr.Set("Content-Type", "text/html; charset=utf-8")
+			hdr.Set("Cache-Control", "no-store")
+			_, _ = w.Write([]byte(m.HTML))
+			return
+		}
+	}
+	h.fail(w, r, core.ErrNotFound)
+}

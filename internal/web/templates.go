@@ -1,0 +1,273 @@
+package web
+
+import (
+	"embed"
+	"fmt"
+	"html/template"
+	"io/fs"
+	"path"
+	"regexp"
+	"strings"
+	"text/template/parse"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"roster/internal/core"
+	"roster/internal/i18n"
+)
+
+//go:embed templates/*.html
+var templateFS embed.FS
+
+// layoutFile holds the layouts and partials shared by every page.
+const layoutFile = "templates/layout.html"
+
+type pageTemplate = *template.Template
+
+// parseTemplates builds, for each language, one template set per page:
+// the shared layout plus the page file, with t and tn bound to that
+// language. Building them once keeps requests free of parsing.
+func (h *Handler) parseTemplates() (map[string]map[string]pageTemplate, error) {
+	files, err := fs.Glob(templateFS, "templates/*.html")
+	if err != nil {
+		return nil, fmt.Errorf("list templates: %w", err)
+	}
+	out := make(map[string]map[string]pageTemplate, len(i18n.Supported))
+	for _, lang := range i18n.Supported {
+		base, err := template.New("").Funcs(h.funcs(lang)).ParseFS(templateFS, layoutFile)
+		if err != nil {
+			return nil, fmt.Errorf("parse layout: %w", err)
+		}
+		out[lang] = make(map[string]pageTemplate)
+		for _, f := range files {
+			if f == layoutFile {
+				continue
+			}
+			name := strings.TrimSuffix(path.Base(f), ".html")
+			clone, err := base.Clone()
+			if err != nil {
+				return nil, fmt.Errorf("clone layout: %w", err)
+			}
+			t, err := clone.ParseFS(templateFS, f)
+			if err != nil {
+				return nil, fmt.Errorf("parse %s: %w", f, err)
+			}
+			root := t.Lookup("layout")
+			if root == nil {
+				return nil, fmt.Errorf("%s: no layout template", f)
+			}
+			if err := checkReferences(t); err != nil {
+				return nil, fmt.Errorf("%s: %w", f, err)
+			}
+			out[lang][name] = root
+		}
+	}
+	return out, nil
+}
+
+// checkReferences fails when a template calls {{template "x"}} for an x
+// that is not defined, which html/template would only notice when the
+// page is first rendered.
+func checkReferences(t *template.Template) error {
+	for _, tt := range t.Templates() {
+		if tt.Tree == nil || tt.Tree.Root == nil {
+			continue
+		}
+		var missing string
+		walk(tt.Tree.Root, func(n parse.Node) {
+			if tn, ok := n.(*parse.TemplateNode); ok && missing == "" && t.Lookup(tn.Name) == nil {
+				missing = tn.Name
+			}
+		})
+		if missing != "" {
+			return fmt.Errorf("template %q refers to undefined template %q", tt.Name(), missing)
+		}
+	}
+	return nil
+}
+
+func walk(n parse.Node, fn func(parse.Node)) {
+	if n == nil {
+		return
+	}
+	fn(n)
+	switch n := n.(type) {
+	case *parse.ListNode:
+		if n == nil {
+			return
+		}
+		for _, c := range n.Nodes {
+			walk(c, fn)
+		}
+	case *parse.IfNode:
+		walk(n.List, fn)
+		walk(n.ElseList, fn)
+	case *parse.RangeNode:
+		walk(n.List, fn)
+		walk(n.ElseList, fn)
+	case *parse.WithNode:
+		walk(n.List, fn)
+		walk(n.ElseList, fn)
+	}
+}
+
+// funcs are the template functions of one language.
+func (h *Handler) funcs(lang string) template.FuncMap {
+	l := h.loc(lang)
+	m := template.FuncMap{
+		"datetime":    func(loc *time.Location, t time.Time) string { return formatDateTime(lang, loc, t) },
+		"date":        func(loc *time.Location, t time.Time) string { return formatDate(lang, loc, t) },
+		"langName":    i18n.LanguageName,
+		"languages":   func() []string { return i18n.Supported },
+		"timezones":   func() []string { return timezones },
+		"initials":    initials,
+		"avatarClass": avatarClass,
+		"roleKey":     roleKey,
+		"stateKey":    stateKey,
+		"rightKey":    rightKey,
+		"allRights":   func() []core.Right { return core.AllRights },
+		"hasRight":    func(u *core.User, r core.Right) bool { return u.HasRight(r) },
+		"linkify":     linkify,
+		"field":       func(fields map[string]string, name string) string { return fields[name] },
+	}
+	for k, f := range l.FuncMap() {
+		m[k] = f
+	}
+	return m
+}
+
+// Date formats per language. Numeric dates avoid month names, which Go
+// only knows in English; English keeps its usual short month.
+var (
+	dateTimeFormats = map[string]string{
+		"en":    "Jan 2, 2006, 3:04 PM",
+		"es":    "02/01/2006 15:04",
+		"pt-BR": "02/01/2006 15:04",
+		"id":    "02/01/2006 15.04",
+		"tr":    "02.01.2006 15:04",
+		"ru":    "02.01.2006 15:04",
+	}
+	dateFormats = map[string]string{
+		"en":    "Jan 2, 2006",
+		"es":    "02/01/2006",
+		"pt-BR": "02/01/2006",
+		"id":    "02/01/2006",
+		"tr":    "02.01.2006",
+		"ru":    "02.01.2006",
+	}
+)
+
+func formatDateTime(lang string, loc *time.Location, t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	if loc == nil {
+		loc = time.UTC
+	}
+	f, ok := dateTimeFormats[lang]
+	if !ok {
+		f = dateTimeFormats[i18n.Fallback]
+	}
+	return t.In(loc).Format(f)
+}
+
+func formatDate(lang string, loc *time.Location, t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	if loc == nil {
+		loc = time.UTC
+	}
+	f, ok := dateFormats[lang]
+	if !ok {
+		f = dateFormats[i18n.Fallback]
+	}
+	return t.In(loc).Format(f)
+}
+
+func loadLocation(tz string) *time.Location {
+	if tz == "" {
+		return time.UTC
+	}
+	loc, err := time.LoadLocation(tz)
+	if err != nil {
+		return time.UTC
+	}
+	return loc
+}
+
+// initials returns up to two capital letters from a name, for avatars.
+func initials(name string) string {
+	var out []rune
+	for w := range strings.FieldsSeq(name) {
+		r, _ := utf8.DecodeRuneInString(w)
+		if unicode.IsLetter(r) || unicode.IsDigit(r) {
+			out = append(out, unicode.ToUpper(r))
+		}
+		if len(out) == 2 {
+			break
+		}
+	}
+	if len(out) == 0 {
+		return "?"
+	}
+	return string(out)
+}
+
+// avatarColors is the number of avatar colour classes in app.css
+// (.avatar-0 to .avatar-7); the CSP forbids inline styles, so colours are
+// classes.
+const avatarColors = 8
+
+func avatarClass(id int64) string {
+	n := id % avatarColors
+	if n < 0 {
+		n = -n
+	}
+	return fmt.Sprintf("avatar-%d", n)
+}
+
+func roleKey(r core.Role) string {
+	if r == core.RoleAdmin {
+		return i18n.Key("web.role.admin")
+	}
+	return i18n.Key("web.role.user")
+}
+
+func stateKey(s core.State) string {
+	switch s {
+	case core.StateActive:
+		return i18n.Key("web.state.active")
+	case core.StateInactive:
+		return i18n.Key("web.state.inactive")
+	default:
+		return i18n.Key("web.state.removed")
+	}
+}
+
+func rightKey(r core.Right) string {
+	if r == core.RightProfileAccess {
+		return i18n.Key("web.right.profile_access")
+	}
+	return string(r)
+}
+
+var urlPattern = regexp.MustCompile(`https?://[^\s<>"']+`)
+
+// linkify escapes text and turns http(s) URLs into links, for showing
+// plain-text mails in the dev outbox.
+func linkify(text string) template.HTML {
+	var b strings.Builder
+	last := 0
+	for _, m := range urlPattern.FindAllStringIndex(text, -1) {
+		b.WriteString(template.HTMLEscapeString(text[last:m[0]]))
+		u := strings.TrimRight(text[m[0]:m[1]], ".,;:!?)")
+		esc := template.HTMLEscapeString(u)
+		b.WriteString(`<a href="` + esc + `" rel="noreferrer">` + esc + `</a>`)
+		b.WriteString(template.HTMLEscapeString(text[m[0]+len(u) : m[1]]))
+		last = m[1]
+	}
+	b.WriteString(template.HTMLEscapeString(text[last:]))
+	return template.HTML(b.String()) //nolint:gosec // every piece is escaped above
+}

@@ -1,0 +1,315 @@
+// Package web serves Roster's HTML pages: sign-in, setup, invitations and
+// the settings area. Pages are rendered on the server with html/template
+// from embedded files; every flow works without JavaScript, and the small
+// script in static/app.js only adds comforts (copy buttons, confirmations).
+//
+// Pages never use inline script or style, so the strict Content Security
+// Policy set by httpx.SecurityHeaders holds everywhere.
+package web
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"time"
+
+	"roster/internal/account"
+	"roster/internal/auth"
+	"roster/internal/core"
+	"roster/internal/httpx"
+	"roster/internal/i18n"
+)
+
+// Deps are the services the pages use.
+type Deps struct {
+	Accounts *account.Service
+	Auth     *auth.Service
+	I18n     *i18n.Bundle
+	// BaseURL is the public URL; an https scheme makes cookies Secure.
+	BaseURL *url.URL
+	// DevOutbox is true when no SMTP server is configured: admins then get
+	// a page listing the mails Roster would have sent.
+	DevOutbox bool
+	Logger    *slog.Logger
+}
+
+// Handler serves the pages.
+type Handler struct {
+	deps   Deps
+	secure bool
+	pages  map[string]map[string]pageTemplate // lang -> page -> template
+	static *staticFiles
+}
+
+// New parses every template once for every language and hashes the static
+// assets. It fails when a template does not parse or refers to a template
+// that does not exist, so a broken page stops the server at start.
+func New(d Deps) (*Handler, error) {
+	if d.Accounts == nil || d.Auth == nil || d.I18n == nil {
+		return nil, errors.New("web: Accounts, Auth and I18n are required")
+	}
+	if d.Logger == nil {
+		d.Logger = slog.Default()
+	}
+	h := &Handler{deps: d, secure: d.BaseURL != nil && d.BaseURL.Scheme == "https"}
+	st, err := loadStatic()
+	if err != nil {
+		return nil, err
+	}
+	h.static = st
+	if h.pages, err = h.parseTemplates(); err != nil {
+		return nil, err
+	}
+	return h, nil
+}
+
+// Register adds every page route to mux.
+func (h *Handler) Register(mux *http.ServeMux) {
+	mux.HandleFunc("GET /{$}", h.index)
+	mux.HandleFunc("GET /static/{name}", h.serveStatic)
+
+	mux.HandleFunc("GET /setup", h.setupForm)
+	mux.HandleFunc("POST /setup", h.setupSubmit)
+	mux.HandleFunc("GET /login", h.loginForm)
+	mux.HandleFunc("POST /login", h.loginSubmit)
+	mux.HandleFunc("POST /logout", h.logout)
+	mux.HandleFunc("GET /invite/{token}", h.inviteForm)
+	mux.HandleFunc("POST /invite/{token}", h.inviteSubmit)
+
+	mux.Handle("GET /settings", h.signedIn(h.settingsIndex))
+	mux.Handle("GET /settings/{$}", h.signedIn(h.settingsIndex))
+	mux.Handle("GET /settings/profile", h.signedIn(h.profile))
+	mux.Handle("GET /settings/security", h.signedIn(h.security))
+	mux.Handle("GET /settings/notifications", h.signedIn(h.notifications))
+	mux.Handle("GET /settings/users", h.signedIn(h.users))
+	mux.Handle("GET /settings/users/{id}", h.signedIn(h.userProfile))
+	mux.Handle("POST /settings/users/invite", h.signedIn(h.inviteUser))
+	mux.Handle("POST /settings/users/{id}/access", h.signedIn(h.setAccess))
+	mux.Handle("POST /settings/users/{id}/deactivate", h.signedIn(h.setState(core.StateInactive)))
+	mux.Handle("POST /settings/users/{id}/reactivate", h.signedIn(h.setState(core.StateActive)))
+	mux.Handle("GET /settings/tokens", h.signedIn(h.tokens))
+	mux.Handle("POST /settings/tokens", h.signedIn(h.createToken))
+	mux.Handle("POST /settings/tokens/{id}/revoke", h.signedIn(h.revokeToken))
+	mux.Handle("GET /settings/outbox", h.signedIn(h.outbox))
+	mux.Handle("GET /settings/outbox/{id}", h.signedIn(h.outboxHTML))
+}
+
+// CSRFDenied is the translated 403 page for requests refused by the
+// cross-origin protection.
+func (h *Handler) CSRFDenied() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h.errorPage(w, r, http.StatusForbidden, i18n.Key("web.error.csrf"))
+	})
+}
+
+// NotFound is the translated 404 page.
+func (h *Handler) NotFound() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h.errorPage(w, r, http.StatusNotFound, "errors.not_found")
+	})
+}
+
+// InternalError is a translated 500 page, for httpx.RecoverWith.
+func (h *Handler) InternalError() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h.errorPage(w, r, http.StatusInternalServerError, "errors.internal")
+	})
+}
+
+// StaticURL returns the content-hashed URL of a static asset, such as
+// "/static/app.3f2a9c1e.css", or "" for an unknown name.
+func (h *Handler) StaticURL(name string) string { return h.static.url(name) }
+
+// view is what every page template receives.
+type view struct {
+	Lang      string
+	Title     string // translated page title
+	CSS, JS   string // static asset URLs
+	Viewer    *core.User
+	Workspace *core.Workspace
+	Nav       []navItem // settings navigation; nil on public pages
+	Loc       *time.Location
+	Flash     string            // translated success message
+	Error     string            // translated main error message
+	Fields    map[string]string // translated message per invalid field
+	Form      url.Values        // submitted values to show again
+	Data      any               // page-specific data
+}
+
+type navItem struct {
+	Key, URL string
+	Active   bool
+}
+
+// pageFor starts the view for a request: language, viewer and layout data.
+func (h *Handler) pageFor(r *http.Request, title string) *view {
+	p := principalFrom(r.Context())
+	v := &view{CSS: h.static.url("app.css"), JS: h.static.url("app.js"), Loc: time.UTC, Form: url.Values{}}
+	var fallback string
+	if p != nil {
+		v.Viewer = p.User
+		v.Loc = loadLocation(p.User.Timezone)
+		ws, err := h.deps.Accounts.Workspace(r.Context(), p.User)
+		if err == nil {
+			v.Workspace = ws
+		}
+	} else if ws, err := h.deps.Accounts.DefaultWorkspace(r.Context()); err == nil && ws != nil {
+		fallback = ws.Language
+	}
+	v.Lang = h.langFor(r, p, fallback)
+	v.Title = h.loc(v.Lang).T(title)
+	return v
+}
+
+// langFor picks the page language: the signed-in user's, else the
+// browser's preference among ours, else the workspace default, else English.
+func (h *Handler) langFor(r *http.Request, p *auth.Principal, fallback string) string {
+	if p != nil && i18n.IsSupported(p.User.Language) {
+		return p.User.Language
+	}
+	return h.deps.I18n.Negotiate(r.Header.Get("Accept-Language"), fallback)
+}
+
+func (h *Handler) loc(lang string) *i18n.Localizer { return h.deps.I18n.Localizer(lang) }
+
+// render executes page with v and writes it with status. The page is
+// rendered to a buffer first so a template error becomes a clean 500.
+func (h *Handler) render(w http.ResponseWriter, r *http.Request, status int, page string, v *view) {
+	t, ok := h.pages[v.Lang][page]
+	if !ok {
+		h.logger(r.Context()).Error("unknown page template", "page", page)
+		http.Error(w, http.StatusText(http.StatusInternalServerError), http.StatusInternalServerError)
+		return
+	}
+	var buf bytes.Buffer
+	if err := t.Execute(&buf, v); err != nil {
+		h.logger(r.Context()).Error("render page", "page", page, "err", err)
+		http.Error(w, http.StatusText(http.StatusInternalServerError), http.StatusInternalServerError)
+		return
+	}
+	hdr := w.Header()
+	hdr.Set("Content-Type", "text/html; charset=utf-8")
+	hdr.Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_, _ = w.Write(buf.Bytes())
+}
+
+// errorPage renders a translated error page for a status and message key.
+func (h *Handler) errorPage(w http.ResponseWriter, r *http.Request, status int, key string) {
+	if principalFrom(r.Context()) == nil {
+		// Error pages are also served outside the sign-in middleware; look
+		// at the cookie so a signed-in person keeps their language.
+		if p := h.authenticate(r); p != nil {
+			r = r.WithContext(withPrincipal(r.Context(), p))
+		}
+	}
+	v := h.pageFor(r, errorTitleKey(status))
+	v.Error = h.loc(v.Lang).T(key)
+	v.Data = errorData{Status: status}
+	h.render(w, r, status, "error", v)
+}
+
+type errorData struct{ Status int }
+
+func errorTitleKey(status int) string {
+	switch status {
+	case http.StatusNotFound:
+		return i18n.Key("web.error.not_found_title")
+	case http.StatusForbidden:
+		return i18n.Key("web.error.forbidden_title")
+	case http.StatusUnauthorized:
+		return i18n.Key("web.error.unauthorized_title")
+	default:
+		return i18n.Key("web.error.title")
+	}
+}
+
+// fail renders err as an error page with the status httpx.StatusOf gives
+// it. Uncoded errors are logged and shown as a generic 500.
+func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
+	status := httpx.StatusOf(err)
+	if status >= 500 {
+		h.logger(r.Context()).Error("page failed", "path", r.URL.Path, "err", err)
+	}
+	e := core.AsError(err)
+	key := "errors.internal"
+	if e != nil && status < 500 {
+		key = e.Key
+	}
+	h.errorPage(w, r, status, key)
+}
+
+// applyError puts a domain error into v (main message and per-field
+// messages) and returns the HTTP status for it. Uncoded errors are logged
+// and shown as the generic internal error.
+func (h *Handler) applyError(ctx context.Context, w http.ResponseWriter, v *view, err error) int {
+	l := h.loc(v.Lang)
+	status := httpx.StatusOf(err)
+	e := core.AsError(err)
+	if e == nil || status >= 500 {
+		h.logger(ctx).Error("request failed", "err", err)
+		v.Error = l.T("errors.internal")
+		return http.StatusInternalServerError
+	}
+	data := e.Data
+	if e.Code == core.ETOOMANY {
+		secs := httpx.RetryAfterSeconds(e.RetryAfter)
+		w.Header().Set("Retry-After", fmt.Sprint(secs))
+		data = map[string]any{"Count": secs}
+	}
+	v.Error = l.Message(e.Key, data)
+	if len(e.Fields) > 0 {
+		v.Fields = make(map[string]string, len(e.Fields))
+		for _, f := range e.Fields {
+			if _, dup := v.Fields[f.Field]; !dup {
+				v.Fields[f.Field] = l.Message(f.Key, f.Data)
+			}
+		}
+	}
+	return status
+}
+
+func (h *Handler) logger(ctx context.Context) *slog.Logger {
+	if l := httpx.Logger(ctx); l != slog.Default() {
+		return l
+	}
+	return h.deps.Logger
+}
+
+// clientIP is the resolved client address, falling back to the peer.
+func clientIP(r *http.Request) string {
+	if ip := httpx.ClientIPFrom(r.Context()); ip != "" {
+		return ip
+	}
+	if ap, err := hostOf(r.RemoteAddr); err == nil {
+		return ap
+	}
+	return r.RemoteAddr
+}
+
+// redirect sends a 303 so a POST is followed by a GET.
+func redirect(w http.ResponseWriter, r *http.Request, to string) {
+	http.Redirect(w, r, to, http.StatusSeeOther)
+}
+
+// safeNext returns next when it is a local path on this site, else "".
+// Anything else could send a freshly signed-in person to another site.
+func safeNext(next string) string {
+	if next == "" || next[0] != '/' || len(next) > 1 && (next[1] == '/' || next[1] == '\\') {
+		return ""
+	}
+	u, err := url.Parse(next)
+	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil {
+		return ""
+	}
+	for _, c := range next {
+		if c < 0x20 || c == 0x7f || c == '\\' {
+			return ""
+		}
+	}
+	return next
+}

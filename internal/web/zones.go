@@ -1,0 +1,41 @@
+package web
+
+import (
+	_ "time/tzdata" // zone data in the binary, so time zones work in minimal containers
+)
+
+// timezones are the IANA zones offered in time zone selects: the common
+// zones of every region, sorted, UTC first. Stored values stay plain IANA
+// names, so a later, longer list needs no migration.
+var timezones = []string{
+	"UTC",
+	"Africa/Abidjan", "Africa/Accra", "Africa/Addis_Ababa", "Africa/Algiers", "Africa/Cairo",
+	"Africa/Casablanca", "Africa/Dar_es_Salaam", "Africa/Johannesburg", "Africa/Khartoum",
+	"Africa/Kinshasa", "Africa/Lagos", "Africa/Luanda", "Africa/Maputo", "Africa/Nairobi",
+	"Africa/Tunis",
+	"America/Anchorage", "America/Argentina/Buenos_Aires", "America/Asuncion", "America/Bogota",
+	"America/Caracas", "America/Chicago", "America/Denver", "America/Edmonton", "America/Guatemala",
+	"America/Halifax", "America/Havana", "America/La_Paz", "America/Lima", "America/Los_Angeles",
+	"America/Manaus", "America/Mexico_City", "America/Montevideo", "America/New_York",
+	"America/Panama", "America/Phoenix", "America/Puerto_Rico", "America/Recife",
+	"America/Santiago", "America/Santo_Domingo", "America/Sao_Paulo", "America/St_Johns",
+	"America/Toronto", "America/Vancouver", "America/Winnipeg",
+	"Asia/Almaty", "Asia/Baghdad", "Asia/Baku", "Asia/Bangkok", "Asia/Colombo", "Asia/Dhaka",
+	"Asia/Dubai", "Asia/Ho_Chi_Minh", "Asia/Hong_Kong", "Asia/Irkutsk", "Asia/Jakarta",
+	"Asia/Jayapura", "Asia/Jerusalem", "Asia/Kabul", "Asia/Kamchatka", "Asia/Karachi",
+	"Asia/Kathmandu", "Asia/Kolkata", "Asia/Krasnoyarsk", "Asia/Kuala_Lumpur", "Asia/Magadan",
+	"Asia/Makassar", "Asia/Manila", "Asia/Novosibirsk", "Asia/Omsk", "Asia/Riyadh", "Asia/Seoul",
+	"Asia/Shanghai", "Asia/Singapore", "Asia/Taipei", "Asia/Tashkent", "Asia/Tbilisi",
+	"Asia/Tehran", "Asia/Tokyo", "Asia/Vladivostok", "Asia/Yakutsk", "Asia/Yangon",
+	"Asia/Yekaterinburg", "Asia/Yerevan",
+	"Atlantic/Azores", "Atlantic/Canary", "Atlantic/Reykjavik",
+	"Australia/Adelaide", "Australia/Brisbane", "Australia/Darwin", "Australia/Hobart",
+	"Australia/Melbourne", "Australia/Perth", "Australia/Sydney",
+	"Europe/Amsterdam", "Europe/Athens", "Europe/Belgrade", "Europe/Berlin", "Europe/Brussels",
+	"Europe/Bucharest", "Europe/Budapest", "Europe/Dublin", "Europe/Helsinki", "Europe/Istanbul",
+	"Europe/Kaliningrad", "Europe/Kyiv", "Europe/Lisbon", "Europe/London", "Europe/Madrid",
+	"Europe/Minsk", "Europe/Moscow", "Europe/Oslo", "Europe/Paris", "Europe/Prague", "Europe/Riga",
+	"Europe/Rome", "Europe/Samara", "Europe/Sofia", "Europe/Stockholm", "Europe/Vienna",
+	"Europe/Vilnius", "Europe/Volgograd", "Europe/Warsaw", "Europe/Zurich",
+	"Pacific/Auckland", "Pacific/Fiji", "Pacific/Guam", "Pacific/Honolulu", "Pacific/Port_Moresby",
+}

@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Runs the whole suite: unit tests, storage tests on SQLite and PostgreSQL,
+# and browser tests in Chromium. PostgreSQL defaults to the local server on
+# 127.0.0.1:5432 when ROSTER_TEST_POSTGRES_URL is not set; tests that cannot
+# find PostgreSQL or Chromium skip loudly (or fail with ROSTER_TEST_STRICT=1).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+if [ -z "${ROSTER_TEST_POSTGRES_URL:-}" ] && command -v pg_isready >/dev/null 2>&1 && pg_isready -q -h 127.0.0.1 -p 5432; then
+  export ROSTER_TEST_POSTGRES_URL="postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"
+fi
+echo "test: PostgreSQL ${ROSTER_TEST_POSTGRES_URL:+at $ROSTER_TEST_POSTGRES_URL}${ROSTER_TEST_POSTGRES_URL:-not configured (its tests will skip)}"
+go vet ./...
+go test -count=1 -timeout 12m "$@" ./...
