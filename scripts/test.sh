@@ -8,6 +8,10 @@ cd "$(dirname "$0")/.."
 if [ -z "${ROSTER_TEST_POSTGRES_URL:-}" ] && command -v pg_isready >/dev/null 2>&1 && pg_isready -q -h 127.0.0.1 -p 5432; then
   export ROSTER_TEST_POSTGRES_URL="postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"
 fi
-echo "test: PostgreSQL ${ROSTER_TEST_POSTGRES_URL:+at $ROSTER_TEST_POSTGRES_URL}${ROSTER_TEST_POSTGRES_URL:-not configured (its tests will skip)}"
+if [ -n "${ROSTER_TEST_POSTGRES_URL:-}" ]; then
+  echo "test: PostgreSQL tests use $ROSTER_TEST_POSTGRES_URL"
+else
+  echo "test: PostgreSQL not configured: its tests will skip (ROSTER_TEST_POSTGRES_URL)"
+fi
 go vet ./...
 go test -count=1 -timeout 12m "$@" ./...

@@ -217,7 +217,9 @@ func ignoreHelp(err error) error {
 
 // services opens the app without serving, for commands that need its rules.
 func services(ctx context.Context, cfg app.Config, stderr io.Writer) (*app.App, error) {
-	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	// Commands print their own results; only errors are worth a log line.
+	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelError}))
+	slog.SetDefault(logger)
 	cfg.SMTPURL = "" // commands enqueue mail; `serve` sends it
 	return app.Open(ctx, cfg, logger)
 }

@@ -176,6 +176,7 @@ func (a *App) routes(base *url.URL) (http.Handler, error) {
 		}
 		_, _ = w.Write([]byte("ok\n"))
 	})
+	mux.Handle("/", pages.NotFound())
 	mux.Handle("GET /metrics", promhttp.HandlerFor(a.Registry, promhttp.HandlerOpts{Registry: a.Registry}))
 
 	csrf, err := httpx.CSRF([]string{base.String()}, pages.CSRFDenied())
@@ -195,7 +196,7 @@ func (a *App) routes(base *url.URL) (http.Handler, error) {
 		httpx.RequestID,
 		clientIP.Middleware,
 		httpx.Logging(a.Logger),
-		httpx.Recover,
+		httpx.RecoverWith(pages.InternalError()),
 		httpx.NewMetrics(a.Registry).Middleware,
 		httpx.SecurityHeaders(https),
 		csrf,
