@@ -4,6 +4,7 @@
 package account
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"fmt"
@@ -86,18 +87,8 @@ func (s *Service) Setup(ctx context.Context, in SetupInput) (*auth.LoginResult, 
 		}
 		u.WorkspaceID, u.Role, u.State, u.PasswordHash = ws.ID, core.RoleAdmin, core.StateActive, hash
 		u.Language, u.Timezone = ws.Language, ws.Timezone
-		if err := q.CreateUser(ctx, u); err != nil {
-			return err
-		}
-		if err := q.TouchSignIn(ctx, u.ID); err != nil {
-			return err
-		}
-		token, sess, err := s.auth.StartSession(ctx, q, u.ID, core.SessionWeb, in.IP, in.Device)
-		if err != nil {
-			return err
-		}
-		res = &auth.LoginResult{User: u, Session: sess, Token: token}
-		return nil
+		res, err = s.createSignedIn(ctx, q, u, in.IP, in.Device)
+		return err
 	})
 	if err != nil {
 		return nil, err
@@ -331,19 +322,9 @@ func (s *Service) AcceptInvite(ctx context.Context, in AcceptInput) (*auth.Login
 			return errInviteInvalid
 		}
 		u.WorkspaceID, u.Role, u.Rights, u.State, u.PasswordHash = ws.ID, inv.Role, inv.Rights, core.StateActive, hash
-		u.Language, u.Timezone = cmp(in.Language, ws.Language), ws.Timezone
-		if err := q.CreateUser(ctx, u); err != nil {
-			return err
-		}
-		if err := q.TouchSignIn(ctx, u.ID); err != nil {
-			return err
-		}
-		token, sess, err := s.auth.StartSession(ctx, q, u.ID, core.SessionWeb, in.IP, in.Device)
-		if err != nil {
-			return err
-		}
-		res = &auth.LoginResult{User: u, Session: sess, Token: token}
-		return nil
+		u.Language, u.Timezone = cmp.Or(in.Language, ws.Language), ws.Timezone
+		res, err = s.createSignedIn(ctx, q, u, in.IP, in.Device)
+		return err
 	})
 	if err != nil {
 		return nil, err
@@ -351,11 +332,20 @@ func (s *Service) AcceptInvite(ctx context.Context, in AcceptInput) (*auth.Login
 	return res, nil
 }
 
-func cmp(a, b string) string {
-	if a != "" {
-		return a
+// createSignedIn creates u in q's transaction and opens its first web
+// session: setup and invitations both end signed in.
+func (s *Service) createSignedIn(ctx context.Context, q *store.Q, u *core.User, ip, device string) (*auth.LoginResult, error) {
+	if err := q.CreateUser(ctx, u); err != nil {
+		return nil, err
 	}
-	return b
+	if err := q.TouchSignIn(ctx, u.ID); err != nil {
+		return nil, err
+	}
+	token, sess, err := s.auth.StartSession(ctx, q, u.ID, core.SessionWeb, ip, device)
+	if err != nil {
+		return nil, err
+	}
+	return &auth.LoginResult{User: u, Session: sess, Token: token}, nil
 }
 
 // OpenInvites lists the workspace's pending invitations; admins only.

@@ -385,7 +385,7 @@ func (l *Localizer) Func() func(key string, args ...any) string {
 // {{tn "key" .N "Name" .User.Name}}. The count may be any integer type.
 func (l *Localizer) NFunc() func(key string, count any, args ...any) string {
 	return func(key string, count any, args ...any) string {
-		n, ok := toInt(count)
+		n, ok := ToInt(count)
 		if !ok {
 			l.bundle.warnOnce(l.lang, key, fmt.Errorf("count %v (%T) is not an integer", count, count))
 		}
@@ -411,7 +411,9 @@ func pairs(args []any) map[string]any {
 	return m
 }
 
-func toInt(v any) (int, bool) {
+// ToInt converts any Go integer to int, for plural counts coming from
+// templates and error data.
+func ToInt(v any) (int, bool) {
 	switch n := v.(type) {
 	case int:
 		return n, true
@@ -441,7 +443,7 @@ func toInt(v any) (int, bool) {
 // integer "Count": domain errors carry their key and data this way, and the
 // web and API layers render them through this one function.
 func (l *Localizer) Message(key string, data map[string]any) string {
-	if c, ok := toInt(data["Count"]); ok {
+	if c, ok := ToInt(data["Count"]); ok {
 		return l.N(key, c, data)
 	}
 	return l.T(key, data)

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"sync"
 	texttemplate "text/template"
+
+	"roster/internal/i18n"
 )
 
 // Translator renders catalog messages in one language. The i18n package's
@@ -91,7 +93,7 @@ func Render(name string, t Translator, lang string, data map[string]any) (subjec
 	funcs := map[string]any{
 		"t": func(key string, args ...any) string { return t.T(key, pairs(args)...) },
 		"tn": func(key string, count any, args ...any) string {
-			n, ok := toInt(count)
+			n, ok := i18n.ToInt(count)
 			if !ok {
 				// Surfaces as a template execution error naming the call.
 				panic(fmt.Sprintf("tn %q: count %v (%T) is not an integer", key, count, count))
@@ -165,30 +167,4 @@ func pairs(args []any) []map[string]any {
 		m[fmt.Sprint(args[i])] = args[i+1]
 	}
 	return []map[string]any{m}
-}
-
-func toInt(v any) (int, bool) {
-	switch n := v.(type) {
-	case int:
-		return n, true
-	case int8:
-		return int(n), true
-	case int16:
-		return int(n), true
-	case int32:
-		return int(n), true
-	case int64:
-		return int(n), true
-	case uint:
-		return int(n), true
-	case uint8:
-		return int(n), true
-	case uint16:
-		return int(n), true
-	case uint32:
-		return int(n), true
-	case uint64:
-		return int(n), true
-	}
-	return 0, false
 }

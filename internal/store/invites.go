@@ -11,7 +11,7 @@ import (
 
 const inviteCols = "id, workspace_id, email, role, rights, invited_by, token_hash, created_at, expires_at, accepted_at"
 
-func scanInvite(row interface{ Scan(...any) error }) (*core.Invite, error) {
+func scanInvite(row scanner) (*core.Invite, error) {
 	var in core.Invite
 	var role, rights string
 	var created, expires int64
@@ -58,17 +58,5 @@ func (q *Q) MarkInviteAccepted(ctx context.Context, id int64) (bool, error) {
 func (q *Q) OpenInvites(ctx context.Context, workspaceID int64) ([]*core.Invite, error) {
 	rows, err := q.query(ctx, "SELECT "+inviteCols+` FROM invites WHERE workspace_id = ? AND accepted_at IS NULL AND expires_at > ?
 		ORDER BY created_at DESC`, workspaceID, ms(q.now()))
-	if err != nil {
-		return nil, fmt.Errorf("list invites: %w", err)
-	}
-	defer rows.Close()
-	var out []*core.Invite
-	for rows.Next() {
-		in, err := scanInvite(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, in)
-	}
-	return out, rows.Err()
+	return collect(rows, err, "invites", scanInvite)
 }

@@ -22,19 +22,13 @@ func (q *Q) SaveOutboxMail(ctx context.Context, m *core.OutboxMail) error {
 // OutboxMails returns the newest dev-outbox mails first.
 func (q *Q) OutboxMails(ctx context.Context, limit int) ([]*core.OutboxMail, error) {
 	rows, err := q.query(ctx, "SELECT id, to_addr, subject, text_body, html_body, lang, created_at FROM dev_outbox ORDER BY id DESC LIMIT ?", limit)
-	if err != nil {
-		return nil, fmt.Errorf("list outbox: %w", err)
-	}
-	defer rows.Close()
-	var out []*core.OutboxMail
-	for rows.Next() {
+	return collect(rows, err, "outbox", func(row scanner) (*core.OutboxMail, error) {
 		var m core.OutboxMail
 		var created int64
-		if err := rows.Scan(&m.ID, &m.To, &m.Subject, &m.Text, &m.HTML, &m.Lang, &created); err != nil {
+		if err := row.Scan(&m.ID, &m.To, &m.Subject, &m.Text, &m.HTML, &m.Lang, &created); err != nil {
 			return nil, fmt.Errorf("read outbox mail: %w", err)
 		}
 		m.CreatedAt = fromMS(created)
-		out = append(out, &m)
-	}
-	return out, rows.Err()
+		return &m, nil
+	})
 }

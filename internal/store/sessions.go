@@ -12,7 +12,7 @@ import (
 
 const sessionCols = "id, user_id, kind, token_hash, created_at, last_seen_at, expires_at, ip, device"
 
-func scanSession(row interface{ Scan(...any) error }) (*core.Session, error) {
+func scanSession(row scanner) (*core.Session, error) {
 	var s core.Session
 	var kind string
 	var created, seen, expires int64
@@ -70,24 +70,12 @@ func (q *Q) DeleteUserSessions(ctx context.Context, userID int64) error {
 // UserSessions lists a user's sessions, most recently seen first.
 func (q *Q) UserSessions(ctx context.Context, userID int64) ([]*core.Session, error) {
 	rows, err := q.query(ctx, "SELECT "+sessionCols+" FROM sessions WHERE user_id = ? ORDER BY last_seen_at DESC", userID)
-	if err != nil {
-		return nil, fmt.Errorf("list sessions: %w", err)
-	}
-	defer rows.Close()
-	var out []*core.Session
-	for rows.Next() {
-		s, err := scanSession(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, s)
-	}
-	return out, rows.Err()
+	return collect(rows, err, "sessions", scanSession)
 }
 
 const tokenCols = "id, user_id, name, token_hash, created_at, expires_at, last_used_at, revoked_at"
 
-func scanToken(row interface{ Scan(...any) error }) (*core.APIToken, error) {
+func scanToken(row scanner) (*core.APIToken, error) {
 	var t core.APIToken
 	var created, expires int64
 	var used, revoked sql.NullInt64
@@ -130,19 +118,7 @@ func (q *Q) TouchAPIToken(ctx context.Context, id int64, at time.Time) error {
 func (q *Q) WorkspaceAPITokens(ctx context.Context, workspaceID int64) ([]*core.APIToken, error) {
 	rows, err := q.query(ctx, "SELECT "+tokenColsPrefixed+` FROM api_tokens t JOIN users u ON u.id = t.user_id
 		WHERE u.workspace_id = ? ORDER BY t.created_at DESC, t.id DESC`, workspaceID)
-	if err != nil {
-		return nil, fmt.Errorf("list api tokens: %w", err)
-	}
-	defer rows.Close()
-	var out []*core.APIToken
-	for rows.Next() {
-		t, err := scanToken(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, t)
-	}
-	return out, rows.Err()
+	return collect(rows, err, "api tokens", scanToken)
 }
 
 const tokenColsPrefixed = "t.id, t.user_id, t.name, t.token_hash, t.created_at, t.expires_at, t.last_used_at, t.revoked_at"

@@ -62,7 +62,7 @@ func (q *Q) CreateWorkspace(ctx context.Context, w *core.Workspace) error {
 
 const workspaceCols = "id, name, timezone, language, created_at"
 
-func scanWorkspace(row interface{ Scan(...any) error }) (*core.Workspace, error) {
+func scanWorkspace(row scanner) (*core.Workspace, error) {
 	var w core.Workspace
 	var created int64
 	if err := row.Scan(&w.ID, &w.Name, &w.Timezone, &w.Language, &created); err != nil {
@@ -94,7 +94,7 @@ func (q *Q) FirstWorkspace(ctx context.Context) (*core.Workspace, error) {
 const userCols = `id, workspace_id, name, email, password_hash, role, rights, state, language, timezone,
 	phone, note, two_factor_enabled, created_at, updated_at, last_sign_in_at`
 
-func scanUser(row interface{ Scan(...any) error }) (*core.User, error) {
+func scanUser(row scanner) (*core.User, error) {
 	var u core.User
 	var rights, role, state string
 	var created, updated int64
@@ -166,19 +166,8 @@ func (q *Q) Users(ctx context.Context, f UserFilter) ([]*core.User, int, error) 
 	}
 	rows, err := q.query(ctx, "SELECT "+userCols+` FROM users WHERE workspace_id = ? AND state <> 'removed'
 		ORDER BY name, id LIMIT ? OFFSET ?`, f.WorkspaceID, f.Limit, f.Offset)
-	if err != nil {
-		return nil, 0, fmt.Errorf("list users: %w", err)
-	}
-	defer rows.Close()
-	var users []*core.User
-	for rows.Next() {
-		u, err := scanUser(rows)
-		if err != nil {
-			return nil, 0, err
-		}
-		users = append(users, u)
-	}
-	return users, total, rows.Err()
+	users, err := collect(rows, err, "users", scanUser)
+	return users, total, err
 }
 
 // CountActiveAdmins counts the active admins of a workspace.
