@@ -32,9 +32,10 @@ func stateFrom(ctx context.Context) *state {
 	return st
 }
 
-// newState starts a request's state with the language of Accept-Language.
+// newState starts a request's state with the language of Accept-Language,
+// falling back to the default workspace's language.
 func (a *API) newState(r *http.Request) *state {
-	lang := i18n.Negotiate(r.Header.Get("Accept-Language"), i18n.Fallback)
+	lang := a.anonymousLang(r)
 	return &state{
 		loc:       a.deps.I18n.Localizer(lang),
 		ip:        clientIP(r),
@@ -83,7 +84,7 @@ func (a *API) wrap(op *huma.Operation, next func(huma.Context)) http.Handler {
 				return
 			}
 			st.principal, st.viaCookie = p, viaCookie
-			st.loc = a.deps.I18n.Localizer(p.User.Language, i18n.Negotiate(r.Header.Get("Accept-Language"), i18n.Fallback))
+			st.loc = a.deps.I18n.Localizer(p.User.Language, st.loc.Lang())
 			if p.Token != nil {
 				limitKey = "token:" + strconv.FormatInt(p.Token.ID, 10)
 			} else {
@@ -134,4 +135,22 @@ func principal(ctx context.Context) *auth.Principal {
 		return st.principal
 	}
 	return nil
+}
+
+// anonymousLang is the language for a caller not (yet) known: Accept-Language,
+// else the default workspace's language, else English.
+func (a *API) anonymousLang(r *http.Request) string {
+	fallback := i18n.Fallback
+	if ws, err := a.deps.Accounts.DefaultWorkspace(r.Context()); err == nil && ws != nil {
+		fallback = ws.Language
+	}
+	return i18n.Negotiate(r.Header.Get("Accept-Language"), fallback)
+}
+
+// CrossOriginDenied answers a cross-origin browser request refused by the
+// server-wide CSRF check with a problem+json body in the caller's language.
+func (a *API) CrossOriginDenied() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		writeProblem(w, problem(a.deps.I18n.Localizer(a.anonymousLang(r)), http.StatusForbidden, keyCrossOrigin, nil))
+	})
 }

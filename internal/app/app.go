@@ -158,8 +158,9 @@ func (a *App) routes(base *url.URL) (http.Handler, error) {
 	}
 	mux := http.NewServeMux()
 	pages.Register(mux)
-	api.New(api.Deps{Accounts: a.Accounts, Auth: a.Auth, I18n: a.I18n, RatePerSecond: a.Config.APIRate,
-		RateBurst: a.Config.APIBurst, Version: Version}).Register(mux)
+	jsonAPI := api.New(api.Deps{Accounts: a.Accounts, Auth: a.Auth, I18n: a.I18n, RatePerSecond: a.Config.APIRate,
+		RateBurst: a.Config.APIBurst, Version: Version})
+	jsonAPI.Register(mux)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		_, _ = w.Write([]byte("ok\n"))
@@ -179,7 +180,14 @@ func (a *App) routes(base *url.URL) (http.Handler, error) {
 	mux.Handle("/", pages.NotFound())
 	mux.Handle("GET /metrics", promhttp.HandlerFor(a.Registry, promhttp.HandlerOpts{Registry: a.Registry}))
 
-	csrf, err := httpx.CSRF([]string{base.String()}, pages.CSRFDenied())
+	denied := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.URL.Path, api.Prefix+"/") {
+			jsonAPI.CrossOriginDenied().ServeHTTP(w, r)
+			return
+		}
+		pages.CSRFDenied().ServeHTTP(w, r)
+	})
+	csrf, err := httpx.CSRF([]string{base.String()}, denied)
 	if err != nil {
 		return nil, err
 	}

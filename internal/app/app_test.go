@@ -261,3 +261,51 @@ func TestShutdownDrainsRequests(t *testing.T) {
 	}
 	r.stop = nil
 }
+
+// TestCrossOriginRefused: the server-wide CSRF check refuses a cross-origin
+// browser POST; pages get the translated HTML page, the API problem+json.
+func TestCrossOriginRefused(t *testing.T) {
+	r := start(t, store.SQLite, app.Config{})
+	for path, wantType := range map[string]string{"/login": "text/html", "/api/v1/auth/login": "application/problem+json"} {
+		req, _ := http.NewRequest(http.MethodPost, r.URL+path, strings.NewReader(`{}`))
+		req.Header.Set("Origin", "https://evil.example")
+		req.Header.Set("Sec-Fetch-Site", "cross-site")
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Accept-Language", "es")
+		resp, err := r.client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusForbidden || !strings.HasPrefix(resp.Header.Get("Content-Type"), wantType) {
+			t.Fatalf("%s: %d %s\n%s", path, resp.StatusCode, resp.Header.Get("Content-Type"), body)
+		}
+	}
+}
+
+// TestAPILanguageFallsBackToWorkspaceDefault: an anonymous API caller without
+// a usable Accept-Language gets the default workspace's language.
+func TestAPILanguageFallsBackToWorkspaceDefault(t *testing.T) {
+	r := start(t, store.SQLite, app.Config{})
+	if _, err := r.Accounts.Setup(context.Background(), account.SetupInput{Workspace: "Acme", Language: "es", Name: "Ana",
+		Email: "ana@example.com", Password: "tangerine-violin"}); err != nil {
+		t.Fatal(err)
+	}
+	for accept, want := range map[string]string{"": "Correo electrónico o contraseña incorrectos", "de-DE": "Correo electrónico o contraseña incorrectos", "tr": "E-posta"} {
+		req, _ := http.NewRequest(http.MethodPost, r.URL+"/api/v1/auth/login", strings.NewReader(`{"email":"ana@example.com","password":"wrong-password"}`))
+		req.Header.Set("Content-Type", "application/json")
+		if accept != "" {
+			req.Header.Set("Accept-Language", accept)
+		}
+		resp, err := r.client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusUnauthorized || !strings.Contains(string(body), want) {
+			t.Fatalf("Accept-Language %q: %d %s", accept, resp.StatusCode, body)
+		}
+	}
+}
