@@ -53,6 +53,7 @@ type SetupInput struct {
 	Workspace string
 	Timezone  string
 	Language  string
+	Country   string // phone region; default from the language
 	Name      string
 	Email     string
 	Password  string
@@ -65,6 +66,13 @@ type SetupInput struct {
 func (s *Service) Setup(ctx context.Context, in SetupInput) (*auth.LoginResult, error) {
 	var v core.Invalid
 	ws := validateWorkspace(&v, in.Workspace, in.Timezone, in.Language)
+	if in.Country != "" {
+		if core.ValidRegion(in.Country) {
+			ws.Country = strings.ToUpper(in.Country)
+		} else {
+			v.Add("country", "errors.field.country_invalid", nil)
+		}
+	}
 	u := validateNewUser(&v, in.Name, in.Email, in.Password)
 	if err := v.Err(); err != nil {
 		return nil, err
@@ -114,7 +122,7 @@ func validateWorkspace(v *core.Invalid, name, tz, lang string) *core.Workspace {
 	if !i18n.IsSupported(lang) {
 		v.Add("language", "errors.field.language_invalid", nil)
 	}
-	return &core.Workspace{Name: name, Timezone: tz, Language: lang}
+	return &core.Workspace{Name: name, Timezone: tz, Language: lang, Country: core.RegionForLanguage(lang)}
 }
 
 func validateNewUser(v *core.Invalid, name, email, password string) *core.User {

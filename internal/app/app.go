@@ -27,6 +27,8 @@ import (
 	"roster/internal/i18n"
 	"roster/internal/jobs"
 	"roster/internal/mail"
+	"roster/internal/photo"
+	"roster/internal/profile"
 	"roster/internal/secrets"
 	"roster/internal/store"
 	"roster/internal/web"
@@ -42,11 +44,13 @@ type Config struct {
 	DatabaseURL     string        // empty: SQLite in DataDir; postgres://...: PostgreSQL
 	BaseURL         string        // public URL for links; https turns on Secure cookies
 	SecretKey       string        // base64 32-byte key; empty: DataDir/secret.key
+	FilesURL        string        // blob storage for photos: empty = DataDir/files; file:///..., s3://bucket?...
 	SMTPURL         string        // smtp[s]://user:pass@host:port; empty: dev outbox
 	MailFrom        string        // From address for outgoing mail
 	TrustedProxies  []string      // CIDRs whose X-Forwarded-For is believed
 	SessionIdle     time.Duration // idle session expiry
 	SessionMax      time.Duration // absolute session expiry
+	RecentSignIn    time.Duration // password change without the current one this soon after sign-in (2FA off)
 	APIRate         float64       // API requests per second per token/session
 	APIBurst        int           // API burst
 	ShutdownTimeout time.Duration // how long in-flight requests and jobs may finish
@@ -61,6 +65,8 @@ type App struct {
 	Queue    *jobs.Queue
 	Auth     *auth.Service
 	Accounts *account.Service
+	Profiles *profile.Service
+	Photos   *photo.Store
 	I18n     *i18n.Bundle
 	Secrets  *secrets.Box
 	Registry *prometheus.Registry
@@ -128,8 +134,14 @@ func Open(ctx context.Context, cfg Config, logger *slog.Logger) (_ *App, err err
 	authCfg := cfg.AuthConfig
 	authCfg.IdleTimeout, authCfg.AbsoluteTimeout = cfg.SessionIdle, cfg.SessionMax
 	a.Auth = auth.NewService(a.DB, authCfg)
-	a.Accounts = account.NewService(a.DB, a.Auth, &mail.Queue{Jobs: a.Queue, Box: a.Secrets,
-		Translations: func(lang string) mail.Translator { return a.I18n.Localizer(lang) }}, base.String())
+	mailQueue := &mail.Queue{Jobs: a.Queue, Box: a.Secrets,
+		Translations: func(lang string) mail.Translator { return a.I18n.Localizer(lang) }}
+	a.Accounts = account.NewService(a.DB, a.Auth, mailQueue, base.String())
+	if a.Photos, err = photo.OpenStore(ctx, cfg.FilesURL, cfg.DataDir); err != nil {
+		return nil, fmt.Errorf("open file storage: %w", err)
+	}
+	a.Profiles = profile.NewService(profile.Config{DB: a.DB, Auth: a.Auth, Mail: mailQueue, Photos: a.Photos,
+		BaseURL: base.String(), RecentSignIn: cfg.RecentSignIn})
 
 	a.Handler, err = a.routes(base)
 	if err != nil {
@@ -244,6 +256,9 @@ func (a *App) Close() error {
 	var errs []error
 	if a.smtp != nil {
 		errs = append(errs, a.smtp.Close())
+	}
+	if a.Photos != nil {
+		errs = append(errs, a.Photos.Close())
 	}
 	if a.DB != nil {
 		errs = append(errs, a.DB.Close())

@@ -310,3 +310,35 @@ func (s *Service) RevokeAPIToken(ctx context.Context, actor *core.User, id int64
 func (s *Service) Sessions(ctx context.Context, user *core.User) ([]*core.Session, error) {
 	return s.db.Reader().UserSessions(ctx, user.ID)
 }
+
+// VerifyPassword checks a signed-in user's password before a sensitive
+// change. Wrong guesses count against the account and the IP like failed
+// sign-ins, so this is no side door for guessing.
+func (s *Service) VerifyPassword(ctx context.Context, user *core.User, pw, ip, field string) error {
+	acctKey, ipKey := "acct:"+user.Email, "ip:"+ip
+	if err := s.checkThrottle(ctx, acctKey, s.cfg.AccountFailures); err != nil {
+		return err
+	}
+	if err := s.checkThrottle(ctx, ipKey, s.cfg.IPFailures); err != nil {
+		return err
+	}
+	ok, err := s.Hasher.Verify(ctx, user.PasswordHash, pw)
+	if err != nil && !errors.Is(err, errBadHash) {
+		return err
+	}
+	if ok {
+		return nil
+	}
+	w := s.db.Writer()
+	if err := w.RecordFailure(ctx, acctKey, s.cfg.ThrottleWindow); err != nil {
+		return err
+	}
+	if err := w.RecordFailure(ctx, ipKey, s.cfg.ThrottleWindow); err != nil {
+		return err
+	}
+	key := "errors.field.password_wrong"
+	if pw == "" {
+		key = "errors.field.required"
+	}
+	return &core.Error{Code: core.EINVALID, Key: "errors.invalid", Fields: []core.FieldError{{Field: field, Key: key}}}
+}

@@ -46,6 +46,7 @@ type Workspace struct {
 	Name      string
 	Timezone  string // IANA zone, default for its users
 	Language  string // default UI language
+	Country   string // ISO 3166-1 region for phone numbers typed without a country code
 	CreatedAt time.Time
 }
 
@@ -64,6 +65,7 @@ type User struct {
 	Phone            string
 	Note             string
 	TwoFactorEnabled bool
+	PhotoVersion     int64 // 0: no photo
 	CreatedAt        time.Time
 	UpdatedAt        time.Time
 	LastSignInAt     time.Time // zero when never
@@ -137,4 +139,51 @@ type OutboxMail struct {
 	HTML      string
 	Lang      string
 	CreatedAt time.Time
+}
+
+// EmailChange is an address change waiting for its confirmation link.
+type EmailChange struct {
+	UserID    int64
+	NewEmail  string
+	TokenHash []byte
+	CreatedAt time.Time
+	ExpiresAt time.Time
+}
+
+// PasswordReset is a single-use link to set a new password.
+type PasswordReset struct {
+	ID        int64
+	UserID    int64
+	TokenHash []byte
+	CreatedBy int64 // 0 when the user asked for it
+	CreatedAt time.Time
+	ExpiresAt time.Time
+	UsedAt    time.Time
+}
+
+// AuditAction names a recorded change.
+type AuditAction string
+
+// Audited actions. Secret values are never recorded, only that they changed.
+const (
+	AuditEmailChangeRequested AuditAction = "email.change_requested"
+	AuditEmailChangeCancelled AuditAction = "email.change_cancelled"
+	AuditEmailChanged         AuditAction = "email.changed"
+	AuditPasswordChanged      AuditAction = "password.changed"
+	AuditPasswordResetSent    AuditAction = "password.reset_sent"
+	AuditPasswordReset        AuditAction = "password.reset"
+	AuditNoteChanged          AuditAction = "note.changed"
+)
+
+// AuditEntry is one line of the audit log.
+type AuditEntry struct {
+	ID          int64
+	WorkspaceID int64
+	ActorID     int64 // 0 when the actor is gone or was the link holder
+	ActorName   string
+	TargetID    int64
+	Action      AuditAction
+	Detail      string // non-secret context, e.g. the new address of an email change
+	IP          string
+	CreatedAt   time.Time
 }

@@ -48,8 +48,8 @@ func (q *Q) CountWorkspaces(ctx context.Context) (int, error) {
 // CreateWorkspace inserts w and sets its ID and CreatedAt.
 func (q *Q) CreateWorkspace(ctx context.Context, w *core.Workspace) error {
 	w.CreatedAt = q.now()
-	id, err := q.insert(ctx, "INSERT INTO workspaces (name, timezone, language, created_at) VALUES (?, ?, ?, ?)",
-		w.Name, w.Timezone, w.Language, ms(w.CreatedAt))
+	id, err := q.insert(ctx, "INSERT INTO workspaces (name, timezone, language, country, created_at) VALUES (?, ?, ?, ?, ?)",
+		w.Name, w.Timezone, w.Language, w.Country, ms(w.CreatedAt))
 	if err != nil {
 		if isUniqueViolation(err) {
 			return &core.Error{Code: core.ECONFLICT, Key: "errors.conflict", Err: err}
@@ -60,12 +60,12 @@ func (q *Q) CreateWorkspace(ctx context.Context, w *core.Workspace) error {
 	return nil
 }
 
-const workspaceCols = "id, name, timezone, language, created_at"
+const workspaceCols = "id, name, timezone, language, country, created_at"
 
 func scanWorkspace(row scanner) (*core.Workspace, error) {
 	var w core.Workspace
 	var created int64
-	if err := row.Scan(&w.ID, &w.Name, &w.Timezone, &w.Language, &created); err != nil {
+	if err := row.Scan(&w.ID, &w.Name, &w.Timezone, &w.Language, &w.Country, &created); err != nil {
 		if errors.Is(err, sql.ErrNoRows) {
 			return nil, core.ErrNotFound
 		}
@@ -92,7 +92,7 @@ func (q *Q) FirstWorkspace(ctx context.Context) (*core.Workspace, error) {
 }
 
 const userCols = `id, workspace_id, name, email, password_hash, role, rights, state, language, timezone,
-	phone, note, two_factor_enabled, created_at, updated_at, last_sign_in_at`
+	phone, note, two_factor_enabled, photo_version, created_at, updated_at, last_sign_in_at`
 
 func scanUser(row scanner) (*core.User, error) {
 	var u core.User
@@ -100,7 +100,7 @@ func scanUser(row scanner) (*core.User, error) {
 	var created, updated int64
 	var lastSignIn sql.NullInt64
 	err := row.Scan(&u.ID, &u.WorkspaceID, &u.Name, &u.Email, &u.PasswordHash, &role, &rights, &state,
-		&u.Language, &u.Timezone, &u.Phone, &u.Note, &u.TwoFactorEnabled, &created, &updated, &lastSignIn)
+		&u.Language, &u.Timezone, &u.Phone, &u.Note, &u.TwoFactorEnabled, &u.PhotoVersion, &created, &updated, &lastSignIn)
 	if err != nil {
 		if errors.Is(err, sql.ErrNoRows) {
 			return nil, core.ErrNotFound
@@ -184,9 +184,9 @@ func (q *Q) CountActiveAdmins(ctx context.Context, workspaceID int64) (int, erro
 func (q *Q) UpdateUser(ctx context.Context, u *core.User) error {
 	u.UpdatedAt = q.now()
 	res, err := q.exec(ctx, `UPDATE users SET name = ?, email = ?, password_hash = ?, role = ?, rights = ?, state = ?,
-		language = ?, timezone = ?, phone = ?, note = ?, two_factor_enabled = ?, updated_at = ? WHERE id = ?`,
+		language = ?, timezone = ?, phone = ?, note = ?, two_factor_enabled = ?, photo_version = ?, updated_at = ? WHERE id = ?`,
 		u.Name, u.Email, u.PasswordHash, string(u.Role), joinRights(u.Rights), string(u.State),
-		u.Language, u.Timezone, u.Phone, u.Note, u.TwoFactorEnabled, ms(u.UpdatedAt), u.ID)
+		u.Language, u.Timezone, u.Phone, u.Note, u.TwoFactorEnabled, u.PhotoVersion, ms(u.UpdatedAt), u.ID)
 	if err != nil {
 		if isUniqueViolation(err) {
 			return ErrEmailTaken

@@ -1,0 +1,63 @@
+package core
+
+import (
+	"strings"
+
+	"github.com/nyaruka/phonenumbers"
+)
+
+// NormalizePhone reads a phone number as a person types it, using region
+// (ISO 3166-1, e.g. "ES") for numbers without a country code, and returns
+// it in E.164 ("+34612345678"). Empty input is valid and clears the number.
+func NormalizePhone(s, region string) (string, bool) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return "", true
+	}
+	if len(s) > 64 {
+		return "", false
+	}
+	num, err := phonenumbers.Parse(s, strings.ToUpper(region))
+	if err != nil || !phonenumbers.IsValidNumber(num) {
+		return "", false
+	}
+	return phonenumbers.Format(num, phonenumbers.E164), true
+}
+
+// FormatPhone shows a stored E.164 number in international format
+// ("+34 612 34 56 78"); anything unparsable is returned as is.
+func FormatPhone(e164 string) string {
+	if e164 == "" {
+		return ""
+	}
+	num, err := phonenumbers.Parse(e164, "")
+	if err != nil {
+		return e164
+	}
+	return phonenumbers.Format(num, phonenumbers.INTERNATIONAL)
+}
+
+// ValidRegion reports whether region is an ISO 3166-1 code the phone
+// library knows.
+func ValidRegion(region string) bool {
+	_, ok := phonenumbers.GetSupportedRegions()[strings.ToUpper(region)]
+	return ok
+}
+
+// RegionForLanguage is the default phone region of a new workspace, from
+// its language: a guess the admin can change.
+func RegionForLanguage(lang string) string {
+	switch lang {
+	case "es":
+		return "ES"
+	case "pt-BR":
+		return "BR"
+	case "id":
+		return "ID"
+	case "tr":
+		return "TR"
+	case "ru":
+		return "RU"
+	}
+	return "US"
+}

@@ -1,0 +1,70 @@
+package core
+
+import "testing"
+
+func TestNormalizePhone(t *testing.T) {
+	cases := []struct {
+		in, region, want string
+		ok               bool
+	}{
+		{"", "ES", "", true},
+		{"612 34 56 78", "ES", "+34612345678", true},
+		{"+34 612-34-56-78", "US", "+34612345678", true},
+		{"(415) 555-2671", "US", "+14155552671", true},
+		{"8 (912) 345-67-89", "RU", "+79123456789", true},
+		{"+55 11 91234-5678", "ID", "+5511912345678", true},
+		{"0812-3456-789", "ID", "+628123456789", true},
+		{"0532 123 45 67", "TR", "+905321234567", true},
+		{"12", "ES", "", false},
+		{"not a number", "US", "", false},
+		{"+999 1234567", "US", "", false},
+	}
+	for _, c := range cases {
+		got, ok := NormalizePhone(c.in, c.region)
+		if ok != c.ok || got != c.want {
+			t.Errorf("NormalizePhone(%q, %s) = %q, %v; want %q, %v", c.in, c.region, got, ok, c.want, c.ok)
+		}
+	}
+	if f := FormatPhone("+34612345678"); f != "+34 612 34 56 78" {
+		t.Errorf("FormatPhone = %q", f)
+	}
+}
+
+// FuzzNormalizePhone: any input either fails or yields an E.164 number that
+// normalises to itself.
+func FuzzNormalizePhone(f *testing.F) {
+	for _, s := range []string{"612 34 56 78", "+1 415 555 2671", "8 (912) 345-67-89", "", "+", "++1", "0", "ext. 5"} {
+		f.Add(s, "ES")
+	}
+	f.Fuzz(func(t *testing.T, s, region string) {
+		got, ok := NormalizePhone(s, region)
+		if !ok || got == "" {
+			return
+		}
+		if got[0] != '+' {
+			t.Fatalf("%q -> %q is not E.164", s, got)
+		}
+		again, ok := NormalizePhone(got, "")
+		if !ok || again != got {
+			t.Fatalf("%q -> %q -> %q, %v", s, got, again, ok)
+		}
+	})
+}
+
+// FuzzNormalizeName: accepted names are trimmed, 1-50 characters and free
+// of control characters, and normalising again changes nothing.
+func FuzzNormalizeName(f *testing.F) {
+	for _, s := range []string{"Ana", "  Иван  ", "a\x00b", "", "é", "x\u2028y"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		got, ok := NormalizeName(s)
+		if !ok {
+			return
+		}
+		again, ok2 := NormalizeName(got)
+		if !ok2 || again != got {
+			t.Fatalf("%q -> %q -> %q", s, got, again)
+		}
+	})
+}

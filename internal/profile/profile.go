@@ -1,0 +1,563 @@
+// Package profile holds the rules of Settings → Profile settings: name,
+// phone, language, time zone, note, email change, password and photo. The
+// page and the API both call these functions, so each rule lives here once.
+package profile
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"roster/internal/auth"
+	"roster/internal/core"
+	"roster/internal/i18n"
+	"roster/internal/photo"
+	"roster/internal/store"
+)
+
+// Limits and lifetimes.
+const (
+	MaxNoteLen       = 2000
+	EmailChangeTTL   = 24 * time.Hour
+	PasswordResetTTL = 24 * time.Hour
+	// DefaultRecentSignIn is how long after signing in a user may change
+	// their password without typing the current one (two-step
+	// verification off).
+	DefaultRecentSignIn = 10 * time.Minute
+)
+
+// MailQueue enqueues a templated email inside the caller's transaction.
+type MailQueue interface {
+	EnqueueTx(ctx context.Context, tx *sql.Tx, to, lang, template string, data map[string]any) error
+}
+
+// Service applies profile rules.
+type Service struct {
+	db           *store.DB
+	auth         *auth.Service
+	mail         MailQueue
+	photos       *photo.Store
+	baseURL      string
+	recentSignIn time.Duration
+}
+
+// Config wires a Service.
+type Config struct {
+	DB           *store.DB
+	Auth         *auth.Service
+	Mail         MailQueue
+	Photos       *photo.Store
+	BaseURL      string        // for links in mail
+	RecentSignIn time.Duration // default DefaultRecentSignIn
+}
+
+// NewService returns the profile service.
+func NewService(c Config) *Service {
+	if c.RecentSignIn <= 0 {
+		c.RecentSignIn = DefaultRecentSignIn
+	}
+	return &Service{db: c.DB, auth: c.Auth, mail: c.Mail, photos: c.Photos, baseURL: strings.TrimRight(c.BaseURL, "/"), recentSignIn: c.RecentSignIn}
+}
+
+// Profile is a user as the profile page shows it to a given viewer.
+type Profile struct {
+	User         *core.User
+	PendingEmail string // "" when no change waits for confirmation
+	// NoteVisible is false when the viewer may not see the note: pages and
+	// the API then leave it out entirely.
+	NoteVisible bool
+	// Self is true when the viewer looks at their own profile.
+	Self bool
+}
+
+// Get returns the profile of target as actor may see it: their own, or any
+// user of the workspace for admins and holders of profile access. Another
+// workspace's user is ENOTFOUND.
+func (s *Service) Get(ctx context.Context, actor *core.User, targetID int64) (*Profile, error) {
+	r := s.db.Reader()
+	u, err := s.target(ctx, r, actor, targetID)
+	if err != nil {
+		return nil, err
+	}
+	p := &Profile{User: u, NoteVisible: actor.CanAccessProfiles(), Self: u.ID == actor.ID}
+	if c, err := r.PendingEmailChange(ctx, u.ID); err == nil {
+		p.PendingEmail = c.NewEmail
+	} else if core.ErrorCode(err) != core.ENOTFOUND {
+		return nil, err
+	}
+	return p, nil
+}
+
+// target loads a user the actor may see and edit.
+func (s *Service) target(ctx context.Context, q *store.Q, actor *core.User, targetID int64) (*core.User, error) {
+	u, err := q.UserInWorkspace(ctx, actor.WorkspaceID, targetID)
+	if err != nil {
+		return nil, err
+	}
+	if u.ID != actor.ID && !actor.CanAccessProfiles() {
+		return nil, core.ErrForbidden
+	}
+	return u, nil
+}
+
+// Changes are the fields of one Save; nil leaves a field as it is.
+type Changes struct {
+	Name     *string
+	Phone    *string
+	Language *string
+	Timezone *string
+	Note     *string
+}
+
+// Update applies a Save: every field is checked first and nothing changes
+// unless all are valid. Writing the note needs admin or profile access.
+func (s *Service) Update(ctx context.Context, actor *core.User, targetID int64, c Changes, ip string) (*Profile, error) {
+	if c.Note != nil && !actor.CanAccessProfiles() {
+		return nil, core.ErrForbidden
+	}
+	err := s.db.InTx(ctx, func(q *store.Q) error {
+		u, err := s.target(ctx, q, actor, targetID)
+		if err != nil {
+			return err
+		}
+		ws, err := q.Workspace(ctx, u.WorkspaceID)
+		if err != nil {
+			return err
+		}
+		var v core.Invalid
+		if c.Name != nil {
+			if name, ok := core.NormalizeName(*c.Name); ok {
+				u.Name = name
+			} else {
+				v.Add("name", "errors.field.name_invalid", nil)
+			}
+		}
+		if c.Phone != nil {
+			if phone, ok := core.NormalizePhone(*c.Phone, ws.Country); ok {
+				u.Phone = phone
+			} else {
+				v.Add("phone", "errors.field.phone_invalid", nil)
+			}
+		}
+		if c.Language != nil {
+			if i18n.IsSupported(*c.Language) {
+				u.Language = *c.Language
+			} else {
+				v.Add("language", "errors.field.language_invalid", nil)
+			}
+		}
+		if c.Timezone != nil {
+			if core.ValidTimezone(*c.Timezone) {
+				u.Timezone = *c.Timezone
+			} else {
+				v.Add("timezone", "errors.field.timezone_invalid", nil)
+			}
+		}
+		noteChanged := false
+		if c.Note != nil {
+			note := strings.TrimSpace(strings.ReplaceAll(*c.Note, "\r\n", "\n"))
+			if utf8.RuneCountInString(note) > MaxNoteLen || !utf8.ValidString(note) {
+				v.Add("note", "errors.field.too_long", map[string]any{"Count": MaxNoteLen})
+			} else {
+				noteChanged = note != u.Note
+				u.Note = note
+			}
+		}
+		if err := v.Err(); err != nil {
+			return err
+		}
+		if err := q.UpdateUser(ctx, u); err != nil {
+			return err
+		}
+		if noteChanged {
+			return audit(ctx, q, actor.ID, u, core.AuditNoteChanged, "", ip)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return s.Get(ctx, actor, targetID)
+}
+
+func audit(ctx context.Context, q *store.Q, actorID int64, target *core.User, action core.AuditAction, detail, ip string) error {
+	return q.Audit(ctx, &core.AuditEntry{WorkspaceID: target.WorkspaceID, ActorID: actorID, TargetID: target.ID, Action: action, Detail: detail, IP: ip})
+}
+
+// ErrEmailLockedBy2FA refuses an email change while two-step verification
+// is on: it must be turned off first.
+var ErrEmailLockedBy2FA = core.Errorf(core.ECONFLICT, "errors.email_locked_2fa")
+
+// RequestEmailChange starts changing target's address: a confirmation link
+// (valid 24 hours, single use) goes to the new address and a notice to the
+// old one; the address changes only when the link is opened. A new request
+// replaces a pending one.
+func (s *Service) RequestEmailChange(ctx context.Context, actor *core.User, targetID int64, newEmail, ip string) (*Profile, error) {
+	email, ok := core.NormalizeEmail(newEmail)
+	err := s.db.InTx(ctx, func(q *store.Q) error {
+		u, err := s.target(ctx, q, actor, targetID)
+		if err != nil {
+			return err
+		}
+		if u.TwoFactorEnabled {
+			return ErrEmailLockedBy2FA
+		}
+		var v core.Invalid
+		switch {
+		case !ok:
+			v.Add("email", "errors.field.email_invalid", nil)
+		case email == u.Email:
+			v.Add("email", "errors.field.email_same", nil)
+		default:
+			if _, err := q.UserByEmail(ctx, email); err == nil {
+				v.Add("email", "errors.field.email_taken", nil)
+			} else if core.ErrorCode(err) != core.ENOTFOUND {
+				return err
+			}
+		}
+		if err := v.Err(); err != nil {
+			return err
+		}
+		token := auth.NewToken()
+		now := s.db.Now()
+		if err := q.PutEmailChange(ctx, &core.EmailChange{UserID: u.ID, NewEmail: email, TokenHash: auth.HashToken(token),
+			CreatedAt: now, ExpiresAt: now.Add(EmailChangeTTL)}); err != nil {
+			return err
+		}
+		if err := s.mail.EnqueueTx(ctx, q.Tx, email, u.Language, "email_confirm", map[string]any{
+			"Name": u.Name, "NewEmail": email, "Link": s.baseURL + "/email/confirm/" + token, "Hours": int(EmailChangeTTL / time.Hour),
+		}); err != nil {
+			return err
+		}
+		if err := s.mail.EnqueueTx(ctx, q.Tx, u.Email, u.Language, "email_change_notice", map[string]any{
+			"Name": u.Name, "NewEmail": email, "OldEmail": u.Email,
+		}); err != nil {
+			return err
+		}
+		return audit(ctx, q, actor.ID, u, core.AuditEmailChangeRequested, email, ip)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return s.Get(ctx, actor, targetID)
+}
+
+// CancelEmailChange drops target's pending change; ENOTFOUND when none.
+func (s *Service) CancelEmailChange(ctx context.Context, actor *core.User, targetID int64, ip string) (*Profile, error) {
+	err := s.db.InTx(ctx, func(q *store.Q) error {
+		u, err := s.target(ctx, q, actor, targetID)
+		if err != nil {
+			return err
+		}
+		had, err := q.DeleteEmailChange(ctx, u.ID)
+		if err != nil {
+			return err
+		}
+		if !had {
+			return core.ErrNotFound
+		}
+		return audit(ctx, q, actor.ID, u, core.AuditEmailChangeCancelled, "", ip)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return s.Get(ctx, actor, targetID)
+}
+
+var errLinkInvalid = core.Errorf(core.ENOTFOUND, "errors.link_invalid")
+
+// ConfirmEmailChange applies the change behind a confirmation link. It
+// works once; the address must still be free and two-step verification
+// still off.
+func (s *Service) ConfirmEmailChange(ctx context.Context, token, ip string) (*core.User, error) {
+	var u *core.User
+	err := s.db.InTx(ctx, func(q *store.Q) error {
+		c, err := q.EmailChangeByTokenHash(ctx, auth.HashToken(token))
+		if err != nil {
+			if core.ErrorCode(err) == core.ENOTFOUND {
+				return errLinkInvalid
+			}
+			return err
+		}
+		if !s.db.Now().Before(c.ExpiresAt) {
+			return errLinkInvalid
+		}
+		if u, err = q.User(ctx, c.UserID); err != nil {
+			return err
+		}
+		if u.TwoFactorEnabled {
+			return ErrEmailLockedBy2FA
+		}
+		old := u.Email
+		u.Email = c.NewEmail
+		if _, err := q.DeleteEmailChange(ctx, u.ID); err != nil {
+			return err
+		}
+		if err := q.UpdateUser(ctx, u); err != nil {
+			return err
+		}
+		return audit(ctx, q, 0, u, core.AuditEmailChanged, old+" → "+u.Email, ip)
+	})
+	if err != nil {
+		return nil, err
+	}
+	slog.InfoContext(ctx, "email changed", "user_id", u.ID)
+	return u, nil
+}
+
+// PasswordChange is a password change by its owner.
+type PasswordChange struct {
+	Current string
+	New     string
+	IP      string
+}
+
+// ChangePassword sets a new password for the signed-in user. With two-step
+// verification on, the current password is always required; with it off,
+// only when the session is older than the recent sign-in window (or the
+// caller uses an API token). Every other session of the user ends, and a
+// notice goes to their address.
+func (s *Service) ChangePassword(ctx context.Context, p *auth.Principal, in PasswordChange) error {
+	u := p.User
+	recent := p.Session != nil && s.db.Now().Sub(p.Session.CreatedAt) < s.recentSignIn
+	var v core.Invalid
+	if key, data := auth.CheckPasswordStrength(in.New); key != "" {
+		v.Add("new_password", key, data)
+	} else if strings.EqualFold(strings.TrimSpace(in.New), u.Email) {
+		v.Add("new_password", "errors.field.password_is_email", nil)
+	}
+	if u.TwoFactorEnabled || !recent || in.Current != "" {
+		if err := s.auth.VerifyPassword(ctx, u, in.Current, in.IP, "current_password"); err != nil {
+			if e := core.AsError(err); e != nil && e.Code == core.EINVALID {
+				v.Fields = append(v.Fields, e.Fields...)
+			} else {
+				return err
+			}
+		}
+	}
+	if err := v.Err(); err != nil {
+		return err
+	}
+	hash, err := s.auth.Hasher.Hash(ctx, in.New)
+	if err != nil {
+		return err
+	}
+	keep := int64(0)
+	if p.Session != nil {
+		keep = p.Session.ID
+	}
+	return s.db.InTx(ctx, func(q *store.Q) error {
+		fresh, err := q.User(ctx, u.ID)
+		if err != nil {
+			return err
+		}
+		fresh.PasswordHash = hash
+		if err := q.UpdateUser(ctx, fresh); err != nil {
+			return err
+		}
+		if err := q.DeleteOtherSessions(ctx, u.ID, keep); err != nil {
+			return err
+		}
+		if err := s.mail.EnqueueTx(ctx, q.Tx, fresh.Email, fresh.Language, "password_changed", map[string]any{"Name": fresh.Name}); err != nil {
+			return err
+		}
+		return audit(ctx, q, u.ID, fresh, core.AuditPasswordChanged, "", in.IP)
+	})
+}
+
+// SendPasswordReset mails target a single-use link to set a new password:
+// what an admin does instead of setting someone's password. Admins only.
+func (s *Service) SendPasswordReset(ctx context.Context, actor *core.User, targetID int64, ip string) error {
+	if !actor.IsAdmin() {
+		return core.ErrForbidden
+	}
+	return s.db.InTx(ctx, func(q *store.Q) error {
+		u, err := q.UserInWorkspace(ctx, actor.WorkspaceID, targetID)
+		if err != nil {
+			return err
+		}
+		if u.State != core.StateActive {
+			return core.Errorf(core.ECONFLICT, "errors.user_not_active")
+		}
+		token := auth.NewToken()
+		now := s.db.Now()
+		if err := q.CreatePasswordReset(ctx, &core.PasswordReset{UserID: u.ID, TokenHash: auth.HashToken(token), CreatedBy: actor.ID,
+			CreatedAt: now, ExpiresAt: now.Add(PasswordResetTTL)}); err != nil {
+			return err
+		}
+		if err := s.mail.EnqueueTx(ctx, q.Tx, u.Email, u.Language, "password_reset", map[string]any{
+			"Name": u.Name, "AdminName": actor.Name, "Link": s.baseURL + "/password/reset/" + token, "Hours": int(PasswordResetTTL / time.Hour),
+		}); err != nil {
+			return err
+		}
+		return audit(ctx, q, actor.ID, u, core.AuditPasswordResetSent, "", ip)
+	})
+}
+
+// OpenPasswordReset returns the user a reset link is for, if it still works.
+func (s *Service) OpenPasswordReset(ctx context.Context, token string) (*core.User, error) {
+	r := s.db.Reader()
+	reset, err := r.PasswordResetByTokenHash(ctx, auth.HashToken(token))
+	if err != nil {
+		if core.ErrorCode(err) == core.ENOTFOUND {
+			return nil, errLinkInvalid
+		}
+		return nil, err
+	}
+	if !reset.UsedAt.IsZero() || !s.db.Now().Before(reset.ExpiresAt) {
+		return nil, errLinkInvalid
+	}
+	u, err := r.User(ctx, reset.UserID)
+	if err != nil {
+		return nil, err
+	}
+	if u.State != core.StateActive {
+		return nil, errLinkInvalid
+	}
+	return u, nil
+}
+
+// ResetPassword sets a new password through a reset link, ends every
+// session of the user and sends a notice.
+func (s *Service) ResetPassword(ctx context.Context, token, newPassword, ip string) (*core.User, error) {
+	u, err := s.OpenPasswordReset(ctx, token)
+	if err != nil {
+		return nil, err
+	}
+	var v core.Invalid
+	if key, data := auth.CheckPasswordStrength(newPassword); key != "" {
+		v.Add("new_password", key, data)
+	} else if strings.EqualFold(strings.TrimSpace(newPassword), u.Email) {
+		v.Add("new_password", "errors.field.password_is_email", nil)
+	}
+	if err := v.Err(); err != nil {
+		return nil, err
+	}
+	hash, err := s.auth.Hasher.Hash(ctx, newPassword)
+	if err != nil {
+		return nil, err
+	}
+	err = s.db.InTx(ctx, func(q *store.Q) error {
+		reset, err := q.PasswordResetByTokenHash(ctx, auth.HashToken(token))
+		if err != nil {
+			return err
+		}
+		if ok, err := q.UsePasswordReset(ctx, reset.ID); err != nil {
+			return err
+		} else if !ok {
+			return errLinkInvalid
+		}
+		fresh, err := q.User(ctx, u.ID)
+		if err != nil {
+			return err
+		}
+		fresh.PasswordHash = hash
+		if err := q.UpdateUser(ctx, fresh); err != nil {
+			return err
+		}
+		if err := q.DeleteOtherSessions(ctx, u.ID, 0); err != nil {
+			return err
+		}
+		if err := s.mail.EnqueueTx(ctx, q.Tx, fresh.Email, fresh.Language, "password_changed", map[string]any{"Name": fresh.Name}); err != nil {
+			return err
+		}
+		u = fresh
+		return audit(ctx, q, 0, fresh, core.AuditPasswordReset, "", ip)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return u, nil
+}
+
+// AuditLog returns the latest audit entries about target; admins only.
+func (s *Service) AuditLog(ctx context.Context, actor *core.User, targetID int64) ([]*core.AuditEntry, error) {
+	if !actor.IsAdmin() {
+		return nil, core.ErrForbidden
+	}
+	if _, err := s.db.Reader().UserInWorkspace(ctx, actor.WorkspaceID, targetID); err != nil {
+		return nil, err
+	}
+	return s.db.Reader().AuditLog(ctx, actor.WorkspaceID, targetID, 100)
+}
+
+// SetPhoto replaces target's photo with an upload: checked, cleaned and
+// resized by photo.Process, stored under a new version so URLs change.
+func (s *Service) SetPhoto(ctx context.Context, actor *core.User, targetID int64, upload io.Reader) (*Profile, error) {
+	u, err := s.target(ctx, s.db.Reader(), actor, targetID)
+	if err != nil {
+		return nil, err
+	}
+	res, err := photo.Process(ctx, upload)
+	if err != nil {
+		return nil, err
+	}
+	version := max(s.db.Now().UnixMilli(), u.PhotoVersion+1)
+	if err := s.photos.PutPhoto(ctx, u.ID, version, res.Images); err != nil {
+		return nil, fmt.Errorf("store photo: %w", err)
+	}
+	old, err := s.setPhotoVersion(ctx, u.ID, version)
+	if err != nil {
+		_ = s.photos.DeletePhoto(ctx, u.ID, version)
+		return nil, err
+	}
+	s.dropPhoto(ctx, u.ID, old)
+	return s.Get(ctx, actor, targetID)
+}
+
+// RemovePhoto deletes target's photo; initials show instead.
+func (s *Service) RemovePhoto(ctx context.Context, actor *core.User, targetID int64) (*Profile, error) {
+	u, err := s.target(ctx, s.db.Reader(), actor, targetID)
+	if err != nil {
+		return nil, err
+	}
+	old, err := s.setPhotoVersion(ctx, u.ID, 0)
+	if err != nil {
+		return nil, err
+	}
+	s.dropPhoto(ctx, u.ID, old)
+	return s.Get(ctx, actor, targetID)
+}
+
+func (s *Service) setPhotoVersion(ctx context.Context, userID, version int64) (old int64, err error) {
+	err = s.db.InTx(ctx, func(q *store.Q) error {
+		u, err := q.User(ctx, userID)
+		if err != nil {
+			return err
+		}
+		old, u.PhotoVersion = u.PhotoVersion, version
+		return q.UpdateUser(ctx, u)
+	})
+	return old, err
+}
+
+// dropPhoto deletes a replaced photo; a failure only leaves an orphan blob.
+func (s *Service) dropPhoto(ctx context.Context, userID, version int64) {
+	if version == 0 {
+		return
+	}
+	if err := s.photos.DeletePhoto(ctx, userID, version); err != nil {
+		slog.WarnContext(ctx, "could not delete old photo", "user_id", userID, "version", version, "err", err)
+	}
+}
+
+// ServePhoto writes a user's photo at one of photo.Sizes. Only the current
+// version is served, to users of the same workspace.
+func (s *Service) ServePhoto(ctx context.Context, viewer *core.User, userID, version int64) (*core.User, error) {
+	u, err := s.db.Reader().UserInWorkspace(ctx, viewer.WorkspaceID, userID)
+	if err != nil {
+		return nil, err
+	}
+	if u.PhotoVersion == 0 || u.PhotoVersion != version {
+		return nil, core.ErrNotFound
+	}
+	return u, nil
+}
+
+// Photos is the blob store, for handlers that stream images.
+func (s *Service) Photos() *photo.Store { return s.photos }

@@ -1,0 +1,145 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+
+	"roster/internal/core"
+)
+
+// PutEmailChange records (or replaces) the user's pending email change.
+func (q *Q) PutEmailChange(ctx context.Context, c *core.EmailChange) error {
+	if _, err := q.exec(ctx, "DELETE FROM email_changes WHERE user_id = ?", c.UserID); err != nil {
+		return fmt.Errorf("replace email change: %w", err)
+	}
+	_, err := q.exec(ctx, "INSERT INTO email_changes (user_id, new_email, token_hash, created_at, expires_at) VALUES (?, ?, ?, ?, ?)",
+		c.UserID, c.NewEmail, c.TokenHash, ms(c.CreatedAt), ms(c.ExpiresAt))
+	if err != nil {
+		return fmt.Errorf("save email change: %w", err)
+	}
+	return nil
+}
+
+const emailChangeCols = "user_id, new_email, token_hash, created_at, expires_at"
+
+func scanEmailChange(row scanner) (*core.EmailChange, error) {
+	var c core.EmailChange
+	var created, expires int64
+	if err := row.Scan(&c.UserID, &c.NewEmail, &c.TokenHash, &created, &expires); err != nil {
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil, core.ErrNotFound
+		}
+		return nil, fmt.Errorf("read email change: %w", err)
+	}
+	c.CreatedAt, c.ExpiresAt = fromMS(created), fromMS(expires)
+	return &c, nil
+}
+
+// PendingEmailChange returns the user's unexpired pending change.
+func (q *Q) PendingEmailChange(ctx context.Context, userID int64) (*core.EmailChange, error) {
+	return scanEmailChange(q.row(ctx, "SELECT "+emailChangeCols+" FROM email_changes WHERE user_id = ? AND expires_at > ?", userID, ms(q.now())))
+}
+
+// EmailChangeByTokenHash finds a pending change by its link's token hash.
+func (q *Q) EmailChangeByTokenHash(ctx context.Context, hash []byte) (*core.EmailChange, error) {
+	return scanEmailChange(q.row(ctx, "SELECT "+emailChangeCols+" FROM email_changes WHERE token_hash = ?", hash))
+}
+
+// DeleteEmailChange forgets the user's pending change; it reports whether
+// there was one.
+func (q *Q) DeleteEmailChange(ctx context.Context, userID int64) (bool, error) {
+	res, err := q.exec(ctx, "DELETE FROM email_changes WHERE user_id = ?", userID)
+	if err != nil {
+		return false, fmt.Errorf("delete email change: %w", err)
+	}
+	n, _ := res.RowsAffected()
+	return n > 0, nil
+}
+
+// CreatePasswordReset inserts r and sets its ID.
+func (q *Q) CreatePasswordReset(ctx context.Context, r *core.PasswordReset) error {
+	var by sql.NullInt64
+	if r.CreatedBy != 0 {
+		by = sql.NullInt64{Int64: r.CreatedBy, Valid: true}
+	}
+	id, err := q.insert(ctx, "INSERT INTO password_resets (user_id, token_hash, created_by, created_at, expires_at) VALUES (?, ?, ?, ?, ?)",
+		r.UserID, r.TokenHash, by, ms(r.CreatedAt), ms(r.ExpiresAt))
+	if err != nil {
+		return fmt.Errorf("create password reset: %w", err)
+	}
+	r.ID = id
+	return nil
+}
+
+// PasswordResetByTokenHash finds a reset link by its token hash.
+func (q *Q) PasswordResetByTokenHash(ctx context.Context, hash []byte) (*core.PasswordReset, error) {
+	var r core.PasswordReset
+	var by, used sql.NullInt64
+	var created, expires int64
+	err := q.row(ctx, "SELECT id, user_id, token_hash, created_by, created_at, expires_at, used_at FROM password_resets WHERE token_hash = ?", hash).
+		Scan(&r.ID, &r.UserID, &r.TokenHash, &by, &created, &expires, &used)
+	if err != nil {
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil, core.ErrNotFound
+		}
+		return nil, fmt.Errorf("read password reset: %w", err)
+	}
+	r.CreatedBy, r.CreatedAt, r.ExpiresAt, r.UsedAt = by.Int64, fromMS(created), fromMS(expires), fromNullMS(used)
+	return &r, nil
+}
+
+// UsePasswordReset marks a link used; false when it already was, so two
+// racing uses cannot both succeed.
+func (q *Q) UsePasswordReset(ctx context.Context, id int64) (bool, error) {
+	res, err := q.exec(ctx, "UPDATE password_resets SET used_at = ? WHERE id = ? AND used_at IS NULL", ms(q.now()), id)
+	if err != nil {
+		return false, fmt.Errorf("use password reset: %w", err)
+	}
+	n, _ := res.RowsAffected()
+	return n == 1, nil
+}
+
+// DeleteOtherSessions ends every session of the user except keepID (0 ends
+// them all).
+func (q *Q) DeleteOtherSessions(ctx context.Context, userID, keepID int64) error {
+	if _, err := q.exec(ctx, "DELETE FROM sessions WHERE user_id = ? AND id <> ?", userID, keepID); err != nil {
+		return fmt.Errorf("delete other sessions: %w", err)
+	}
+	return nil
+}
+
+// Audit appends an entry to the audit log.
+func (q *Q) Audit(ctx context.Context, e *core.AuditEntry) error {
+	e.CreatedAt = q.now()
+	var actor sql.NullInt64
+	if e.ActorID != 0 {
+		actor = sql.NullInt64{Int64: e.ActorID, Valid: true}
+	}
+	id, err := q.insert(ctx, "INSERT INTO audit_log (workspace_id, actor_id, target_id, action, detail, ip, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+		e.WorkspaceID, actor, e.TargetID, string(e.Action), e.Detail, e.IP, ms(e.CreatedAt))
+	if err != nil {
+		return fmt.Errorf("write audit log: %w", err)
+	}
+	e.ID = id
+	return nil
+}
+
+// AuditLog returns the newest entries about a user of the workspace.
+func (q *Q) AuditLog(ctx context.Context, workspaceID, targetID int64, limit int) ([]*core.AuditEntry, error) {
+	rows, err := q.query(ctx, `SELECT a.id, a.workspace_id, a.actor_id, COALESCE(u.name, ''), a.target_id, a.action, a.detail, a.ip, a.created_at
+		FROM audit_log a LEFT JOIN users u ON u.id = a.actor_id
+		WHERE a.workspace_id = ? AND a.target_id = ? ORDER BY a.created_at DESC, a.id DESC LIMIT ?`, workspaceID, targetID, limit)
+	return collect(rows, err, "audit log", func(row scanner) (*core.AuditEntry, error) {
+		var e core.AuditEntry
+		var actor sql.NullInt64
+		var action string
+		var created int64
+		if err := row.Scan(&e.ID, &e.WorkspaceID, &actor, &e.ActorName, &e.TargetID, &action, &e.Detail, &e.IP, &created); err != nil {
+			return nil, fmt.Errorf("read audit entry: %w", err)
+		}
+		e.ActorID, e.Action, e.CreatedAt = actor.Int64, core.AuditAction(action), fromMS(created)
+		return &e, nil
+	})
+}
