@@ -3,7 +3,7 @@ GO ?= go
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X roster/internal/app.Version=$(VERSION)
 
-.PHONY: run build test test-short test-postgres test-e2e lint bench
+.PHONY: run build test test-short test-postgres test-e2e fuzz lint bench
 
 run:
 	$(GO) run ./cmd/roster serve
@@ -24,6 +24,10 @@ test-postgres:
 
 test-e2e:
 	$(GO) test -count=1 -v ./e2e/...
+
+# Every fuzz target briefly (FUZZTIME=10m make fuzz for a longer run).
+fuzz:
+	./scripts/fuzz.sh
 
 lint:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || (gofmt -l $$(git ls-files '*.go'); exit 1)
