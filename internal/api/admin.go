@@ -150,7 +150,7 @@ func (a *API) setAccess(ctx context.Context, in *accessInput) (*userOutput, erro
 	if err != nil {
 		return nil, a.fail(ctx, err)
 	}
-	return &userOutput{Body: toUser(u, p.User)}, nil
+	return a.userOutput(ctx, p.User, u)
 }
 
 func (a *API) setState(state core.State) func(context.Context, *userIDInput) (*userOutput, error) {
@@ -160,7 +160,7 @@ func (a *API) setState(state core.State) func(context.Context, *userIDInput) (*u
 		if err != nil {
 			return nil, a.fail(ctx, err)
 		}
-		return &userOutput{Body: toUser(u, p.User)}, nil
+		return a.userOutput(ctx, p.User, u)
 	}
 }
 

@@ -5,7 +5,8 @@
 // Every request passes one wrapper (see wrap) before huma sees it: it picks
 // the caller's language, authenticates bearer tokens and the session cookie,
 // and applies the per-caller rate limit. The rules themselves live in
-// internal/account and internal/auth, shared with the web pages.
+// internal/account, internal/auth and internal/profile, shared with the web
+// pages.
 package api
 
 import (
@@ -21,6 +22,7 @@ import (
 	"roster/internal/auth"
 	"roster/internal/httpx"
 	"roster/internal/i18n"
+	"roster/internal/profile"
 )
 
 // Prefix is where the API lives on the shared ServeMux.
@@ -33,6 +35,7 @@ const DefaultMaxBodyBytes = 1 << 20
 type Deps struct {
 	Accounts      *account.Service
 	Auth          *auth.Service
+	Profiles      *profile.Service // profile settings; the profile routes answer 500 without it
 	I18n          *i18n.Bundle
 	RatePerSecond float64 // per caller; default httpx.DefaultRate
 	RateBurst     int     // default httpx.DefaultBurst
@@ -102,7 +105,11 @@ func New(d Deps) *API {
 	cfg := huma.DefaultConfig("Roster API", d.Version)
 	cfg.Info.Description = "Users, sign-in and API tokens of a Roster workspace. " +
 		"Errors are RFC 9457 problem documents whose `detail` and `errors[].message` are in the " +
-		"caller's language (the signed-in user's language, else Accept-Language)."
+		"caller's language (the signed-in user's language, else Accept-Language).\n\n" +
+		"Problem types: most problems have no `type` (about:blank) and are told apart by their status. " +
+		"Those that need more say so with a relative `type` URI:\n\n" +
+		"- `" + ProblemTwoFactorEnabled + "` (409): the email address cannot change while two-step verification is on; " +
+		"turn two-step verification off first, then request the change again."
 	cfg.OpenAPIPath = Prefix + "/openapi"
 	// The docs page loads scripts from a CDN, which the server's CSP forbids.
 	cfg.DocsPath = ""
@@ -127,6 +134,8 @@ func New(d Deps) *API {
 	a.registerAuth()
 	a.registerUsers()
 	a.registerAdmin()
+	a.registerProfile()
+	a.registerPhotos()
 	return a
 }
 

@@ -403,7 +403,7 @@ func TestRequestErrors(t *testing.T) {
 		e.do("GET", "/nope", "").problem(http.StatusNotFound)
 		r = e.do("DELETE", "/me", "", bearer(e.adminSession))
 		r.problem(http.StatusMethodNotAllowed)
-		if allow := r.header.Get("Allow"); allow != "GET, HEAD" {
+		if allow := r.header.Get("Allow"); allow != "GET, HEAD, PATCH" {
 			t.Errorf("Allow %q", allow)
 		}
 	})

@@ -18,7 +18,14 @@ import (
 	"roster/internal/core"
 	"roster/internal/httpx"
 	"roster/internal/i18n"
+	"roster/internal/photo"
+	"roster/internal/profile"
 )
+
+// ProblemTwoFactorEnabled is the problem type of an email change refused
+// while two-step verification is on. RFC 9457 allows a relative URI; the
+// OpenAPI description documents it.
+const ProblemTwoFactorEnabled = Prefix + "/problems/two-factor-enabled"
 
 // Message keys of the problems this package writes itself. Domain errors
 // bring their own keys.
@@ -49,6 +56,7 @@ var (
 	keyMethodNotAllowed = i18n.Key("api.errors.method_not_allowed")
 	keyCrossOrigin      = i18n.Key("api.errors.cross_origin")
 	keyRequestFailed    = i18n.Key("api.errors.request_failed")
+	keyNoEmailChange    = i18n.Key("api.errors.no_pending_email_change")
 )
 
 // problem builds an RFC 9457 problem with a translated detail.
@@ -104,8 +112,9 @@ func writeProblem(w http.ResponseWriter, err error) {
 	_ = json.NewEncoder(w).Encode(m)
 }
 
-// fieldNames maps domain field names to the API's where they differ.
-var fieldNames = map[string]string{"expires": "expires_in_days"}
+// fieldNames maps domain field names to the API's where they differ; ""
+// is the request body itself (a photo upload is the whole body).
+var fieldNames = map[string]string{"expires": "expires_in_days", photo.Field: ""}
 
 // fail turns an error from the domain into the problem a handler returns:
 // the status from httpx.StatusOf, the detail and field messages translated
@@ -134,12 +143,15 @@ func (a *API) fail(ctx context.Context, err error) error {
 		h = authenticateHeader()
 	}
 	m := problem(loc, status, e.Key, data)
+	if errors.Is(err, profile.ErrEmailLockedBy2FA) {
+		m.Type = ProblemTwoFactorEnabled
+	}
 	for _, f := range e.Fields {
 		name := f.Field
 		if n, ok := fieldNames[name]; ok {
 			name = n
 		}
-		m.Errors = append(m.Errors, &huma.ErrorDetail{Location: "body." + name, Message: loc.Message(f.Key, f.Data)})
+		m.Errors = append(m.Errors, &huma.ErrorDetail{Location: joinLocation("body", name), Message: loc.Message(f.Key, f.Data)})
 	}
 	return withHeaders(m, h)
 }
@@ -300,8 +312,8 @@ func intAfter(msg, format string) (int, bool) {
 }
 
 func joinLocation(base, name string) string {
-	if base == "" {
-		return name
+	if base == "" || name == "" {
+		return base + name
 	}
 	return base + "." + name
 }

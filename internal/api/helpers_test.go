@@ -16,6 +16,8 @@ import (
 	"roster/internal/auth"
 	"roster/internal/core"
 	"roster/internal/i18n"
+	"roster/internal/photo"
+	"roster/internal/profile"
 	"roster/internal/store"
 )
 
@@ -23,15 +25,37 @@ const testPassword = "violet-kettle-stream-93"
 
 // fakeMail records mails instead of queueing them.
 type fakeMail struct {
-	mu   sync.Mutex
-	sent []string // recipient addresses
+	mu    sync.Mutex
+	sent  []string // recipient addresses
+	mails []sentMail
 }
 
-func (m *fakeMail) EnqueueTx(_ context.Context, _ *sql.Tx, to, _, _ string, _ map[string]any) error {
+// sentMail is one recorded mail.
+type sentMail struct {
+	to, lang, template string
+	data               map[string]any
+}
+
+func (m *fakeMail) EnqueueTx(_ context.Context, _ *sql.Tx, to, lang, template string, data map[string]any) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.sent = append(m.sent, to)
+	m.mails = append(m.mails, sentMail{to: to, lang: lang, template: template, data: data})
 	return nil
+}
+
+// last returns the latest mail with template, or fails.
+func (m *fakeMail) last(t *testing.T, template string) sentMail {
+	t.Helper()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for i := len(m.mails) - 1; i >= 0; i-- {
+		if m.mails[i].template == template {
+			return m.mails[i]
+		}
+	}
+	t.Fatalf("no %s mail among %d", template, len(m.mails))
+	return sentMail{}
 }
 
 // env is an API on a real database behind a real HTTP server.
@@ -40,6 +64,7 @@ type env struct {
 	db       *store.DB
 	auth     *auth.Service
 	accounts *account.Service
+	profiles *profile.Service
 	bundle   *i18n.Bundle
 	mail     *fakeMail
 	api      *API
@@ -51,7 +76,10 @@ type env struct {
 
 type envOpts struct {
 	auth auth.Config
-	deps Deps // limits only; services are filled in
+	deps Deps   // limits only; services are filled in
+	lang string // of the workspace set up; default en (phone region US)
+	// noProfiles leaves Deps.Profiles nil, as before the service is wired.
+	noProfiles bool
 }
 
 func newEnv(t *testing.T, db *store.DB, opts envOpts) *env {
@@ -64,8 +92,11 @@ func newEnv(t *testing.T, db *store.DB, opts envOpts) *env {
 	e := &env{t: t, db: db, bundle: bundle, mail: &fakeMail{}}
 	e.auth = auth.NewService(db, opts.auth)
 	e.accounts = account.NewService(db, e.auth, e.mail, "http://localhost")
+	if opts.lang == "" {
+		opts.lang = "en"
+	}
 	res, err := e.accounts.Setup(ctx, account.SetupInput{
-		Workspace: "Acme", Timezone: "UTC", Language: "en",
+		Workspace: "Acme", Timezone: "UTC", Language: opts.lang,
 		Name: "Ada Admin", Email: "ada@example.com", Password: testPassword,
 	})
 	if err != nil {
@@ -73,8 +104,18 @@ func newEnv(t *testing.T, db *store.DB, opts envOpts) *env {
 	}
 	e.admin, e.adminSession = res.User, res.Token
 
+	photos, err := photo.OpenStore(ctx, "mem://", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { photos.Close() })
+	e.profiles = profile.NewService(profile.Config{DB: db, Auth: e.auth, Accounts: e.accounts, Mail: e.mail, Photos: photos, BaseURL: "http://localhost"})
+
 	d := opts.deps
 	d.Accounts, d.Auth, d.I18n = e.accounts, e.auth, bundle
+	if !opts.noProfiles {
+		d.Profiles = e.profiles
+	}
 	e.api = New(d)
 	mux := http.NewServeMux()
 	e.api.Register(mux)
@@ -112,7 +153,13 @@ func (e *env) update(u *core.User, change func(*core.User)) {
 // login signs in through the API and returns the session token.
 func (e *env) login(email string) string {
 	e.t.Helper()
-	r := e.do("POST", "/auth/login", fmt.Sprintf(`{"email":%q,"password":%q}`, email, testPassword))
+	return e.loginWith(email, testPassword)
+}
+
+// loginWith signs in with password.
+func (e *env) loginWith(email, password string) string {
+	e.t.Helper()
+	r := e.do("POST", "/auth/login", fmt.Sprintf(`{"email":%q,"password":%q}`, email, password))
 	r.status(http.StatusOK)
 	tok, _ := r.json()["token"].(string)
 	if tok == "" {

@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"errors"
 	"net"
 	"net/http"
 	"strconv"
@@ -103,9 +104,18 @@ func (a *API) wrap(op *huma.Operation, next func(huma.Context)) http.Handler {
 				return
 			}
 		}
+		if op.Metadata[metaNeedsProfiles] == true && a.deps.Profiles == nil {
+			writeProblem(w, internalError(ctx, st.loc, errNoProfiles))
+			return
+		}
 		next(humaContext(op, r, w))
 	})
 }
+
+// metaNeedsProfiles marks operations that need Deps.Profiles.
+const metaNeedsProfiles = "roster.needsProfiles"
+
+var errNoProfiles = errors.New("api: Deps.Profiles is not set")
 
 // authenticate resolves the bearer token, or else the session cookie.
 func (a *API) authenticate(r *http.Request, ip string) (*auth.Principal, bool, error) {

@@ -91,13 +91,17 @@ func (a *API) login(ctx context.Context, in *loginInput) (*loginOutput, error) {
 	if err != nil {
 		return nil, a.fail(ctx, err)
 	}
+	u, err := a.render(ctx, res.User, res.User)
+	if err != nil {
+		return nil, a.fail(ctx, err)
+	}
 	exp := res.Session.ExpiresAt.UTC()
 	return &loginOutput{Body: &LoginResult{
 		Status:    statusSignedIn,
 		Token:     res.Token,
 		TokenType: "Bearer",
 		ExpiresAt: &exp,
-		User:      toUser(res.User, res.User),
+		User:      u,
 	}}, nil
 }
 
@@ -116,5 +120,5 @@ func (a *API) logout(ctx context.Context, _ *struct{}) (*logoutOutput, error) {
 
 func (a *API) me(ctx context.Context, _ *struct{}) (*userOutput, error) {
 	p := principal(ctx)
-	return &userOutput{Body: toUser(p.User, p.User)}, nil
+	return a.userOutput(ctx, p.User, p.User)
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/danielgtaylor/huma/v2"
 
 	"roster/internal/account"
+	"roster/internal/core"
 )
 
 type listUsersInput struct {
@@ -61,14 +62,28 @@ func (a *API) registerUsers() {
 
 func (a *API) listUsers(ctx context.Context, in *listUsersInput) (*listUsersOutput, error) {
 	p := principal(ctx)
-	users, total, err := a.deps.Accounts.Users(ctx, p.User, account.Page{Offset: (in.Page - 1) * in.PerPage, Limit: in.PerPage})
-	if err != nil {
-		return nil, a.fail(ctx, err)
+	pg := account.Page{Offset: (in.Page - 1) * in.PerPage, Limit: in.PerPage}
+	var page *UserPage
+	if a.deps.Profiles != nil {
+		profiles, total, err := a.deps.Profiles.List(ctx, p.User, pg)
+		if err != nil {
+			return nil, a.fail(ctx, err)
+		}
+		page = &UserPage{Items: make([]*User, 0, len(profiles)), Page: in.Page, PerPage: in.PerPage, Total: total}
+		for _, prof := range profiles {
+			page.Items = append(page.Items, fromProfile(prof))
+		}
+	} else {
+		users, total, err := a.deps.Accounts.Users(ctx, p.User, pg)
+		if err != nil {
+			return nil, a.fail(ctx, err)
+		}
+		page = &UserPage{Items: make([]*User, 0, len(users)), Page: in.Page, PerPage: in.PerPage, Total: total}
+		for _, u := range users {
+			page.Items = append(page.Items, toUser(u, p.User))
+		}
 	}
-	page := &UserPage{Items: make([]*User, 0, len(users)), Page: in.Page, PerPage: in.PerPage, Total: total}
-	for _, u := range users {
-		page.Items = append(page.Items, toUser(u, p.User))
-	}
+	total := page.Total
 	var links []string
 	if in.Page*in.PerPage < total {
 		links = append(links, pageLink(in.Page+1, in.PerPage, "next"))
@@ -90,5 +105,27 @@ func (a *API) getUser(ctx context.Context, in *userIDInput) (*userOutput, error)
 	if err != nil {
 		return nil, a.fail(ctx, err)
 	}
-	return &userOutput{Body: toUser(u, p.User)}, nil
+	return a.userOutput(ctx, p.User, u)
+}
+
+// render shows u to viewer as the profile rules say, with the pending
+// email change. Without Deps.Profiles the change is left out.
+func (a *API) render(ctx context.Context, viewer, u *core.User) (*User, error) {
+	if a.deps.Profiles == nil {
+		return toUser(u, viewer), nil
+	}
+	p, err := a.deps.Profiles.Get(ctx, viewer, u.ID)
+	if err != nil {
+		return nil, err
+	}
+	return fromProfile(p), nil
+}
+
+// userOutput answers with u as viewer sees it.
+func (a *API) userOutput(ctx context.Context, viewer, u *core.User) (*userOutput, error) {
+	out, err := a.render(ctx, viewer, u)
+	if err != nil {
+		return nil, a.fail(ctx, err)
+	}
+	return &userOutput{Body: out}, nil
 }

@@ -140,7 +140,7 @@ func Open(ctx context.Context, cfg Config, logger *slog.Logger) (_ *App, err err
 	if a.Photos, err = photo.OpenStore(ctx, cfg.FilesURL, cfg.DataDir); err != nil {
 		return nil, fmt.Errorf("open file storage: %w", err)
 	}
-	a.Profiles = profile.NewService(profile.Config{DB: a.DB, Auth: a.Auth, Mail: mailQueue, Photos: a.Photos,
+	a.Profiles = profile.NewService(profile.Config{DB: a.DB, Auth: a.Auth, Accounts: a.Accounts, Mail: mailQueue, Photos: a.Photos,
 		BaseURL: base.String(), RecentSignIn: cfg.RecentSignIn})
 
 	a.Handler, err = a.routes(base)
@@ -163,14 +163,14 @@ func Migrate(ctx context.Context, db *store.DB) error {
 
 func (a *App) routes(base *url.URL) (http.Handler, error) {
 	https := base.Scheme == "https"
-	pages, err := web.New(web.Deps{Accounts: a.Accounts, Auth: a.Auth, I18n: a.I18n, BaseURL: base,
+	pages, err := web.New(web.Deps{Accounts: a.Accounts, Auth: a.Auth, Profiles: a.Profiles, I18n: a.I18n, BaseURL: base,
 		DevOutbox: a.Config.SMTPURL == "", Logger: a.Logger})
 	if err != nil {
 		return nil, fmt.Errorf("pages: %w", err)
 	}
 	mux := http.NewServeMux()
 	pages.Register(mux)
-	jsonAPI := api.New(api.Deps{Accounts: a.Accounts, Auth: a.Auth, I18n: a.I18n, RatePerSecond: a.Config.APIRate,
+	jsonAPI := api.New(api.Deps{Accounts: a.Accounts, Auth: a.Auth, Profiles: a.Profiles, I18n: a.I18n, RatePerSecond: a.Config.APIRate,
 		RateBurst: a.Config.APIBurst, Version: Version})
 	jsonAPI.Register(mux)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {

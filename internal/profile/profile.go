@@ -13,6 +13,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"roster/internal/account"
 	"roster/internal/auth"
 	"roster/internal/core"
 	"roster/internal/i18n"
@@ -40,6 +41,7 @@ type MailQueue interface {
 type Service struct {
 	db           *store.DB
 	auth         *auth.Service
+	accounts     *account.Service
 	mail         MailQueue
 	photos       *photo.Store
 	baseURL      string
@@ -50,6 +52,7 @@ type Service struct {
 type Config struct {
 	DB           *store.DB
 	Auth         *auth.Service
+	Accounts     *account.Service // for listing users under the same rules
 	Mail         MailQueue
 	Photos       *photo.Store
 	BaseURL      string        // for links in mail
@@ -61,7 +64,7 @@ func NewService(c Config) *Service {
 	if c.RecentSignIn <= 0 {
 		c.RecentSignIn = DefaultRecentSignIn
 	}
-	return &Service{db: c.DB, auth: c.Auth, mail: c.Mail, photos: c.Photos, baseURL: strings.TrimRight(c.BaseURL, "/"), recentSignIn: c.RecentSignIn}
+	return &Service{db: c.DB, auth: c.Auth, accounts: c.Accounts, mail: c.Mail, photos: c.Photos, baseURL: strings.TrimRight(c.BaseURL, "/"), recentSignIn: c.RecentSignIn}
 }
 
 // Profile is a user as the profile page shows it to a given viewer.
@@ -561,3 +564,21 @@ func (s *Service) ServePhoto(ctx context.Context, viewer *core.User, userID, ver
 
 // Photos is the blob store, for handlers that stream images.
 func (s *Service) Photos() *photo.Store { return s.photos }
+
+// List returns a page of the workspace's users as the actor may see them
+// (admins and holders of profile access), with pending email changes.
+func (s *Service) List(ctx context.Context, actor *core.User, p account.Page) ([]*Profile, int, error) {
+	users, total, err := s.accounts.Users(ctx, actor, p)
+	if err != nil {
+		return nil, 0, err
+	}
+	pending, err := s.db.Reader().PendingEmailChanges(ctx, actor.WorkspaceID)
+	if err != nil {
+		return nil, 0, err
+	}
+	out := make([]*Profile, len(users))
+	for i, u := range users {
+		out[i] = &Profile{User: u, PendingEmail: pending[u.ID], NoteVisible: actor.CanAccessProfiles(), Self: u.ID == actor.ID}
+	}
+	return out, total, nil
+}

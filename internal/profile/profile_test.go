@@ -70,7 +70,7 @@ func setup(t *testing.T, db *store.DB) *fx {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { photos.Close() })
-	f.prof = profile.NewService(profile.Config{DB: db, Auth: f.auth, Mail: f.mail, Photos: photos, BaseURL: "https://roster.example/"})
+	f.prof = profile.NewService(profile.Config{DB: db, Auth: f.auth, Accounts: f.acc, Mail: f.mail, Photos: photos, BaseURL: "https://roster.example/"})
 	res, err := f.acc.Setup(ctx, account.SetupInput{Workspace: "Acme", Language: "es", Timezone: "Europe/Madrid",
 		Name: "Ana", Email: "ana@example.com", Password: "tangerine-violin"})
 	if err != nil {

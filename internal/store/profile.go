@@ -143,3 +143,24 @@ func (q *Q) AuditLog(ctx context.Context, workspaceID, targetID int64, limit int
 		return &e, nil
 	})
 }
+
+// PendingEmailChanges maps user id to the pending new address for every
+// unexpired change in a workspace: one query for a whole users page.
+func (q *Q) PendingEmailChanges(ctx context.Context, workspaceID int64) (map[int64]string, error) {
+	rows, err := q.query(ctx, `SELECT e.user_id, e.new_email FROM email_changes e JOIN users u ON u.id = e.user_id
+		WHERE u.workspace_id = ? AND e.expires_at > ?`, workspaceID, ms(q.now()))
+	pairs, err := collect(rows, err, "email changes", func(row scanner) ([2]any, error) {
+		var id int64
+		var email string
+		err := row.Scan(&id, &email)
+		return [2]any{id, email}, err
+	})
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[int64]string, len(pairs))
+	for _, p := range pairs {
+		out[p[0].(int64)] = p[1].(string)
+	}
+	return out, nil
+}
