@@ -582,3 +582,7 @@ func (s *Service) List(ctx context.Context, actor *core.User, p account.Page) ([
 	}
 	return out, total, nil
 }
+
+// RecentSignIn is the window after sign-in in which, with two-step
+// verification off, a password change needs no current password.
+func (s *Service) RecentSignIn() time.Duration { return s.recentSignIn }

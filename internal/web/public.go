@@ -138,6 +138,9 @@ func (h *Handler) loginForm(w http.ResponseWriter, r *http.Request) {
 	}
 	v := h.pageFor(r, i18n.Key("web.login.title"))
 	v.Data = loginData{Next: next}
+	if r.URL.Query().Get("done") == "password_reset" {
+		v.Flash = h.loc(v.Lang).T("web.flash.password_reset")
+	}
 	h.render(w, r, http.StatusOK, "login", v)
 }
 

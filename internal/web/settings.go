@@ -14,11 +14,17 @@ import (
 // flashes maps the ?done= value of a redirect after a successful change to
 // the message shown. Only these fixed names travel in the URL, never text.
 var flashes = map[string]string{
-	"invited":     i18n.Key("web.flash.invited"),
-	"access":      i18n.Key("web.flash.access_saved"),
-	"deactivated": i18n.Key("web.flash.deactivated"),
-	"reactivated": i18n.Key("web.flash.reactivated"),
-	"revoked":     i18n.Key("web.flash.token_revoked"),
+	"invited":          i18n.Key("web.flash.invited"),
+	"access":           i18n.Key("web.flash.access_saved"),
+	"deactivated":      i18n.Key("web.flash.deactivated"),
+	"reactivated":      i18n.Key("web.flash.reactivated"),
+	"revoked":          i18n.Key("web.flash.token_revoked"),
+	"saved":            i18n.Key("web.flash.profile_saved"),
+	"photo_saved":      i18n.Key("web.flash.photo_saved"),
+	"photo_removed":    i18n.Key("web.flash.photo_removed"),
+	"email_cancelled":  i18n.Key("web.flash.email_cancelled"),
+	"password_changed": i18n.Key("web.flash.password_changed"),
+	"reset_sent":       i18n.Key("web.flash.reset_sent"),
 }
 
 // settingsView starts a page of the settings area with its navigation.
@@ -48,38 +54,6 @@ func (h *Handler) settingsView(r *http.Request, active, title string) *view {
 
 func (h *Handler) settingsIndex(w http.ResponseWriter, r *http.Request) {
 	redirectFound(w, r, profileURL)
-}
-
-type profileData struct {
-	User     *core.User
-	Self     bool
-	ShowNote bool
-}
-
-func (h *Handler) profile(w http.ResponseWriter, r *http.Request) {
-	me := principalFrom(r.Context()).User
-	v := h.settingsView(r, "/settings/profile", i18n.Key("web.profile.title"))
-	v.Data = profileData{User: me, Self: true, ShowNote: me.CanAccessProfiles()}
-	h.render(w, r, http.StatusOK, "profile", v)
-}
-
-// userProfile shows another user of the workspace to admins and holders of
-// profile access.
-func (h *Handler) userProfile(w http.ResponseWriter, r *http.Request) {
-	me := principalFrom(r.Context()).User
-	id, ok := pathID(r)
-	if !ok {
-		h.fail(w, r, core.ErrNotFound)
-		return
-	}
-	u, err := h.deps.Accounts.User(r.Context(), me, id)
-	if err != nil {
-		h.fail(w, r, err)
-		return
-	}
-	v := h.settingsView(r, "/settings/users", i18n.Key("web.profile.user_title"))
-	v.Data = profileData{User: u, Self: u.ID == me.ID, ShowNote: me.CanAccessProfiles()}
-	h.render(w, r, http.StatusOK, "profile", v)
 }
 
 func pathID(r *http.Request) (int64, bool) {

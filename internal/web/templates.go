@@ -122,6 +122,8 @@ func (h *Handler) funcs(lang string) template.FuncMap {
 		"languages":   func() []string { return i18n.Supported },
 		"timezones":   func() []string { return timezones },
 		"initials":    initials,
+		"photoURL":    photoURL,
+		"phone":       core.FormatPhone,
 		"avatarClass": avatarClass,
 		"roleKey":     roleKey,
 		"stateKey":    stateKey,
@@ -213,6 +215,15 @@ func initials(name string) string {
 		return "?"
 	}
 	return string(out)
+}
+
+// photoURL is the versioned URL of u's photo at one of photo.Sizes, or ""
+// when u has no photo and the initials avatar shows instead.
+func photoURL(u *core.User, size int) string {
+	if u == nil || u.PhotoVersion == 0 {
+		return ""
+	}
+	return fmt.Sprintf("/photos/%d/%d/%d", u.ID, u.PhotoVersion, size)
 }
 
 // avatarColors is the number of avatar colour classes in app.css

@@ -22,12 +22,14 @@ import (
 	"roster/internal/core"
 	"roster/internal/httpx"
 	"roster/internal/i18n"
+	"roster/internal/profile"
 )
 
 // Deps are the services the pages use.
 type Deps struct {
 	Accounts *account.Service
 	Auth     *auth.Service
+	Profiles *profile.Service
 	I18n     *i18n.Bundle
 	// BaseURL is the public URL; an https scheme makes cookies Secure.
 	BaseURL *url.URL
@@ -49,8 +51,8 @@ type Handler struct {
 // assets. It fails when a template does not parse or refers to a template
 // that does not exist, so a broken page stops the server at start.
 func New(d Deps) (*Handler, error) {
-	if d.Accounts == nil || d.Auth == nil || d.I18n == nil {
-		return nil, errors.New("web: Accounts, Auth and I18n are required")
+	if d.Accounts == nil || d.Auth == nil || d.Profiles == nil || d.I18n == nil {
+		return nil, errors.New("web: Accounts, Auth, Profiles and I18n are required")
 	}
 	if d.Logger == nil {
 		d.Logger = slog.Default()
@@ -82,11 +84,27 @@ func (h *Handler) Register(mux *http.ServeMux) {
 
 	mux.Handle("GET /settings", h.signedIn(h.settingsIndex))
 	mux.Handle("GET /settings/{$}", h.signedIn(h.settingsIndex))
-	mux.Handle("GET /settings/profile", h.signedIn(h.profile))
+	mux.Handle("GET /settings/profile", h.signedIn(h.profilePage))
+	mux.Handle("POST /settings/profile", h.signedIn(h.saveProfile))
+	mux.Handle("POST /settings/profile/photo", h.signedIn(h.uploadPhoto))
+	mux.Handle("POST /settings/profile/photo/delete", h.signedIn(h.removePhoto))
+	mux.Handle("POST /settings/profile/email", h.signedIn(h.requestEmailChange))
+	mux.Handle("POST /settings/profile/email/cancel", h.signedIn(h.cancelEmailChange))
+	mux.Handle("POST /settings/profile/password", h.signedIn(h.changePassword))
+	mux.Handle("GET /photos/{id}/{version}/{size}", h.signedIn(h.servePhoto))
+	mux.HandleFunc("GET /email/confirm/{token}", h.confirmEmail)
+	mux.HandleFunc("GET /password/reset/{token}", h.resetForm)
+	mux.HandleFunc("POST /password/reset/{token}", h.resetSubmit)
 	mux.Handle("GET /settings/security", h.signedIn(h.security))
 	mux.Handle("GET /settings/notifications", h.signedIn(h.notifications))
 	mux.Handle("GET /settings/users", h.signedIn(h.users))
-	mux.Handle("GET /settings/users/{id}", h.signedIn(h.userProfile))
+	mux.Handle("GET /settings/users/{id}", h.signedIn(h.profilePage))
+	mux.Handle("POST /settings/users/{id}", h.signedIn(h.saveProfile))
+	mux.Handle("POST /settings/users/{id}/photo", h.signedIn(h.uploadPhoto))
+	mux.Handle("POST /settings/users/{id}/photo/delete", h.signedIn(h.removePhoto))
+	mux.Handle("POST /settings/users/{id}/email", h.signedIn(h.requestEmailChange))
+	mux.Handle("POST /settings/users/{id}/email/cancel", h.signedIn(h.cancelEmailChange))
+	mux.Handle("POST /settings/users/{id}/password-reset", h.signedIn(h.sendPasswordReset))
 	mux.Handle("POST /settings/users/invite", h.signedIn(h.inviteUser))
 	mux.Handle("POST /settings/users/{id}/access", h.signedIn(h.setAccess))
 	mux.Handle("POST /settings/users/{id}/deactivate", h.signedIn(h.setState(core.StateInactive)))

@@ -23,6 +23,8 @@ import (
 	"roster/internal/core"
 	"roster/internal/httpx"
 	"roster/internal/i18n"
+	"roster/internal/photo"
+	"roster/internal/profile"
 	"roster/internal/store"
 	"roster/internal/store/storetest"
 )
@@ -63,6 +65,7 @@ type env struct {
 	queue    *fakeQueue
 	accounts *account.Service
 	auth     *auth.Service
+	profiles *profile.Service
 }
 
 type option func(*Deps, *auth.Config)
@@ -94,7 +97,13 @@ func newEnv(t *testing.T, db *store.DB, opts ...option) *env {
 	e := &env{t: t, db: db, queue: &fakeQueue{}}
 	e.auth = auth.NewService(db, ac)
 	e.accounts = account.NewService(db, e.auth, e.queue, d.BaseURL.String())
-	d.Auth, d.Accounts = e.auth, e.accounts
+	photos, err := photo.OpenStore(context.Background(), "mem://", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = photos.Close() })
+	e.profiles = profile.NewService(profile.Config{DB: db, Auth: e.auth, Accounts: e.accounts, Mail: e.queue, Photos: photos, BaseURL: d.BaseURL.String()})
+	d.Auth, d.Accounts, d.Profiles = e.auth, e.accounts, e.profiles
 	e.h, err = New(d)
 	if err != nil {
 		t.Fatalf("New: %v", err)
@@ -732,7 +741,7 @@ func TestProfileNoteVisibility(t *testing.T) {
 		ada := e.setup("en")
 		admin := e.login("ada@acme.test")
 		bob := e.createUser("Acme", "Bob Builder", "bob@acme.test", core.RoleUser)
-		e.update(bob, func(u *core.User) { u.Note = "Prefers calls after 10am"; u.Phone = "+34 600 000 000" })
+		e.update(bob, func(u *core.User) { u.Note = "Prefers calls after 10am"; u.Phone = "+34612345678" })
 		cleo := e.createUser("Acme", "Cleo Clerk", "cleo@acme.test", core.RoleUser, core.RightProfileAccess)
 		e.update(cleo, func(u *core.User) { u.Note = "Cleo's private note" })
 		e.update(ada, func(u *core.User) { u.Note = "Founder" })
@@ -740,12 +749,12 @@ func TestProfileNoteVisibility(t *testing.T) {
 		bobC := e.login("bob@acme.test")
 		w := e.get("/settings/profile", bobC)
 		wantStatus(t, w, http.StatusOK)
-		wantContains(t, w, "Bob Builder", "+34 600 000 000", "English", "Off")
+		wantContains(t, w, "Bob Builder", `value="+34 612 34 56 78"`, "English", "Off")
 		wantNotContains(t, w, "Prefers calls after 10am", ">Note<")
 
 		cleoC := e.login("cleo@acme.test")
 		w = e.get("/settings/profile", cleoC)
-		wantContains(t, w, "Cleo's private note", "Profile access", "Not set")
+		wantContains(t, w, "Cleo's private note", "Profile access")
 		w = e.get(fmt.Sprintf("/settings/users/%d", bob.ID), cleoC)
 		wantStatus(t, w, http.StatusOK)
 		wantContains(t, w, "Prefers calls after 10am")

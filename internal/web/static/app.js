@@ -24,4 +24,18 @@ document.addEventListener("DOMContentLoaded", function () {
       });
     });
   });
+  // Profile photo: the avatar is a label for the file input, so clicking
+  // it opens the file picker; picking a file uploads it at once.
+  document.querySelectorAll("input[type=file][data-autosubmit]").forEach(function (input) {
+    var form = input.form;
+    if (!form) {
+      return;
+    }
+    form.querySelectorAll("[data-js-hide]").forEach(function (el) { el.hidden = true; });
+    input.addEventListener("change", function () {
+      if (input.files && input.files.length > 0) {
+        form.submit();
+      }
+    });
+  });
 });

@@ -1,0 +1,495 @@
+package web
+
+import (
+	"errors"
+	"io"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"roster/internal/auth"
+	"roster/internal/core"
+	"roster/internal/i18n"
+	"roster/internal/photo"
+	"roster/internal/profile"
+)
+
+// Settings → Profile settings. The same page and handlers serve the
+// signed-in person's own profile (/settings/profile) and, for admins and
+// holders of profile access, any user of the workspace
+// (/settings/users/{id}); internal/profile decides who may do what.
+
+// photoFormMemory is how much of a multipart upload is kept in memory;
+// the rest goes to a temporary file until the request ends.
+const photoFormMemory = 1 << 20
+
+// photoBodyLimit caps a photo upload request: the largest accepted file
+// plus room for the multipart framing. Anything bigger is refused while
+// reading, before it is stored anywhere.
+const photoBodyLimit = photo.MaxUploadBytes + 1<<20
+
+type profileData struct {
+	User         *core.User
+	Self         bool
+	Base         string // URL of this profile's page; forms post below it
+	ShowNote     bool
+	PendingEmail string
+	// Values are what the main and email forms show: the stored values,
+	// or what was typed when a save was refused.
+	Values      map[string]string
+	Zones       []string
+	EmailLocked bool // two-step verification is on: no email change
+	CanReset    bool // the viewer may send this user a password reset link
+	ShowAudit   bool
+	Audit       []auditRow
+	// RecentMinutes is the recent sign-in window, for the password hint.
+	RecentMinutes int
+	PhotoMB       int
+}
+
+// auditRow is one audit log entry, ready to show.
+type auditRow struct {
+	At     time.Time
+	Actor  string // "" when someone with a link did it
+	Action string // translated
+	Detail string
+	IP     string
+}
+
+// profileTarget returns whose profile a request is about and the URL of
+// that profile's page. Opening your own id under /settings/users is your
+// own profile page.
+func profileTarget(r *http.Request) (id int64, base string, ok bool) {
+	me := principalFrom(r.Context()).User
+	if r.PathValue("id") == "" {
+		return me.ID, profileURL, true
+	}
+	id, ok = pathID(r)
+	if !ok {
+		return 0, "", false
+	}
+	if id == me.ID {
+		return id, profileURL, true
+	}
+	return id, "/settings/users/" + strconv.FormatInt(id, 10), true
+}
+
+func (h *Handler) profilePage(w http.ResponseWriter, r *http.Request) {
+	id, base, ok := profileTarget(r)
+	if !ok {
+		h.fail(w, r, core.ErrNotFound)
+		return
+	}
+	if r.PathValue("id") != "" && base == profileURL {
+		to := profileURL
+		if r.URL.RawQuery != "" {
+			to += "?" + r.URL.RawQuery
+		}
+		redirectFound(w, r, to)
+		return
+	}
+	h.renderProfile(w, r, id, nil, nil)
+}
+
+// renderProfile renders the profile page of user id as the signed-in
+// person may see it. With failed set, it shows that error's messages and
+// the submitted form values instead of the stored ones; the status then
+// follows the error.
+func (h *Handler) renderProfile(w http.ResponseWriter, r *http.Request, id int64, failed error, form url.Values) {
+	ctx := r.Context()
+	me := principalFrom(ctx).User
+	p, err := h.deps.Profiles.Get(ctx, me, id)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	u := p.User
+	var v *view
+	d := &profileData{
+		User:          u,
+		Self:          p.Self,
+		Base:          profileURL,
+		ShowNote:      p.NoteVisible,
+		PendingEmail:  p.PendingEmail,
+		EmailLocked:   u.TwoFactorEnabled,
+		CanReset:      me.IsAdmin() && !p.Self,
+		ShowAudit:     me.IsAdmin(),
+		RecentMinutes: int(h.deps.Profiles.RecentSignIn() / time.Minute),
+		PhotoMB:       photo.MaxUploadBytes >> 20,
+	}
+	if p.Self {
+		v = h.settingsView(r, profileURL, i18n.Key("web.profile.title"))
+	} else {
+		v = h.settingsView(r, "/settings/users", i18n.Key("web.profile.user_title"))
+		d.Base = "/settings/users/" + strconv.FormatInt(u.ID, 10)
+	}
+	l := h.loc(v.Lang)
+	if d.ShowAudit {
+		entries, err := h.deps.Profiles.AuditLog(ctx, me, id)
+		if err != nil {
+			h.fail(w, r, err)
+			return
+		}
+		for _, e := range entries {
+			row := auditRow{At: e.CreatedAt, Action: l.T(auditKey(e.Action)), Detail: e.Detail, IP: e.IP}
+			if e.ActorID != 0 {
+				row.Actor = e.ActorName
+			}
+			d.Audit = append(d.Audit, row)
+		}
+	}
+	d.Values = map[string]string{
+		"name":     u.Name,
+		"phone":    core.FormatPhone(u.Phone),
+		"language": u.Language,
+		"timezone": u.Timezone,
+		"note":     u.Note,
+		"email":    "",
+	}
+	status := http.StatusOK
+	if failed != nil {
+		v.Flash = ""
+		status = h.applyError(ctx, w, v, failed)
+		for k := range d.Values {
+			if form.Has(k) {
+				d.Values[k] = form.Get(k)
+			}
+		}
+		v.Form = form
+	} else if r.URL.Query().Get("done") == "email_sent" && p.PendingEmail != "" {
+		v.Flash = l.T("web.flash.email_sent", map[string]any{"Email": p.PendingEmail})
+	}
+	d.Zones = timezones
+	if tz := d.Values["timezone"]; !slices.Contains(timezones, tz) {
+		// Keep a zone that is not in the short list (or was mistyped) selectable.
+		d.Zones = append([]string{tz}, timezones...)
+	}
+	v.Data = d
+	h.render(w, r, status, "profile", v)
+}
+
+// auditKey is the message key naming an audited action.
+func auditKey(a core.AuditAction) string {
+	switch a {
+	case core.AuditEmailChangeRequested:
+		return i18n.Key("web.audit.email_change_requested")
+	case core.AuditEmailChangeCancelled:
+		return i18n.Key("web.audit.email_change_cancelled")
+	case core.AuditEmailChanged:
+		return i18n.Key("web.audit.email_changed")
+	case core.AuditPasswordChanged:
+		return i18n.Key("web.audit.password_changed")
+	case core.AuditPasswordResetSent:
+		return i18n.Key("web.audit.password_reset_sent")
+	case core.AuditPasswordReset:
+		return i18n.Key("web.audit.password_reset")
+	case core.AuditNoteChanged:
+		return i18n.Key("web.audit.note_changed")
+	}
+	return i18n.Key("web.audit.other")
+}
+
+// profileFailed shows a refused change: on the profile page again when
+// the person may fix it there, else as an error page.
+func (h *Handler) profileFailed(w http.ResponseWriter, r *http.Request, id int64, err error, form url.Values) {
+	switch core.ErrorCode(err) {
+	case core.EINVALID, core.ECONFLICT, core.ETOOMANY:
+		h.renderProfile(w, r, id, err, form)
+	default:
+		h.fail(w, r, err)
+	}
+}
+
+// formField returns a pointer to a submitted field, or nil when the form
+// did not send it, so a partial form leaves the other fields alone.
+func formField(f url.Values, name string) *string {
+	if !f.Has(name) {
+		return nil
+	}
+	s := f.Get(name)
+	return &s
+}
+
+// saveProfile applies the main form: language, name, phone, time zone and
+// note, all or nothing. The redirect re-reads the user, so a new language
+// shows at once.
+func (h *Handler) saveProfile(w http.ResponseWriter, r *http.Request) {
+	me := principalFrom(r.Context()).User
+	id, base, ok := profileTarget(r)
+	if !ok {
+		h.fail(w, r, core.ErrNotFound)
+		return
+	}
+	if err := r.ParseForm(); err != nil {
+		h.errorPage(w, r, http.StatusBadRequest, "errors.bad_request")
+		return
+	}
+	f := r.PostForm
+	c := profile.Changes{
+		Name:     formField(f, "name"),
+		Phone:    formField(f, "phone"),
+		Language: formField(f, "language"),
+		Timezone: formField(f, "timezone"),
+		Note:     formField(f, "note"),
+	}
+	if _, err := h.deps.Profiles.Update(r.Context(), me, id, c, clientIP(r)); err != nil {
+		h.profileFailed(w, r, id, err, f)
+		return
+	}
+	redirect(w, r, base+"?done=saved")
+}
+
+// errPhotoTooLarge is the domain's too-large message for a request body
+// cut off by photoBodyLimit.
+func errPhotoTooLarge(cause error) error {
+	return &core.Error{Code: core.EINVALID, Key: "errors.invalid", Err: cause, Fields: []core.FieldError{
+		{Field: photo.Field, Key: photo.KeyTooLarge, Data: map[string]any{"Count": photo.MaxUploadBytes >> 20}},
+	}}
+}
+
+// uploadPhoto takes the multipart photo form. With JavaScript, picking a
+// file submits it at once; without, the Upload button does.
+func (h *Handler) uploadPhoto(w http.ResponseWriter, r *http.Request) {
+	me := principalFrom(r.Context()).User
+	id, base, ok := profileTarget(r)
+	if !ok {
+		h.fail(w, r, core.ErrNotFound)
+		return
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, photoBodyLimit)
+	if err := r.ParseMultipartForm(photoFormMemory); err != nil {
+		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
+			h.profileFailed(w, r, id, errPhotoTooLarge(err), nil)
+			return
+		}
+		h.errorPage(w, r, http.StatusBadRequest, "errors.bad_request")
+		return
+	}
+	defer func() { _ = r.MultipartForm.RemoveAll() }()
+	var upload io.Reader = strings.NewReader("") // no file: the domain says it is empty
+	file, _, err := r.FormFile(photo.Field)
+	switch {
+	case err == nil:
+		defer file.Close()
+		upload = file
+	case !errors.Is(err, http.ErrMissingFile):
+		h.errorPage(w, r, http.StatusBadRequest, "errors.bad_request")
+		return
+	}
+	if _, err := h.deps.Profiles.SetPhoto(r.Context(), me, id, upload); err != nil {
+		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
+			err = errPhotoTooLarge(err)
+		}
+		h.profileFailed(w, r, id, err, nil)
+		return
+	}
+	redirect(w, r, base+"?done=photo_saved")
+}
+
+func (h *Handler) removePhoto(w http.ResponseWriter, r *http.Request) {
+	me := principalFrom(r.Context()).User
+	id, base, ok := profileTarget(r)
+	if !ok {
+		h.fail(w, r, core.ErrNotFound)
+		return
+	}
+	if _, err := h.deps.Profiles.RemovePhoto(r.Context(), me, id); err != nil {
+		h.profileFailed(w, r, id, err, nil)
+		return
+	}
+	redirect(w, r, base+"?done=photo_removed")
+}
+
+// servePhoto streams one size of a user's current photo to people of the
+// same workspace. The URL carries the version, so it is cached for good.
+func (h *Handler) servePhoto(w http.ResponseWriter, r *http.Request) {
+	me := principalFrom(r.Context()).User
+	id, err1 := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	version, err2 := strconv.ParseInt(r.PathValue("version"), 10, 64)
+	size, err3 := strconv.Atoi(r.PathValue("size"))
+	if err1 != nil || err2 != nil || err3 != nil || !slices.Contains(photo.Sizes, size) {
+		h.fail(w, r, core.ErrNotFound)
+		return
+	}
+	if _, err := h.deps.Profiles.ServePhoto(r.Context(), me, id, version); err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	h.deps.Profiles.Photos().ServePhoto(w, r, id, version, size)
+}
+
+// requestEmailChange sends a confirmation link to a new address; the
+// address changes only when the link is opened.
+func (h *Handler) requestEmailChange(w http.ResponseWriter, r *http.Request) {
+	me := principalFrom(r.Context()).User
+	id, base, ok := profileTarget(r)
+	if !ok {
+		h.fail(w, r, core.ErrNotFound)
+		return
+	}
+	if err := r.ParseForm(); err != nil {
+		h.errorPage(w, r, http.StatusBadRequest, "errors.bad_request")
+		return
+	}
+	if _, err := h.deps.Profiles.RequestEmailChange(r.Context(), me, id, r.PostForm.Get("email"), clientIP(r)); err != nil {
+		h.profileFailed(w, r, id, err, r.PostForm)
+		return
+	}
+	redirect(w, r, base+"?done=email_sent")
+}
+
+// cancelEmailChange drops a pending change. Nothing pending (cancelled in
+// another tab, or confirmed meanwhile) counts as done.
+func (h *Handler) cancelEmailChange(w http.ResponseWriter, r *http.Request) {
+	me := principalFrom(r.Context()).User
+	id, base, ok := profileTarget(r)
+	if !ok {
+		h.fail(w, r, core.ErrNotFound)
+		return
+	}
+	if _, err := h.deps.Profiles.CancelEmailChange(r.Context(), me, id, clientIP(r)); err != nil {
+		if core.ErrorCode(err) == core.ENOTFOUND {
+			if _, gerr := h.deps.Profiles.Get(r.Context(), me, id); gerr != nil {
+				h.fail(w, r, gerr)
+				return
+			}
+		} else {
+			h.profileFailed(w, r, id, err, nil)
+			return
+		}
+	}
+	redirect(w, r, base+"?done=email_cancelled")
+}
+
+// changePassword sets the signed-in person's own password. The session in
+// the principal tells whether they signed in recently enough to skip the
+// current password.
+func (h *Handler) changePassword(w http.ResponseWriter, r *http.Request) {
+	p := principalFrom(r.Context())
+	if err := r.ParseForm(); err != nil {
+		h.errorPage(w, r, http.StatusBadRequest, "errors.bad_request")
+		return
+	}
+	err := h.deps.Profiles.ChangePassword(r.Context(), p, profile.PasswordChange{
+		Current: r.PostForm.Get("current_password"),
+		New:     r.PostForm.Get("new_password"),
+		IP:      clientIP(r),
+	})
+	if err != nil {
+		h.profileFailed(w, r, p.User.ID, err, formWithout(r.PostForm, "current_password", "new_password"))
+		return
+	}
+	redirect(w, r, profileURL+"?done=password_changed")
+}
+
+// sendPasswordReset mails a user a link to set a new password: what an
+// admin does instead of choosing someone's password.
+func (h *Handler) sendPasswordReset(w http.ResponseWriter, r *http.Request) {
+	me := principalFrom(r.Context()).User
+	id, base, ok := profileTarget(r)
+	if !ok {
+		h.fail(w, r, core.ErrNotFound)
+		return
+	}
+	if err := h.deps.Profiles.SendPasswordReset(r.Context(), me, id, clientIP(r)); err != nil {
+		h.profileFailed(w, r, id, err, nil)
+		return
+	}
+	redirect(w, r, base+"?done=reset_sent")
+}
+
+type emailConfirmedData struct {
+	Email    string
+	SignedIn bool
+}
+
+// confirmEmail applies an email change when its link is opened, as the
+// mail promises; the link works once.
+func (h *Handler) confirmEmail(w http.ResponseWriter, r *http.Request) {
+	r, p := h.withOptionalPrincipal(r)
+	u, err := h.deps.Profiles.ConfirmEmailChange(r.Context(), r.PathValue("token"), clientIP(r))
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	v := h.pageFor(r, i18n.Key("web.email_confirmed.title"))
+	if p == nil {
+		h.speak(v, u.Language, "web.email_confirmed.title")
+	}
+	v.Data = emailConfirmedData{Email: u.Email, SignedIn: p != nil}
+	h.render(w, r, http.StatusOK, "email_confirmed", v)
+}
+
+// speak switches a public page to lang, when supported: pages opened from
+// a mail link speak the language of the person the mail was for.
+func (h *Handler) speak(v *view, lang, title string) {
+	if i18n.IsSupported(lang) {
+		v.Lang = lang
+		v.Title = h.loc(lang).T(title)
+	}
+}
+
+type resetData struct {
+	Email  string
+	Action string
+}
+
+func (h *Handler) resetView(r *http.Request, u *core.User) *view {
+	v := h.pageFor(r, i18n.Key("web.reset.title"))
+	if principalFrom(r.Context()) == nil {
+		h.speak(v, u.Language, "web.reset.title")
+	}
+	v.Data = resetData{Email: u.Email, Action: "/password/reset/" + url.PathEscape(r.PathValue("token"))}
+	return v
+}
+
+// resetForm shows the form behind a password reset link.
+func (h *Handler) resetForm(w http.ResponseWriter, r *http.Request) {
+	r, _ = h.withOptionalPrincipal(r)
+	u, err := h.deps.Profiles.OpenPasswordReset(r.Context(), r.PathValue("token"))
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	h.render(w, r, http.StatusOK, "password_reset", h.resetView(r, u))
+}
+
+// resetSubmit sets the new password; every session of the user ends, so
+// the person signs in again with it.
+func (h *Handler) resetSubmit(w http.ResponseWriter, r *http.Request) {
+	r, _ = h.withOptionalPrincipal(r)
+	if err := r.ParseForm(); err != nil {
+		h.errorPage(w, r, http.StatusBadRequest, "errors.bad_request")
+		return
+	}
+	token := r.PathValue("token")
+	u, err := h.deps.Profiles.OpenPasswordReset(r.Context(), token)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	pw := r.PostForm.Get("new_password")
+	if pw != r.PostForm.Get("confirm_password") {
+		var v core.Invalid
+		if key, data := auth.CheckPasswordStrength(pw); key != "" {
+			v.Add("new_password", key, data)
+		}
+		v.Add("confirm_password", i18n.Key("web.reset.mismatch"), nil)
+		err = v.Err()
+	} else {
+		_, err = h.deps.Profiles.ResetPassword(r.Context(), token, pw, clientIP(r))
+	}
+	if err != nil {
+		if core.ErrorCode(err) == core.ENOTFOUND {
+			h.fail(w, r, err)
+			return
+		}
+		v := h.resetView(r, u)
+		h.render(w, r, h.applyError(r.Context(), w, v, err), "password_reset", v)
+		return
+	}
+	redirect(w, r, "/login?done=password_reset")
+}
