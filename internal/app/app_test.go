@@ -18,6 +18,7 @@ import (
 
 	"roster/internal/account"
 	"roster/internal/app"
+	"roster/internal/core"
 	"roster/internal/mail/mailtest"
 	"roster/internal/store"
 	"roster/internal/testenv"
@@ -307,5 +308,93 @@ func TestAPILanguageFallsBackToWorkspaceDefault(t *testing.T) {
 		if resp.StatusCode != http.StatusUnauthorized || !strings.Contains(string(body), want) {
 			t.Fatalf("Accept-Language %q: %d %s", accept, resp.StatusCode, body)
 		}
+	}
+}
+
+var confirmRE = regexp.MustCompile(`http://127\.0\.0\.1:\d+/email/confirm/[A-Za-z0-9_-]+`)
+
+// TestEmailChangeThroughDevOutbox: with no SMTP server, the confirmation
+// mail goes through the real queue into the dev outbox; following its link
+// changes the address, and the old address got a notice.
+func TestEmailChangeThroughDevOutbox(t *testing.T) {
+	each(t, func(t *testing.T, engine store.Engine) {
+		ctx := context.Background()
+		r := start(t, engine, app.Config{})
+		if _, err := r.Accounts.Setup(ctx, account.SetupInput{Workspace: "Acme", Language: "ru", Name: "Ира",
+			Email: "ira@example.com", Password: "tangerine-violin"}); err != nil {
+			t.Fatal(err)
+		}
+		resp, body := r.post(t, "/login", url.Values{"email": {"ira@example.com"}, "password": {"tangerine-violin"}})
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("sign in: %d %s", resp.StatusCode, body)
+		}
+		resp, _ = r.post(t, "/settings/profile/email", url.Values{"email": {"ira.new@example.com"}})
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("request change: %d", resp.StatusCode)
+		}
+		var mails []*core.OutboxMail
+		deadline := time.Now().Add(20 * time.Second)
+		for len(mails) < 2 && time.Now().Before(deadline) {
+			time.Sleep(50 * time.Millisecond)
+			mails, _ = r.DB.Reader().OutboxMails(ctx, 10)
+		}
+		if len(mails) < 2 {
+			t.Fatalf("outbox has %d mails", len(mails))
+		}
+		var link string
+		notified := false
+		for _, m := range mails {
+			if m.To == "ira.new@example.com" {
+				link = confirmRE.FindString(m.Text)
+			}
+			if m.To == "ira@example.com" && m.Lang == "ru" {
+				notified = true
+			}
+		}
+		if link == "" || !notified {
+			t.Fatalf("mails: %+v", mails)
+		}
+		resp, body = r.get(t, strings.TrimPrefix(link, r.URL))
+		if resp.StatusCode != http.StatusOK || !strings.Contains(body, "ira.new@example.com") {
+			t.Fatalf("confirm: %d", resp.StatusCode)
+		}
+		u, err := r.DB.Reader().UserByEmail(ctx, "ira.new@example.com")
+		if err != nil || u.Name != "Ира" {
+			t.Fatalf("address not changed: %v", err)
+		}
+	})
+}
+
+// TestSetupCountryReadsPhones: the country chosen at setup (offered from
+// the browser's region) is the region for phone numbers typed without a
+// country code.
+func TestSetupCountryReadsPhones(t *testing.T) {
+	r := start(t, store.SQLite, app.Config{})
+	req, _ := http.NewRequest(http.MethodGet, r.URL+"/setup", nil)
+	req.Header.Set("Accept-Language", "es-MX,es;q=0.9")
+	resp, err := r.client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(body), `<option value="MX" selected>México</option>`) {
+		t.Fatal("setup does not offer Mexico, in Spanish, for es-MX")
+	}
+	resp, _ = r.post(t, "/setup", url.Values{"workspace": {"Ventas"}, "timezone": {"America/Mexico_City"}, "language": {"es"},
+		"country": {"MX"}, "name": {"Ana"}, "email": {"ana@example.com"}, "password": {"tangerine-violin"}})
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("setup: %d", resp.StatusCode)
+	}
+	resp, _ = r.post(t, "/settings/profile", url.Values{"name": {"Ana"}, "phone": {"55 1234 5678"}, "language": {"es"}, "timezone": {"America/Mexico_City"}})
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("save: %d", resp.StatusCode)
+	}
+	u, _ := r.DB.Reader().UserByEmail(context.Background(), "ana@example.com")
+	if u.Phone != "+525512345678" {
+		t.Fatalf("phone read as %q, want the Mexican +525512345678", u.Phone)
+	}
+	if _, err := r.Accounts.Setup(context.Background(), account.SetupInput{Workspace: "X", Country: "XX", Name: "B", Email: "b@example.com", Password: "tangerine-violin"}); core.ErrorCode(err) != core.EINVALID {
+		t.Fatalf("bad country: %v", err)
 	}
 }

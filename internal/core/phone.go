@@ -1,6 +1,7 @@
 package core
 
 import (
+	"slices"
 	"strings"
 
 	"github.com/nyaruka/phonenumbers"
@@ -60,4 +61,14 @@ func RegionForLanguage(lang string) string {
 		return "RU"
 	}
 	return "US"
+}
+
+// Regions lists every ISO 3166-1 region the phone library knows, sorted.
+func Regions() []string {
+	var out []string
+	for r := range phonenumbers.GetSupportedRegions() {
+		out = append(out, r)
+	}
+	slices.Sort(out)
+	return out
 }

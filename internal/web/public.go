@@ -42,12 +42,12 @@ func (h *Handler) withOptionalPrincipal(r *http.Request) (*http.Request, *auth.P
 }
 
 type setupData struct {
-	Timezone, Language string
+	Timezone, Language, Country string
 }
 
 func (h *Handler) setupView(r *http.Request) *view {
 	v := h.pageFor(r, i18n.Key("web.setup.title"))
-	v.Data = setupData{Timezone: "UTC", Language: v.Lang}
+	v.Data = setupData{Timezone: "UTC", Language: v.Lang, Country: defaultCountry(r.Header.Get("Accept-Language"), v.Lang)}
 	return v
 }
 
@@ -84,6 +84,7 @@ func (h *Handler) setupSubmit(w http.ResponseWriter, r *http.Request) {
 		Workspace: r.PostForm.Get("workspace"),
 		Timezone:  r.PostForm.Get("timezone"),
 		Language:  r.PostForm.Get("language"),
+		Country:   r.PostForm.Get("country"),
 		Name:      r.PostForm.Get("name"),
 		Email:     r.PostForm.Get("email"),
 		Password:  r.PostForm.Get("password"),
@@ -97,7 +98,7 @@ func (h *Handler) setupSubmit(w http.ResponseWriter, r *http.Request) {
 		}
 		v := h.setupView(r)
 		v.Form = formWithout(r.PostForm, "password")
-		v.Data = setupData{Timezone: r.PostForm.Get("timezone"), Language: r.PostForm.Get("language")}
+		v.Data = setupData{Timezone: r.PostForm.Get("timezone"), Language: r.PostForm.Get("language"), Country: r.PostForm.Get("country")}
 		h.render(w, r, h.applyError(r.Context(), w, v, err), "setup", v)
 		return
 	}

@@ -121,6 +121,7 @@ func (h *Handler) funcs(lang string) template.FuncMap {
 		"langName":    i18n.LanguageName,
 		"languages":   func() []string { return i18n.Supported },
 		"timezones":   func() []string { return timezones },
+		"countries":   func() []country { return countries(lang) },
 		"initials":    initials,
 		"photoURL":    photoURL,
 		"phone":       core.FormatPhone,
