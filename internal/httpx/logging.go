@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"time"
 )
 
@@ -35,10 +36,11 @@ func Logging(logger *slog.Logger) Middleware {
 
 			next.ServeHTTP(sw, r)
 
+			route := routeOf(r)
 			l.LogAttrs(ctx, slog.LevelInfo, "http request",
 				slog.String("method", r.Method),
-				slog.String("pattern", routeOf(r)),
-				slog.String("path", r.URL.Path),
+				slog.String("pattern", route),
+				slog.String("path", loggedPath(route, r.URL.Path)),
 				slog.Int("status", sw.Status()),
 				slog.Int64("bytes", sw.Bytes()),
 				slog.Duration("duration", time.Since(start)),
@@ -67,4 +69,17 @@ func remoteIP(r *http.Request) string {
 		return host
 	}
 	return r.RemoteAddr
+}
+
+// loggedPath keeps one-time link tokens out of the logs: for a route with a
+// {token} wildcard (invitations, email confirmation, password reset) the
+// pattern is logged instead of the path that holds the secret.
+func loggedPath(route, path string) string {
+	if strings.Contains(route, "{token}") {
+		if _, p, ok := strings.Cut(route, " "); ok {
+			return p
+		}
+		return route
+	}
+	return path
 }

@@ -125,3 +125,15 @@ func TestLoggerDefault(t *testing.T) {
 		t.Fatal("Logger without Logging is not slog.Default()")
 	}
 }
+
+func TestLoggingHidesLinkTokens(t *testing.T) {
+	var buf bytes.Buffer
+	logger := slog.New(slog.NewTextHandler(&buf, nil))
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /invite/{token}", func(w http.ResponseWriter, r *http.Request) {})
+	h := Chain(CaptureRoute(mux), Logging(logger))
+	h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodGet, "/invite/s3cr3t-t0ken", nil))
+	if strings.Contains(buf.String(), "s3cr3t-t0ken") || !strings.Contains(buf.String(), "path=/invite/{token}") {
+		t.Fatalf("log line: %s", buf.String())
+	}
+}
