@@ -10,6 +10,7 @@ targets=(
   "./internal/core FuzzNormalizeName"
   "./internal/photo FuzzProcess"
   "./internal/photo FuzzOrientation"
+  "./internal/security FuzzMatchTOTP"
 )
 for t in "${targets[@]}"; do
   set -- $t

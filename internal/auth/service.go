@@ -14,6 +14,7 @@ import (
 // Config tunes sign-in. Zero values take the defaults.
 type Config struct {
 	IdleTimeout      time.Duration // a session unused this long ends (default 90 days)
+	TwoFactorIdle    time.Duration // the same for users with two-step verification on (default 30 days)
 	AbsoluteTimeout  time.Duration // a session ends this long after sign-in whatever its use (default 365 days)
 	ThrottleWindow   time.Duration // failures are counted in windows this long (default 15 minutes)
 	AccountFailures  int           // failures per account and window before 429 (default 10)
@@ -25,6 +26,9 @@ type Config struct {
 func (c *Config) defaults() {
 	if c.IdleTimeout <= 0 {
 		c.IdleTimeout = 90 * 24 * time.Hour
+	}
+	if c.TwoFactorIdle <= 0 {
+		c.TwoFactorIdle = 30 * 24 * time.Hour
 	}
 	if c.AbsoluteTimeout <= 0 {
 		c.AbsoluteTimeout = 365 * 24 * time.Hour
@@ -80,10 +84,14 @@ type LoginInput struct {
 }
 
 // LoginResult is a successful sign-in. Token is shown to the client once.
+// When SecondFactor is true the password was right but the user has
+// two-step verification on: no session exists yet, and the caller must run
+// the second step (package security) before one is opened.
 type LoginResult struct {
-	User    *core.User
-	Session *core.Session
-	Token   string
+	User         *core.User
+	Session      *core.Session
+	Token        string
+	SecondFactor bool
 }
 
 var errLoginFailed = core.Errorf(core.EUNAUTHORIZED, "errors.login_failed")
@@ -125,6 +133,11 @@ func (s *Service) Login(ctx context.Context, in LoginInput) (*LoginResult, error
 			return nil, err
 		}
 		return nil, errLoginFailed
+	}
+	if user.TwoFactorEnabled {
+		// The password counts as right only once the second step passes, so
+		// the failure counters stay until then.
+		return &LoginResult{User: user, SecondFactor: true}, nil
 	}
 	var res *LoginResult
 	err = s.db.InTx(ctx, func(q *store.Q) error {
@@ -193,16 +206,20 @@ func (s *Service) Authenticate(ctx context.Context, token, ip string) (*Principa
 		}
 		return nil, err
 	}
+	user, err := r.User(ctx, sess.UserID)
+	if err != nil {
+		return nil, fmt.Errorf("session user: %w", err)
+	}
 	now := s.db.Now()
-	if !now.Before(sess.ExpiresAt) || now.Sub(sess.LastSeenAt) >= s.cfg.IdleTimeout {
+	idle := s.cfg.IdleTimeout
+	if user.TwoFactorEnabled {
+		idle = min(idle, s.cfg.TwoFactorIdle)
+	}
+	if !now.Before(sess.ExpiresAt) || now.Sub(sess.LastSeenAt) >= idle {
 		if err := s.db.Writer().DeleteSession(ctx, sess.ID); err != nil {
 			return nil, err
 		}
 		return nil, core.ErrUnauthorized
-	}
-	user, err := r.User(ctx, sess.UserID)
-	if err != nil {
-		return nil, fmt.Errorf("session user: %w", err)
 	}
 	if user.State != core.StateActive {
 		return nil, core.ErrUnauthorized
@@ -341,4 +358,38 @@ func (s *Service) VerifyPassword(ctx context.Context, user *core.User, pw, ip, f
 		key = "errors.field.required"
 	}
 	return &core.Error{Code: core.EINVALID, Key: "errors.invalid", Fields: []core.FieldError{{Field: field, Key: key}}}
+}
+
+// CheckThrottle refuses with ETOOMANY while the account or the IP has too
+// many recent failures; second-step codes share the sign-in counters.
+func (s *Service) CheckThrottle(ctx context.Context, email, ip string) error {
+	if err := s.checkThrottle(ctx, "acct:"+email, s.cfg.AccountFailures); err != nil {
+		return err
+	}
+	return s.checkThrottle(ctx, "ip:"+ip, s.cfg.IPFailures)
+}
+
+// RecordFailure counts a failed attempt (a wrong code) for the account and IP.
+func (s *Service) RecordFailure(ctx context.Context, email, ip string) error {
+	w := s.db.Writer()
+	if err := w.RecordFailure(ctx, "acct:"+email, s.cfg.ThrottleWindow); err != nil {
+		return err
+	}
+	return w.RecordFailure(ctx, "ip:"+ip, s.cfg.ThrottleWindow)
+}
+
+// CompleteSignIn opens the session of a sign-in whose second step passed,
+// in q's transaction.
+func (s *Service) CompleteSignIn(ctx context.Context, q *store.Q, user *core.User, kind core.SessionKind, ip, device string) (*LoginResult, error) {
+	if err := q.ClearFailures(ctx, "acct:"+user.Email); err != nil {
+		return nil, err
+	}
+	if err := q.TouchSignIn(ctx, user.ID); err != nil {
+		return nil, err
+	}
+	token, sess, err := s.StartSession(ctx, q, user.ID, kind, ip, device)
+	if err != nil {
+		return nil, err
+	}
+	return &LoginResult{User: user, Session: sess, Token: token}, nil
 }

@@ -187,3 +187,53 @@ type AuditEntry struct {
 	IP          string
 	CreatedAt   time.Time
 }
+
+// TwoFactorMethod names a second factor.
+type TwoFactorMethod string
+
+// Second-factor methods. Backup codes come with the first method enabled.
+const (
+	MethodTOTP       TwoFactorMethod = "totp"
+	MethodEmail      TwoFactorMethod = "email"
+	MethodBackupCode TwoFactorMethod = "backup_code"
+)
+
+// SecondFactor is one method of a user, enabled or being set up.
+type SecondFactor struct {
+	UserID       int64
+	Method       TwoFactorMethod
+	SecretSealed []byte // TOTP key, sealed; nil for email
+	LastStep     int64  // last accepted TOTP step
+	CreatedAt    time.Time
+	EnabledAt    time.Time // zero while setup waits for a code
+}
+
+// Challenge is a second step in progress: a sign-in waiting for a code, or
+// the email method waiting for the code that enables it.
+type Challenge struct {
+	ID             int64
+	UserID         int64
+	TokenHash      []byte
+	Purpose        string // "login" or "enable_email"
+	SessionKind    SessionKind
+	IP, Device     string
+	CreatedAt      time.Time
+	ExpiresAt      time.Time
+	Attempts       int
+	EmailCodeHash  []byte
+	EmailSentAt    time.Time
+	EmailExpiresAt time.Time
+	EmailAttempts  int
+	DoneAt         time.Time
+}
+
+// More audited security actions.
+const (
+	AuditTwoFactorEnabled     AuditAction = "two_factor.enabled"
+	AuditTwoFactorDisabled    AuditAction = "two_factor.disabled"
+	AuditTwoFactorReset       AuditAction = "two_factor.reset"
+	AuditBackupCodeUsed       AuditAction = "two_factor.backup_code_used"
+	AuditBackupCodesRenewed   AuditAction = "two_factor.backup_codes_regenerated"
+	AuditSignIn               AuditAction = "sign_in.succeeded"
+	AuditSignInSecondStepFail AuditAction = "sign_in.second_step_failed"
+)

@@ -7,6 +7,8 @@ package secrets
 import (
 	"crypto/aes"
 	"crypto/cipher"
+	"crypto/hmac"
+	"crypto/sha256"
 	"crypto/rand"
 	"encoding/base64"
 	"errors"
@@ -19,8 +21,11 @@ import (
 // KeyFile is the key's file name in the data folder when no key is given.
 const KeyFile = "secret.key"
 
-// Box seals and opens values.
-type Box struct{ aead cipher.AEAD }
+// Box seals and opens values, and keys hashes of short codes.
+type Box struct {
+	aead   cipher.AEAD
+	macKey []byte
+}
 
 // New returns a Box for a 32-byte key.
 func New(key []byte) (*Box, error) {
@@ -35,7 +40,19 @@ func New(key []byte) (*Box, error) {
 	if err != nil {
 		return nil, fmt.Errorf("secret key: %w", err)
 	}
-	return &Box{aead: aead}, nil
+	// A separate key for MACs, derived so the sealing key is never reused.
+	mac := hmac.New(sha256.New, key)
+	mac.Write([]byte("roster code hashing"))
+	return &Box{aead: aead, macKey: mac.Sum(nil)}, nil
+}
+
+// MAC hashes a short secret (a 6-digit code, a backup code) with a key the
+// database does not hold: a stolen database cannot brute-force the few
+// million possible codes offline.
+func (b *Box) MAC(secret string) []byte {
+	m := hmac.New(sha256.New, b.macKey)
+	m.Write([]byte(secret))
+	return m.Sum(nil)
 }
 
 // Load returns the Box for encoded (base64 of 32 bytes) when it is set;

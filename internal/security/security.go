@@ -1,0 +1,765 @@
+// Package security holds two-step verification: authenticator apps (TOTP,
+// RFC 6238), emailed codes, backup codes, the second step of sign-in, and
+// admin resets. The web page and the API both call these functions.
+package security
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/subtle"
+	"database/sql"
+	"encoding/base64"
+	"fmt"
+	"image/png"
+	"math/big"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/pquerna/otp"
+	"github.com/pquerna/otp/totp"
+
+	"roster/internal/auth"
+	"roster/internal/core"
+	"roster/internal/secrets"
+	"roster/internal/store"
+)
+
+// Lifetimes and limits.
+const (
+	ChallengeTTL      = 10 * time.Minute // a sign-in waiting for its second step
+	EmailCodeTTL      = 10 * time.Minute
+	EmailCodeTries    = 5
+	ResendAfter       = 60 * time.Second
+	BackupCodeCount   = 10
+	totpPeriod        = 30
+	purposeLogin      = "login"
+	purposeEnableMail = "enable_email"
+)
+
+// MailQueue enqueues a templated email inside the caller's transaction.
+type MailQueue interface {
+	EnqueueTx(ctx context.Context, tx *sql.Tx, to, lang, template string, data map[string]any) error
+}
+
+// Service applies the two-step verification rules.
+type Service struct {
+	db   *store.DB
+	auth *auth.Service
+	box  *secrets.Box
+	mail MailQueue
+}
+
+// NewService returns the security service.
+func NewService(db *store.DB, authSvc *auth.Service, box *secrets.Box, mail MailQueue) *Service {
+	return &Service{db: db, auth: authSvc, box: box, mail: mail}
+}
+
+// Errors.
+var (
+	ErrWebOnly        = core.Errorf(core.EFORBIDDEN, "errors.two_factor_web_only")
+	errNotEnabled     = core.Errorf(core.ECONFLICT, "errors.two_factor_not_enabled")
+	errAlreadyEnabled = core.Errorf(core.ECONFLICT, "errors.two_factor_already_enabled")
+	errNoSetup        = core.Errorf(core.ECONFLICT, "errors.two_factor_setup_missing")
+	errOwnReset       = core.Errorf(core.EFORBIDDEN, "errors.two_factor_own_reset")
+	errChallenge      = core.Errorf(core.ENOTFOUND, "errors.challenge_invalid")
+)
+
+func codeError(field, key string) error {
+	return &core.Error{Code: core.EINVALID, Key: "errors.invalid", Fields: []core.FieldError{{Field: field, Key: key}}}
+}
+
+// Status is what the security page shows.
+type Status struct {
+	TOTP            bool
+	Email           bool
+	BackupCodesLeft int
+	// PendingTOTP is true while an authenticator setup waits for its code.
+	PendingTOTP bool
+}
+
+// Enabled reports whether any method is on.
+func (s *Status) Enabled() bool { return s.TOTP || s.Email }
+
+// Methods lists the methods a second step may use.
+func (s *Status) Methods() []core.TwoFactorMethod {
+	var out []core.TwoFactorMethod
+	if s.TOTP {
+		out = append(out, core.MethodTOTP)
+	}
+	if s.Email {
+		out = append(out, core.MethodEmail)
+	}
+	if s.BackupCodesLeft > 0 {
+		out = append(out, core.MethodBackupCode)
+	}
+	return out
+}
+
+// Status returns the user's methods and backup codes left.
+func (s *Service) Status(ctx context.Context, user *core.User) (*Status, error) {
+	return status(ctx, s.db.Reader(), user.ID)
+}
+
+func status(ctx context.Context, q *store.Q, userID int64) (*Status, error) {
+	methods, err := q.SecondFactors(ctx, userID)
+	if err != nil {
+		return nil, err
+	}
+	st := &Status{}
+	for _, m := range methods {
+		on := !m.EnabledAt.IsZero()
+		switch m.Method {
+		case core.MethodTOTP:
+			st.TOTP, st.PendingTOTP = on, !on
+		case core.MethodEmail:
+			st.Email = on
+		}
+	}
+	if st.BackupCodesLeft, err = q.BackupCodesLeft(ctx, userID); err != nil {
+		return nil, err
+	}
+	return st, nil
+}
+
+// requireBrowser allows turning methods on and off only from a web session:
+// a stolen bearer token must not be able to change the second factor.
+func requireBrowser(p *auth.Principal) error {
+	if p.Session == nil || p.Session.Kind != core.SessionWeb {
+		return ErrWebOnly
+	}
+	return nil
+}
+
+// TOTPSetup is what the page shows to add Roster to an authenticator app.
+type TOTPSetup struct {
+	Secret string // base32 key, for typing in
+	URI    string // otpauth:// URI, in the QR code
+	QRPNG  []byte // the QR code as PNG
+}
+
+// QRDataURI returns the QR code as a data: URI for an <img>.
+func (t *TOTPSetup) QRDataURI() string {
+	return "data:image/png;base64," + base64.StdEncoding.EncodeToString(t.QRPNG)
+}
+
+// StartTOTP begins adding an authenticator app: it checks the password and
+// stores a new key (sealed) that becomes active once ConfirmTOTP gets a
+// valid code from the app.
+func (s *Service) StartTOTP(ctx context.Context, p *auth.Principal, password, workspace, ip string) (*TOTPSetup, error) {
+	if err := requireBrowser(p); err != nil {
+		return nil, err
+	}
+	st, err := s.Status(ctx, p.User)
+	if err != nil {
+		return nil, err
+	}
+	if st.TOTP {
+		return nil, errAlreadyEnabled
+	}
+	if err := s.auth.VerifyPassword(ctx, p.User, password, ip, "password"); err != nil {
+		return nil, err
+	}
+	issuer := "Roster"
+	if workspace != "" {
+		issuer = "Roster (" + workspace + ")"
+	}
+	key, err := totp.Generate(totp.GenerateOpts{Issuer: issuer, AccountName: p.User.Email, Period: totpPeriod,
+		Digits: otp.DigitsSix, Algorithm: otp.AlgorithmSHA1, SecretSize: 20})
+	if err != nil {
+		return nil, fmt.Errorf("generate totp key: %w", err)
+	}
+	img, err := key.Image(240, 240)
+	if err != nil {
+		return nil, fmt.Errorf("qr code: %w", err)
+	}
+	var buf bytes.Buffer
+	if err := png.Encode(&buf, img); err != nil {
+		return nil, fmt.Errorf("qr code: %w", err)
+	}
+	err = s.db.Writer().PutSecondFactor(ctx, &core.SecondFactor{UserID: p.User.ID, Method: core.MethodTOTP,
+		SecretSealed: s.box.Seal([]byte(key.Secret())), CreatedAt: s.db.Now()})
+	if err != nil {
+		return nil, err
+	}
+	return &TOTPSetup{Secret: key.Secret(), URI: key.URL(), QRPNG: buf.Bytes()}, nil
+}
+
+// ConfirmTOTP turns the authenticator app on with a current code from it.
+// When it is the user's first method it returns the new backup codes, shown
+// once.
+func (s *Service) ConfirmTOTP(ctx context.Context, p *auth.Principal, code, ip string) ([]string, error) {
+	if err := requireBrowser(p); err != nil {
+		return nil, err
+	}
+	methods, err := s.db.Reader().SecondFactors(ctx, p.User.ID)
+	if err != nil {
+		return nil, err
+	}
+	i := slices.IndexFunc(methods, func(m *core.SecondFactor) bool { return m.Method == core.MethodTOTP })
+	if i < 0 {
+		return nil, errNoSetup
+	}
+	if !methods[i].EnabledAt.IsZero() {
+		return nil, errAlreadyEnabled
+	}
+	if err := s.auth.CheckThrottle(ctx, p.User.Email, ip); err != nil {
+		return nil, err
+	}
+	step, ok := s.matchTOTP(methods[i], code)
+	if !ok {
+		return nil, s.wrongCode(ctx, p.User, ip)
+	}
+	return s.enable(ctx, p, core.MethodTOTP, ip, func(q *store.Q) error {
+		if _, err := q.AcceptTOTPStep(ctx, p.User.ID, step); err != nil {
+			return err
+		}
+		return nil
+	})
+}
+
+// matchTOTP checks code against the steps around now (±1 × 30 s) and
+// returns the matching step; a step at or before the last accepted one is
+// refused, so a code works once.
+func (s *Service) matchTOTP(m *core.SecondFactor, code string) (int64, bool) {
+	code = normalizeDigits(code)
+	if len(code) != 6 {
+		return 0, false
+	}
+	secret, err := s.box.Open(m.SecretSealed)
+	if err != nil {
+		return 0, false
+	}
+	return MatchTOTP(string(secret), code, s.db.Now(), m.LastStep)
+}
+
+// MatchTOTP returns the time step whose code equals code, among the steps
+// now-1, now and now+1, skipping steps at or before lastStep.
+func MatchTOTP(secret, code string, now time.Time, lastStep int64) (int64, bool) {
+	current := now.Unix() / totpPeriod
+	for _, step := range []int64{current - 1, current, current + 1} {
+		if step <= lastStep || step < 0 {
+			continue
+		}
+		want, err := totp.GenerateCodeCustom(secret, time.Unix(step*totpPeriod, 0), totp.ValidateOpts{
+			Period: totpPeriod, Digits: otp.DigitsSix, Algorithm: otp.AlgorithmSHA1})
+		if err != nil {
+			continue
+		}
+		if subtle.ConstantTimeCompare([]byte(want), []byte(code)) == 1 {
+			return step, true
+		}
+	}
+	return 0, false
+}
+
+func normalizeDigits(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r == ' ' || r == '-' {
+			return -1
+		}
+		return r
+	}, strings.TrimSpace(s))
+}
+
+// wrongCode counts a wrong code like a failed sign-in and returns the field
+// error.
+func (s *Service) wrongCode(ctx context.Context, u *core.User, ip string) error {
+	if err := s.auth.RecordFailure(ctx, u.Email, ip); err != nil {
+		return err
+	}
+	return codeError("code", "errors.field.code_wrong")
+}
+
+// enable turns method on in one transaction: extra(q) runs first; backup
+// codes are created for a first method; other sessions end; a mail and an
+// audit entry record it.
+func (s *Service) enable(ctx context.Context, p *auth.Principal, method core.TwoFactorMethod, ip string, extra func(*store.Q) error) ([]string, error) {
+	var codes []string
+	err := s.db.InTx(ctx, func(q *store.Q) error {
+		if err := extra(q); err != nil {
+			return err
+		}
+		before, err := status(ctx, q, p.User.ID)
+		if err != nil {
+			return err
+		}
+		if err := q.EnableSecondFactor(ctx, p.User.ID, method); err != nil {
+			return err
+		}
+		if !before.Enabled() {
+			if codes, err = s.newBackupCodes(ctx, q, p.User.ID); err != nil {
+				return err
+			}
+		}
+		u, err := q.User(ctx, p.User.ID)
+		if err != nil {
+			return err
+		}
+		u.TwoFactorEnabled = true
+		if err := q.UpdateUser(ctx, u); err != nil {
+			return err
+		}
+		if err := q.DeleteOtherSessions(ctx, u.ID, p.Session.ID); err != nil {
+			return err
+		}
+		if err := s.mail.EnqueueTx(ctx, q.Tx, u.Email, u.Language, "two_factor_enabled", map[string]any{"Name": u.Name, "Method": string(method)}); err != nil {
+			return err
+		}
+		return q.Audit(ctx, &core.AuditEntry{WorkspaceID: u.WorkspaceID, ActorID: u.ID, TargetID: u.ID, Action: core.AuditTwoFactorEnabled, Detail: string(method), IP: ip})
+	})
+	if err != nil {
+		return nil, err
+	}
+	return codes, nil
+}
+
+// backupAlphabet avoids characters people confuse (0/o, 1/l/i).
+const backupAlphabet = "abcdefghjkmnpqrstuvwxyz23456789"
+
+func randomFrom(alphabet string, n int) string {
+	b := make([]byte, n)
+	max := big.NewInt(int64(len(alphabet)))
+	for i := range b {
+		v, _ := rand.Int(rand.Reader, max)
+		b[i] = alphabet[v.Int64()]
+	}
+	return string(b)
+}
+
+// newBackupCodes replaces the user's backup codes with fresh ones (stored
+// as keyed hashes) and returns them for showing once: "xxxxx-xxxxx".
+func (s *Service) newBackupCodes(ctx context.Context, q *store.Q, userID int64) ([]string, error) {
+	codes := make([]string, BackupCodeCount)
+	hashes := make([][]byte, BackupCodeCount)
+	for i := range codes {
+		raw := randomFrom(backupAlphabet, 10)
+		codes[i] = raw[:5] + "-" + raw[5:]
+		hashes[i] = s.box.MAC("backup:" + raw)
+	}
+	if err := q.ReplaceBackupCodes(ctx, userID, hashes); err != nil {
+		return nil, err
+	}
+	return codes, nil
+}
+
+// normalizeBackup accepts a backup code however it is typed.
+func normalizeBackup(code string) (string, bool) {
+	c := strings.ToLower(normalizeDigits(code))
+	if len(c) != 10 {
+		return "", false
+	}
+	for _, r := range c {
+		if !strings.ContainsRune(backupAlphabet, r) {
+			return "", false
+		}
+	}
+	return c, true
+}
+
+// sixDigits returns a random 6-digit code.
+func sixDigits() string { return randomFrom("0123456789", 6) }
+
+// StartEmail begins turning on emailed codes: it checks the password and
+// mails a code that ConfirmEmail expects.
+func (s *Service) StartEmail(ctx context.Context, p *auth.Principal, password, ip string) error {
+	if err := requireBrowser(p); err != nil {
+		return err
+	}
+	st, err := s.Status(ctx, p.User)
+	if err != nil {
+		return err
+	}
+	if st.Email {
+		return errAlreadyEnabled
+	}
+	if err := s.auth.VerifyPassword(ctx, p.User, password, ip, "password"); err != nil {
+		return err
+	}
+	now := s.db.Now()
+	return s.db.InTx(ctx, func(q *store.Q) error {
+		if err := q.PutSecondFactor(ctx, &core.SecondFactor{UserID: p.User.ID, Method: core.MethodEmail, CreatedAt: now}); err != nil {
+			return err
+		}
+		c := &core.Challenge{UserID: p.User.ID, TokenHash: s.box.MAC(fmt.Sprintf("enable-email:%d", p.User.ID)),
+			Purpose: purposeEnableMail, CreatedAt: now, ExpiresAt: now.Add(EmailCodeTTL)}
+		// One enabling challenge per user: its token hash is fixed.
+		if old, err := q.ChallengeByTokenHash(ctx, c.TokenHash); err == nil {
+			c.ID = old.ID
+			c.CreatedAt, c.ExpiresAt = old.CreatedAt, now.Add(EmailCodeTTL)
+		} else if core.ErrorCode(err) != core.ENOTFOUND {
+			return err
+		} else if err := q.CreateChallenge(ctx, c); err != nil {
+			return err
+		}
+		return s.sendEmailCode(ctx, q, p.User, c, "enable")
+	})
+}
+
+// sendEmailCode mails a fresh code for challenge c and saves its hash.
+func (s *Service) sendEmailCode(ctx context.Context, q *store.Q, u *core.User, c *core.Challenge, purpose string) error {
+	code := sixDigits()
+	now := s.db.Now()
+	c.EmailCodeHash = s.box.MAC(fmt.Sprintf("email:%d:%s", c.ID, code))
+	c.EmailSentAt, c.EmailExpiresAt, c.EmailAttempts = now, now.Add(EmailCodeTTL), 0
+	if err := q.SaveChallenge(ctx, c); err != nil {
+		return err
+	}
+	return s.mail.EnqueueTx(ctx, q.Tx, u.Email, u.Language, "two_factor_code", map[string]any{
+		"Name": u.Name, "Code": code, "Minutes": int(EmailCodeTTL / time.Minute), "Purpose": purpose})
+}
+
+// checkEmailCode compares code with the challenge's emailed code, counting
+// the try; it reports whether it matched.
+func (s *Service) checkEmailCode(c *core.Challenge, code string) bool {
+	code = normalizeDigits(code)
+	if c.EmailCodeHash == nil || !s.db.Now().Before(c.EmailExpiresAt) || c.EmailAttempts >= EmailCodeTries || len(code) != 6 {
+		return false
+	}
+	c.EmailAttempts++
+	return subtle.ConstantTimeCompare(s.box.MAC(fmt.Sprintf("email:%d:%s", c.ID, code)), c.EmailCodeHash) == 1
+}
+
+// ConfirmEmail turns emailed codes on with the code just sent.
+func (s *Service) ConfirmEmail(ctx context.Context, p *auth.Principal, code, ip string) ([]string, error) {
+	if err := requireBrowser(p); err != nil {
+		return nil, err
+	}
+	if err := s.auth.CheckThrottle(ctx, p.User.Email, ip); err != nil {
+		return nil, err
+	}
+	w := s.db.Writer()
+	c, err := w.ChallengeByTokenHash(ctx, s.box.MAC(fmt.Sprintf("enable-email:%d", p.User.ID)))
+	if err != nil {
+		if core.ErrorCode(err) == core.ENOTFOUND {
+			return nil, errNoSetup
+		}
+		return nil, err
+	}
+	ok := s.checkEmailCode(c, code)
+	if err := w.SaveChallenge(ctx, c); err != nil {
+		return nil, err
+	}
+	if !ok {
+		return nil, s.wrongCode(ctx, p.User, ip)
+	}
+	return s.enable(ctx, p, core.MethodEmail, ip, func(q *store.Q) error {
+		c.EmailCodeHash, c.DoneAt = nil, s.db.Now()
+		return q.SaveChallenge(ctx, c)
+	})
+}
+
+// verifyAnyCode checks a code of any enabled method or a backup code, for
+// disabling and regenerating. It spends what it matches.
+func (s *Service) verifyAnyCode(ctx context.Context, u *core.User, code, ip string) (core.TwoFactorMethod, error) {
+	if strings.TrimSpace(code) == "" {
+		return "", codeError("code", "errors.field.code_required")
+	}
+	if err := s.auth.CheckThrottle(ctx, u.Email, ip); err != nil {
+		return "", err
+	}
+	method, err := s.spendCode(ctx, u, nil, code)
+	if err != nil {
+		return "", err
+	}
+	if method == "" {
+		return "", s.wrongCode(ctx, u, ip)
+	}
+	return method, nil
+}
+
+// spendCode tries code as a TOTP code, an emailed code of challenge c (when
+// given) and a backup code, and spends the one that matches. It returns ""
+// when none does.
+func (s *Service) spendCode(ctx context.Context, u *core.User, c *core.Challenge, code string) (core.TwoFactorMethod, error) {
+	w := s.db.Writer()
+	methods, err := w.SecondFactors(ctx, u.ID)
+	if err != nil {
+		return "", err
+	}
+	for _, m := range methods {
+		if m.Method != core.MethodTOTP || m.EnabledAt.IsZero() {
+			continue
+		}
+		if step, ok := s.matchTOTP(m, code); ok {
+			if accepted, err := w.AcceptTOTPStep(ctx, u.ID, step); err != nil {
+				return "", err
+			} else if accepted {
+				return core.MethodTOTP, nil
+			}
+		}
+	}
+	if c != nil && c.EmailCodeHash != nil {
+		ok := s.checkEmailCode(c, code)
+		if ok {
+			c.EmailCodeHash = nil
+		}
+		if err := w.SaveChallenge(ctx, c); err != nil {
+			return "", err
+		}
+		if ok {
+			return core.MethodEmail, nil
+		}
+	}
+	if b, ok := normalizeBackup(code); ok {
+		used, err := w.UseBackupCode(ctx, u.ID, s.box.MAC("backup:"+b))
+		if err != nil {
+			return "", err
+		}
+		if used {
+			_ = w.Audit(ctx, &core.AuditEntry{WorkspaceID: u.WorkspaceID, ActorID: u.ID, TargetID: u.ID, Action: core.AuditBackupCodeUsed})
+			return core.MethodBackupCode, nil
+		}
+	}
+	return "", nil
+}
+
+// Disable turns one method off after checking the password and a current
+// code (or a backup code). When no method is left, backup codes go too and
+// two-step verification is off.
+func (s *Service) Disable(ctx context.Context, p *auth.Principal, method core.TwoFactorMethod, password, code, ip string) error {
+	if err := requireBrowser(p); err != nil {
+		return err
+	}
+	st, err := s.Status(ctx, p.User)
+	if err != nil {
+		return err
+	}
+	if (method == core.MethodTOTP && !st.TOTP) || (method == core.MethodEmail && !st.Email) || (method != core.MethodTOTP && method != core.MethodEmail) {
+		return errNotEnabled
+	}
+	if err := s.auth.VerifyPassword(ctx, p.User, password, ip, "password"); err != nil {
+		return err
+	}
+	if _, err := s.verifyAnyCode(ctx, p.User, code, ip); err != nil {
+		return err
+	}
+	return s.db.InTx(ctx, func(q *store.Q) error {
+		if err := q.DeleteSecondFactor(ctx, p.User.ID, method); err != nil {
+			return err
+		}
+		after, err := status(ctx, q, p.User.ID)
+		if err != nil {
+			return err
+		}
+		u, err := q.User(ctx, p.User.ID)
+		if err != nil {
+			return err
+		}
+		allOff := !after.Enabled()
+		if allOff {
+			if err := q.ReplaceBackupCodes(ctx, u.ID, nil); err != nil {
+				return err
+			}
+			u.TwoFactorEnabled = false
+			if err := q.UpdateUser(ctx, u); err != nil {
+				return err
+			}
+		}
+		if err := s.mail.EnqueueTx(ctx, q.Tx, u.Email, u.Language, "two_factor_disabled", map[string]any{"Name": u.Name, "Method": string(method), "AllOff": allOff}); err != nil {
+			return err
+		}
+		return q.Audit(ctx, &core.AuditEntry{WorkspaceID: u.WorkspaceID, ActorID: u.ID, TargetID: u.ID, Action: core.AuditTwoFactorDisabled, Detail: string(method), IP: ip})
+	})
+}
+
+// RegenerateBackupCodes replaces the backup codes after checking the
+// password and a current code; the new codes are shown once.
+func (s *Service) RegenerateBackupCodes(ctx context.Context, p *auth.Principal, password, code, ip string) ([]string, error) {
+	if err := requireBrowser(p); err != nil {
+		return nil, err
+	}
+	st, err := s.Status(ctx, p.User)
+	if err != nil {
+		return nil, err
+	}
+	if !st.Enabled() {
+		return nil, errNotEnabled
+	}
+	if err := s.auth.VerifyPassword(ctx, p.User, password, ip, "password"); err != nil {
+		return nil, err
+	}
+	if _, err := s.verifyAnyCode(ctx, p.User, code, ip); err != nil {
+		return nil, err
+	}
+	var codes []string
+	err = s.db.InTx(ctx, func(q *store.Q) error {
+		if codes, err = s.newBackupCodes(ctx, q, p.User.ID); err != nil {
+			return err
+		}
+		return q.Audit(ctx, &core.AuditEntry{WorkspaceID: p.User.WorkspaceID, ActorID: p.User.ID, TargetID: p.User.ID, Action: core.AuditBackupCodesRenewed, IP: ip})
+	})
+	return codes, err
+}
+
+// Reset removes every method and backup code of a user who lost them, and
+// signs them out everywhere. Admins only, never on themselves.
+func (s *Service) Reset(ctx context.Context, actor *core.User, targetID int64, ip string) error {
+	if !actor.IsAdmin() {
+		return core.ErrForbidden
+	}
+	if actor.ID == targetID {
+		return errOwnReset
+	}
+	return s.db.InTx(ctx, func(q *store.Q) error {
+		u, err := q.UserInWorkspace(ctx, actor.WorkspaceID, targetID)
+		if err != nil {
+			return err
+		}
+		if err := q.DeleteSecondFactor(ctx, u.ID, ""); err != nil {
+			return err
+		}
+		if err := q.ReplaceBackupCodes(ctx, u.ID, nil); err != nil {
+			return err
+		}
+		u.TwoFactorEnabled = false
+		if err := q.UpdateUser(ctx, u); err != nil {
+			return err
+		}
+		if err := q.DeleteOtherSessions(ctx, u.ID, 0); err != nil {
+			return err
+		}
+		if err := s.mail.EnqueueTx(ctx, q.Tx, u.Email, u.Language, "two_factor_reset", map[string]any{"Name": u.Name, "AdminName": actor.Name}); err != nil {
+			return err
+		}
+		return q.Audit(ctx, &core.AuditEntry{WorkspaceID: u.WorkspaceID, ActorID: actor.ID, TargetID: u.ID, Action: core.AuditTwoFactorReset, IP: ip})
+	})
+}
+
+// Challenge is a sign-in waiting for its second step. Token goes to the
+// client (a hidden form field, or challenge_id in the API).
+type Challenge struct {
+	Token     string
+	Methods   []core.TwoFactorMethod
+	ExpiresAt time.Time
+	EmailSent bool
+}
+
+// BeginLogin starts the second step for a user whose password was right
+// (auth.LoginResult.SecondFactor). With emailed codes on, a code is sent.
+func (s *Service) BeginLogin(ctx context.Context, user *core.User, kind core.SessionKind, ip, device string) (*Challenge, error) {
+	st, err := s.Status(ctx, user)
+	if err != nil {
+		return nil, err
+	}
+	token := auth.NewToken()
+	now := s.db.Now()
+	ch := &Challenge{Token: token, Methods: st.Methods(), ExpiresAt: now.Add(ChallengeTTL)}
+	err = s.db.InTx(ctx, func(q *store.Q) error {
+		c := &core.Challenge{UserID: user.ID, TokenHash: auth.HashToken(token), Purpose: purposeLogin, SessionKind: kind,
+			IP: ip, Device: device, CreatedAt: now, ExpiresAt: ch.ExpiresAt}
+		if err := q.CreateChallenge(ctx, c); err != nil {
+			return err
+		}
+		if st.Email {
+			ch.EmailSent = true
+			return s.sendEmailCode(ctx, q, user, c, "login")
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return ch, nil
+}
+
+func (s *Service) openChallenge(ctx context.Context, q *store.Q, token string) (*core.Challenge, *core.User, error) {
+	c, err := q.ChallengeByTokenHash(ctx, auth.HashToken(token))
+	if err != nil {
+		if core.ErrorCode(err) == core.ENOTFOUND {
+			return nil, nil, errChallenge
+		}
+		return nil, nil, err
+	}
+	if c.Purpose != purposeLogin || !c.DoneAt.IsZero() || !s.db.Now().Before(c.ExpiresAt) {
+		return nil, nil, errChallenge
+	}
+	u, err := q.User(ctx, c.UserID)
+	if err != nil {
+		return nil, nil, err
+	}
+	if u.State != core.StateActive {
+		return nil, nil, errChallenge
+	}
+	return c, u, nil
+}
+
+// ResendEmailCode mails a new code for a sign-in, at most once a minute.
+func (s *Service) ResendEmailCode(ctx context.Context, token string) error {
+	return s.db.InTx(ctx, func(q *store.Q) error {
+		c, u, err := s.openChallenge(ctx, q, token)
+		if err != nil {
+			return err
+		}
+		st, err := status(ctx, q, u.ID)
+		if err != nil {
+			return err
+		}
+		if !st.Email {
+			return errNotEnabled
+		}
+		if wait := c.EmailSentAt.Add(ResendAfter).Sub(s.db.Now()); !c.EmailSentAt.IsZero() && wait > 0 {
+			return &core.Error{Code: core.ETOOMANY, Key: "errors.code_resend_wait", Data: map[string]any{"Count": int(wait.Seconds()) + 1}, RetryAfter: wait}
+		}
+		return s.sendEmailCode(ctx, q, u, c, "login")
+	})
+}
+
+// VerifyLogin completes a sign-in with a code: from the authenticator app,
+// from the email, or a backup code. Wrong codes count like wrong passwords.
+func (s *Service) VerifyLogin(ctx context.Context, token, code, ip string) (*auth.LoginResult, error) {
+	w := s.db.Writer()
+	c, u, err := s.openChallenge(ctx, w, token)
+	if err != nil {
+		return nil, err
+	}
+	if strings.TrimSpace(code) == "" {
+		return nil, codeError("code", "errors.field.code_required")
+	}
+	if err := s.auth.CheckThrottle(ctx, u.Email, ip); err != nil {
+		return nil, err
+	}
+	method, err := s.spendCode(ctx, u, c, code)
+	if err != nil {
+		return nil, err
+	}
+	if method == "" {
+		c.Attempts++
+		if err := w.SaveChallenge(ctx, c); err != nil {
+			return nil, err
+		}
+		_ = w.Audit(ctx, &core.AuditEntry{WorkspaceID: u.WorkspaceID, ActorID: u.ID, TargetID: u.ID, Action: core.AuditSignInSecondStepFail, IP: ip})
+		if c.EmailCodeHash != nil && c.EmailAttempts >= EmailCodeTries {
+			if err := s.auth.RecordFailure(ctx, u.Email, ip); err != nil {
+				return nil, err
+			}
+			return nil, codeError("code", "errors.code_attempts_exhausted")
+		}
+		return nil, s.wrongCode(ctx, u, ip)
+	}
+	var res *auth.LoginResult
+	err = s.db.InTx(ctx, func(q *store.Q) error {
+		ok, err := q.CompleteChallenge(ctx, c.ID)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return errChallenge
+		}
+		if res, err = s.auth.CompleteSignIn(ctx, q, u, c.SessionKind, ip, c.Device); err != nil {
+			return err
+		}
+		return q.Audit(ctx, &core.AuditEntry{WorkspaceID: u.WorkspaceID, ActorID: u.ID, TargetID: u.ID, Action: core.AuditSignIn, Detail: string(method), IP: ip})
+	})
+	if err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
+// CodeAt returns the TOTP code of secret at t, for tests and tools.
+func CodeAt(secret string, t time.Time) string {
+	code, _ := totp.GenerateCodeCustom(secret, t, totp.ValidateOpts{Period: totpPeriod, Digits: otp.DigitsSix, Algorithm: otp.AlgorithmSHA1})
+	return code
+}
