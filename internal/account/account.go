@@ -367,6 +367,8 @@ func (s *Service) OpenInvites(ctx context.Context, actor *core.User) ([]*core.In
 // Page is one page of a list.
 type Page struct {
 	Offset, Limit int
+	// TwoFactor filters by two-step verification: "on", "off" or "" (all).
+	TwoFactor string
 }
 
 // Users lists the actor's workspace; admins and holders of profile access.
@@ -378,7 +380,16 @@ func (s *Service) Users(ctx context.Context, actor *core.User, p Page) ([]*core.
 		p.Limit = 50
 	}
 	p.Offset = max(p.Offset, 0)
-	return s.db.Reader().Users(ctx, store.UserFilter{WorkspaceID: actor.WorkspaceID, Offset: p.Offset, Limit: p.Limit})
+	f := store.UserFilter{WorkspaceID: actor.WorkspaceID, Offset: p.Offset, Limit: p.Limit}
+	switch p.TwoFactor {
+	case "on", "off":
+		on := p.TwoFactor == "on"
+		f.TwoFactor = &on
+	case "":
+	default:
+		return nil, 0, &core.Error{Code: core.EINVALID, Key: "errors.invalid", Fields: []core.FieldError{{Field: "two_factor", Key: "errors.field.required"}}}
+	}
+	return s.db.Reader().Users(ctx, f)
 }
 
 // User returns a user of the actor's workspace. Anyone sees themselves;

@@ -195,11 +195,8 @@ func (a *API) createToken(ctx context.Context, in *createTokenInput) (*createTok
 	if p.Token != nil {
 		return nil, a.fail(ctx, core.ErrForbidden)
 	}
-	days := in.Body.ExpiresInDays
-	if days == 0 {
-		days = 365
-	}
-	secret, t, err := a.deps.Auth.CreateAPIToken(ctx, p.User, in.Body.Name, time.Duration(days)*24*time.Hour)
+	ttl := time.Duration(in.Body.ExpiresInDays) * 24 * time.Hour // huma fills the default
+	secret, t, err := a.deps.Auth.CreateAPIToken(ctx, p.User, in.Body.Name, ttl)
 	if err != nil {
 		return nil, a.fail(ctx, err)
 	}

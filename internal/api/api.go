@@ -16,7 +16,6 @@ import (
 	"sync"
 
 	"github.com/danielgtaylor/huma/v2"
-	"github.com/danielgtaylor/huma/v2/adapters/humago"
 
 	"roster/internal/account"
 	"roster/internal/auth"
@@ -210,14 +209,6 @@ func (a *API) documentSpecRoute() {
 	})
 }
 
-// specVariants are routes huma adds for other formats of the document;
-// documentSpecRoute describes them.
-var specVariants = []string{
-	"GET " + Prefix + "/openapi-3.0.json",
-	"GET " + Prefix + "/openapi.yaml",
-	"GET " + Prefix + "/openapi-3.0.yaml",
-}
-
 // Security requirement names.
 const (
 	schemeBearer = "bearer"
@@ -244,9 +235,4 @@ func (a *API) op(o huma.Operation) huma.Operation {
 	}
 	slices.Sort(o.Errors)
 	return o
-}
-
-// humaContext adapts a request for huma's handler.
-func humaContext(op *huma.Operation, r *http.Request, w http.ResponseWriter) huma.Context {
-	return humago.NewContext(op, r, w)
 }

@@ -551,3 +551,26 @@ func TestOpenAPIDocument(t *testing.T) {
 		e.do("GET", "/docs", "").problem(http.StatusNotFound)
 	})
 }
+
+// specVariants are routes huma adds for other formats of the document;
+// documentSpecRoute describes them.
+var specVariants = []string{
+	"GET " + Prefix + "/openapi-3.0.json",
+	"GET " + Prefix + "/openapi.yaml",
+	"GET " + Prefix + "/openapi-3.0.yaml",
+}
+
+func TestTokenDefaultLifetime(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		e := newEnv(t, db, envOpts{})
+		r := e.do("POST", "/tokens", `{"name":"No expiry given"}`, bearer(e.adminSession)).status(http.StatusCreated)
+		var created CreatedToken
+		if err := json.Unmarshal(r.body, &created); err != nil || created.Token == nil {
+			t.Fatalf("created %s (%v)", r.body, err)
+		}
+		if d := created.Token.ExpiresAt.Sub(created.Token.CreatedAt); d != 365*24*time.Hour {
+			t.Errorf("default lifetime %v, want 365 days", d)
+		}
+		e.do("POST", "/tokens", `{"name":"Zero","expires_in_days":0}`, bearer(e.adminSession)).problem(http.StatusUnprocessableEntity)
+	})
+}

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/danielgtaylor/huma/v2"
+	"github.com/danielgtaylor/huma/v2/adapters/humago"
 
 	"roster/internal/auth"
 	"roster/internal/core"
@@ -108,7 +109,7 @@ func (a *API) wrap(op *huma.Operation, next func(huma.Context)) http.Handler {
 			writeProblem(w, internalError(ctx, st.loc, errNoProfiles))
 			return
 		}
-		next(humaContext(op, r, w))
+		next(humago.NewContext(op, r, w))
 	})
 }
 

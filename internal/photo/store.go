@@ -24,7 +24,7 @@ import (
 
 // CacheControl is sent with stored photos: their URLs carry the version,
 // so a given URL never changes content.
-const CacheControl = "public, max-age=31536000, immutable"
+const CacheControl = "private, max-age=31536000, immutable"
 
 // Store keeps processed photos in a blob bucket under
 // "photos/<userID>/<version>/<size>.jpg".

@@ -171,7 +171,7 @@ func TestServePhoto(t *testing.T) {
 	}
 	for k, v := range map[string]string{
 		"Content-Type":           "image/jpeg",
-		"Cache-Control":          "public, max-age=31536000, immutable",
+		"Cache-Control":          "private, max-age=31536000, immutable",
 		"ETag":                   `"5-9-128"`,
 		"X-Content-Type-Options": "nosniff",
 		"Content-Length":         strconv.Itoa(len(images[128])),

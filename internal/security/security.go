@@ -763,3 +763,35 @@ func CodeAt(secret string, t time.Time) string {
 	code, _ := totp.GenerateCodeCustom(secret, t, totp.ValidateOpts{Period: totpPeriod, Digits: otp.DigitsSix, Algorithm: otp.AlgorithmSHA1})
 	return code
 }
+
+// Summary names a user's methods for the users list: "off", "email", "app"
+// or "both".
+func Summary(methods []core.TwoFactorMethod) string {
+	totp, email := slices.Contains(methods, core.MethodTOTP), slices.Contains(methods, core.MethodEmail)
+	switch {
+	case totp && email:
+		return "both"
+	case totp:
+		return "app"
+	case email:
+		return "email"
+	}
+	return "off"
+}
+
+// Summaries returns Summary for every user of the workspace with 2FA on;
+// users missing from the map are "off". Admins and profile access only.
+func (s *Service) Summaries(ctx context.Context, actor *core.User) (map[int64]string, error) {
+	if !actor.CanAccessProfiles() {
+		return nil, core.ErrForbidden
+	}
+	all, err := s.db.Reader().WorkspaceSecondFactors(ctx, actor.WorkspaceID)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[int64]string, len(all))
+	for id, m := range all {
+		out[id] = Summary(m)
+	}
+	return out, nil
+}

@@ -161,3 +161,27 @@ func (q *Q) CompleteChallenge(ctx context.Context, id int64) (bool, error) {
 	n, _ := res.RowsAffected()
 	return n == 1, nil
 }
+
+// WorkspaceSecondFactors maps each user of a workspace with an enabled
+// method to those methods: one query for a users page.
+func (q *Q) WorkspaceSecondFactors(ctx context.Context, workspaceID int64) (map[int64][]core.TwoFactorMethod, error) {
+	rows, err := q.query(ctx, `SELECT m.user_id, m.method FROM two_factor_methods m JOIN users u ON u.id = m.user_id
+		WHERE u.workspace_id = ? AND m.enabled_at IS NOT NULL ORDER BY m.user_id, m.method`, workspaceID)
+	type pair struct {
+		id     int64
+		method core.TwoFactorMethod
+	}
+	pairs, err := collect(rows, err, "two-factor methods", func(row scanner) (pair, error) {
+		var p pair
+		err := row.Scan(&p.id, &p.method)
+		return p, err
+	})
+	if err != nil {
+		return nil, err
+	}
+	out := map[int64][]core.TwoFactorMethod{}
+	for _, p := range pairs {
+		out[p.id] = append(out[p.id], p.method)
+	}
+	return out, nil
+}

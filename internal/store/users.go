@@ -151,21 +151,27 @@ func (q *Q) UserByEmail(ctx context.Context, email string) (*core.User, error) {
 // UserFilter selects a page of a workspace's users, ordered by name then id.
 type UserFilter struct {
 	WorkspaceID int64
+	TwoFactor   *bool // only users with two-step verification on (true) or off (false)
 	Offset      int
 	Limit       int
 }
 
 // Users returns a page of users and the total count.
 func (q *Q) Users(ctx context.Context, f UserFilter) ([]*core.User, int, error) {
+	where, args := "workspace_id = ? AND state <> 'removed'", []any{f.WorkspaceID}
+	if f.TwoFactor != nil {
+		where += " AND two_factor_enabled = ?"
+		args = append(args, *f.TwoFactor)
+	}
 	var total int
-	if err := q.row(ctx, "SELECT COUNT(*) FROM users WHERE workspace_id = ? AND state <> 'removed'", f.WorkspaceID).Scan(&total); err != nil {
+	if err := q.row(ctx, "SELECT COUNT(*) FROM users WHERE "+where, args...).Scan(&total); err != nil {
 		return nil, 0, fmt.Errorf("count users: %w", err)
 	}
 	if f.Limit <= 0 {
 		f.Limit = 50
 	}
-	rows, err := q.query(ctx, "SELECT "+userCols+` FROM users WHERE workspace_id = ? AND state <> 'removed'
-		ORDER BY name, id LIMIT ? OFFSET ?`, f.WorkspaceID, f.Limit, f.Offset)
+	rows, err := q.query(ctx, "SELECT "+userCols+" FROM users WHERE "+where+" ORDER BY name, id LIMIT ? OFFSET ?",
+		append(args, f.Limit, f.Offset)...)
 	users, err := collect(rows, err, "users", scanUser)
 	return users, total, err
 }

@@ -61,14 +61,13 @@ type auditRow struct {
 
 // profileTarget returns whose profile a request is about and the URL of
 // that profile's page. Opening your own id under /settings/users is your
-// own profile page.
-func profileTarget(r *http.Request) (id int64, base string, ok bool) {
+// own profile page. A malformed id gets the 404 page and ok false.
+func (h *Handler) profileTarget(w http.ResponseWriter, r *http.Request) (id int64, base string, ok bool) {
 	me := principalFrom(r.Context()).User
 	if r.PathValue("id") == "" {
 		return me.ID, profileURL, true
 	}
-	id, ok = pathID(r)
-	if !ok {
+	if id, ok = h.pathID(w, r); !ok {
 		return 0, "", false
 	}
 	if id == me.ID {
@@ -78,9 +77,8 @@ func profileTarget(r *http.Request) (id int64, base string, ok bool) {
 }
 
 func (h *Handler) profilePage(w http.ResponseWriter, r *http.Request) {
-	id, base, ok := profileTarget(r)
+	id, base, ok := h.profileTarget(w, r)
 	if !ok {
-		h.fail(w, r, core.ErrNotFound)
 		return
 	}
 	if r.PathValue("id") != "" && base == profileURL {
@@ -116,7 +114,6 @@ func (h *Handler) renderProfile(w http.ResponseWriter, r *http.Request, id int64
 		PendingEmail:  p.PendingEmail,
 		EmailLocked:   u.TwoFactorEnabled,
 		CanReset:      me.IsAdmin() && !p.Self,
-		ShowAudit:     me.IsAdmin(),
 		RecentMinutes: int(h.deps.Profiles.RecentSignIn() / time.Minute),
 		PhotoMB:       photo.MaxUploadBytes >> 20,
 	}
@@ -127,12 +124,11 @@ func (h *Handler) renderProfile(w http.ResponseWriter, r *http.Request, id int64
 		d.Base = "/settings/users/" + strconv.FormatInt(u.ID, 10)
 	}
 	l := h.loc(v.Lang)
-	if d.ShowAudit {
-		entries, err := h.deps.Profiles.AuditLog(ctx, me, id)
-		if err != nil {
-			h.fail(w, r, err)
-			return
-		}
+	// Who may read the audit log is the domain's call: forbidden hides it.
+	entries, err := h.deps.Profiles.AuditLog(ctx, me, id)
+	switch {
+	case err == nil:
+		d.ShowAudit = true
 		for _, e := range entries {
 			row := auditRow{At: e.CreatedAt, Action: l.T(auditKey(e.Action)), Detail: e.Detail, IP: e.IP}
 			if e.ActorID != 0 {
@@ -140,6 +136,9 @@ func (h *Handler) renderProfile(w http.ResponseWriter, r *http.Request, id int64
 			}
 			d.Audit = append(d.Audit, row)
 		}
+	case core.ErrorCode(err) != core.EFORBIDDEN:
+		h.fail(w, r, err)
+		return
 	}
 	d.Values = map[string]string{
 		"name":     u.Name,
@@ -218,13 +217,11 @@ func formField(f url.Values, name string) *string {
 // shows at once.
 func (h *Handler) saveProfile(w http.ResponseWriter, r *http.Request) {
 	me := principalFrom(r.Context()).User
-	id, base, ok := profileTarget(r)
+	id, base, ok := h.profileTarget(w, r)
 	if !ok {
-		h.fail(w, r, core.ErrNotFound)
 		return
 	}
-	if err := r.ParseForm(); err != nil {
-		h.errorPage(w, r, http.StatusBadRequest, "errors.bad_request")
+	if !h.parseForm(w, r) {
 		return
 	}
 	f := r.PostForm
@@ -254,9 +251,8 @@ func errPhotoTooLarge(cause error) error {
 // file submits it at once; without, the Upload button does.
 func (h *Handler) uploadPhoto(w http.ResponseWriter, r *http.Request) {
 	me := principalFrom(r.Context()).User
-	id, base, ok := profileTarget(r)
+	id, base, ok := h.profileTarget(w, r)
 	if !ok {
-		h.fail(w, r, core.ErrNotFound)
 		return
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, photoBodyLimit)
@@ -291,9 +287,8 @@ func (h *Handler) uploadPhoto(w http.ResponseWriter, r *http.Request) {
 
 func (h *Handler) removePhoto(w http.ResponseWriter, r *http.Request) {
 	me := principalFrom(r.Context()).User
-	id, base, ok := profileTarget(r)
+	id, base, ok := h.profileTarget(w, r)
 	if !ok {
-		h.fail(w, r, core.ErrNotFound)
 		return
 	}
 	if _, err := h.deps.Profiles.RemovePhoto(r.Context(), me, id); err != nil {
@@ -325,13 +320,11 @@ func (h *Handler) servePhoto(w http.ResponseWriter, r *http.Request) {
 // address changes only when the link is opened.
 func (h *Handler) requestEmailChange(w http.ResponseWriter, r *http.Request) {
 	me := principalFrom(r.Context()).User
-	id, base, ok := profileTarget(r)
+	id, base, ok := h.profileTarget(w, r)
 	if !ok {
-		h.fail(w, r, core.ErrNotFound)
 		return
 	}
-	if err := r.ParseForm(); err != nil {
-		h.errorPage(w, r, http.StatusBadRequest, "errors.bad_request")
+	if !h.parseForm(w, r) {
 		return
 	}
 	if _, err := h.deps.Profiles.RequestEmailChange(r.Context(), me, id, r.PostForm.Get("email"), clientIP(r)); err != nil {
@@ -345,9 +338,8 @@ func (h *Handler) requestEmailChange(w http.ResponseWriter, r *http.Request) {
 // another tab, or confirmed meanwhile) counts as done.
 func (h *Handler) cancelEmailChange(w http.ResponseWriter, r *http.Request) {
 	me := principalFrom(r.Context()).User
-	id, base, ok := profileTarget(r)
+	id, base, ok := h.profileTarget(w, r)
 	if !ok {
-		h.fail(w, r, core.ErrNotFound)
 		return
 	}
 	if _, err := h.deps.Profiles.CancelEmailChange(r.Context(), me, id, clientIP(r)); err != nil {
@@ -369,8 +361,7 @@ func (h *Handler) cancelEmailChange(w http.ResponseWriter, r *http.Request) {
 // current password.
 func (h *Handler) changePassword(w http.ResponseWriter, r *http.Request) {
 	p := principalFrom(r.Context())
-	if err := r.ParseForm(); err != nil {
-		h.errorPage(w, r, http.StatusBadRequest, "errors.bad_request")
+	if !h.parseForm(w, r) {
 		return
 	}
 	err := h.deps.Profiles.ChangePassword(r.Context(), p, profile.PasswordChange{
@@ -389,9 +380,8 @@ func (h *Handler) changePassword(w http.ResponseWriter, r *http.Request) {
 // admin does instead of choosing someone's password.
 func (h *Handler) sendPasswordReset(w http.ResponseWriter, r *http.Request) {
 	me := principalFrom(r.Context()).User
-	id, base, ok := profileTarget(r)
+	id, base, ok := h.profileTarget(w, r)
 	if !ok {
-		h.fail(w, r, core.ErrNotFound)
 		return
 	}
 	if err := h.deps.Profiles.SendPasswordReset(r.Context(), me, id, clientIP(r)); err != nil {
@@ -461,8 +451,7 @@ func (h *Handler) resetForm(w http.ResponseWriter, r *http.Request) {
 // the person signs in again with it.
 func (h *Handler) resetSubmit(w http.ResponseWriter, r *http.Request) {
 	r, _ = h.withOptionalPrincipal(r)
-	if err := r.ParseForm(); err != nil {
-		h.errorPage(w, r, http.StatusBadRequest, "errors.bad_request")
+	if !h.parseForm(w, r) {
 		return
 	}
 	token := r.PathValue("token")

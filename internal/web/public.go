@@ -76,8 +76,7 @@ func (h *Handler) setupSubmit(w http.ResponseWriter, r *http.Request) {
 	if !h.setupAllowed(w, r) {
 		return
 	}
-	if err := r.ParseForm(); err != nil {
-		h.errorPage(w, r, http.StatusBadRequest, "errors.bad_request")
+	if !h.parseForm(w, r) {
 		return
 	}
 	res, err := h.deps.Accounts.Setup(r.Context(), account.SetupInput{
@@ -146,8 +145,7 @@ func (h *Handler) loginForm(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *Handler) loginSubmit(w http.ResponseWriter, r *http.Request) {
-	if err := r.ParseForm(); err != nil {
-		h.errorPage(w, r, http.StatusBadRequest, "errors.bad_request")
+	if !h.parseForm(w, r) {
 		return
 	}
 	next := safeNext(r.PostForm.Get("next"))
@@ -194,8 +192,8 @@ type inviteData struct {
 	Language  string
 }
 
-// invitePage renders the accept form of an invitation, or the translated
-// 404 when the link cannot be used.
+// inviteView starts the accept page of an invitation, or answers with the
+// translated 404 and ok false when the link cannot be used.
 func (h *Handler) inviteView(w http.ResponseWriter, r *http.Request) (*view, bool) {
 	inv, ws, err := h.deps.Accounts.OpenInvite(r.Context(), r.PathValue("token"))
 	if err != nil {
@@ -222,8 +220,7 @@ func (h *Handler) inviteForm(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *Handler) inviteSubmit(w http.ResponseWriter, r *http.Request) {
-	if err := r.ParseForm(); err != nil {
-		h.errorPage(w, r, http.StatusBadRequest, "errors.bad_request")
+	if !h.parseForm(w, r) {
 		return
 	}
 	res, err := h.deps.Accounts.AcceptInvite(r.Context(), account.AcceptInput{

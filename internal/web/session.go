@@ -2,7 +2,6 @@ package web
 
 import (
 	"context"
-	"net"
 	"net/http"
 	"net/url"
 
@@ -91,10 +90,4 @@ func (h *Handler) clearCookie(w http.ResponseWriter) {
 		Secure:   h.secure,
 		SameSite: http.SameSiteLaxMode,
 	})
-}
-
-// hostOf returns the host part of a "host:port" address.
-func hostOf(addr string) (string, error) {
-	host, _, err := net.SplitHostPort(addr)
-	return host, err
 }

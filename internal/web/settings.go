@@ -56,9 +56,15 @@ func (h *Handler) settingsIndex(w http.ResponseWriter, r *http.Request) {
 	redirectFound(w, r, profileURL)
 }
 
-func pathID(r *http.Request) (int64, bool) {
+// pathID reads the {id} of the path. Anything but a positive number gets
+// the 404 page and ok false.
+func (h *Handler) pathID(w http.ResponseWriter, r *http.Request) (id int64, ok bool) {
 	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
-	return id, err == nil && id > 0
+	if err != nil || id <= 0 {
+		h.fail(w, r, core.ErrNotFound)
+		return 0, false
+	}
+	return id, true
 }
 
 type securityData struct {
@@ -122,11 +128,11 @@ func (h *Handler) renderUsers(w http.ResponseWriter, r *http.Request, err error)
 	if page < d.Pages {
 		d.NextURL = "/settings/users?page=" + strconv.Itoa(page+1)
 	}
-	if me.IsAdmin() {
-		if d.Invites, lerr = h.deps.Accounts.OpenInvites(r.Context(), me); lerr != nil {
-			h.fail(w, r, lerr)
-			return
-		}
+	// Who sees open invitations is the domain's call: forbidden means none.
+	d.Invites, lerr = h.deps.Accounts.OpenInvites(r.Context(), me)
+	if lerr != nil && core.ErrorCode(lerr) != core.EFORBIDDEN {
+		h.fail(w, r, lerr)
+		return
 	}
 	v := h.settingsView(r, "/settings/users", i18n.Key("web.users.title"))
 	status := http.StatusOK
@@ -153,8 +159,7 @@ func usersBack(w http.ResponseWriter, r *http.Request, done string) {
 
 func (h *Handler) inviteUser(w http.ResponseWriter, r *http.Request) {
 	me := principalFrom(r.Context()).User
-	if err := r.ParseForm(); err != nil {
-		h.errorPage(w, r, http.StatusBadRequest, "errors.bad_request")
+	if !h.parseForm(w, r) {
 		return
 	}
 	_, err := h.deps.Accounts.Invite(r.Context(), me, account.InviteInput{
@@ -190,13 +195,11 @@ func (h *Handler) changeFailed(w http.ResponseWriter, r *http.Request, err error
 
 func (h *Handler) setAccess(w http.ResponseWriter, r *http.Request) {
 	me := principalFrom(r.Context()).User
-	id, ok := pathID(r)
+	id, ok := h.pathID(w, r)
 	if !ok {
-		h.fail(w, r, core.ErrNotFound)
 		return
 	}
-	if err := r.ParseForm(); err != nil {
-		h.errorPage(w, r, http.StatusBadRequest, "errors.bad_request")
+	if !h.parseForm(w, r) {
 		return
 	}
 	_, err := h.deps.Accounts.SetAccess(r.Context(), me, id, account.AccessInput{
@@ -217,13 +220,11 @@ func (h *Handler) setState(state core.State) http.HandlerFunc {
 	}
 	return func(w http.ResponseWriter, r *http.Request) {
 		me := principalFrom(r.Context()).User
-		id, ok := pathID(r)
+		id, ok := h.pathID(w, r)
 		if !ok {
-			h.fail(w, r, core.ErrNotFound)
 			return
 		}
-		if err := r.ParseForm(); err != nil {
-			h.errorPage(w, r, http.StatusBadRequest, "errors.bad_request")
+		if !h.parseForm(w, r) {
 			return
 		}
 		if _, err := h.deps.Accounts.SetState(r.Context(), me, id, state); err != nil {
@@ -290,8 +291,7 @@ func (h *Handler) tokens(w http.ResponseWriter, r *http.Request) {
 // itself: it is never stored, so there is no page to redirect to.
 func (h *Handler) createToken(w http.ResponseWriter, r *http.Request) {
 	me := principalFrom(r.Context()).User
-	if err := r.ParseForm(); err != nil {
-		h.errorPage(w, r, http.StatusBadRequest, "errors.bad_request")
+	if !h.parseForm(w, r) {
 		return
 	}
 	var ttl time.Duration
@@ -323,9 +323,8 @@ func (h *Handler) createToken(w http.ResponseWriter, r *http.Request) {
 
 func (h *Handler) revokeToken(w http.ResponseWriter, r *http.Request) {
 	me := principalFrom(r.Context()).User
-	id, ok := pathID(r)
+	id, ok := h.pathID(w, r)
 	if !ok {
-		h.fail(w, r, core.ErrNotFound)
 		return
 	}
 	if err := h.deps.Auth.RevokeAPIToken(r.Context(), me, id); err != nil {
@@ -361,9 +360,12 @@ func (h *Handler) outbox(w http.ResponseWriter, r *http.Request) {
 // the sandbox CSP gives it a unique origin and no scripts, so a mail can
 // neither act as the signed-in admin nor run code.
 func (h *Handler) outboxHTML(w http.ResponseWriter, r *http.Request) {
-	id, ok := pathID(r)
-	if !h.deps.DevOutbox || !ok {
+	if !h.deps.DevOutbox {
 		h.fail(w, r, core.ErrNotFound)
+		return
+	}
+	id, ok := h.pathID(w, r)
+	if !ok {
 		return
 	}
 	mails, err := h.deps.Accounts.OutboxMails(r.Context(), principalFrom(r.Context()).User, outboxLimit)

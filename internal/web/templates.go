@@ -162,29 +162,25 @@ var (
 )
 
 func formatDateTime(lang string, loc *time.Location, t time.Time) string {
-	if t.IsZero() {
-		return ""
-	}
-	if loc == nil {
-		loc = time.UTC
-	}
-	f, ok := dateTimeFormats[lang]
-	if !ok {
-		f = dateTimeFormats[i18n.Fallback]
-	}
-	return t.In(loc).Format(f)
+	return formatTime(dateTimeFormats, lang, loc, t)
 }
 
 func formatDate(lang string, loc *time.Location, t time.Time) string {
+	return formatTime(dateFormats, lang, loc, t)
+}
+
+// formatTime writes t in loc with lang's layout from formats; a zero time
+// is "" so that "never" needs no sentinel date on the page.
+func formatTime(formats map[string]string, lang string, loc *time.Location, t time.Time) string {
 	if t.IsZero() {
 		return ""
 	}
 	if loc == nil {
 		loc = time.UTC
 	}
-	f, ok := dateFormats[lang]
+	f, ok := formats[lang]
 	if !ok {
-		f = dateFormats[i18n.Fallback]
+		f = formats[i18n.Fallback]
 	}
 	return t.In(loc).Format(f)
 }

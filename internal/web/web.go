@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/url"
 	"time"
@@ -251,7 +252,8 @@ func errorTitleKey(status int) string {
 func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
 	status := httpx.StatusOf(err)
 	if status >= 500 {
-		h.logger(r.Context()).Error("page failed", "path", r.URL.Path, "err", err)
+		// The pattern, not the path: paths of mailed links hold their token.
+		h.logger(r.Context()).Error("page failed", "pattern", r.Pattern, "err", err)
 	}
 	e := core.AsError(err)
 	key := "errors.internal"
@@ -303,10 +305,30 @@ func clientIP(r *http.Request) string {
 	if ip := httpx.ClientIPFrom(r.Context()); ip != "" {
 		return ip
 	}
-	if ap, err := hostOf(r.RemoteAddr); err == nil {
-		return ap
+	if host, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
+		return host
 	}
 	return r.RemoteAddr
+}
+
+// formBodyLimit caps a submitted form, as api.DefaultMaxBodyBytes caps an
+// API body; without it ParseForm would read up to 10 MB.
+const formBodyLimit = 1 << 20
+
+// parseForm reads a submitted form into r.PostForm, capped at
+// formBodyLimit. When it cannot, it answers the request and returns false.
+func (h *Handler) parseForm(w http.ResponseWriter, r *http.Request) bool {
+	r.Body = http.MaxBytesReader(w, r.Body, formBodyLimit)
+	err := r.ParseForm()
+	if err == nil {
+		return true
+	}
+	if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
+		h.errorPage(w, r, http.StatusRequestEntityTooLarge, "errors.body_too_large")
+	} else {
+		h.errorPage(w, r, http.StatusBadRequest, "errors.bad_request")
+	}
+	return false
 }
 
 // redirect sends a 303 so a POST is followed by a GET.

@@ -898,3 +898,15 @@ func TestCheckReferences(t *testing.T) {
 		t.Errorf("good templates reported: %v", err)
 	}
 }
+
+func TestFormBodyLimit(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		e := newEnv(t, db)
+		e.setup("en")
+		admin := e.login("ada@acme.test")
+		w := e.post("/settings/profile", admin, url.Values{"name": {"Ada Renamed"}, "note": {strings.Repeat("x", formBodyLimit)}})
+		wantStatus(t, w, http.StatusRequestEntityTooLarge)
+		wantContains(t, w, "The request body is too large.")
+		wantNotContains(t, e.get("/settings/profile", admin), "Ada Renamed")
+	})
+}
