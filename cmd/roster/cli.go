@@ -142,6 +142,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	f.str(&proxies, "trusted-proxies", "", "comma-separated CIDRs of reverse proxies whose X-Forwarded-For is trusted")
 	f.duration(&cfg.SessionIdle, "session-idle", 90*24*time.Hour, "sign out a session unused this long")
 	f.duration(&cfg.SessionMax, "session-max", 365*24*time.Hour, "sign out a session this long after sign-in")
+	f.duration(&cfg.TwoFactorIdle, "two-factor-idle", 30*24*time.Hour, "sign out a session of a user with two-step verification unused this long")
 	f.duration(&cfg.RecentSignIn, "recent-sign-in", 10*time.Minute, "with two-step verification off, a password change needs no current password this soon after sign-in")
 	f.float(&cfg.APIRate, "api-rate", 7, "API requests per second per token or session")
 	f.integer(&cfg.APIBurst, "api-burst", 14, "API burst above the rate")

@@ -30,6 +30,7 @@ import (
 	"roster/internal/photo"
 	"roster/internal/profile"
 	"roster/internal/secrets"
+	"roster/internal/security"
 	"roster/internal/store"
 	"roster/internal/web"
 )
@@ -50,6 +51,7 @@ type Config struct {
 	TrustedProxies  []string      // CIDRs whose X-Forwarded-For is believed
 	SessionIdle     time.Duration // idle session expiry
 	SessionMax      time.Duration // absolute session expiry
+	TwoFactorIdle   time.Duration // idle expiry of sessions of users with two-step verification on
 	RecentSignIn    time.Duration // password change without the current one this soon after sign-in (2FA off)
 	APIRate         float64       // API requests per second per token/session
 	APIBurst        int           // API burst
@@ -66,6 +68,7 @@ type App struct {
 	Auth     *auth.Service
 	Accounts *account.Service
 	Profiles *profile.Service
+	Security *security.Service
 	Photos   *photo.Store
 	I18n     *i18n.Bundle
 	Secrets  *secrets.Box
@@ -132,7 +135,7 @@ func Open(ctx context.Context, cfg Config, logger *slog.Logger) (_ *App, err err
 	}
 
 	authCfg := cfg.AuthConfig
-	authCfg.IdleTimeout, authCfg.AbsoluteTimeout = cfg.SessionIdle, cfg.SessionMax
+	authCfg.IdleTimeout, authCfg.AbsoluteTimeout, authCfg.TwoFactorIdle = cfg.SessionIdle, cfg.SessionMax, cfg.TwoFactorIdle
 	a.Auth = auth.NewService(a.DB, authCfg)
 	mailQueue := &mail.Queue{Jobs: a.Queue, Box: a.Secrets,
 		Translations: func(lang string) mail.Translator { return a.I18n.Localizer(lang) }}
@@ -140,6 +143,7 @@ func Open(ctx context.Context, cfg Config, logger *slog.Logger) (_ *App, err err
 	if a.Photos, err = photo.OpenStore(ctx, cfg.FilesURL, cfg.DataDir); err != nil {
 		return nil, fmt.Errorf("open file storage: %w", err)
 	}
+	a.Security = security.NewService(a.DB, a.Auth, a.Secrets, mailQueue)
 	a.Profiles = profile.NewService(profile.Config{DB: a.DB, Auth: a.Auth, Accounts: a.Accounts, Mail: mailQueue, Photos: a.Photos,
 		BaseURL: base.String(), RecentSignIn: cfg.RecentSignIn})
 
