@@ -11,6 +11,7 @@ targets=(
   "./internal/photo FuzzProcess"
   "./internal/photo FuzzOrientation"
   "./internal/security FuzzMatchTOTP"
+  "./internal/security FuzzParseAllowlist"
 )
 for t in "${targets[@]}"; do
   set -- $t

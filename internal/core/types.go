@@ -42,12 +42,17 @@ const (
 
 // Workspace is one CRM team's installation space.
 type Workspace struct {
-	ID        int64
-	Name      string
-	Timezone  string // IANA zone, default for its users
-	Language  string // default UI language
-	Country   string // ISO 3166-1 region for phone numbers typed without a country code
-	CreatedAt time.Time
+	ID       int64
+	Name     string
+	Timezone string // IANA zone, default for its users
+	Language string // default UI language
+	Country  string // ISO 3166-1 region for phone numbers typed without a country code
+	// RequireTwoFactor sends every user without two-step verification to
+	// its setup before anything else.
+	RequireTwoFactor bool
+	// IPAllowlist holds one address or CIDR range per line; empty allows all.
+	IPAllowlist string
+	CreatedAt   time.Time
 }
 
 // User is a person in a workspace.
@@ -236,4 +241,6 @@ const (
 	AuditBackupCodesRenewed   AuditAction = "two_factor.backup_codes_regenerated"
 	AuditSignIn               AuditAction = "sign_in.succeeded"
 	AuditSignInSecondStepFail AuditAction = "sign_in.second_step_failed"
+	AuditRequireTwoFactor     AuditAction = "workspace.require_two_factor"
+	AuditAllowlistChanged     AuditAction = "workspace.ip_allowlist"
 )

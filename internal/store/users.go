@@ -60,12 +60,12 @@ func (q *Q) CreateWorkspace(ctx context.Context, w *core.Workspace) error {
 	return nil
 }
 
-const workspaceCols = "id, name, timezone, language, country, created_at"
+const workspaceCols = "id, name, timezone, language, country, require_two_factor, ip_allowlist, created_at"
 
 func scanWorkspace(row scanner) (*core.Workspace, error) {
 	var w core.Workspace
 	var created int64
-	if err := row.Scan(&w.ID, &w.Name, &w.Timezone, &w.Language, &w.Country, &created); err != nil {
+	if err := row.Scan(&w.ID, &w.Name, &w.Timezone, &w.Language, &w.Country, &w.RequireTwoFactor, &w.IPAllowlist, &created); err != nil {
 		if errors.Is(err, sql.ErrNoRows) {
 			return nil, core.ErrNotFound
 		}
@@ -209,6 +209,16 @@ func (q *Q) UpdateUser(ctx context.Context, u *core.User) error {
 func (q *Q) TouchSignIn(ctx context.Context, userID int64) error {
 	if _, err := q.exec(ctx, "UPDATE users SET last_sign_in_at = ? WHERE id = ?", ms(q.now()), userID); err != nil {
 		return fmt.Errorf("record sign-in: %w", err)
+	}
+	return nil
+}
+
+// SetWorkspaceSecurity writes a workspace's mandatory two-step verification
+// and IP allowlist.
+func (q *Q) SetWorkspaceSecurity(ctx context.Context, w *core.Workspace) error {
+	_, err := q.exec(ctx, "UPDATE workspaces SET require_two_factor = ?, ip_allowlist = ? WHERE id = ?", w.RequireTwoFactor, w.IPAllowlist, w.ID)
+	if err != nil {
+		return fmt.Errorf("save workspace security: %w", err)
 	}
 	return nil
 }
