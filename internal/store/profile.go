@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 
 	"roster/internal/core"
 )
@@ -128,20 +129,7 @@ func (q *Q) Audit(ctx context.Context, e *core.AuditEntry) error {
 
 // AuditLog returns the newest entries about a user of the workspace.
 func (q *Q) AuditLog(ctx context.Context, workspaceID, targetID int64, limit int) ([]*core.AuditEntry, error) {
-	rows, err := q.query(ctx, `SELECT a.id, a.workspace_id, a.actor_id, COALESCE(u.name, ''), a.target_id, a.action, a.detail, a.ip, a.created_at
-		FROM audit_log a LEFT JOIN users u ON u.id = a.actor_id
-		WHERE a.workspace_id = ? AND a.target_id = ? ORDER BY a.created_at DESC, a.id DESC LIMIT ?`, workspaceID, targetID, limit)
-	return collect(rows, err, "audit log", func(row scanner) (*core.AuditEntry, error) {
-		var e core.AuditEntry
-		var actor sql.NullInt64
-		var action string
-		var created int64
-		if err := row.Scan(&e.ID, &e.WorkspaceID, &actor, &e.ActorName, &e.TargetID, &action, &e.Detail, &e.IP, &created); err != nil {
-			return nil, fmt.Errorf("read audit entry: %w", err)
-		}
-		e.ActorID, e.Action, e.CreatedAt = actor.Int64, core.AuditAction(action), fromMS(created)
-		return &e, nil
-	})
+	return q.WorkspaceAudit(ctx, AuditFilter{WorkspaceID: workspaceID, TargetID: targetID, Limit: limit})
 }
 
 // PendingEmailChanges maps user id to the pending new address for every
@@ -163,4 +151,50 @@ func (q *Q) PendingEmailChanges(ctx context.Context, workspaceID int64) (map[int
 		out[p[0].(int64)] = p[1].(string)
 	}
 	return out, nil
+}
+
+// AuditFilter selects audit entries of a workspace, newest first.
+type AuditFilter struct {
+	WorkspaceID int64
+	TargetID    int64  // 0: every user
+	Action      string // exact action, or a prefix ending in "." ("two_factor."); "" for all
+	Limit       int
+}
+
+// WorkspaceAudit returns audit entries matching f.
+func (q *Q) WorkspaceAudit(ctx context.Context, f AuditFilter) ([]*core.AuditEntry, error) {
+	where, args := "a.workspace_id = ?", []any{f.WorkspaceID}
+	if f.TargetID != 0 {
+		where += " AND a.target_id = ?"
+		args = append(args, f.TargetID)
+	}
+	if f.Action != "" {
+		if strings.HasSuffix(f.Action, ".") {
+			// substr rather than LIKE: "_" in action names is no wildcard.
+			where += " AND substr(a.action, 1, ?) = ?"
+			args = append(args, len(f.Action), f.Action)
+		} else {
+			where += " AND a.action = ?"
+			args = append(args, f.Action)
+		}
+	}
+	if f.Limit <= 0 || f.Limit > 10000 {
+		f.Limit = 10000
+	}
+	rows, err := q.query(ctx, `SELECT a.id, a.workspace_id, a.actor_id, COALESCE(u.name, ''), a.target_id, a.action, a.detail, a.ip, a.created_at
+		FROM audit_log a LEFT JOIN users u ON u.id = a.actor_id
+		WHERE `+where+` ORDER BY a.created_at DESC, a.id DESC LIMIT ?`, append(args, f.Limit)...)
+	return collect(rows, err, "audit log", scanAudit)
+}
+
+func scanAudit(row scanner) (*core.AuditEntry, error) {
+	var e core.AuditEntry
+	var actor sql.NullInt64
+	var action string
+	var created int64
+	if err := row.Scan(&e.ID, &e.WorkspaceID, &actor, &e.ActorName, &e.TargetID, &action, &e.Detail, &e.IP, &created); err != nil {
+		return nil, fmt.Errorf("read audit entry: %w", err)
+	}
+	e.ActorID, e.Action, e.CreatedAt = actor.Int64, core.AuditAction(action), fromMS(created)
+	return &e, nil
 }

@@ -1,0 +1,54 @@
+package security_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/csv"
+	"testing"
+
+	"roster/internal/core"
+	"roster/internal/security"
+	"roster/internal/store"
+	"roster/internal/store/storetest"
+)
+
+func TestWorkspaceAudit(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		f := setup(t, db)
+		p, _ := f.signIn(t, "bo@example.com", core.SessionWeb)
+		f.enableTOTP(t, p)
+		if err := f.sec.Reset(ctx, f.admin, f.user.ID, "9.9.9.9"); err != nil {
+			t.Fatal(err)
+		}
+		_ = db.Writer().Audit(ctx, &core.AuditEntry{WorkspaceID: f.admin.WorkspaceID, ActorID: f.admin.ID, TargetID: f.admin.ID,
+			Action: core.AuditNoteChanged, Detail: "=HYPERLINK(\"http://evil\")"})
+
+		if _, err := f.sec.Audit(ctx, f.user, security.AuditQuery{}); core.ErrorCode(err) != core.EFORBIDDEN {
+			t.Fatalf("non-admin: %v", err)
+		}
+		all, err := f.sec.Audit(ctx, f.admin, security.AuditQuery{})
+		if err != nil || len(all) != 3 || all[0].Action != core.AuditNoteChanged {
+			t.Fatalf("all: %d %v", len(all), err)
+		}
+		group, _ := f.sec.Audit(ctx, f.admin, security.AuditQuery{Type: "two_factor."})
+		if len(group) != 2 || group[0].Action != core.AuditTwoFactorReset || group[0].IP != "9.9.9.9" || group[0].ActorName != "Ana" {
+			t.Fatalf("two_factor group: %+v", group)
+		}
+		exact, _ := f.sec.Audit(ctx, f.admin, security.AuditQuery{Type: "two_factor.enabled", UserID: f.user.ID})
+		if len(exact) != 1 {
+			t.Fatalf("exact: %d", len(exact))
+		}
+		if _, err := f.sec.Audit(ctx, f.admin, security.AuditQuery{UserID: 99999}); core.ErrorCode(err) != core.ENOTFOUND {
+			t.Fatalf("unknown user: %v", err)
+		}
+		var buf bytes.Buffer
+		if err := security.WriteAuditCSV(&buf, all); err != nil {
+			t.Fatal(err)
+		}
+		rows, err := csv.NewReader(&buf).ReadAll()
+		if err != nil || len(rows) != 4 || rows[0][2] != "action" || rows[1][6] != "'=HYPERLINK(\"http://evil\")" {
+			t.Fatalf("csv: %v %v", rows, err)
+		}
+	})
+}
