@@ -95,7 +95,7 @@ func (s *Service) Setup(ctx context.Context, in SetupInput) (*auth.LoginResult, 
 		}
 		u.WorkspaceID, u.Role, u.State, u.PasswordHash = ws.ID, core.RoleAdmin, core.StateActive, hash
 		u.Language, u.Timezone = ws.Language, ws.Timezone
-		res, err = s.createSignedIn(ctx, q, u, in.IP, in.Device)
+		res, err = s.createSignedIn(ctx, q, u, in.IP, in.Device, "setup")
 		return err
 	})
 	if err != nil {
@@ -331,7 +331,7 @@ func (s *Service) AcceptInvite(ctx context.Context, in AcceptInput) (*auth.Login
 		}
 		u.WorkspaceID, u.Role, u.Rights, u.State, u.PasswordHash = ws.ID, inv.Role, inv.Rights, core.StateActive, hash
 		u.Language, u.Timezone = cmp.Or(in.Language, ws.Language), ws.Timezone
-		res, err = s.createSignedIn(ctx, q, u, in.IP, in.Device)
+		res, err = s.createSignedIn(ctx, q, u, in.IP, in.Device, "invite")
 		return err
 	})
 	if err != nil {
@@ -342,18 +342,11 @@ func (s *Service) AcceptInvite(ctx context.Context, in AcceptInput) (*auth.Login
 
 // createSignedIn creates u in q's transaction and opens its first web
 // session: setup and invitations both end signed in.
-func (s *Service) createSignedIn(ctx context.Context, q *store.Q, u *core.User, ip, device string) (*auth.LoginResult, error) {
+func (s *Service) createSignedIn(ctx context.Context, q *store.Q, u *core.User, ip, device, how string) (*auth.LoginResult, error) {
 	if err := q.CreateUser(ctx, u); err != nil {
 		return nil, err
 	}
-	if err := q.TouchSignIn(ctx, u.ID); err != nil {
-		return nil, err
-	}
-	token, sess, err := s.auth.StartSession(ctx, q, u.ID, core.SessionWeb, ip, device)
-	if err != nil {
-		return nil, err
-	}
-	return &auth.LoginResult{User: u, Session: sess, Token: token}, nil
+	return s.auth.CompleteSignIn(ctx, q, u, core.SessionWeb, ip, device, how)
 }
 
 // OpenInvites lists the workspace's pending invitations; admins only.

@@ -134,11 +134,12 @@ func Open(ctx context.Context, cfg Config, logger *slog.Logger) (_ *App, err err
 		return nil, err
 	}
 
-	authCfg := cfg.AuthConfig
-	authCfg.IdleTimeout, authCfg.AbsoluteTimeout, authCfg.TwoFactorIdle = cfg.SessionIdle, cfg.SessionMax, cfg.TwoFactorIdle
-	a.Auth = auth.NewService(a.DB, authCfg)
 	mailQueue := &mail.Queue{Jobs: a.Queue, Box: a.Secrets,
 		Translations: func(lang string) mail.Translator { return a.I18n.Localizer(lang) }}
+	authCfg := cfg.AuthConfig
+	authCfg.Mail = mailQueue
+	authCfg.IdleTimeout, authCfg.AbsoluteTimeout, authCfg.TwoFactorIdle = cfg.SessionIdle, cfg.SessionMax, cfg.TwoFactorIdle
+	a.Auth = auth.NewService(a.DB, authCfg)
 	a.Accounts = account.NewService(a.DB, a.Auth, mailQueue, base.String())
 	if a.Photos, err = photo.OpenStore(ctx, cfg.FilesURL, cfg.DataDir); err != nil {
 		return nil, fmt.Errorf("open file storage: %w", err)

@@ -2,6 +2,7 @@ package auth
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -21,6 +22,10 @@ type Config struct {
 	IPFailures       int           // failures per client IP and window before 429 (default 50)
 	HashConcurrency  int           // password hashes at once (default 4)
 	TouchGranularity time.Duration // last-seen is written at most this often (default 1 minute)
+	// Mail sends the new-device notice; nil sends none.
+	Mail interface {
+		EnqueueTx(ctx context.Context, tx *sql.Tx, to, lang, template string, data map[string]any) error
+	}
 }
 
 func (c *Config) defaults() {
@@ -132,6 +137,12 @@ func (s *Service) Login(ctx context.Context, in LoginInput) (*LoginResult, error
 		if err := w.RecordFailure(ctx, ipKey, s.cfg.ThrottleWindow); err != nil {
 			return nil, err
 		}
+		if user != nil {
+			// Recorded against the account, never with what was typed.
+			if err := w.Audit(ctx, &core.AuditEntry{WorkspaceID: user.WorkspaceID, TargetID: user.ID, Action: core.AuditSignInFailed, IP: in.IP}); err != nil {
+				return nil, err
+			}
+		}
 		return nil, errLoginFailed
 	}
 	if user.TwoFactorEnabled {
@@ -141,18 +152,8 @@ func (s *Service) Login(ctx context.Context, in LoginInput) (*LoginResult, error
 	}
 	var res *LoginResult
 	err = s.db.InTx(ctx, func(q *store.Q) error {
-		if err := q.ClearFailures(ctx, acctKey); err != nil {
-			return err
-		}
-		if err := q.TouchSignIn(ctx, user.ID); err != nil {
-			return err
-		}
-		token, sess, err := s.StartSession(ctx, q, user.ID, in.Kind, in.IP, in.Device)
-		if err != nil {
-			return err
-		}
-		res = &LoginResult{User: user, Session: sess, Token: token}
-		return nil
+		res, err = s.CompleteSignIn(ctx, q, user, in.Kind, in.IP, in.Device, "password")
+		return err
 	})
 	if err != nil {
 		return nil, err
@@ -380,7 +381,11 @@ func (s *Service) RecordFailure(ctx context.Context, email, ip string) error {
 
 // CompleteSignIn opens the session of a sign-in whose second step passed,
 // in q's transaction.
-func (s *Service) CompleteSignIn(ctx context.Context, q *store.Q, user *core.User, kind core.SessionKind, ip, device string) (*LoginResult, error) {
+// how names what completed it ("password", "totp", "email",
+// "backup_code") for the audit log. Every sign-in goes through here: it
+// is audited, and a device (label + IP) not seen for NewDeviceAfter gets a
+// notice mail, which always goes out.
+func (s *Service) CompleteSignIn(ctx context.Context, q *store.Q, user *core.User, kind core.SessionKind, ip, device, how string) (*LoginResult, error) {
 	if err := q.ClearFailures(ctx, "acct:"+user.Email); err != nil {
 		return nil, err
 	}
@@ -391,5 +396,59 @@ func (s *Service) CompleteSignIn(ctx context.Context, q *store.Q, user *core.Use
 	if err != nil {
 		return nil, err
 	}
+	if err := q.Audit(ctx, &core.AuditEntry{WorkspaceID: user.WorkspaceID, ActorID: user.ID, TargetID: user.ID,
+		Action: core.AuditSignIn, Detail: how, IP: ip}); err != nil {
+		return nil, err
+	}
+	if err := s.noticeNewDevice(ctx, q, user, device, ip); err != nil {
+		return nil, err
+	}
 	return &LoginResult{User: user, Session: sess, Token: token}, nil
+}
+
+// NewDeviceAfter is how long a device may go unseen before a sign-in from
+// it counts as new again.
+const NewDeviceAfter = 90 * 24 * time.Hour
+
+// noticeNewDevice records the device and mails the user when it is new. The
+// very first device of an account gets no notice: there is nothing to
+// compare with.
+func (s *Service) noticeNewDevice(ctx context.Context, q *store.Q, user *core.User, device, ip string) error {
+	last, known, err := q.SeenDevice(ctx, user.ID, device, ip)
+	if err != nil {
+		return err
+	}
+	now := s.db.Now()
+	if !known || s.cfg.Mail == nil || (!last.IsZero() && now.Sub(last) < NewDeviceAfter) {
+		return nil
+	}
+	loc, err := time.LoadLocation(user.Timezone)
+	if err != nil {
+		loc = time.UTC
+	}
+	return s.cfg.Mail.EnqueueTx(ctx, q.Tx, user.Email, user.Language, "new_device", map[string]any{
+		"Name": user.Name, "Device": device, "IP": ip, "Time": now.In(loc).Format("2006-01-02 15:04 MST")})
+}
+
+// RevokeSession signs the user out of one of their own sessions. A session
+// of someone else is ENOTFOUND, never revealed.
+func (s *Service) RevokeSession(ctx context.Context, user *core.User, sessionID int64) error {
+	return s.db.InTx(ctx, func(q *store.Q) error {
+		list, err := q.UserSessions(ctx, user.ID)
+		if err != nil {
+			return err
+		}
+		for _, sess := range list {
+			if sess.ID == sessionID {
+				return q.DeleteSession(ctx, sessionID)
+			}
+		}
+		return core.ErrNotFound
+	})
+}
+
+// RevokeOtherSessions signs the user out everywhere except the session
+// keepID (the one making the request).
+func (s *Service) RevokeOtherSessions(ctx context.Context, user *core.User, keepID int64) error {
+	return s.db.Writer().DeleteOtherSessions(ctx, user.ID, keepID)
 }

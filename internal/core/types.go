@@ -241,6 +241,7 @@ const (
 	AuditBackupCodesRenewed   AuditAction = "two_factor.backup_codes_regenerated"
 	AuditSignIn               AuditAction = "sign_in.succeeded"
 	AuditSignInSecondStepFail AuditAction = "sign_in.second_step_failed"
+	AuditSignInFailed         AuditAction = "sign_in.failed"
 	AuditRequireTwoFactor     AuditAction = "workspace.require_two_factor"
 	AuditAllowlistChanged     AuditAction = "workspace.ip_allowlist"
 )

@@ -28,7 +28,7 @@ func TestWorkspaceAudit(t *testing.T) {
 			t.Fatalf("non-admin: %v", err)
 		}
 		all, err := f.sec.Audit(ctx, f.admin, security.AuditQuery{})
-		if err != nil || len(all) != 3 || all[0].Action != core.AuditNoteChanged {
+		if err != nil || len(all) != 4 || all[0].Action != core.AuditNoteChanged { // with the setup sign-in
 			t.Fatalf("all: %d %v", len(all), err)
 		}
 		group, _ := f.sec.Audit(ctx, f.admin, security.AuditQuery{Type: "two_factor."})
@@ -47,7 +47,7 @@ func TestWorkspaceAudit(t *testing.T) {
 			t.Fatal(err)
 		}
 		rows, err := csv.NewReader(&buf).ReadAll()
-		if err != nil || len(rows) != 4 || rows[0][2] != "action" || rows[1][6] != "'=HYPERLINK(\"http://evil\")" {
+		if err != nil || len(rows) != 5 || rows[0][2] != "action" || rows[1][6] != "'=HYPERLINK(\"http://evil\")" {
 			t.Fatalf("csv: %v %v", rows, err)
 		}
 	})

@@ -747,10 +747,8 @@ func (s *Service) VerifyLogin(ctx context.Context, token, code, ip string) (*aut
 		if !ok {
 			return errChallenge
 		}
-		if res, err = s.auth.CompleteSignIn(ctx, q, u, c.SessionKind, ip, c.Device); err != nil {
-			return err
-		}
-		return q.Audit(ctx, &core.AuditEntry{WorkspaceID: u.WorkspaceID, ActorID: u.ID, TargetID: u.ID, Action: core.AuditSignIn, Detail: string(method), IP: ip})
+		res, err = s.auth.CompleteSignIn(ctx, q, u, c.SessionKind, ip, c.Device, string(method))
+		return err
 	})
 	if err != nil {
 		return nil, err

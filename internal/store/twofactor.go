@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"time"
 
 	"roster/internal/core"
 )
@@ -184,4 +185,25 @@ func (q *Q) WorkspaceSecondFactors(ctx context.Context, workspaceID int64) (map[
 		out[p.id] = append(out[p.id], p.method)
 	}
 	return out, nil
+}
+
+// SeenDevice records a sign-in from (device, ip) and reports when that pair
+// was last seen before (zero: never) and whether the user had any device on
+// record at all.
+func (q *Q) SeenDevice(ctx context.Context, userID int64, device, ip string) (last time.Time, known bool, err error) {
+	var prev sql.NullInt64
+	err = q.row(ctx, "SELECT MAX(last_at) FROM sign_in_devices WHERE user_id = ? AND device = ? AND ip = ?", userID, device, ip).Scan(&prev)
+	if err != nil {
+		return time.Time{}, false, fmt.Errorf("read devices: %w", err)
+	}
+	var n int
+	if err := q.row(ctx, "SELECT COUNT(*) FROM sign_in_devices WHERE user_id = ?", userID).Scan(&n); err != nil {
+		return time.Time{}, false, fmt.Errorf("count devices: %w", err)
+	}
+	_, err = q.exec(ctx, `INSERT INTO sign_in_devices (user_id, device, ip, last_at) VALUES (?, ?, ?, ?)
+		ON CONFLICT (user_id, device, ip) DO UPDATE SET last_at = excluded.last_at`, userID, device, ip, ms(q.now()))
+	if err != nil {
+		return time.Time{}, false, fmt.Errorf("record device: %w", err)
+	}
+	return fromNullMS(prev), n > 0, nil
 }
