@@ -22,6 +22,7 @@ import (
 	"roster/internal/httpx"
 	"roster/internal/i18n"
 	"roster/internal/profile"
+	"roster/internal/security"
 )
 
 // Prefix is where the API lives on the shared ServeMux.
@@ -34,7 +35,8 @@ const DefaultMaxBodyBytes = 1 << 20
 type Deps struct {
 	Accounts      *account.Service
 	Auth          *auth.Service
-	Profiles      *profile.Service // profile settings; the profile routes answer 500 without it
+	Profiles      *profile.Service  // profile settings; the profile routes answer 500 without it
+	Security      *security.Service // two-step verification; its routes answer 500 without it
 	I18n          *i18n.Bundle
 	RatePerSecond float64 // per caller; default httpx.DefaultRate
 	RateBurst     int     // default httpx.DefaultBurst
@@ -108,7 +110,10 @@ func New(d Deps) *API {
 		"Problem types: most problems have no `type` (about:blank) and are told apart by their status. " +
 		"Those that need more say so with a relative `type` URI:\n\n" +
 		"- `" + ProblemTwoFactorEnabled + "` (409): the email address cannot change while two-step verification is on; " +
-		"turn two-step verification off first, then request the change again."
+		"turn two-step verification off first, then request the change again.\n" +
+		"- `" + ProblemWebOnly + "` (403): two-step verification can be turned on and off only from the web app " +
+		"(a browser session cookie); requests with a bearer token (the mobile app, integrations) are refused. " +
+		"Use the web version to change it."
 	cfg.OpenAPIPath = Prefix + "/openapi"
 	// The docs page loads scripts from a CDN, which the server's CSP forbids.
 	cfg.DocsPath = ""
@@ -135,6 +140,7 @@ func New(d Deps) *API {
 	a.registerAdmin()
 	a.registerProfile()
 	a.registerPhotos()
+	a.registerTwoFactor()
 	return a
 }
 

@@ -20,12 +20,17 @@ import (
 	"roster/internal/i18n"
 	"roster/internal/photo"
 	"roster/internal/profile"
+	"roster/internal/security"
 )
 
 // ProblemTwoFactorEnabled is the problem type of an email change refused
 // while two-step verification is on. RFC 9457 allows a relative URI; the
 // OpenAPI description documents it.
 const ProblemTwoFactorEnabled = Prefix + "/problems/two-factor-enabled"
+
+// ProblemWebOnly is the problem type of a two-step verification change
+// refused because the caller used a bearer token, not the web app.
+const ProblemWebOnly = Prefix + "/problems/web-only"
 
 // Message keys of the problems this package writes itself. Domain errors
 // bring their own keys.
@@ -143,8 +148,11 @@ func (a *API) fail(ctx context.Context, err error) error {
 		h = authenticateHeader()
 	}
 	m := problem(loc, status, e.Key, data)
-	if errors.Is(err, profile.ErrEmailLockedBy2FA) {
+	switch {
+	case errors.Is(err, profile.ErrEmailLockedBy2FA):
 		m.Type = ProblemTwoFactorEnabled
+	case errors.Is(err, security.ErrWebOnly):
+		m.Type = ProblemWebOnly
 	}
 	for _, f := range e.Fields {
 		name := f.Field

@@ -18,6 +18,8 @@ import (
 	"roster/internal/i18n"
 	"roster/internal/photo"
 	"roster/internal/profile"
+	"roster/internal/secrets"
+	"roster/internal/security"
 	"roster/internal/store"
 )
 
@@ -65,6 +67,7 @@ type env struct {
 	auth     *auth.Service
 	accounts *account.Service
 	profiles *profile.Service
+	sec      *security.Service
 	bundle   *i18n.Bundle
 	mail     *fakeMail
 	api      *API
@@ -111,8 +114,14 @@ func newEnv(t *testing.T, db *store.DB, opts envOpts) *env {
 	t.Cleanup(func() { photos.Close() })
 	e.profiles = profile.NewService(profile.Config{DB: db, Auth: e.auth, Accounts: e.accounts, Mail: e.mail, Photos: photos, BaseURL: "http://localhost"})
 
+	box, err := secrets.Load("", t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.sec = security.NewService(db, e.auth, box, e.mail)
+
 	d := opts.deps
-	d.Accounts, d.Auth, d.I18n = e.accounts, e.auth, bundle
+	d.Accounts, d.Auth, d.I18n, d.Security = e.accounts, e.auth, bundle, e.sec
 	if !opts.noProfiles {
 		d.Profiles = e.profiles
 	}

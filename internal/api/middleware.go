@@ -15,6 +15,7 @@ import (
 	"roster/internal/core"
 	"roster/internal/httpx"
 	"roster/internal/i18n"
+	"roster/internal/security"
 )
 
 // state is what the wrapper learned about a request; handlers and the error
@@ -109,6 +110,17 @@ func (a *API) wrap(op *huma.Operation, next func(huma.Context)) http.Handler {
 			writeProblem(w, internalError(ctx, st.loc, errNoProfiles))
 			return
 		}
+		if op.Metadata[metaNeedsSecurity] == true && a.deps.Security == nil {
+			writeProblem(w, internalError(ctx, st.loc, errNoSecurity))
+			return
+		}
+		// Turning two-step verification on or off needs the browser's
+		// session cookie: a bearer token, even one of a web session, is
+		// refused before the body is read.
+		if op.Metadata[metaWebOnly] == true && !st.viaCookie {
+			writeProblem(w, a.fail(ctx, security.ErrWebOnly))
+			return
+		}
 		next(humago.NewContext(op, r, w))
 	})
 }
@@ -116,7 +128,16 @@ func (a *API) wrap(op *huma.Operation, next func(huma.Context)) http.Handler {
 // metaNeedsProfiles marks operations that need Deps.Profiles.
 const metaNeedsProfiles = "roster.needsProfiles"
 
-var errNoProfiles = errors.New("api: Deps.Profiles is not set")
+// metaNeedsSecurity marks operations that need Deps.Security.
+const metaNeedsSecurity = "roster.needsSecurity"
+
+// metaWebOnly marks operations open only to the web app's session cookie.
+const metaWebOnly = "roster.webOnly"
+
+var (
+	errNoProfiles = errors.New("api: Deps.Profiles is not set")
+	errNoSecurity = errors.New("api: Deps.Security is not set")
+)
 
 // authenticate resolves the bearer token, or else the session cookie.
 func (a *API) authenticate(r *http.Request, ip string) (*auth.Principal, bool, error) {

@@ -24,6 +24,7 @@ type User struct {
 	PhoneDisplay     string            `json:"phone_display" doc:"The phone in international format, e.g. +34 612 34 56 78; empty when none."`
 	Photo            map[string]string `json:"photo" nullable:"true" doc:"Photo URLs (paths on this server) by size in pixels: 48, 128 and 512; null when the user has no photo. A new photo gets new URLs, so they can be cached for good."`
 	TwoFactorEnabled bool              `json:"two_factor_enabled"`
+	TwoFactor        string            `json:"two_factor,omitempty" enum:"off,email,app,both" doc:"The user's two-step verification methods: off, email (emailed codes), app (authenticator app) or both."`
 	CreatedAt        time.Time         `json:"created_at"`
 	LastSignInAt     *time.Time        `json:"last_sign_in_at" nullable:"true" doc:"null when the user never signed in."`
 	Note             *string           `json:"note,omitempty" doc:"Private note about the user. Present only when the caller is an admin or holds profile access."`
@@ -156,7 +157,7 @@ func toAPIToken(t *core.APIToken) *APIToken {
 // AuditEntry is one line of a user's audit log.
 type AuditEntry struct {
 	ID        int64     `json:"id"`
-	Action    string    `json:"action" doc:"What happened: email.change_requested, email.change_cancelled, email.changed, password.changed, password.reset_sent, password.reset or note.changed."`
+	Action    string    `json:"action" doc:"What happened, e.g. email.change_requested, email.change_cancelled, email.changed, password.changed, password.reset_sent, password.reset, note.changed, sign_in.succeeded, sign_in.failed, sign_in.second_step_failed, two_factor.enabled, two_factor.disabled, two_factor.reset, two_factor.backup_code_used or two_factor.backup_codes_regenerated. New kinds may appear."`
 	ActorID   *int64    `json:"actor_id" nullable:"true" doc:"Who did it; null when it was the holder of an emailed link or the actor is gone."`
 	ActorName string    `json:"actor_name" doc:"The actor's name; empty when actor_id is null."`
 	Detail    string    `json:"detail" doc:"Context such as the new address of an email change. Secret values are never recorded."`

@@ -233,7 +233,11 @@ func (a *API) profileOutput(ctx context.Context, p *profile.Profile, err error) 
 	if err != nil {
 		return nil, a.fail(ctx, err)
 	}
-	return &userOutput{Body: fromProfile(p)}, nil
+	out, err := a.withTwoFactor(ctx, fromProfile(p))
+	if err != nil {
+		return nil, a.fail(ctx, err)
+	}
+	return &userOutput{Body: out}, nil
 }
 
 func (a *API) changePassword(ctx context.Context, in *passwordInput) (*struct{}, error) {

@@ -12,9 +12,12 @@ import (
 	"roster/internal/httpx"
 )
 
-// statusSignedIn is the only login status produced today; see
-// LoginResult.Status for the one reserved for two-step verification.
-const statusSignedIn = "signed_in"
+// Login statuses.
+const (
+	statusSignedIn     = "signed_in"
+	statusSecondFactor = "second_factor_required"
+	loginVerifyRoute   = "POST " + Prefix + "/auth/login/verify"
+)
 
 type loginInput struct {
 	Body struct {
@@ -23,14 +26,17 @@ type loginInput struct {
 	}
 }
 
-// LoginResult answers POST /auth/login.
+// LoginResult answers POST /auth/login and POST /auth/login/verify.
 type LoginResult struct {
-	Status    string         `json:"status" enum:"signed_in,second_factor_required" doc:"signed_in: token and user are set. Reserved for two-step verification, not produced yet: second_factor_required, with a challenge object instead of a token, to be answered by a further request. Clients should treat any status other than signed_in as not signed in."`
-	Token     string         `json:"token,omitempty" doc:"Session token; send it as Authorization: Bearer <token>. Shown once."`
-	TokenType string         `json:"token_type,omitempty" enum:"Bearer"`
-	ExpiresAt *time.Time     `json:"expires_at,omitempty" doc:"When the session ends at the latest; it also ends after a long idle period, on logout, or when the user is deactivated."`
-	User      *User          `json:"user,omitempty"`
-	Challenge map[string]any `json:"challenge,omitempty" doc:"Reserved for status second_factor_required; never present today."`
+	Status            string     `json:"status" enum:"signed_in,second_factor_required" doc:"signed_in: token and user are set. second_factor_required: the password was right but the user has two-step verification on; no token yet: send a code with challenge_id to POST /api/v1/auth/login/verify. Clients should treat any status other than signed_in as not signed in."`
+	TwoFactorRequired bool       `json:"two_factor_required" doc:"true exactly when status is second_factor_required."`
+	Token             string     `json:"token,omitempty" doc:"Session token; send it as Authorization: Bearer <token>. Shown once."`
+	TokenType         string     `json:"token_type,omitempty" enum:"Bearer"`
+	ExpiresAt         *time.Time `json:"expires_at,omitempty" doc:"signed_in: when the session ends at the latest; it also ends after a long idle period, on logout, or when the user is deactivated. second_factor_required: when the challenge expires (10 minutes)."`
+	User              *User      `json:"user,omitempty" doc:"The signed-in user; absent while a second step is required."`
+	ChallengeID       string     `json:"challenge_id,omitempty" doc:"With second_factor_required: identifies this sign-in in POST /api/v1/auth/login/verify and /auth/login/resend. Treat it as a secret."`
+	Methods           []string   `json:"methods,omitempty" doc:"With second_factor_required: the kinds of code accepted: totp (authenticator app), email (a code just emailed), backup_code."`
+	EmailCodeSent     bool       `json:"email_code_sent,omitempty" doc:"With second_factor_required: true when a code was emailed to the user."`
 }
 
 type loginOutput struct {
@@ -52,10 +58,42 @@ func (a *API) registerAuth() {
 		Path:        "/auth/login",
 		Summary:     "Sign in",
 		Description: "Checks an email and password and opens an API session. Wrong email, wrong password and " +
-			"inactive accounts all give the same 401. Repeated failures give 429 with Retry-After.",
+			"inactive accounts all give the same 401. Repeated failures give 429 with Retry-After.\n\n" +
+			"When the user has two-step verification on, the answer is still 200 but with status " +
+			"second_factor_required, two_factor_required true, a challenge_id and the accepted methods, and no token: " +
+			"finish with " + loginVerifyRoute + ". With emailed codes on, a code is sent now.",
 		Tags:   []string{"Authentication"},
 		Errors: []int{http.StatusBadRequest, http.StatusUnauthorized, http.StatusUnprocessableEntity},
 	}), a.login)
+
+	huma.Register(a.humaAPI, a.op(huma.Operation{
+		OperationID: "login-verify",
+		Method:      http.MethodPost,
+		Path:        "/auth/login/verify",
+		Summary:     "Finish signing in with a second-step code",
+		Description: "Completes a sign-in that answered second_factor_required: code is a current code of the " +
+			"authenticator app, the code emailed for this sign-in, or an unused backup code (each works once). " +
+			"The answer is that of a plain sign-in, with the session token. A wrong code gives 422 (field code) and " +
+			"counts like a wrong password: repeated failures give 429 with Retry-After. An emailed code allows 5 tries. " +
+			"An expired, finished or unknown challenge gives 404: sign in again.",
+		Tags:     []string{"Authentication"},
+		Errors:   []int{http.StatusBadRequest, http.StatusNotFound, http.StatusUnprocessableEntity},
+		Metadata: map[string]any{metaNeedsSecurity: true},
+	}), a.loginVerify)
+
+	huma.Register(a.humaAPI, a.op(huma.Operation{
+		OperationID: "login-resend",
+		Method:      http.MethodPost,
+		Path:        "/auth/login/resend",
+		Summary:     "Email a new sign-in code",
+		Description: "Emails a new code for a sign-in that answered second_factor_required, when the user has " +
+			"emailed codes on (409 otherwise). At most once a minute: sooner gives 429 with Retry-After. " +
+			"The new code replaces the previous one and has 5 tries of its own.",
+		Tags:          []string{"Authentication"},
+		DefaultStatus: http.StatusAccepted,
+		Errors:        []int{http.StatusBadRequest, http.StatusNotFound, http.StatusConflict, http.StatusUnprocessableEntity},
+		Metadata:      map[string]any{metaNeedsSecurity: true},
+	}), a.loginResend)
 
 	huma.Register(a.humaAPI, a.op(huma.Operation{
 		OperationID:   "logout",
@@ -91,6 +129,33 @@ func (a *API) login(ctx context.Context, in *loginInput) (*loginOutput, error) {
 	if err != nil {
 		return nil, a.fail(ctx, err)
 	}
+	if res.SecondFactor {
+		if a.deps.Security == nil {
+			return nil, a.fail(ctx, errNoSecurity)
+		}
+		ch, err := a.deps.Security.BeginLogin(ctx, res.User, core.SessionAPI, st.ip, httpx.DeviceName(st.userAgent))
+		if err != nil {
+			return nil, a.fail(ctx, err)
+		}
+		exp := ch.ExpiresAt.UTC()
+		methods := make([]string, 0, len(ch.Methods))
+		for _, m := range ch.Methods {
+			methods = append(methods, string(m))
+		}
+		return &loginOutput{Body: &LoginResult{
+			Status:            statusSecondFactor,
+			TwoFactorRequired: true,
+			ExpiresAt:         &exp,
+			ChallengeID:       ch.Token,
+			Methods:           methods,
+			EmailCodeSent:     ch.EmailSent,
+		}}, nil
+	}
+	return a.signedIn(ctx, res)
+}
+
+// signedIn answers a finished sign-in with its token.
+func (a *API) signedIn(ctx context.Context, res *auth.LoginResult) (*loginOutput, error) {
 	u, err := a.render(ctx, res.User, res.User)
 	if err != nil {
 		return nil, a.fail(ctx, err)
@@ -103,6 +168,35 @@ func (a *API) login(ctx context.Context, in *loginInput) (*loginOutput, error) {
 		ExpiresAt: &exp,
 		User:      u,
 	}}, nil
+}
+
+type loginVerifyInput struct {
+	Body struct {
+		ChallengeID string `json:"challenge_id" maxLength:"200" doc:"From the second_factor_required answer of POST /api/v1/auth/login."`
+		Code        string `json:"code,omitempty" maxLength:"64" example:"123456" doc:"A 6-digit code of the authenticator app or of the email, or a backup code."`
+	}
+}
+
+func (a *API) loginVerify(ctx context.Context, in *loginVerifyInput) (*loginOutput, error) {
+	st := stateFrom(ctx)
+	res, err := a.deps.Security.VerifyLogin(ctx, in.Body.ChallengeID, in.Body.Code, st.ip)
+	if err != nil {
+		return nil, a.fail(ctx, err)
+	}
+	return a.signedIn(ctx, res)
+}
+
+type loginResendInput struct {
+	Body struct {
+		ChallengeID string `json:"challenge_id" maxLength:"200" doc:"From the second_factor_required answer of POST /api/v1/auth/login."`
+	}
+}
+
+func (a *API) loginResend(ctx context.Context, in *loginResendInput) (*struct{}, error) {
+	if err := a.deps.Security.ResendEmailCode(ctx, in.Body.ChallengeID); err != nil {
+		return nil, a.fail(ctx, err)
+	}
+	return nil, nil
 }
 
 func (a *API) logout(ctx context.Context, _ *struct{}) (*logoutOutput, error) {

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"net/http"
@@ -11,11 +12,13 @@ import (
 
 	"roster/internal/account"
 	"roster/internal/core"
+	"roster/internal/security"
 )
 
 type listUsersInput struct {
-	Page    int `query:"page" default:"1" minimum:"1" maximum:"1000000" doc:"Page number, from 1."`
-	PerPage int `query:"per_page" default:"50" minimum:"1" maximum:"200" doc:"Users per page."`
+	Page      int    `query:"page" default:"1" minimum:"1" maximum:"1000000" doc:"Page number, from 1."`
+	PerPage   int    `query:"per_page" default:"50" minimum:"1" maximum:"200" doc:"Users per page."`
+	TwoFactor string `query:"two_factor" enum:"on,off" doc:"Only users with two-step verification on, or off; all users when absent."`
 }
 
 // UserPage is one page of the workspace's users.
@@ -23,7 +26,7 @@ type UserPage struct {
 	Items   []*User `json:"items" nullable:"false"`
 	Page    int     `json:"page"`
 	PerPage int     `json:"per_page"`
-	Total   int     `json:"total" doc:"Users in the workspace."`
+	Total   int     `json:"total" doc:"Users in the workspace that match the filter."`
 }
 
 type listUsersOutput struct {
@@ -41,10 +44,11 @@ func (a *API) registerUsers() {
 		Method:      http.MethodGet,
 		Path:        "/users",
 		Summary:     "List the workspace's users",
-		Description: "For admins and holders of profile access. Ordered by name.",
-		Tags:        []string{"Users"},
-		Security:    signedIn,
-		Errors:      []int{http.StatusForbidden, http.StatusUnprocessableEntity},
+		Description: "For admins and holders of profile access. Ordered by name. Each user shows its two-step " +
+			"verification methods in two_factor; two_factor=on or off filters by it.",
+		Tags:     []string{"Users"},
+		Security: signedIn,
+		Errors:   []int{http.StatusForbidden, http.StatusUnprocessableEntity},
 	}), a.listUsers)
 
 	huma.Register(a.humaAPI, a.op(huma.Operation{
@@ -62,7 +66,7 @@ func (a *API) registerUsers() {
 
 func (a *API) listUsers(ctx context.Context, in *listUsersInput) (*listUsersOutput, error) {
 	p := principal(ctx)
-	pg := account.Page{Offset: (in.Page - 1) * in.PerPage, Limit: in.PerPage}
+	pg := account.Page{Offset: (in.Page - 1) * in.PerPage, Limit: in.PerPage, TwoFactor: in.TwoFactor}
 	var page *UserPage
 	if a.deps.Profiles != nil {
 		profiles, total, err := a.deps.Profiles.List(ctx, p.User, pg)
@@ -83,19 +87,32 @@ func (a *API) listUsers(ctx context.Context, in *listUsersInput) (*listUsersOutp
 			page.Items = append(page.Items, toUser(u, p.User))
 		}
 	}
+	if a.deps.Security != nil {
+		// One query for the page, not one per user.
+		sums, err := a.deps.Security.Summaries(ctx, p.User)
+		if err != nil {
+			return nil, a.fail(ctx, err)
+		}
+		for _, u := range page.Items {
+			u.TwoFactor = cmp.Or(sums[u.ID], "off")
+		}
+	}
 	total := page.Total
 	var links []string
 	if in.Page*in.PerPage < total {
-		links = append(links, pageLink(in.Page+1, in.PerPage, "next"))
+		links = append(links, pageLink(in.Page+1, in.PerPage, in.TwoFactor, "next"))
 	}
 	if in.Page > 1 {
-		links = append(links, pageLink(in.Page-1, in.PerPage, "prev"))
+		links = append(links, pageLink(in.Page-1, in.PerPage, in.TwoFactor, "prev"))
 	}
 	return &listUsersOutput{Link: strings.Join(links, ", "), Body: page}, nil
 }
 
-func pageLink(page, perPage int, rel string) string {
+func pageLink(page, perPage int, twoFactor, rel string) string {
 	q := url.Values{"page": {fmt.Sprint(page)}, "per_page": {fmt.Sprint(perPage)}}
+	if twoFactor != "" {
+		q.Set("two_factor", twoFactor)
+	}
 	return fmt.Sprintf(`<%s/users?%s>; rel="%s"`, Prefix, q.Encode(), rel)
 }
 
@@ -112,13 +129,27 @@ func (a *API) getUser(ctx context.Context, in *userIDInput) (*userOutput, error)
 // email change. Without Deps.Profiles the change is left out.
 func (a *API) render(ctx context.Context, viewer, u *core.User) (*User, error) {
 	if a.deps.Profiles == nil {
-		return toUser(u, viewer), nil
+		return a.withTwoFactor(ctx, toUser(u, viewer))
 	}
 	p, err := a.deps.Profiles.Get(ctx, viewer, u.ID)
 	if err != nil {
 		return nil, err
 	}
-	return fromProfile(p), nil
+	return a.withTwoFactor(ctx, fromProfile(p))
+}
+
+// withTwoFactor fills out.TwoFactor from the user's methods. Callers have
+// already checked the viewer may see the user.
+func (a *API) withTwoFactor(ctx context.Context, out *User) (*User, error) {
+	if a.deps.Security == nil {
+		return out, nil
+	}
+	st, err := a.deps.Security.Status(ctx, &core.User{ID: out.ID})
+	if err != nil {
+		return nil, err
+	}
+	out.TwoFactor = security.Summary(st.Methods())
+	return out, nil
 }
 
 // userOutput answers with u as viewer sees it.

@@ -175,7 +175,7 @@ func (a *App) routes(base *url.URL) (http.Handler, error) {
 	}
 	mux := http.NewServeMux()
 	pages.Register(mux)
-	jsonAPI := api.New(api.Deps{Accounts: a.Accounts, Auth: a.Auth, Profiles: a.Profiles, I18n: a.I18n, RatePerSecond: a.Config.APIRate,
+	jsonAPI := api.New(api.Deps{Accounts: a.Accounts, Auth: a.Auth, Profiles: a.Profiles, Security: a.Security, I18n: a.I18n, RatePerSecond: a.Config.APIRate,
 		RateBurst: a.Config.APIBurst, Version: Version})
 	jsonAPI.Register(mux)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
