@@ -43,8 +43,11 @@ type profileData struct {
 	Zones       []string
 	EmailLocked bool // two-step verification is on: no email change
 	CanReset    bool // the viewer may send this user a password reset link
-	ShowAudit   bool
-	Audit       []auditRow
+	// CanResetTwoFactor: an admin looking at someone else whose two-step
+	// verification is on may remove it.
+	CanResetTwoFactor bool
+	ShowAudit         bool
+	Audit             []auditRow
 	// RecentMinutes is the recent sign-in window, for the password hint.
 	RecentMinutes int
 	PhotoMB       int
@@ -107,15 +110,16 @@ func (h *Handler) renderProfile(w http.ResponseWriter, r *http.Request, id int64
 	u := p.User
 	var v *view
 	d := &profileData{
-		User:          u,
-		Self:          p.Self,
-		Base:          profileURL,
-		ShowNote:      p.NoteVisible,
-		PendingEmail:  p.PendingEmail,
-		EmailLocked:   u.TwoFactorEnabled,
-		CanReset:      me.IsAdmin() && !p.Self,
-		RecentMinutes: int(h.deps.Profiles.RecentSignIn() / time.Minute),
-		PhotoMB:       photo.MaxUploadBytes >> 20,
+		User:              u,
+		Self:              p.Self,
+		Base:              profileURL,
+		ShowNote:          p.NoteVisible,
+		PendingEmail:      p.PendingEmail,
+		EmailLocked:       u.TwoFactorEnabled,
+		CanReset:          me.IsAdmin() && !p.Self,
+		CanResetTwoFactor: me.IsAdmin() && !p.Self && u.TwoFactorEnabled,
+		RecentMinutes:     int(h.deps.Profiles.RecentSignIn() / time.Minute),
+		PhotoMB:           photo.MaxUploadBytes >> 20,
 	}
 	if p.Self {
 		v = h.settingsView(r, profileURL, i18n.Key("web.profile.title"))
@@ -187,6 +191,22 @@ func auditKey(a core.AuditAction) string {
 		return i18n.Key("web.audit.password_reset")
 	case core.AuditNoteChanged:
 		return i18n.Key("web.audit.note_changed")
+	case core.AuditTwoFactorEnabled:
+		return i18n.Key("web.audit.two_factor_enabled")
+	case core.AuditTwoFactorDisabled:
+		return i18n.Key("web.audit.two_factor_disabled")
+	case core.AuditTwoFactorReset:
+		return i18n.Key("web.audit.two_factor_reset")
+	case core.AuditBackupCodeUsed:
+		return i18n.Key("web.audit.backup_code_used")
+	case core.AuditBackupCodesRenewed:
+		return i18n.Key("web.audit.backup_codes_renewed")
+	case core.AuditSignIn:
+		return i18n.Key("web.audit.sign_in")
+	case core.AuditSignInSecondStepFail:
+		return i18n.Key("web.audit.sign_in_second_step_failed")
+	case core.AuditSignInFailed:
+		return i18n.Key("web.audit.sign_in_failed")
 	}
 	return i18n.Key("web.audit.other")
 }

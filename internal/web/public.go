@@ -141,6 +141,9 @@ func (h *Handler) loginForm(w http.ResponseWriter, r *http.Request) {
 	if r.URL.Query().Get("done") == "password_reset" {
 		v.Flash = h.loc(v.Lang).T("web.flash.password_reset")
 	}
+	if r.URL.Query().Get("expired") == "1" {
+		v.Error = h.loc(v.Lang).T("errors.challenge_invalid")
+	}
 	h.render(w, r, http.StatusOK, "login", v)
 }
 
@@ -161,6 +164,11 @@ func (h *Handler) loginSubmit(w http.ResponseWriter, r *http.Request) {
 		v.Form = formWithout(r.PostForm, "password")
 		v.Data = loginData{Next: next}
 		h.render(w, r, h.applyError(r.Context(), w, v, err), "login", v)
+		return
+	}
+	if res.SecondFactor {
+		// No session exists yet: the second page asks for a code.
+		h.beginSecondStep(w, r, res.User, next)
 		return
 	}
 	h.setSessionCookie(w, res)

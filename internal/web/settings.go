@@ -25,6 +25,12 @@ var flashes = map[string]string{
 	"email_cancelled":  i18n.Key("web.flash.email_cancelled"),
 	"password_changed": i18n.Key("web.flash.password_changed"),
 	"reset_sent":       i18n.Key("web.flash.reset_sent"),
+	"totp_on":          i18n.Key("web.flash.totp_on"),
+	"email_on":         i18n.Key("web.flash.email_codes_on"),
+	"two_factor_off":   i18n.Key("web.flash.two_factor_off"),
+	"two_factor_reset": i18n.Key("web.flash.two_factor_reset"),
+	"session_revoked":  i18n.Key("web.flash.session_revoked"),
+	"sessions_revoked": i18n.Key("web.flash.sessions_revoked"),
 }
 
 // settingsView starts a page of the settings area with its navigation.
@@ -67,23 +73,6 @@ func (h *Handler) pathID(w http.ResponseWriter, r *http.Request) (id int64, ok b
 	return id, true
 }
 
-type securityData struct {
-	Sessions  []*core.Session
-	CurrentID int64
-}
-
-func (h *Handler) security(w http.ResponseWriter, r *http.Request) {
-	p := principalFrom(r.Context())
-	sessions, err := h.deps.Auth.Sessions(r.Context(), p.User)
-	if err != nil {
-		h.fail(w, r, err)
-		return
-	}
-	v := h.settingsView(r, "/settings/security", i18n.Key("web.security.title"))
-	v.Data = securityData{Sessions: sessions, CurrentID: p.Session.ID}
-	h.render(w, r, http.StatusOK, "security", v)
-}
-
 func (h *Handler) notifications(w http.ResponseWriter, r *http.Request) {
 	v := h.settingsView(r, "/settings/notifications", i18n.Key("web.notifications.title"))
 	h.render(w, r, http.StatusOK, "notifications", v)
@@ -93,7 +82,11 @@ func (h *Handler) notifications(w http.ResponseWriter, r *http.Request) {
 const usersPerPage = 50
 
 type usersData struct {
-	Users      []*core.User
+	Users []*core.User
+	// TwoFactor maps user IDs to "email", "app" or "both"; missing is off.
+	TwoFactor  map[int64]string
+	Filter     string // two_factor filter: "on", "off" or "" for all
+	FilterURLs map[string]string
 	Total      int
 	Page       int
 	Pages      int
@@ -115,19 +108,33 @@ func (h *Handler) renderUsers(w http.ResponseWriter, r *http.Request, err error)
 	me := principalFrom(r.Context()).User
 	page, _ := strconv.Atoi(r.FormValue("page"))
 	page = max(page, 1)
-	users, total, lerr := h.deps.Accounts.Users(r.Context(), me, account.Page{Offset: (page - 1) * usersPerPage, Limit: usersPerPage})
+	filter := twoFactorFilter(r.FormValue("two_factor"))
+	users, total, lerr := h.deps.Accounts.Users(r.Context(), me, account.Page{Offset: (page - 1) * usersPerPage, Limit: usersPerPage, TwoFactor: filter})
 	if lerr != nil {
 		h.fail(w, r, lerr)
 		return
 	}
-	d := usersData{Users: users, Total: total, Page: page, CanManage: me.IsAdmin(), InviteRole: string(core.RoleUser)}
+	summaries, lerr := h.deps.Security.Summaries(r.Context(), me)
+	if lerr != nil {
+		h.fail(w, r, lerr)
+		return
+	}
+	d := usersData{Users: users, TwoFactor: summaries, Filter: filter, Total: total, Page: page, CanManage: me.IsAdmin(), InviteRole: string(core.RoleUser)}
 	d.Pages = max((total+usersPerPage-1)/usersPerPage, 1)
+	pageURL := func(n int) string {
+		u := "/settings/users?page=" + strconv.Itoa(n)
+		if filter != "" {
+			u += "&two_factor=" + filter
+		}
+		return u
+	}
 	if page > 1 {
-		d.PrevURL = "/settings/users?page=" + strconv.Itoa(page-1)
+		d.PrevURL = pageURL(page - 1)
 	}
 	if page < d.Pages {
-		d.NextURL = "/settings/users?page=" + strconv.Itoa(page+1)
+		d.NextURL = pageURL(page + 1)
 	}
+	d.FilterURLs = map[string]string{"": usersURL(1, "", ""), "on": usersURL(1, "on", ""), "off": usersURL(1, "off", "")}
 	// Who sees open invitations is the domain's call: forbidden means none.
 	d.Invites, lerr = h.deps.Accounts.OpenInvites(r.Context(), me)
 	if lerr != nil && core.ErrorCode(lerr) != core.EFORBIDDEN {
@@ -148,13 +155,52 @@ func (h *Handler) renderUsers(w http.ResponseWriter, r *http.Request, err error)
 	h.render(w, r, status, "users", v)
 }
 
-// usersBack redirects to the users list after a change, keeping the page.
-func usersBack(w http.ResponseWriter, r *http.Request, done string) {
-	q := url.Values{"done": {done}}
-	if p, err := strconv.Atoi(r.PostForm.Get("page")); err == nil && p > 1 {
-		q.Set("page", strconv.Itoa(p))
+// twoFactorFilter keeps the users filter values the list knows; anything
+// else lists everyone.
+func twoFactorFilter(s string) string {
+	if s == "on" || s == "off" {
+		return s
 	}
-	redirect(w, r, "/settings/users?"+q.Encode())
+	return ""
+}
+
+// usersURL is the users list at page with the two-step filter and an
+// optional done message.
+func usersURL(page int, filter, done string) string {
+	q := url.Values{}
+	if done != "" {
+		q.Set("done", done)
+	}
+	if page > 1 {
+		q.Set("page", strconv.Itoa(page))
+	}
+	if filter != "" {
+		q.Set("two_factor", filter)
+	}
+	if len(q) == 0 {
+		return "/settings/users"
+	}
+	return "/settings/users?" + q.Encode()
+}
+
+// twoFactorKey names a security.Summary value for the users list.
+func twoFactorKey(summary string) string {
+	switch summary {
+	case "email":
+		return i18n.Key("web.two_factor.summary_email")
+	case "app":
+		return i18n.Key("web.two_factor.summary_app")
+	case "both":
+		return i18n.Key("web.two_factor.summary_both")
+	}
+	return i18n.Key("web.two_factor.summary_off")
+}
+
+// usersBack redirects to the users list after a change, keeping the page
+// and the filter.
+func usersBack(w http.ResponseWriter, r *http.Request, done string) {
+	p, _ := strconv.Atoi(r.PostForm.Get("page"))
+	redirect(w, r, usersURL(p, twoFactorFilter(r.PostForm.Get("two_factor")), done))
 }
 
 func (h *Handler) inviteUser(w http.ResponseWriter, r *http.Request) {

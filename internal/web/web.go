@@ -24,6 +24,7 @@ import (
 	"roster/internal/httpx"
 	"roster/internal/i18n"
 	"roster/internal/profile"
+	"roster/internal/security"
 )
 
 // Deps are the services the pages use.
@@ -31,6 +32,7 @@ type Deps struct {
 	Accounts *account.Service
 	Auth     *auth.Service
 	Profiles *profile.Service
+	Security *security.Service
 	I18n     *i18n.Bundle
 	// BaseURL is the public URL; an https scheme makes cookies Secure.
 	BaseURL *url.URL
@@ -52,8 +54,8 @@ type Handler struct {
 // assets. It fails when a template does not parse or refers to a template
 // that does not exist, so a broken page stops the server at start.
 func New(d Deps) (*Handler, error) {
-	if d.Accounts == nil || d.Auth == nil || d.Profiles == nil || d.I18n == nil {
-		return nil, errors.New("web: Accounts, Auth, Profiles and I18n are required")
+	if d.Accounts == nil || d.Auth == nil || d.Profiles == nil || d.Security == nil || d.I18n == nil {
+		return nil, errors.New("web: Accounts, Auth, Profiles, Security and I18n are required")
 	}
 	if d.Logger == nil {
 		d.Logger = slog.Default()
@@ -79,6 +81,8 @@ func (h *Handler) Register(mux *http.ServeMux) {
 	mux.HandleFunc("POST /setup", h.setupSubmit)
 	mux.HandleFunc("GET /login", h.loginForm)
 	mux.HandleFunc("POST /login", h.loginSubmit)
+	mux.HandleFunc("POST /login/verify", h.loginVerify)
+	mux.HandleFunc("POST /login/resend", h.loginResend)
 	mux.HandleFunc("POST /logout", h.logout)
 	mux.HandleFunc("GET /invite/{token}", h.inviteForm)
 	mux.HandleFunc("POST /invite/{token}", h.inviteSubmit)
@@ -97,6 +101,14 @@ func (h *Handler) Register(mux *http.ServeMux) {
 	mux.HandleFunc("GET /password/reset/{token}", h.resetForm)
 	mux.HandleFunc("POST /password/reset/{token}", h.resetSubmit)
 	mux.Handle("GET /settings/security", h.signedIn(h.security))
+	mux.Handle("POST /settings/security/totp", h.signedIn(h.startTOTP))
+	mux.Handle("POST /settings/security/totp/confirm", h.signedIn(h.confirmTOTP))
+	mux.Handle("POST /settings/security/email", h.signedIn(h.startEmail))
+	mux.Handle("POST /settings/security/email/confirm", h.signedIn(h.confirmEmail2FA))
+	mux.Handle("POST /settings/security/{method}/disable", h.signedIn(h.disableMethod))
+	mux.Handle("POST /settings/security/backup-codes", h.signedIn(h.regenerateCodes))
+	mux.Handle("POST /settings/security/sessions/{id}/revoke", h.signedIn(h.revokeSession))
+	mux.Handle("POST /settings/security/sessions/revoke-others", h.signedIn(h.revokeOtherSessions))
 	mux.Handle("GET /settings/notifications", h.signedIn(h.notifications))
 	mux.Handle("GET /settings/users", h.signedIn(h.users))
 	mux.Handle("GET /settings/users/{id}", h.signedIn(h.profilePage))
@@ -106,6 +118,7 @@ func (h *Handler) Register(mux *http.ServeMux) {
 	mux.Handle("POST /settings/users/{id}/email", h.signedIn(h.requestEmailChange))
 	mux.Handle("POST /settings/users/{id}/email/cancel", h.signedIn(h.cancelEmailChange))
 	mux.Handle("POST /settings/users/{id}/password-reset", h.signedIn(h.sendPasswordReset))
+	mux.Handle("POST /settings/users/{id}/two-factor/reset", h.signedIn(h.resetTwoFactor))
 	mux.Handle("POST /settings/users/invite", h.signedIn(h.inviteUser))
 	mux.Handle("POST /settings/users/{id}/access", h.signedIn(h.setAccess))
 	mux.Handle("POST /settings/users/{id}/deactivate", h.signedIn(h.setState(core.StateInactive)))

@@ -25,6 +25,8 @@ import (
 	"roster/internal/i18n"
 	"roster/internal/photo"
 	"roster/internal/profile"
+	"roster/internal/secrets"
+	"roster/internal/security"
 	"roster/internal/store"
 	"roster/internal/store/storetest"
 )
@@ -66,6 +68,7 @@ type env struct {
 	accounts *account.Service
 	auth     *auth.Service
 	profiles *profile.Service
+	security *security.Service
 }
 
 type option func(*Deps, *auth.Config)
@@ -103,7 +106,12 @@ func newEnv(t *testing.T, db *store.DB, opts ...option) *env {
 	}
 	t.Cleanup(func() { _ = photos.Close() })
 	e.profiles = profile.NewService(profile.Config{DB: db, Auth: e.auth, Accounts: e.accounts, Mail: e.queue, Photos: photos, BaseURL: d.BaseURL.String()})
-	d.Auth, d.Accounts, d.Profiles = e.auth, e.accounts, e.profiles
+	box, err := secrets.Load("", t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.security = security.NewService(db, e.auth, box, e.queue)
+	d.Auth, d.Accounts, d.Profiles, d.Security = e.auth, e.accounts, e.profiles, e.security
 	e.h, err = New(d)
 	if err != nil {
 		t.Fatalf("New: %v", err)
