@@ -440,7 +440,11 @@ func (s *Service) RevokeSession(ctx context.Context, user *core.User, sessionID 
 		}
 		for _, sess := range list {
 			if sess.ID == sessionID {
-				return q.DeleteSession(ctx, sessionID)
+				if err := q.DeleteSession(ctx, sessionID); err != nil {
+					return err
+				}
+				return q.Audit(ctx, &core.AuditEntry{WorkspaceID: user.WorkspaceID, ActorID: user.ID, TargetID: user.ID,
+					Action: core.AuditSessionRevoked, Detail: sess.Device, IP: sess.IP})
 			}
 		}
 		return core.ErrNotFound
@@ -450,5 +454,11 @@ func (s *Service) RevokeSession(ctx context.Context, user *core.User, sessionID 
 // RevokeOtherSessions signs the user out everywhere except the session
 // keepID (the one making the request).
 func (s *Service) RevokeOtherSessions(ctx context.Context, user *core.User, keepID int64) error {
-	return s.db.Writer().DeleteOtherSessions(ctx, user.ID, keepID)
+	return s.db.InTx(ctx, func(q *store.Q) error {
+		if err := q.DeleteOtherSessions(ctx, user.ID, keepID); err != nil {
+			return err
+		}
+		return q.Audit(ctx, &core.AuditEntry{WorkspaceID: user.WorkspaceID, ActorID: user.ID, TargetID: user.ID,
+			Action: core.AuditSessionRevoked, Detail: "all others"})
+	})
 }

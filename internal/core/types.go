@@ -242,6 +242,7 @@ const (
 	AuditSignIn               AuditAction = "sign_in.succeeded"
 	AuditSignInSecondStepFail AuditAction = "sign_in.second_step_failed"
 	AuditSignInFailed         AuditAction = "sign_in.failed"
+	AuditSessionRevoked       AuditAction = "session.revoked"
 	AuditRequireTwoFactor     AuditAction = "workspace.require_two_factor"
 	AuditAllowlistChanged     AuditAction = "workspace.ip_allowlist"
 )

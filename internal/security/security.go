@@ -36,6 +36,7 @@ const (
 	totpPeriod        = 30
 	purposeLogin      = "login"
 	purposeEnableMail = "enable_email"
+	purposeManage     = "manage" // a code mailed to confirm turning a method off or renewing backup codes
 )
 
 // MailQueue enqueues a templated email inside the caller's transaction.
@@ -459,7 +460,13 @@ func (s *Service) verifyAnyCode(ctx context.Context, u *core.User, code, ip stri
 	if err := s.auth.CheckThrottle(ctx, u.Email, ip); err != nil {
 		return "", err
 	}
-	method, err := s.spendCode(ctx, u, nil, code)
+	var manage *core.Challenge
+	if c, err := s.db.Writer().ChallengeByTokenHash(ctx, s.manageToken(u.ID)); err == nil && c.DoneAt.IsZero() {
+		manage = c
+	} else if err != nil && core.ErrorCode(err) != core.ENOTFOUND {
+		return "", err
+	}
+	method, err := s.spendCode(ctx, u, manage, code)
 	if err != nil {
 		return "", err
 	}
@@ -467,6 +474,44 @@ func (s *Service) verifyAnyCode(ctx context.Context, u *core.User, code, ip stri
 		return "", s.wrongCode(ctx, u, ip)
 	}
 	return method, nil
+}
+
+func (s *Service) manageToken(userID int64) []byte {
+	return s.box.MAC(fmt.Sprintf("manage:%d", userID))
+}
+
+// SendManageCode mails a code that Disable and RegenerateBackupCodes accept,
+// for users whose method is email codes; at most once a minute.
+func (s *Service) SendManageCode(ctx context.Context, p *auth.Principal) error {
+	if err := requireBrowser(p); err != nil {
+		return err
+	}
+	st, err := s.Status(ctx, p.User)
+	if err != nil {
+		return err
+	}
+	if !st.Email {
+		return errNotEnabled
+	}
+	now := s.db.Now()
+	return s.db.InTx(ctx, func(q *store.Q) error {
+		c, err := q.ChallengeByTokenHash(ctx, s.manageToken(p.User.ID))
+		switch {
+		case core.ErrorCode(err) == core.ENOTFOUND:
+			c = &core.Challenge{UserID: p.User.ID, TokenHash: s.manageToken(p.User.ID), Purpose: purposeManage, CreatedAt: now, ExpiresAt: now.Add(EmailCodeTTL)}
+			if err := q.CreateChallenge(ctx, c); err != nil {
+				return err
+			}
+		case err != nil:
+			return err
+		default:
+			if wait := c.EmailSentAt.Add(ResendAfter).Sub(now); !c.EmailSentAt.IsZero() && wait > 0 {
+				return &core.Error{Code: core.ETOOMANY, Key: "errors.code_resend_wait", Data: map[string]any{"Count": int(wait.Seconds()) + 1}, RetryAfter: wait}
+			}
+			c.DoneAt = time.Time{}
+		}
+		return s.sendEmailCode(ctx, q, p.User, c, "manage")
+	})
 }
 
 // spendCode tries code as a TOTP code, an emailed code of challenge c (when

@@ -410,3 +410,48 @@ func FuzzMatchTOTP(f *testing.F) {
 		}
 	})
 }
+
+// TestDisableWithEmailedCode: a user whose method is email codes asks for a
+// code to turn it off; the code works once.
+func TestDisableWithEmailedCode(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		f := setup(t, db)
+		p, _ := f.signIn(t, "bo@example.com", core.SessionWeb)
+		if err := f.sec.StartEmail(ctx, p, "tangerine-violin", ""); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.sec.ConfirmEmail(ctx, p, f.mail.last("two_factor_code").Data["Code"].(string), ""); err != nil {
+			t.Fatal(err)
+		}
+		p, _ = f.signIn(t, "bo@example.com", core.SessionWeb)
+		bearer, _ := f.signIn(t, "bo@example.com", core.SessionAPI)
+		if err := f.sec.SendManageCode(ctx, bearer); err != security.ErrWebOnly {
+			t.Fatalf("bearer: %v", err)
+		}
+		if err := f.sec.SendManageCode(ctx, p); err != nil {
+			t.Fatal(err)
+		}
+		if err := f.sec.SendManageCode(ctx, p); core.ErrorCode(err) != core.ETOOMANY {
+			t.Fatalf("second code within a minute: %v", err)
+		}
+		code := f.mail.last("two_factor_code").Data["Code"].(string)
+		codes, err := f.sec.RegenerateBackupCodes(ctx, p, "tangerine-violin", code, "")
+		if err != nil || len(codes) != 10 {
+			t.Fatalf("regenerate with an emailed code: %v", err)
+		}
+		if err := f.sec.Disable(ctx, p, core.MethodEmail, "tangerine-violin", code, ""); !strings.Contains(keys(err), "code_wrong") {
+			t.Fatalf("emailed code reused: %v", keys(err))
+		}
+		f.now = f.now.Add(61 * time.Second)
+		if err := f.sec.SendManageCode(ctx, p); err != nil {
+			t.Fatal(err)
+		}
+		if err := f.sec.Disable(ctx, p, core.MethodEmail, "tangerine-violin", f.mail.last("two_factor_code").Data["Code"].(string), ""); err != nil {
+			t.Fatalf("disable with an emailed code: %v", err)
+		}
+		if st, _ := f.sec.Status(ctx, p.User); st.Enabled() {
+			t.Fatal("still on")
+		}
+	})
+}
