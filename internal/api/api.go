@@ -4,9 +4,10 @@
 //
 // Every request passes one wrapper (see wrap) before huma sees it: it picks
 // the caller's language, authenticates bearer tokens and the session cookie,
-// and applies the per-caller rate limit. The rules themselves live in
-// internal/account, internal/auth and internal/profile, shared with the web
-// pages.
+// applies the per-caller rate limit and the workspace's security policy (IP
+// allowlist, mandatory two-step verification). The rules themselves live in
+// internal/account, internal/auth, internal/profile and internal/security,
+// shared with the web pages.
 package api
 
 import (
@@ -113,7 +114,15 @@ func New(d Deps) *API {
 		"turn two-step verification off first, then request the change again.\n" +
 		"- `" + ProblemWebOnly + "` (403): two-step verification can be turned on and off only from the web app " +
 		"(a browser session cookie); requests with a bearer token (the mobile app, integrations) are refused. " +
-		"Use the web version to change it."
+		"Use the web version to change it.\n" +
+		"- `" + ProblemIPNotAllowed + "` (403): the workspace accepts requests, and sign-ins, only from the addresses " +
+		"of its IP allowlist, and this one came from elsewhere. Every signed-in operation, `POST /api/v1/auth/login` " +
+		"and `POST /api/v1/auth/login/verify` may answer it; a refused sign-in issues no token and no challenge. " +
+		"Connect from an allowed network, or ask an admin.\n" +
+		"- `" + ProblemTwoFactorRequired + "` (403): the workspace requires two-step verification and the caller has " +
+		"it off. Every signed-in operation answers it except `GET /api/v1/me`, `GET /api/v1/me/two-factor` and " +
+		"`POST /api/v1/auth/logout`. Two-step verification can be turned on only in the web app: sign in there, turn it " +
+		"on, then sign in again here."
 	cfg.OpenAPIPath = Prefix + "/openapi"
 	// The docs page loads scripts from a CDN, which the server's CSP forbids.
 	cfg.DocsPath = ""
@@ -141,6 +150,8 @@ func New(d Deps) *API {
 	a.registerProfile()
 	a.registerPhotos()
 	a.registerTwoFactor()
+	a.registerSessions()
+	a.registerWorkspaceSecurity()
 	return a
 }
 
@@ -232,7 +243,8 @@ func (a *API) op(o huma.Operation) huma.Operation {
 	o.MaxBodyBytes = a.deps.MaxBodyBytes + 1
 	errs := []int{http.StatusTooManyRequests}
 	if len(o.Security) > 0 {
-		errs = append(errs, http.StatusUnauthorized)
+		// 403: the workspace's policy may refuse any signed-in request.
+		errs = append(errs, http.StatusUnauthorized, http.StatusForbidden)
 	}
 	for _, s := range errs {
 		if !slices.Contains(o.Errors, s) {

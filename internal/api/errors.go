@@ -32,6 +32,20 @@ const ProblemTwoFactorEnabled = Prefix + "/problems/two-factor-enabled"
 // refused because the caller used a bearer token, not the web app.
 const ProblemWebOnly = Prefix + "/problems/web-only"
 
+// ProblemIPNotAllowed is the problem type of a request, or a sign-in, from
+// an address outside the workspace's IP allowlist.
+const ProblemIPNotAllowed = Prefix + "/problems/ip-not-allowed"
+
+// ProblemTwoFactorRequired is the problem type of a request by a user
+// without two-step verification in a workspace that makes it mandatory.
+const ProblemTwoFactorRequired = Prefix + "/problems/two-factor-required"
+
+// The refusals of the workspace's security policy (security.Check).
+var (
+	errIPNotAllowed      = core.Errorf(core.EFORBIDDEN, "errors.ip_not_allowed")
+	errTwoFactorRequired = core.Errorf(core.EFORBIDDEN, "errors.two_factor_required")
+)
+
 // Message keys of the problems this package writes itself. Domain errors
 // bring their own keys.
 var (
@@ -119,7 +133,7 @@ func writeProblem(w http.ResponseWriter, err error) {
 
 // fieldNames maps domain field names to the API's where they differ; ""
 // is the request body itself (a photo upload is the whole body).
-var fieldNames = map[string]string{"expires": "expires_in_days", photo.Field: ""}
+var fieldNames = map[string]string{"expires": "expires_in_days", photo.Field: "", "allowlist": "entries"}
 
 // fail turns an error from the domain into the problem a handler returns:
 // the status from httpx.StatusOf, the detail and field messages translated
@@ -153,6 +167,10 @@ func (a *API) fail(ctx context.Context, err error) error {
 		m.Type = ProblemTwoFactorEnabled
 	case errors.Is(err, security.ErrWebOnly):
 		m.Type = ProblemWebOnly
+	case errors.Is(err, errIPNotAllowed):
+		m.Type = ProblemIPNotAllowed
+	case errors.Is(err, errTwoFactorRequired):
+		m.Type = ProblemTwoFactorRequired
 	}
 	for _, f := range e.Fields {
 		name := f.Field

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"strings"
 	"sync"
 	"testing"
@@ -15,6 +16,7 @@ import (
 	"roster/internal/account"
 	"roster/internal/auth"
 	"roster/internal/core"
+	"roster/internal/httpx"
 	"roster/internal/i18n"
 	"roster/internal/photo"
 	"roster/internal/profile"
@@ -83,6 +85,9 @@ type envOpts struct {
 	lang string // of the workspace set up; default en (phone region US)
 	// noProfiles leaves Deps.Profiles nil, as before the service is wired.
 	noProfiles bool
+	// proxy puts the server behind a trusted proxy on loopback, so that a
+	// request can come "from" another address with the from option.
+	proxy bool
 }
 
 func newEnv(t *testing.T, db *store.DB, opts envOpts) *env {
@@ -128,7 +133,11 @@ func newEnv(t *testing.T, db *store.DB, opts envOpts) *env {
 	e.api = New(d)
 	mux := http.NewServeMux()
 	e.api.Register(mux)
-	e.srv = httptest.NewServer(mux)
+	var h http.Handler = mux
+	if opts.proxy {
+		h = httpx.ClientIP{TrustedProxies: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")}}.Middleware(mux)
+	}
+	e.srv = httptest.NewServer(h)
 	t.Cleanup(e.srv.Close)
 	return e
 }
@@ -198,6 +207,12 @@ func cookie(token string) opt {
 
 func lang(l string) opt {
 	return func(r *http.Request) { r.Header.Set("Accept-Language", l) }
+}
+
+// from makes a request come from ip through the trusted proxy of an env
+// with proxy set.
+func from(ip string) opt {
+	return func(r *http.Request) { r.Header.Set("X-Forwarded-For", ip) }
 }
 
 func header(k, v string) opt {

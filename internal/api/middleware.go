@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"net/http"
 	"strconv"
@@ -106,6 +107,14 @@ func (a *API) wrap(op *huma.Operation, next func(huma.Context)) http.Handler {
 				return
 			}
 		}
+		// The workspace's policy: the IP allowlist, then mandatory two-step
+		// verification, which leaves the caller only what explains it.
+		if st.principal != nil {
+			if err := a.gate(ctx, st.principal.User, op.Metadata[metaOpenWithoutTwoFactor] == true); err != nil {
+				writeProblem(w, err)
+				return
+			}
+		}
 		if op.Metadata[metaNeedsProfiles] == true && a.deps.Profiles == nil {
 			writeProblem(w, internalError(ctx, st.loc, errNoProfiles))
 			return
@@ -133,6 +142,33 @@ const metaNeedsSecurity = "roster.needsSecurity"
 
 // metaWebOnly marks operations open only to the web app's session cookie.
 const metaWebOnly = "roster.webOnly"
+
+// metaOpenWithoutTwoFactor marks the few operations a user may call while
+// their workspace requires two-step verification and theirs is off: enough
+// to learn who they are, their status and to sign out.
+const metaOpenWithoutTwoFactor = "roster.openWithoutTwoFactor"
+
+// gate applies the workspace's security policy to user calling from the
+// request's IP and returns the problem to answer, or nil. Without
+// Deps.Security there is no policy to apply.
+func (a *API) gate(ctx context.Context, user *core.User, twoFactorExempt bool) error {
+	if a.deps.Security == nil {
+		return nil
+	}
+	st := stateFrom(ctx)
+	g, err := a.deps.Security.Check(ctx, user, st.ip)
+	if err != nil {
+		// Never let a failed read open the gate, nor pass for a refusal.
+		return internalError(ctx, st.loc, fmt.Errorf("api: security policy: %w", err))
+	}
+	switch {
+	case g == security.GateIPRefused:
+		return a.fail(ctx, errIPNotAllowed)
+	case g == security.GateNeedsTwoFactor && !twoFactorExempt:
+		return a.fail(ctx, errTwoFactorRequired)
+	}
+	return nil
+}
 
 var (
 	errNoProfiles = errors.New("api: Deps.Profiles is not set")

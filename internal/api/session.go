@@ -61,9 +61,11 @@ func (a *API) registerAuth() {
 			"inactive accounts all give the same 401. Repeated failures give 429 with Retry-After.\n\n" +
 			"When the user has two-step verification on, the answer is still 200 but with status " +
 			"second_factor_required, two_factor_required true, a challenge_id and the accepted methods, and no token: " +
-			"finish with " + loginVerifyRoute + ". With emailed codes on, a code is sent now.",
+			"finish with " + loginVerifyRoute + ". With emailed codes on, a code is sent now.\n\n" +
+			"A right password from outside the workspace's IP allowlist gives 403 with the problem type " + ProblemIPNotAllowed +
+			", and neither a token nor a challenge.",
 		Tags:   []string{"Authentication"},
-		Errors: []int{http.StatusBadRequest, http.StatusUnauthorized, http.StatusUnprocessableEntity},
+		Errors: []int{http.StatusBadRequest, http.StatusUnauthorized, http.StatusForbidden, http.StatusUnprocessableEntity},
 	}), a.login)
 
 	huma.Register(a.humaAPI, a.op(huma.Operation{
@@ -75,9 +77,10 @@ func (a *API) registerAuth() {
 			"authenticator app, the code emailed for this sign-in, or an unused backup code (each works once). " +
 			"The answer is that of a plain sign-in, with the session token. A wrong code gives 422 (field code) and " +
 			"counts like a wrong password: repeated failures give 429 with Retry-After. An emailed code allows 5 tries. " +
-			"An expired, finished or unknown challenge gives 404: sign in again.",
+			"An expired, finished or unknown challenge gives 404: sign in again. From outside the workspace's IP allowlist " +
+			"the answer is 403 with the problem type " + ProblemIPNotAllowed + " and no token.",
 		Tags:     []string{"Authentication"},
-		Errors:   []int{http.StatusBadRequest, http.StatusNotFound, http.StatusUnprocessableEntity},
+		Errors:   []int{http.StatusBadRequest, http.StatusForbidden, http.StatusNotFound, http.StatusUnprocessableEntity},
 		Metadata: map[string]any{metaNeedsSecurity: true},
 	}), a.loginVerify)
 
@@ -100,11 +103,12 @@ func (a *API) registerAuth() {
 		Method:        http.MethodPost,
 		Path:          "/auth/logout",
 		Summary:       "Sign out",
-		Description:   "Ends the calling session. API tokens are not sessions: revoke them with DELETE /api/v1/tokens/{id}; for them this call does nothing.",
+		Description:   "Ends the calling session. API tokens are not sessions: revoke them with DELETE /api/v1/tokens/{id}; for them this call does nothing." + twoFactorExemptDoc,
 		Tags:          []string{"Authentication"},
 		DefaultStatus: http.StatusNoContent,
 		Security:      signedIn,
 		Errors:        []int{http.StatusForbidden},
+		Metadata:      map[string]any{metaOpenWithoutTwoFactor: true},
 	}), a.logout)
 
 	huma.Register(a.humaAPI, a.op(huma.Operation{
@@ -112,8 +116,10 @@ func (a *API) registerAuth() {
 		Method:      http.MethodGet,
 		Path:        "/me",
 		Summary:     "The signed-in user",
+		Description: "The caller." + twoFactorExemptDoc,
 		Tags:        []string{"Users"},
 		Security:    signedIn,
+		Metadata:    map[string]any{metaOpenWithoutTwoFactor: true},
 	}), a.me)
 }
 
@@ -128,6 +134,9 @@ func (a *API) login(ctx context.Context, in *loginInput) (*loginOutput, error) {
 	})
 	if err != nil {
 		return nil, a.fail(ctx, err)
+	}
+	if err := a.gateSignIn(ctx, res); err != nil {
+		return nil, err
 	}
 	if res.SecondFactor {
 		if a.deps.Security == nil {
@@ -152,6 +161,28 @@ func (a *API) login(ctx context.Context, in *loginInput) (*loginOutput, error) {
 		}}, nil
 	}
 	return a.signedIn(ctx, res)
+}
+
+// twoFactorExemptDoc notes the operations open while mandatory two-step
+// verification waits for the caller.
+const twoFactorExemptDoc = " Open to users who must still turn on two-step verification (see " + ProblemTwoFactorRequired + ")."
+
+// gateSignIn refuses a sign-in from outside the workspace's IP allowlist
+// once the password (or code) showed who it is. The sign-in service has by
+// then opened the session of a user without a second step: it is ended
+// again, so no token leaves. Mandatory two-step verification does not stop
+// a sign-in; the routes refuse the session afterwards.
+func (a *API) gateSignIn(ctx context.Context, res *auth.LoginResult) error {
+	err := a.gate(ctx, res.User, true)
+	if err == nil {
+		return nil
+	}
+	if res.Session != nil {
+		if lerr := a.deps.Auth.Logout(ctx, &auth.Principal{User: res.User, Session: res.Session}); lerr != nil {
+			return internalError(ctx, a.localizer(ctx), lerr)
+		}
+	}
+	return err
 }
 
 // signedIn answers a finished sign-in with its token.
@@ -182,6 +213,9 @@ func (a *API) loginVerify(ctx context.Context, in *loginVerifyInput) (*loginOutp
 	res, err := a.deps.Security.VerifyLogin(ctx, in.Body.ChallengeID, in.Body.Code, st.ip)
 	if err != nil {
 		return nil, a.fail(ctx, err)
+	}
+	if err := a.gateSignIn(ctx, res); err != nil {
+		return nil, err
 	}
 	return a.signedIn(ctx, res)
 }

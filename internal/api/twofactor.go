@@ -78,7 +78,10 @@ const (
 func (a *API) twoFactorOp(o huma.Operation, webOnly bool) huma.Operation {
 	o.Security = signedIn
 	o.Tags = []string{tagTwoFactor}
-	o.Metadata = map[string]any{metaNeedsSecurity: true}
+	if o.Metadata == nil {
+		o.Metadata = map[string]any{}
+	}
+	o.Metadata[metaNeedsSecurity] = true
 	if webOnly {
 		o.Metadata[metaWebOnly] = true
 		o.Description += webOnlyDoc
@@ -93,7 +96,8 @@ func (a *API) registerTwoFactor() {
 		Method:      http.MethodGet,
 		Path:        "/me/two-factor",
 		Summary:     "Two-step verification status",
-		Description: "Which methods are on and how many backup codes are left. Open to every caller, bearer tokens included.",
+		Description: "Which methods are on and how many backup codes are left. Open to every caller, bearer tokens included." + twoFactorExemptDoc,
+		Metadata:    map[string]any{metaOpenWithoutTwoFactor: true},
 	}, false), a.twoFactorStatus)
 
 	changeErrs := []int{http.StatusBadRequest, http.StatusConflict, http.StatusUnprocessableEntity}
@@ -152,6 +156,18 @@ func (a *API) registerTwoFactor() {
 		DefaultStatus: http.StatusNoContent,
 		Errors:        changeErrs,
 	}, true), a.disableTwoFactor)
+
+	huma.Register(a.humaAPI, a.twoFactorOp(huma.Operation{
+		OperationID: "send-two-factor-code",
+		Method:      http.MethodPost,
+		Path:        "/me/two-factor/send-code",
+		Summary:     "Email a code for a change",
+		Description: "For users with email codes on: emails a 6-digit code, valid 10 minutes, that turning a method off " +
+			"and replacing the backup codes accept. At most once a minute: sooner gives 429 with Retry-After. " +
+			"409 when email codes are off.",
+		DefaultStatus: http.StatusAccepted,
+		Errors:        []int{http.StatusConflict},
+	}, true), a.sendTwoFactorCode)
 
 	huma.Register(a.humaAPI, a.twoFactorOp(huma.Operation{
 		OperationID: "regenerate-backup-codes",
@@ -227,6 +243,13 @@ func (a *API) disableTwoFactor(ctx context.Context, in *disableInput) (*struct{}
 	st := stateFrom(ctx)
 	err := a.deps.Security.Disable(ctx, st.principal, core.TwoFactorMethod(in.Method), in.Body.Password, in.Body.Code, st.ip)
 	if err != nil {
+		return nil, a.fail(ctx, err)
+	}
+	return nil, nil
+}
+
+func (a *API) sendTwoFactorCode(ctx context.Context, _ *struct{}) (*struct{}, error) {
+	if err := a.deps.Security.SendManageCode(ctx, principal(ctx)); err != nil {
 		return nil, a.fail(ctx, err)
 	}
 	return nil, nil

@@ -3,6 +3,7 @@ package auth_test
 import (
 	"context"
 	"testing"
+	"time"
 
 	"roster/internal/auth"
 	"roster/internal/core"
@@ -57,6 +58,27 @@ func TestRevokeSessions(t *testing.T) {
 		}
 		if list, _ := svc.Sessions(ctx, bob); len(list) != 1 {
 			t.Fatalf("bob has %d sessions", len(list))
+		}
+	})
+}
+
+func TestSessionsListOnlyLiveOnes(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		now := time.Now()
+		db.SetClock(func() time.Time { return now })
+		svc := auth.NewService(db, auth.Config{IdleTimeout: time.Hour})
+		u := newUser(t, db, svc, "ana@example.com", "tangerine-violin", core.StateActive)
+		if _, err := svc.Login(ctx, auth.LoginInput{Email: "ana@example.com", Password: "tangerine-violin"}); err != nil {
+			t.Fatal(err)
+		}
+		now = now.Add(2 * time.Hour)
+		if _, err := svc.Login(ctx, auth.LoginInput{Email: "ana@example.com", Password: "tangerine-violin"}); err != nil {
+			t.Fatal(err)
+		}
+		list, err := svc.Sessions(ctx, u)
+		if err != nil || len(list) != 1 {
+			t.Fatalf("listed %d sessions, want only the live one (%v)", len(list), err)
 		}
 	})
 }

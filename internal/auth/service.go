@@ -212,11 +212,7 @@ func (s *Service) Authenticate(ctx context.Context, token, ip string) (*Principa
 		return nil, fmt.Errorf("session user: %w", err)
 	}
 	now := s.db.Now()
-	idle := s.cfg.IdleTimeout
-	if user.TwoFactorEnabled {
-		idle = min(idle, s.cfg.TwoFactorIdle)
-	}
-	if !now.Before(sess.ExpiresAt) || now.Sub(sess.LastSeenAt) >= idle {
+	if !now.Before(sess.ExpiresAt) || now.Sub(sess.LastSeenAt) >= s.idleFor(user) {
 		if err := s.db.Writer().DeleteSession(ctx, sess.ID); err != nil {
 			return nil, err
 		}
@@ -326,7 +322,28 @@ func (s *Service) RevokeAPIToken(ctx context.Context, actor *core.User, id int64
 
 // Sessions lists the user's own signed-in devices, most recent first.
 func (s *Service) Sessions(ctx context.Context, user *core.User) ([]*core.Session, error) {
-	return s.db.Reader().UserSessions(ctx, user.ID)
+	all, err := s.db.Reader().UserSessions(ctx, user.ID)
+	if err != nil {
+		return nil, err
+	}
+	// Expired sessions are deleted when next presented; until then they
+	// are no longer signed in, so they are not listed.
+	now, idle := s.db.Now(), s.idleFor(user)
+	live := all[:0]
+	for _, sess := range all {
+		if now.Before(sess.ExpiresAt) && now.Sub(sess.LastSeenAt) < idle {
+			live = append(live, sess)
+		}
+	}
+	return live, nil
+}
+
+// idleFor is the idle expiry that applies to user's sessions.
+func (s *Service) idleFor(user *core.User) time.Duration {
+	if user.TwoFactorEnabled {
+		return min(s.cfg.IdleTimeout, s.cfg.TwoFactorIdle)
+	}
+	return s.cfg.IdleTimeout
 }
 
 // VerifyPassword checks a signed-in user's password before a sensitive
