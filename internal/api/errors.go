@@ -167,7 +167,7 @@ func (a *API) fail(ctx context.Context, err error) error {
 		m.Type = ProblemTwoFactorEnabled
 	case errors.Is(err, security.ErrWebOnly):
 		m.Type = ProblemWebOnly
-	case errors.Is(err, errIPNotAllowed):
+	case errors.Is(err, errIPNotAllowed), e.Key == security.ErrIPNotAllowed.Key:
 		m.Type = ProblemIPNotAllowed
 	case errors.Is(err, errTwoFactorRequired):
 		m.Type = ProblemTwoFactorRequired

@@ -23,6 +23,7 @@ import (
 	"roster/internal/account"
 	"roster/internal/api"
 	"roster/internal/auth"
+	"roster/internal/core"
 	"roster/internal/httpx"
 	"roster/internal/i18n"
 	"roster/internal/jobs"
@@ -138,6 +139,10 @@ func Open(ctx context.Context, cfg Config, logger *slog.Logger) (_ *App, err err
 		Translations: func(lang string) mail.Translator { return a.I18n.Localizer(lang) }}
 	authCfg := cfg.AuthConfig
 	authCfg.Mail = mailQueue
+	// The gate needs the security service, which needs auth: bind late.
+	authCfg.Gate = func(ctx context.Context, q *store.Q, u *core.User, ip string) error {
+		return a.Security.SignInGate(ctx, q, u, ip)
+	}
 	authCfg.IdleTimeout, authCfg.AbsoluteTimeout, authCfg.TwoFactorIdle = cfg.SessionIdle, cfg.SessionMax, cfg.TwoFactorIdle
 	a.Auth = auth.NewService(a.DB, authCfg)
 	a.Accounts = account.NewService(a.DB, a.Auth, mailQueue, base.String())

@@ -398,3 +398,49 @@ func TestSetupCountryReadsPhones(t *testing.T) {
 		t.Fatalf("bad country: %v", err)
 	}
 }
+
+// TestAllowlistRefusesSignInBeforeASessionExists: a right password from
+// outside the allowlist opens no session, writes no "signed in" entry and
+// sends no mail, through the page and through the API.
+func TestAllowlistRefusesSignInBeforeASessionExists(t *testing.T) {
+	ctx := context.Background()
+	r := start(t, store.SQLite, app.Config{})
+	res, err := r.Accounts.Setup(ctx, account.SetupInput{Workspace: "Acme", Name: "Ana", Email: "ana@example.com", Password: "tangerine-violin"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Security.SetAllowlist(ctx, res.User, "198.51.100.0/24", "198.51.100.7"); err != nil {
+		t.Fatal(err)
+	}
+	before, _ := r.DB.Reader().UserSessions(ctx, res.User.ID)
+
+	resp, body := r.post(t, "/login", url.Values{"email": {"ana@example.com"}, "password": {"tangerine-violin"}})
+	if resp.StatusCode != http.StatusForbidden || len(r.client.Jar.Cookies(resp.Request.URL)) != 0 {
+		t.Fatalf("page sign-in from outside: %d\n%s", resp.StatusCode, body)
+	}
+	req, _ := http.NewRequest(http.MethodPost, r.URL+"/api/v1/auth/login", strings.NewReader(`{"email":"ana@example.com","password":"tangerine-violin"}`))
+	req.Header.Set("Content-Type", "application/json")
+	apiResp, err := r.client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	apiBody, _ := io.ReadAll(apiResp.Body)
+	apiResp.Body.Close()
+	if apiResp.StatusCode != http.StatusForbidden || !strings.Contains(string(apiBody), "/api/v1/problems/ip-not-allowed") || strings.Contains(string(apiBody), "token") {
+		t.Fatalf("API sign-in from outside: %d %s", apiResp.StatusCode, apiBody)
+	}
+	after, _ := r.DB.Reader().UserSessions(ctx, res.User.ID)
+	if len(after) != len(before) {
+		t.Fatalf("a refused sign-in opened a session (%d → %d)", len(before), len(after))
+	}
+	log, _ := r.DB.Reader().AuditLog(ctx, res.User.WorkspaceID, res.User.ID, 50)
+	signIns := 0
+	for _, e := range log {
+		if e.Action == core.AuditSignIn {
+			signIns++
+		}
+	}
+	if signIns != 1 { // the setup's own sign-in
+		t.Fatalf("%d sign-in entries, want only setup's", signIns)
+	}
+}

@@ -22,6 +22,11 @@ type Config struct {
 	IPFailures       int           // failures per client IP and window before 429 (default 50)
 	HashConcurrency  int           // password hashes at once (default 4)
 	TouchGranularity time.Duration // last-seen is written at most this often (default 1 minute)
+	// Gate, when set, may refuse a sign-in whose password (and second step)
+	// are right, before any session, challenge or mail exists: the
+	// workspace's IP allowlist.
+	// It reads through q, the sign-in's own transaction.
+	Gate func(ctx context.Context, q *store.Q, user *core.User, ip string) error
 	// Mail sends the new-device notice; nil sends none.
 	Mail interface {
 		EnqueueTx(ctx context.Context, tx *sql.Tx, to, lang, template string, data map[string]any) error
@@ -144,6 +149,11 @@ func (s *Service) Login(ctx context.Context, in LoginInput) (*LoginResult, error
 			}
 		}
 		return nil, errLoginFailed
+	}
+	if s.cfg.Gate != nil {
+		if err := s.cfg.Gate(ctx, s.db.Reader(), user, in.IP); err != nil {
+			return nil, err
+		}
 	}
 	if user.TwoFactorEnabled {
 		// The password counts as right only once the second step passes, so
@@ -403,6 +413,11 @@ func (s *Service) RecordFailure(ctx context.Context, email, ip string) error {
 // is audited, and a device (label + IP) not seen for NewDeviceAfter gets a
 // notice mail, which always goes out.
 func (s *Service) CompleteSignIn(ctx context.Context, q *store.Q, user *core.User, kind core.SessionKind, ip, device, how string) (*LoginResult, error) {
+	if s.cfg.Gate != nil {
+		if err := s.cfg.Gate(ctx, q, user, ip); err != nil {
+			return nil, err
+		}
+	}
 	if err := q.ClearFailures(ctx, "acct:"+user.Email); err != nil {
 		return nil, err
 	}

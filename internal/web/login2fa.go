@@ -115,8 +115,7 @@ func (h *Handler) loginVerify(w http.ResponseWriter, r *http.Request) {
 		h.render(w, r, h.applyError(r.Context(), w, v, err), "login_code", v)
 		return
 	}
-	h.setSessionCookie(w, res)
-	redirect(w, r, orDefault(d.Next, profileURL))
+	h.admit(w, r, res, d.Next)
 }
 
 // loginResend mails a new sign-in code, at most once a minute.

@@ -207,6 +207,12 @@ func auditKey(a core.AuditAction) string {
 		return i18n.Key("web.audit.sign_in_second_step_failed")
 	case core.AuditSignInFailed:
 		return i18n.Key("web.audit.sign_in_failed")
+	case core.AuditSessionRevoked:
+		return i18n.Key("web.audit.session_revoked")
+	case core.AuditRequireTwoFactor:
+		return i18n.Key("web.audit.require_two_factor")
+	case core.AuditAllowlistChanged:
+		return i18n.Key("web.audit.ip_allowlist")
 	}
 	return i18n.Key("web.audit.other")
 }

@@ -167,12 +167,15 @@ func (h *Handler) loginSubmit(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if res.SecondFactor {
-		// No session exists yet: the second page asks for a code.
+		// No session exists yet: the second page asks for a code, unless
+		// the address is refused anyway.
+		if h.ipRefused(w, r, res.User) {
+			return
+		}
 		h.beginSecondStep(w, r, res.User, next)
 		return
 	}
-	h.setSessionCookie(w, res)
-	redirect(w, r, orDefault(next, profileURL))
+	h.admit(w, r, res, next)
 }
 
 func orDefault(s, def string) string {
@@ -257,6 +260,5 @@ func (h *Handler) inviteSubmit(w http.ResponseWriter, r *http.Request) {
 		h.render(w, r, h.applyError(r.Context(), w, v, err), "invite", v)
 		return
 	}
-	h.setSessionCookie(w, res)
-	redirect(w, r, profileURL)
+	h.admit(w, r, res, "")
 }

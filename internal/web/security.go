@@ -33,6 +33,9 @@ type securityData struct {
 	// Errors holds per-field messages of the form that failed, as
 	// "form.field": several forms on the page share field names.
 	Errors map[string]string
+	// Required is true while the workspace requires two-step verification
+	// and this person has none: every other page sends them here.
+	Required bool
 }
 
 type totpSetupView struct {
@@ -88,7 +91,13 @@ func (h *Handler) renderSecurity(w http.ResponseWriter, r *http.Request, d *secu
 		h.fail(w, r, err)
 		return
 	}
+	pol, err := h.deps.Security.Policy(ctx, p.User.WorkspaceID)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
 	d.Sessions, d.CurrentID, d.Status = sessions, p.Session.ID, st
+	d.Required = pol.RequireTwoFactor && !st.Enabled()
 	v := h.settingsView(r, "/settings/security", i18n.Key("web.security.title"))
 	status := http.StatusOK
 	if flash != "" {
@@ -245,6 +254,17 @@ func (h *Handler) regenerateCodes(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.renderSecurity(w, r, &securityData{Codes: codes}, i18n.Key("web.flash.backup_codes_renewed"), "", nil)
+}
+
+// sendManageCode mails a code for the disable and regenerate forms to a
+// person whose method is email codes, at most once a minute.
+func (h *Handler) sendManageCode(w http.ResponseWriter, r *http.Request) {
+	p := principalFrom(r.Context())
+	if err := h.deps.Security.SendManageCode(r.Context(), p); err != nil {
+		h.securityFailed(w, r, &securityData{}, "send_code", err)
+		return
+	}
+	redirect(w, r, "/settings/security?done=code_sent#backup")
 }
 
 func (h *Handler) revokeSession(w http.ResponseWriter, r *http.Request) {

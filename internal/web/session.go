@@ -7,6 +7,7 @@ import (
 
 	"roster/internal/auth"
 	"roster/internal/core"
+	"roster/internal/security"
 )
 
 type principalKey struct{}
@@ -44,8 +45,20 @@ func (h *Handler) authenticate(r *http.Request) *auth.Principal {
 
 // signedIn wraps a page that needs a signed-in person. Without a valid
 // session a GET is redirected to the sign-in page (coming back afterwards)
-// and anything else gets a 401 page.
+// and anything else gets a 401 page. The workspace's policy applies to
+// every such page: see gate.
 func (h *Handler) signedIn(next http.HandlerFunc) http.Handler {
+	return h.guard(next, false)
+}
+
+// twoFactorSetup wraps the pages a person must still reach while their
+// workspace requires two-step verification and theirs is off: the
+// security page where they turn it on, and photos for its layout.
+func (h *Handler) twoFactorSetup(next http.HandlerFunc) http.Handler {
+	return h.guard(next, true)
+}
+
+func (h *Handler) guard(next http.HandlerFunc, setupPage bool) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p := h.authenticate(r)
 		if p == nil {
@@ -59,8 +72,95 @@ func (h *Handler) signedIn(next http.HandlerFunc) http.Handler {
 			h.errorPage(w, r, http.StatusUnauthorized, "errors.unauthorized")
 			return
 		}
-		next(w, r.WithContext(withPrincipal(r.Context(), p)))
+		r = r.WithContext(withPrincipal(r.Context(), p))
+		if !h.gate(w, r, p.User, setupPage) {
+			return
+		}
+		next(w, r)
 	})
+}
+
+// twoFactorRequiredURL is where a person without two-step verification is
+// sent while their workspace requires it.
+const twoFactorRequiredURL = "/settings/security?required=1"
+
+// gate applies the workspace's security policy to a signed-in request:
+// outside the IP allowlist it answers with the 403 page; without required
+// two-step verification it sends the person to the setup page unless
+// setupPage. It returns false when it answered the request. A policy that
+// cannot be read refuses too: the allowlist must not fail open.
+func (h *Handler) gate(w http.ResponseWriter, r *http.Request, u *core.User, setupPage bool) bool {
+	g, err := h.deps.Security.Check(r.Context(), u, clientIP(r))
+	if err != nil {
+		h.fail(w, r, err)
+		return false
+	}
+	switch g {
+	case security.GateIPRefused:
+		h.refuseIP(w, r, u)
+		return false
+	case security.GateNeedsTwoFactor:
+		if setupPage {
+			return true
+		}
+		if r.Method == http.MethodGet || r.Method == http.MethodHead {
+			redirectFound(w, r, twoFactorRequiredURL)
+		} else {
+			redirect(w, r, twoFactorRequiredURL)
+		}
+		return false
+	}
+	return true
+}
+
+// admit finishes a sign-in that opened a session (password, second step
+// or accepted invitation) under the workspace's policy: from outside the
+// allowlist the new session is ended at once and no cookie is set; a
+// person who must still turn on two-step verification goes to its setup
+// page; anyone else to next.
+func (h *Handler) admit(w http.ResponseWriter, r *http.Request, res *auth.LoginResult, next string) {
+	g, err := h.deps.Security.Check(r.Context(), res.User, clientIP(r))
+	if err != nil || g == security.GateIPRefused {
+		if lerr := h.deps.Auth.Logout(r.Context(), &auth.Principal{User: res.User, Session: res.Session}); lerr != nil {
+			h.logger(r.Context()).Error("end refused session", "err", lerr)
+		}
+		if err != nil {
+			h.fail(w, r, err)
+			return
+		}
+		h.refuseIP(w, r, res.User)
+		return
+	}
+	h.setSessionCookie(w, res)
+	if g == security.GateNeedsTwoFactor {
+		redirect(w, r, twoFactorRequiredURL)
+		return
+	}
+	redirect(w, r, orDefault(next, profileURL))
+}
+
+// refuseIP answers with the translated 403 page of a refused address, in
+// u's language.
+func (h *Handler) refuseIP(w http.ResponseWriter, r *http.Request, u *core.User) {
+	if principalFrom(r.Context()) == nil {
+		r = r.WithContext(withPrincipal(r.Context(), &auth.Principal{User: u}))
+	}
+	h.errorPage(w, r, http.StatusForbidden, "errors.ip_not_allowed")
+}
+
+// ipRefused answers with the 403 page and returns true when user may not
+// sign in from this request's address, before a second step begins.
+func (h *Handler) ipRefused(w http.ResponseWriter, r *http.Request, u *core.User) bool {
+	g, err := h.deps.Security.Check(r.Context(), u, clientIP(r))
+	if err != nil {
+		h.fail(w, r, err)
+		return true
+	}
+	if g == security.GateIPRefused {
+		h.refuseIP(w, r, u)
+		return true
+	}
+	return false
 }
 
 func redirectFound(w http.ResponseWriter, r *http.Request, to string) {

@@ -31,6 +31,10 @@ var flashes = map[string]string{
 	"two_factor_reset": i18n.Key("web.flash.two_factor_reset"),
 	"session_revoked":  i18n.Key("web.flash.session_revoked"),
 	"sessions_revoked": i18n.Key("web.flash.sessions_revoked"),
+	"code_sent":        i18n.Key("web.flash.manage_code_sent"),
+	"require_on":       i18n.Key("web.flash.require_two_factor_on"),
+	"require_off":      i18n.Key("web.flash.require_two_factor_off"),
+	"allowlist_saved":  i18n.Key("web.flash.allowlist_saved"),
 }
 
 // settingsView starts a page of the settings area with its navigation.
@@ -47,6 +51,8 @@ func (h *Handler) settingsView(r *http.Request, active, title string) *view {
 		add(i18n.Key("web.nav.users"), "/settings/users")
 	}
 	if u.IsAdmin() {
+		add(i18n.Key("web.nav.workspace_security"), "/settings/workspace-security")
+		add(i18n.Key("web.nav.audit"), "/settings/audit")
 		add(i18n.Key("web.nav.tokens"), "/settings/tokens")
 		if h.deps.DevOutbox {
 			add(i18n.Key("web.nav.outbox"), "/settings/outbox")

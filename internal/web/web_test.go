@@ -132,6 +132,7 @@ type req struct {
 	form         url.Values
 	cookie       string
 	header       map[string]string
+	remote       string // RemoteAddr, "ip:port"; httptest's 192.0.2.1:1234 when empty
 }
 
 func (e *env) do(r req) *httptest.ResponseRecorder {
@@ -149,6 +150,9 @@ func (e *env) do(r req) *httptest.ResponseRecorder {
 	}
 	for k, v := range r.header {
 		hr.Header.Set(k, v)
+	}
+	if r.remote != "" {
+		hr.RemoteAddr = r.remote
 	}
 	w := httptest.NewRecorder()
 	e.srv.ServeHTTP(w, hr)
