@@ -41,9 +41,12 @@ type totpSetupOutput struct{ Body *TOTPSetup }
 
 type backupCodesOutput struct{ Body *BackupCodes }
 
-type passwordOnlyInput struct {
+// startMethodInput starts adding a method: the password, and a code while
+// another method is on.
+type startMethodInput struct {
 	Body struct {
 		Password string `json:"password" maxLength:"256" doc:"The user's current password."`
+		Code     string `json:"code,omitempty" maxLength:"64" example:"123456" doc:"Needed while another method is on: a current code of it, or a backup code (422 on field code otherwise)."`
 	}
 }
 
@@ -106,7 +109,8 @@ func (a *API) registerTwoFactor() {
 		Method:      http.MethodPost,
 		Path:        "/me/two-factor/totp",
 		Summary:     "Start adding an authenticator app",
-		Description: "Checks the password (422 on field password when wrong) and returns a new key: show the QR code " +
+		Description: "Checks the password (422 on field password when wrong) and, while email codes are on, a current code " +
+			"(422 on field code) and returns a new key: show the QR code " +
 			"or the key, then confirm with a code from the app. Nothing is on until confirmed; starting again replaces the key. " +
 			"409 when the app is already on.",
 		Errors: changeErrs,
@@ -128,7 +132,8 @@ func (a *API) registerTwoFactor() {
 		Method:      http.MethodPost,
 		Path:        "/me/two-factor/email",
 		Summary:     "Start turning on email codes",
-		Description: "Checks the password (422 on field password when wrong) and emails a 6-digit code, valid 10 minutes, " +
+		Description: "Checks the password (422 on field password when wrong) and, while the authenticator app is on, a current " +
+			"code of it or a backup code (422 on field code), and emails a 6-digit code, valid 10 minutes, " +
 			"to confirm with. 409 when email codes are already on.",
 		DefaultStatus: http.StatusAccepted,
 		Errors:        changeErrs,
@@ -185,12 +190,12 @@ func (a *API) registerTwoFactor() {
 		Path:        "/users/{id}/two-factor/reset",
 		Summary:     "Reset a user's two-step verification",
 		Description: "Admins only, for a user who lost their phone and backup codes: removes every method and backup code, " +
-			"signs the user out everywhere, emails them and is audited. Admins cannot reset their own (403).",
+			"signs the user out everywhere, emails them and is audited. Admins cannot reset their own (403)." + webOnlyDoc,
 		Tags:          []string{"Administration"},
 		Security:      signedIn,
 		DefaultStatus: http.StatusNoContent,
 		Errors:        []int{http.StatusForbidden, http.StatusNotFound, http.StatusUnprocessableEntity},
-		Metadata:      map[string]any{metaNeedsSecurity: true},
+		Metadata:      map[string]any{metaNeedsSecurity: true, metaWebOnly: true},
 	}), a.resetTwoFactor)
 }
 
@@ -206,13 +211,13 @@ func (a *API) twoFactorStatus(ctx context.Context, _ *struct{}) (*twoFactorStatu
 	}}, nil
 }
 
-func (a *API) startTOTP(ctx context.Context, in *passwordOnlyInput) (*totpSetupOutput, error) {
+func (a *API) startTOTP(ctx context.Context, in *startMethodInput) (*totpSetupOutput, error) {
 	st := stateFrom(ctx)
 	ws, err := a.deps.Accounts.Workspace(ctx, st.principal.User)
 	if err != nil {
 		return nil, a.fail(ctx, err)
 	}
-	setup, err := a.deps.Security.StartTOTP(ctx, st.principal, in.Body.Password, ws.Name, st.ip)
+	setup, err := a.deps.Security.StartTOTP(ctx, st.principal, in.Body.Password, in.Body.Code, ws.Name, st.ip)
 	if err != nil {
 		return nil, a.fail(ctx, err)
 	}
@@ -225,9 +230,9 @@ func (a *API) confirmTOTP(ctx context.Context, in *codeInput) (*backupCodesOutpu
 	return a.backupCodes(ctx, codes, err)
 }
 
-func (a *API) startEmail(ctx context.Context, in *passwordOnlyInput) (*struct{}, error) {
+func (a *API) startEmail(ctx context.Context, in *startMethodInput) (*struct{}, error) {
 	st := stateFrom(ctx)
-	if err := a.deps.Security.StartEmail(ctx, st.principal, in.Body.Password, st.ip); err != nil {
+	if err := a.deps.Security.StartEmail(ctx, st.principal, in.Body.Password, in.Body.Code, st.ip); err != nil {
 		return nil, a.fail(ctx, err)
 	}
 	return nil, nil
@@ -274,7 +279,7 @@ func (a *API) backupCodes(ctx context.Context, codes []string, err error) (*back
 
 func (a *API) resetTwoFactor(ctx context.Context, in *userIDInput) (*struct{}, error) {
 	st := stateFrom(ctx)
-	if err := a.deps.Security.Reset(ctx, st.principal.User, in.ID, st.ip); err != nil {
+	if err := a.deps.Security.Reset(ctx, st.principal, in.ID, st.ip); err != nil {
 		return nil, a.fail(ctx, err)
 	}
 	return nil, nil

@@ -327,7 +327,18 @@ func TestTwoFactorEmailCodes(t *testing.T) {
 		e.do("POST", "/auth/login/verify", verifyBody(ch, code2)).status(http.StatusOK)
 
 		// Both methods: the users field says so; the second method brings no new codes.
-		secret, more := e.enableTOTP(c, e.webSession(bob), testPassword)
+		web2 := e.webSession(bob)
+		p = e.do("POST", "/me/two-factor/totp", `{"password":"`+testPassword+`"}`, cookie(web2)).problem(http.StatusUnprocessableEntity)
+		if fields(p)["body.code"] != e.msg("en", "errors.field.code_required", nil) {
+			t.Errorf("second method without a code: %+v", p)
+		}
+		r = e.do("POST", "/me/two-factor/totp", `{"password":"`+testPassword+`","code":"`+backup[0]+`"}`, cookie(web2)).status(http.StatusOK)
+		var setup TOTPSetup
+		if err := json.Unmarshal(r.body, &setup); err != nil || setup.Secret == "" {
+			t.Fatalf("setup %s (%v)", r.body, err)
+		}
+		secret := setup.Secret
+		more := codes(t, e.do("POST", "/me/two-factor/totp/confirm", `{"code":"`+oathtool(t, secret, c.now())+`"}`, cookie(web2)).status(http.StatusOK))
 		if len(more) != 0 || secret == "" {
 			t.Errorf("codes for a second method: %v", more)
 		}
@@ -400,6 +411,10 @@ func TestTwoFactorAdmin(t *testing.T) {
 		// Reset: admins only, never their own, only in their workspace.
 		path := fmt.Sprintf("/users/%d/two-factor/reset", bob.ID)
 		e.do("POST", path, "", bearer(carolTok)).problem(http.StatusForbidden)
+		// Stripping a second factor is web-only, for admins too.
+		if r := e.do("POST", path, "", bearer(e.adminSession)); r.problem(http.StatusForbidden).Detail == "" || problemType(r) != ProblemWebOnly {
+			t.Errorf("reset with a bearer token: %s", r.body)
+		}
 		p := e.do("POST", fmt.Sprintf("/users/%d/two-factor/reset", e.admin.ID), "", cookie(adminWeb)).problem(http.StatusForbidden)
 		if p.Detail != e.msg("en", "errors.two_factor_own_reset", nil) {
 			t.Errorf("own reset %+v", p)

@@ -136,22 +136,8 @@ func (a *API) registerWorkspaceSecurity() {
 	}), a.workspaceAudit)
 }
 
-func (a *API) requireAdmin(ctx context.Context) (*core.User, error) {
-	u := principal(ctx).User
-	if !u.IsAdmin() {
-		return nil, a.fail(ctx, core.ErrForbidden)
-	}
-	return u, nil
-}
-
 func (a *API) workspaceSecurity(ctx context.Context, _ *struct{}) (*workspaceSecurityOutput, error) {
-	// The policy is readable by the services that enforce it; showing it
-	// is for admins.
-	u, err := a.requireAdmin(ctx)
-	if err != nil {
-		return nil, err
-	}
-	p, err := a.deps.Security.Policy(ctx, u.WorkspaceID)
+	p, err := a.deps.Security.WorkspacePolicy(ctx, principal(ctx).User)
 	if err != nil {
 		return nil, a.fail(ctx, err)
 	}

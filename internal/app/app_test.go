@@ -443,4 +443,7 @@ func TestAllowlistRefusesSignInBeforeASessionExists(t *testing.T) {
 	if signIns != 1 { // the setup's own sign-in
 		t.Fatalf("%d sign-in entries, want only setup's", signIns)
 	}
+	if log[0].Action != core.AuditSignInFailed || log[0].Detail != "ip_not_allowed" {
+		t.Fatalf("the refusal is not audited: %+v", log[0])
+	}
 }

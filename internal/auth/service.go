@@ -152,6 +152,15 @@ func (s *Service) Login(ctx context.Context, in LoginInput) (*LoginResult, error
 	}
 	if s.cfg.Gate != nil {
 		if err := s.cfg.Gate(ctx, s.db.Reader(), user, in.IP); err != nil {
+			// A refusal counts as a failure: the answer differs from a wrong
+			// password's, so the throttle must bound how often it can be asked.
+			if ferr := s.RecordFailure(ctx, user.Email, in.IP); ferr != nil {
+				return nil, ferr
+			}
+			if aerr := s.db.Writer().Audit(ctx, &core.AuditEntry{WorkspaceID: user.WorkspaceID, TargetID: user.ID,
+				Action: core.AuditSignInFailed, Detail: "ip_not_allowed", IP: in.IP}); aerr != nil {
+				return nil, aerr
+			}
 			return nil, err
 		}
 	}

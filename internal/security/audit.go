@@ -5,6 +5,7 @@ import (
 	"encoding/csv"
 	"io"
 	"strconv"
+	"strings"
 	"time"
 
 	"roster/internal/core"
@@ -41,15 +42,17 @@ func WriteAuditCSV(w io.Writer, entries []*core.AuditEntry) error {
 	cw := csv.NewWriter(w)
 	_ = cw.Write([]string{"id", "time", "action", "actor_id", "actor_name", "target_id", "detail", "ip"})
 	for _, e := range entries {
-		_ = cw.Write([]string{strconv.FormatInt(e.ID, 10), e.CreatedAt.UTC().Format(time.RFC3339), string(e.Action),
-			strconv.FormatInt(e.ActorID, 10), safeCell(e.ActorName), strconv.FormatInt(e.TargetID, 10), safeCell(e.Detail), e.IP})
+		// Every text cell is guarded, not only the ones people type: an IP
+		// or action comes from a header or a future caller too.
+		_ = cw.Write([]string{strconv.FormatInt(e.ID, 10), e.CreatedAt.UTC().Format(time.RFC3339), safeCell(string(e.Action)),
+			strconv.FormatInt(e.ActorID, 10), safeCell(e.ActorName), strconv.FormatInt(e.TargetID, 10), safeCell(e.Detail), safeCell(e.IP)})
 	}
 	cw.Flush()
 	return cw.Error()
 }
 
 func safeCell(s string) string {
-	if s != "" && (s[0] == '=' || s[0] == '+' || s[0] == '-' || s[0] == '@' || s[0] == '\t' || s[0] == '\r') {
+	if s != "" && strings.IndexByte("=+-@\t\r\n", s[0]) >= 0 {
 		return "'" + s
 	}
 	return s

@@ -18,7 +18,8 @@ func TestWorkspaceAudit(t *testing.T) {
 		f := setup(t, db)
 		p, _ := f.signIn(t, "bo@example.com", core.SessionWeb)
 		f.enableTOTP(t, p)
-		if err := f.sec.Reset(ctx, f.admin, f.user.ID, "9.9.9.9"); err != nil {
+		admin, _ := f.signIn(t, "ana@example.com", core.SessionWeb)
+		if err := f.sec.Reset(ctx, admin, f.user.ID, "9.9.9.9"); err != nil {
 			t.Fatal(err)
 		}
 		_ = db.Writer().Audit(ctx, &core.AuditEntry{WorkspaceID: f.admin.WorkspaceID, ActorID: f.admin.ID, TargetID: f.admin.ID,
@@ -51,4 +52,21 @@ func TestWorkspaceAudit(t *testing.T) {
 			t.Fatalf("csv: %v %v", rows, err)
 		}
 	})
+}
+
+func TestAuditCSVGuardsEveryTextCell(t *testing.T) {
+	var buf bytes.Buffer
+	err := security.WriteAuditCSV(&buf, []*core.AuditEntry{{ID: 1, Action: "-cmd", ActorName: "+Ana", Detail: "\nx", IP: "@SUM(1)"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows, err := csv.NewReader(&buf).ReadAll()
+	if err != nil || len(rows) != 2 {
+		t.Fatalf("csv: %v %v", rows, err)
+	}
+	for i, want := range map[int]string{2: "'-cmd", 4: "'+Ana", 6: "'\nx", 7: "'@SUM(1)"} {
+		if rows[1][i] != want {
+			t.Errorf("column %d: %q, want %q", i, rows[1][i], want)
+		}
+	}
 }

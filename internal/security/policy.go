@@ -101,6 +101,15 @@ func (s *Service) Policy(ctx context.Context, workspaceID int64) (*Policy, error
 	return &Policy{RequireTwoFactor: ws.RequireTwoFactor, Allowlist: list, AllowlistText: ws.IPAllowlist}, nil
 }
 
+// WorkspacePolicy returns the settings of actor's workspace for showing
+// them; admins only. (Policy, which the gates use, is not restricted.)
+func (s *Service) WorkspacePolicy(ctx context.Context, actor *core.User) (*Policy, error) {
+	if !actor.IsAdmin() {
+		return nil, core.ErrForbidden
+	}
+	return s.Policy(ctx, actor.WorkspaceID)
+}
+
 // ErrIPNotAllowed refuses a sign-in or request from outside the workspace's
 // IP allowlist.
 var ErrIPNotAllowed = core.Errorf(core.EFORBIDDEN, "errors.ip_not_allowed")

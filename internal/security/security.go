@@ -145,10 +145,11 @@ func (t *TOTPSetup) QRDataURI() string {
 	return "data:image/png;base64," + base64.StdEncoding.EncodeToString(t.QRPNG)
 }
 
-// StartTOTP begins adding an authenticator app: it checks the password and
-// stores a new key (sealed) that becomes active once ConfirmTOTP gets a
-// valid code from the app.
-func (s *Service) StartTOTP(ctx context.Context, p *auth.Principal, password, workspace, ip string) (*TOTPSetup, error) {
+// StartTOTP begins adding an authenticator app: it checks the password
+// (and, when another method is already on, a current code of it: see
+// checkAddMethod) and stores a new key (sealed) that becomes active once
+// ConfirmTOTP gets a valid code from the app.
+func (s *Service) StartTOTP(ctx context.Context, p *auth.Principal, password, code, workspace, ip string) (*TOTPSetup, error) {
 	if err := requireBrowser(p); err != nil {
 		return nil, err
 	}
@@ -159,7 +160,7 @@ func (s *Service) StartTOTP(ctx context.Context, p *auth.Principal, password, wo
 	if st.TOTP {
 		return nil, errAlreadyEnabled
 	}
-	if err := s.auth.VerifyPassword(ctx, p.User, password, ip, "password"); err != nil {
+	if err := s.checkAddMethod(ctx, p.User, st, password, code, ip); err != nil {
 		return nil, err
 	}
 	issuer := "Roster"
@@ -212,9 +213,25 @@ func (s *Service) ConfirmTOTP(ctx context.Context, p *auth.Principal, code, ip s
 	if !ok {
 		return nil, s.wrongCode(ctx, p.User, ip)
 	}
+	checked := methods[i].SecretSealed
 	return s.enable(ctx, p, core.MethodTOTP, ip, func(q *store.Q) error {
-		if _, err := q.AcceptTOTPStep(ctx, p.User.ID, step); err != nil {
+		// The key checked above must still be the one waiting: a setup
+		// started again meanwhile replaced it with a key nobody confirmed.
+		now, err := q.SecondFactors(ctx, p.User.ID)
+		if err != nil {
 			return err
+		}
+		j := slices.IndexFunc(now, func(m *core.SecondFactor) bool { return m.Method == core.MethodTOTP })
+		if j < 0 || !now[j].EnabledAt.IsZero() || !bytes.Equal(now[j].SecretSealed, checked) {
+			return errNoSetup
+		}
+		// A code works once, also when two confirmations race.
+		accepted, err := q.AcceptTOTPStep(ctx, p.User.ID, step)
+		if err != nil {
+			return err
+		}
+		if !accepted {
+			return codeError("code", "errors.field.code_wrong")
 		}
 		return nil
 	})
@@ -362,9 +379,10 @@ func normalizeBackup(code string) (string, bool) {
 // sixDigits returns a random 6-digit code.
 func sixDigits() string { return randomFrom("0123456789", 6) }
 
-// StartEmail begins turning on emailed codes: it checks the password and
-// mails a code that ConfirmEmail expects.
-func (s *Service) StartEmail(ctx context.Context, p *auth.Principal, password, ip string) error {
+// StartEmail begins turning on emailed codes: it checks the password (and,
+// when another method is already on, a current code of it: see
+// checkAddMethod) and mails a code that ConfirmEmail expects.
+func (s *Service) StartEmail(ctx context.Context, p *auth.Principal, password, code, ip string) error {
 	if err := requireBrowser(p); err != nil {
 		return err
 	}
@@ -375,7 +393,7 @@ func (s *Service) StartEmail(ctx context.Context, p *auth.Principal, password, i
 	if st.Email {
 		return errAlreadyEnabled
 	}
-	if err := s.auth.VerifyPassword(ctx, p.User, password, ip, "password"); err != nil {
+	if err := s.checkAddMethod(ctx, p.User, st, password, code, ip); err != nil {
 		return err
 	}
 	now := s.db.Now()
@@ -480,6 +498,15 @@ func (s *Service) manageToken(userID int64) []byte {
 	return s.box.MAC(fmt.Sprintf("manage:%d", userID))
 }
 
+// resendWait refuses a new emailed code for c sooner than ResendAfter
+// after the last one.
+func resendWait(c *core.Challenge, now time.Time) error {
+	if wait := c.EmailSentAt.Add(ResendAfter).Sub(now); !c.EmailSentAt.IsZero() && wait > 0 {
+		return &core.Error{Code: core.ETOOMANY, Key: "errors.code_resend_wait", Data: map[string]any{"Count": int(wait.Seconds()) + 1}, RetryAfter: wait}
+	}
+	return nil
+}
+
 // SendManageCode mails a code that Disable and RegenerateBackupCodes accept,
 // for users whose method is email codes; at most once a minute.
 func (s *Service) SendManageCode(ctx context.Context, p *auth.Principal) error {
@@ -505,8 +532,8 @@ func (s *Service) SendManageCode(ctx context.Context, p *auth.Principal) error {
 		case err != nil:
 			return err
 		default:
-			if wait := c.EmailSentAt.Add(ResendAfter).Sub(now); !c.EmailSentAt.IsZero() && wait > 0 {
-				return &core.Error{Code: core.ETOOMANY, Key: "errors.code_resend_wait", Data: map[string]any{"Count": int(wait.Seconds()) + 1}, RetryAfter: wait}
+			if err := resendWait(c, now); err != nil {
+				return err
 			}
 			c.DoneAt = time.Time{}
 		}
@@ -560,6 +587,27 @@ func (s *Service) spendCode(ctx context.Context, u *core.User, c *core.Challenge
 	return "", nil
 }
 
+// checkAddMethod checks what adding a method needs: the password, and
+// while another method is on a current code too (spent). Otherwise a
+// session and the password alone could add the holder's own authenticator
+// and then turn the user's method off with it.
+func (s *Service) checkAddMethod(ctx context.Context, u *core.User, st *Status, password, code, ip string) error {
+	if st.Enabled() {
+		return s.checkPasswordAndCode(ctx, u, password, code, ip)
+	}
+	return s.auth.VerifyPassword(ctx, u, password, ip, "password")
+}
+
+// checkPasswordAndCode is what turning a method off and renewing backup
+// codes both need: the password, then a current code (which it spends).
+func (s *Service) checkPasswordAndCode(ctx context.Context, u *core.User, password, code, ip string) error {
+	if err := s.auth.VerifyPassword(ctx, u, password, ip, "password"); err != nil {
+		return err
+	}
+	_, err := s.verifyAnyCode(ctx, u, code, ip)
+	return err
+}
+
 // Disable turns one method off after checking the password and a current
 // code (or a backup code). When no method is left, backup codes go too and
 // two-step verification is off.
@@ -574,10 +622,7 @@ func (s *Service) Disable(ctx context.Context, p *auth.Principal, method core.Tw
 	if (method == core.MethodTOTP && !st.TOTP) || (method == core.MethodEmail && !st.Email) || (method != core.MethodTOTP && method != core.MethodEmail) {
 		return errNotEnabled
 	}
-	if err := s.auth.VerifyPassword(ctx, p.User, password, ip, "password"); err != nil {
-		return err
-	}
-	if _, err := s.verifyAnyCode(ctx, p.User, code, ip); err != nil {
+	if err := s.checkPasswordAndCode(ctx, p.User, password, code, ip); err != nil {
 		return err
 	}
 	return s.db.InTx(ctx, func(q *store.Q) error {
@@ -622,10 +667,7 @@ func (s *Service) RegenerateBackupCodes(ctx context.Context, p *auth.Principal, 
 	if !st.Enabled() {
 		return nil, errNotEnabled
 	}
-	if err := s.auth.VerifyPassword(ctx, p.User, password, ip, "password"); err != nil {
-		return nil, err
-	}
-	if _, err := s.verifyAnyCode(ctx, p.User, code, ip); err != nil {
+	if err := s.checkPasswordAndCode(ctx, p.User, password, code, ip); err != nil {
 		return nil, err
 	}
 	var codes []string
@@ -639,10 +681,17 @@ func (s *Service) RegenerateBackupCodes(ctx context.Context, p *auth.Principal, 
 }
 
 // Reset removes every method and backup code of a user who lost them, and
-// signs them out everywhere. Admins only, never on themselves.
-func (s *Service) Reset(ctx context.Context, actor *core.User, targetID int64, ip string) error {
+// signs them out everywhere. Admins only, never on themselves, and from a
+// browser session like every other change of a second factor: a stolen
+// bearer token must not strip one (it would then unlock changing the
+// user's email address).
+func (s *Service) Reset(ctx context.Context, p *auth.Principal, targetID int64, ip string) error {
+	actor := p.User
 	if !actor.IsAdmin() {
 		return core.ErrForbidden
+	}
+	if err := requireBrowser(p); err != nil {
+		return err
 	}
 	if actor.ID == targetID {
 		return errOwnReset
@@ -744,8 +793,8 @@ func (s *Service) ResendEmailCode(ctx context.Context, token string) error {
 		if !st.Email {
 			return errNotEnabled
 		}
-		if wait := c.EmailSentAt.Add(ResendAfter).Sub(s.db.Now()); !c.EmailSentAt.IsZero() && wait > 0 {
-			return &core.Error{Code: core.ETOOMANY, Key: "errors.code_resend_wait", Data: map[string]any{"Count": int(wait.Seconds()) + 1}, RetryAfter: wait}
+		if err := resendWait(c, s.db.Now()); err != nil {
+			return err
 		}
 		return s.sendEmailCode(ctx, q, u, c, "login")
 	})

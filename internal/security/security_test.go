@@ -129,7 +129,7 @@ func keys(err error) string {
 func (f *fx) enableTOTP(t *testing.T, p *auth.Principal) (string, []string) {
 	t.Helper()
 	ctx := context.Background()
-	setup, err := f.sec.StartTOTP(ctx, p, "tangerine-violin", "Acme", "")
+	setup, err := f.sec.StartTOTP(ctx, p, "tangerine-violin", "", "Acme", "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -148,13 +148,13 @@ func TestAuthenticatorApp(t *testing.T) {
 		_, otherToken := f.signIn(t, "bo@example.com", core.SessionWeb)
 
 		bearer, _ := f.signIn(t, "bo@example.com", core.SessionAPI)
-		if _, err := f.sec.StartTOTP(ctx, bearer, "tangerine-violin", "Acme", ""); err != security.ErrWebOnly {
+		if _, err := f.sec.StartTOTP(ctx, bearer, "tangerine-violin", "", "Acme", ""); err != security.ErrWebOnly {
 			t.Fatalf("enabled from a bearer session: %v", err)
 		}
-		if _, err := f.sec.StartTOTP(ctx, p, "wrong-password", "Acme", ""); !strings.Contains(keys(err), "password=errors.field.password_wrong") {
+		if _, err := f.sec.StartTOTP(ctx, p, "wrong-password", "", "Acme", ""); !strings.Contains(keys(err), "password=errors.field.password_wrong") {
 			t.Fatalf("wrong password: %v", keys(err))
 		}
-		setupRes, err := f.sec.StartTOTP(ctx, p, "tangerine-violin", "Acme", "")
+		setupRes, err := f.sec.StartTOTP(ctx, p, "tangerine-violin", "", "Acme", "")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -235,7 +235,7 @@ func TestEmailCodes(t *testing.T) {
 		ctx := context.Background()
 		f := setup(t, db)
 		p, _ := f.signIn(t, "bo@example.com", core.SessionWeb)
-		if err := f.sec.StartEmail(ctx, p, "tangerine-violin", ""); err != nil {
+		if err := f.sec.StartEmail(ctx, p, "tangerine-violin", "", ""); err != nil {
 			t.Fatal(err)
 		}
 		code := f.mail.last("two_factor_code").Data["Code"].(string)
@@ -339,13 +339,21 @@ func TestDisableAndReset(t *testing.T) {
 
 		// Admin reset.
 		_, _ = f.enableTOTP(t, p)
-		if err := f.sec.Reset(ctx, f.admin, f.admin.ID, ""); err == nil || core.AsError(err).Key != "errors.two_factor_own_reset" {
+		admin, _ := f.signIn(t, "ana@example.com", core.SessionWeb)
+		if err := f.sec.Reset(ctx, admin, f.admin.ID, ""); err == nil || core.AsError(err).Key != "errors.two_factor_own_reset" {
 			t.Fatalf("own reset: %v", err)
 		}
-		if err := f.sec.Reset(ctx, p.User, f.admin.ID, ""); core.ErrorCode(err) != core.EFORBIDDEN {
+		if err := f.sec.Reset(ctx, p, f.admin.ID, ""); core.ErrorCode(err) != core.EFORBIDDEN {
 			t.Fatalf("non-admin reset: %v", err)
 		}
-		if err := f.sec.Reset(ctx, f.admin, p.User.ID, "3.3.3.3"); err != nil {
+		adminBearer, _ := f.signIn(t, "ana@example.com", core.SessionAPI)
+		if err := f.sec.Reset(ctx, adminBearer, p.User.ID, ""); err != security.ErrWebOnly {
+			t.Fatalf("reset from a bearer session: %v", err)
+		}
+		if err := f.sec.Reset(ctx, &auth.Principal{User: f.admin, Token: &core.APIToken{}}, p.User.ID, ""); err != security.ErrWebOnly {
+			t.Fatalf("reset with an API token: %v", err)
+		}
+		if err := f.sec.Reset(ctx, admin, p.User.ID, "3.3.3.3"); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := f.auth.Authenticate(ctx, "", ""); err == nil {
@@ -418,7 +426,7 @@ func TestDisableWithEmailedCode(t *testing.T) {
 		ctx := context.Background()
 		f := setup(t, db)
 		p, _ := f.signIn(t, "bo@example.com", core.SessionWeb)
-		if err := f.sec.StartEmail(ctx, p, "tangerine-violin", ""); err != nil {
+		if err := f.sec.StartEmail(ctx, p, "tangerine-violin", "", ""); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := f.sec.ConfirmEmail(ctx, p, f.mail.last("two_factor_code").Data["Code"].(string), ""); err != nil {
@@ -452,6 +460,40 @@ func TestDisableWithEmailedCode(t *testing.T) {
 		}
 		if st, _ := f.sec.Status(ctx, p.User); st.Enabled() {
 			t.Fatal("still on")
+		}
+	})
+}
+
+// TestAddingAMethodNeedsACode: while one method is on, adding another needs
+// a current code too, so a session and the password alone cannot add their
+// own authenticator and then turn the user's method off with it.
+func TestAddingAMethodNeedsACode(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		f := setup(t, db)
+		p, _ := f.signIn(t, "bo@example.com", core.SessionWeb)
+		if err := f.sec.StartEmail(ctx, p, "tangerine-violin", "", ""); err != nil {
+			t.Fatal(err)
+		}
+		backup, err := f.sec.ConfirmEmail(ctx, p, f.mail.last("two_factor_code").Data["Code"].(string), "")
+		if err != nil || len(backup) != security.BackupCodeCount {
+			t.Fatalf("enable email: %v", err)
+		}
+		p, _ = f.signIn(t, "bo@example.com", core.SessionWeb)
+		if _, err := f.sec.StartTOTP(ctx, p, "tangerine-violin", "", "Acme", ""); !strings.Contains(keys(err), "code_required") {
+			t.Fatalf("without a code: %v", keys(err))
+		}
+		if _, err := f.sec.StartTOTP(ctx, p, "tangerine-violin", "000000", "Acme", ""); !strings.Contains(keys(err), "code_wrong") {
+			t.Fatalf("with a wrong code: %v", keys(err))
+		}
+		if _, err := f.sec.StartTOTP(ctx, p, "wrong-password", backup[0], "Acme", ""); !strings.Contains(keys(err), "password_wrong") {
+			t.Fatalf("with a wrong password: %v", keys(err))
+		}
+		if _, err := f.sec.StartTOTP(ctx, p, "tangerine-violin", backup[0], "Acme", ""); err != nil {
+			t.Fatalf("with a backup code: %v", err)
+		}
+		if _, err := f.sec.StartTOTP(ctx, p, "tangerine-violin", backup[0], "Acme", ""); !strings.Contains(keys(err), "code_wrong") {
+			t.Fatalf("a spent backup code again: %v", keys(err))
 		}
 	})
 }

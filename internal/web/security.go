@@ -173,7 +173,7 @@ func (h *Handler) startTOTP(w http.ResponseWriter, r *http.Request) {
 	if ws, err := h.deps.Accounts.Workspace(r.Context(), p.User); err == nil && ws != nil {
 		wsName = ws.Name
 	}
-	setup, err := h.deps.Security.StartTOTP(r.Context(), p, r.PostForm.Get("password"), wsName, clientIP(r))
+	setup, err := h.deps.Security.StartTOTP(r.Context(), p, r.PostForm.Get("password"), r.PostForm.Get("code"), wsName, clientIP(r))
 	if err != nil {
 		h.securityFailed(w, r, &securityData{}, "totp", err)
 		return
@@ -203,7 +203,7 @@ func (h *Handler) startEmail(w http.ResponseWriter, r *http.Request) {
 	if !h.parseForm(w, r) {
 		return
 	}
-	if err := h.deps.Security.StartEmail(r.Context(), p, r.PostForm.Get("password"), clientIP(r)); err != nil {
+	if err := h.deps.Security.StartEmail(r.Context(), p, r.PostForm.Get("password"), r.PostForm.Get("code"), clientIP(r)); err != nil {
 		h.securityFailed(w, r, &securityData{}, "email", err)
 		return
 	}
@@ -306,12 +306,12 @@ func (h *Handler) revokeOtherSessions(w http.ResponseWriter, r *http.Request) {
 // resetTwoFactor lets an admin remove another user's second step when they
 // lost it; the domain refuses it on yourself.
 func (h *Handler) resetTwoFactor(w http.ResponseWriter, r *http.Request) {
-	me := principalFrom(r.Context()).User
+	p := principalFrom(r.Context())
 	id, base, ok := h.profileTarget(w, r)
 	if !ok {
 		return
 	}
-	if err := h.deps.Security.Reset(r.Context(), me, id, clientIP(r)); err != nil {
+	if err := h.deps.Security.Reset(r.Context(), p, id, clientIP(r)); err != nil {
 		h.profileFailed(w, r, id, err, nil)
 		return
 	}

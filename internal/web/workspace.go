@@ -28,17 +28,6 @@ type workspaceSecurityData struct {
 	CurrentIP string
 }
 
-// adminOnly answers with the 403 page and returns false for non-admins,
-// for pages that only show settings (the changes are checked again by the
-// domain).
-func (h *Handler) adminOnly(w http.ResponseWriter, r *http.Request) bool {
-	if !principalFrom(r.Context()).User.IsAdmin() {
-		h.fail(w, r, core.ErrForbidden)
-		return false
-	}
-	return true
-}
-
 func (h *Handler) workspaceSecurity(w http.ResponseWriter, r *http.Request) {
 	h.renderWorkspaceSecurity(w, r, nil, nil)
 }
@@ -47,12 +36,9 @@ func (h *Handler) workspaceSecurity(w http.ResponseWriter, r *http.Request) {
 // error's messages, keeps a typed allowlist from form, and the status
 // follows the error.
 func (h *Handler) renderWorkspaceSecurity(w http.ResponseWriter, r *http.Request, failed error, form url.Values) {
-	if !h.adminOnly(w, r) {
-		return
-	}
 	ctx := r.Context()
 	me := principalFrom(ctx).User
-	pol, err := h.deps.Security.Policy(ctx, me.WorkspaceID)
+	pol, err := h.deps.Security.WorkspacePolicy(ctx, me)
 	if err != nil {
 		h.fail(w, r, err)
 		return

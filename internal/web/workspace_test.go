@@ -357,3 +357,17 @@ func TestWorkspacePagesTranslated(t *testing.T) {
 		}
 	}
 }
+
+// TestSecondMethodNeedsACode: with email codes on, adding the authenticator
+// app asks for a code as well as the password.
+func TestSecondMethodNeedsACode(t *testing.T) {
+	e := newEnv(t, storetest.Open(t, store.SQLite))
+	e.setup("en")
+	c := e.login("ada@acme.test")
+	e.enableEmailCodes(c)
+	wantContains(t, e.get("/settings/security", c), `id="totp-start-code"`)
+	w := e.post("/settings/security/totp", c, url.Values{"password": {password}})
+	wantStatus(t, w, http.StatusUnprocessableEntity)
+	wantContains(t, w, "Enter the code.")
+	wantNotContains(t, w, `id="totp-secret"`)
+}
