@@ -75,7 +75,6 @@ var (
 	keyMethodNotAllowed = i18n.Key("api.errors.method_not_allowed")
 	keyCrossOrigin      = i18n.Key("api.errors.cross_origin")
 	keyRequestFailed    = i18n.Key("api.errors.request_failed")
-	keyNoEmailChange    = i18n.Key("api.errors.no_pending_email_change")
 )
 
 // problem builds an RFC 9457 problem with a translated detail.

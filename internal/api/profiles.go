@@ -6,7 +6,6 @@ import (
 
 	"github.com/danielgtaylor/huma/v2"
 
-	"roster/internal/core"
 	"roster/internal/profile"
 )
 
@@ -218,13 +217,6 @@ func (a *API) cancelEmailChange(ctx context.Context, targetID int64) (*userOutpu
 	st := stateFrom(ctx)
 	actor := st.principal.User
 	p, err := a.deps.Profiles.CancelEmailChange(ctx, actor, targetID, st.ip)
-	if core.ErrorCode(err) == core.ENOTFOUND {
-		// Either the user or the change is missing: say which.
-		if _, gerr := a.deps.Profiles.Get(ctx, actor, targetID); gerr != nil {
-			return nil, a.fail(ctx, gerr)
-		}
-		return nil, a.fail(ctx, core.Errorf(core.ENOTFOUND, keyNoEmailChange))
-	}
 	return a.profileOutput(ctx, p, err)
 }
 

@@ -225,7 +225,7 @@ func TestEmailChange(t *testing.T) {
 			t.Errorf("after cancel: %v", u)
 		}
 		p := e.do("DELETE", "/me/email-change", "", bearer(bobTok), lang("tr")).problem(http.StatusNotFound)
-		if p.Detail != e.msg("en", "api.errors.no_pending_email_change", nil) {
+		if p.Detail != e.msg("en", "errors.no_pending_email_change", nil) {
 			t.Errorf("nothing to cancel: %q", p.Detail)
 		}
 

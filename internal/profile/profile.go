@@ -250,7 +250,12 @@ func (s *Service) RequestEmailChange(ctx context.Context, actor *core.User, targ
 	return s.Get(ctx, actor, targetID)
 }
 
-// CancelEmailChange drops target's pending change; ENOTFOUND when none.
+// ErrNoEmailChange means there is no pending email change to cancel (as
+// distinct from an unknown user).
+var ErrNoEmailChange = core.Errorf(core.ENOTFOUND, "errors.no_pending_email_change")
+
+// CancelEmailChange drops target's pending change; ErrNoEmailChange when
+// none is pending.
 func (s *Service) CancelEmailChange(ctx context.Context, actor *core.User, targetID int64, ip string) (*Profile, error) {
 	err := s.db.InTx(ctx, func(q *store.Q) error {
 		u, err := s.target(ctx, q, actor, targetID)
@@ -262,7 +267,7 @@ func (s *Service) CancelEmailChange(ctx context.Context, actor *core.User, targe
 			return err
 		}
 		if !had {
-			return core.ErrNotFound
+			return ErrNoEmailChange
 		}
 		return audit(ctx, q, actor.ID, u, core.AuditEmailChangeCancelled, "", ip)
 	})

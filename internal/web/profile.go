@@ -368,16 +368,9 @@ func (h *Handler) cancelEmailChange(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	if _, err := h.deps.Profiles.CancelEmailChange(r.Context(), me, id, clientIP(r)); err != nil {
-		if core.ErrorCode(err) == core.ENOTFOUND {
-			if _, gerr := h.deps.Profiles.Get(r.Context(), me, id); gerr != nil {
-				h.fail(w, r, gerr)
-				return
-			}
-		} else {
-			h.profileFailed(w, r, id, err, nil)
-			return
-		}
+	if _, err := h.deps.Profiles.CancelEmailChange(r.Context(), me, id, clientIP(r)); err != nil && !errors.Is(err, profile.ErrNoEmailChange) {
+		h.profileFailed(w, r, id, err, nil)
+		return
 	}
 	redirect(w, r, base+"?done=email_cancelled")
 }
