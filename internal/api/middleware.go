@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -49,15 +48,7 @@ func (a *API) newState(r *http.Request) *state {
 
 // clientIP is the address httpx.ClientIP resolved, or the direct peer when
 // that middleware is not in the chain (tests).
-func clientIP(r *http.Request) string {
-	if ip := httpx.ClientIPFrom(r.Context()); ip != "" {
-		return ip
-	}
-	if host, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
-		return host
-	}
-	return r.RemoteAddr
-}
+func clientIP(r *http.Request) string { return httpx.RequestIP(r) }
 
 // wrap runs before huma's handler for op: language, authentication (when op
 // declares security), the rate limit, and cross-origin checks for cookie

@@ -44,7 +44,7 @@ func Logging(logger *slog.Logger) Middleware {
 				slog.Int("status", sw.Status()),
 				slog.Int64("bytes", sw.Bytes()),
 				slog.Duration("duration", time.Since(start)),
-				slog.String("remote_ip", remoteIP(r)),
+				slog.String("remote_ip", RequestIP(r)),
 			)
 		})
 	}
@@ -59,9 +59,9 @@ func Logger(ctx context.Context) *slog.Logger {
 	return slog.Default()
 }
 
-// remoteIP prefers the address resolved by ClientIP.Middleware and falls
-// back to the direct peer.
-func remoteIP(r *http.Request) string {
+// RequestIP is the client address of r: the one ClientIP.Middleware
+// resolved, else the direct peer.
+func RequestIP(r *http.Request) string {
 	if ip := ClientIPFrom(r.Context()); ip != "" {
 		return ip
 	}

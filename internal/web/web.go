@@ -13,7 +13,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/url"
 	"time"
@@ -320,15 +319,7 @@ func (h *Handler) logger(ctx context.Context) *slog.Logger {
 }
 
 // clientIP is the resolved client address, falling back to the peer.
-func clientIP(r *http.Request) string {
-	if ip := httpx.ClientIPFrom(r.Context()); ip != "" {
-		return ip
-	}
-	if host, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
-		return host
-	}
-	return r.RemoteAddr
-}
+func clientIP(r *http.Request) string { return httpx.RequestIP(r) }
 
 // formBodyLimit caps a submitted form, as api.DefaultMaxBodyBytes caps an
 // API body; without it ParseForm would read up to 10 MB.
