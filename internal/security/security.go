@@ -31,6 +31,7 @@ const (
 	ChallengeTTL      = 10 * time.Minute // a sign-in waiting for its second step
 	EmailCodeTTL      = 10 * time.Minute
 	EmailCodeTries    = 5
+	ChallengeTries    = 10 // wrong codes of any kind before a sign-in must start over
 	ResendAfter       = 60 * time.Second
 	BackupCodeCount   = 10
 	totpPeriod        = 30
@@ -766,7 +767,9 @@ func (s *Service) openChallenge(ctx context.Context, q *store.Q, token string) (
 		}
 		return nil, nil, err
 	}
-	if c.Purpose != purposeLogin || !c.DoneAt.IsZero() || !s.db.Now().Before(c.ExpiresAt) {
+	// A challenge also ends after ChallengeTries wrong codes: the sign-in
+	// starts again from the password, which the throttle counts.
+	if c.Purpose != purposeLogin || !c.DoneAt.IsZero() || !s.db.Now().Before(c.ExpiresAt) || c.Attempts >= ChallengeTries {
 		return nil, nil, errChallenge
 	}
 	u, err := q.User(ctx, c.UserID)

@@ -497,3 +497,28 @@ func TestAddingAMethodNeedsACode(t *testing.T) {
 		}
 	})
 }
+
+// TestChallengeEndsAfterTenWrongCodes: a sign-in's second step accepts at
+// most ten wrong codes, then the sign-in starts over from the password.
+func TestChallengeEndsAfterTenWrongCodes(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		f := setup(t, db)
+		p, _ := f.signIn(t, "bo@example.com", core.SessionWeb)
+		secret, _ := f.enableTOTP(t, p)
+		res, _ := f.auth.Login(ctx, auth.LoginInput{Email: "bo@example.com", Password: "tangerine-violin"})
+		ch, err := f.sec.BeginLogin(ctx, res.User, core.SessionWeb, "", "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for range security.ChallengeTries {
+			if _, err := f.sec.VerifyLogin(ctx, ch.Token, "000000", ""); core.ErrorCode(err) != core.EINVALID {
+				t.Fatalf("wrong code: %v", err)
+			}
+		}
+		f.now = f.now.Add(30 * time.Second)
+		if _, err := f.sec.VerifyLogin(ctx, ch.Token, oathtool(t, secret, f.now), ""); core.ErrorCode(err) != core.ENOTFOUND {
+			t.Fatalf("the right code worked after %d wrong ones: %v", security.ChallengeTries, err)
+		}
+	})
+}
