@@ -335,6 +335,11 @@ func (h *Handler) servePhoto(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, core.ErrNotFound)
 		return
 	}
+	// Someone held on the two-step setup page sees only their own photo
+	// (the layout's avatar); everyone else's goes through the full gate.
+	if id != me.ID && !h.gate(w, r, me, false) {
+		return
+	}
 	if _, err := h.deps.Profiles.ServePhoto(r.Context(), me, id, version); err != nil {
 		h.fail(w, r, err)
 		return

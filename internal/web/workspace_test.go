@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -85,6 +86,8 @@ func TestMandatoryTwoFactor(t *testing.T) {
 			wantRedirect(t, e.get(path, bob), http.StatusFound, twoFactorRequiredURL)
 		}
 		wantRedirect(t, e.post("/settings/profile", bob, url.Values{"name": {"Bobby"}}), http.StatusSeeOther, twoFactorRequiredURL)
+		// Only his own photo loads meanwhile (the layout's avatar).
+		wantRedirect(t, e.get("/photos/"+strconv.FormatInt(e.userID("ada@acme.test"), 10)+"/1/128", bob), http.StatusFound, twoFactorRequiredURL)
 		if e.user(e.userID("bob@acme.test")).Name != "Bob Builder" {
 			t.Error("a page was used before two-step verification was on")
 		}
