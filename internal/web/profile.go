@@ -47,19 +47,49 @@ type profileData struct {
 	// verification is on may remove it.
 	CanResetTwoFactor bool
 	ShowAudit         bool
-	Audit             []auditRow
+	Audit             auditTable
 	// RecentMinutes is the recent sign-in window, for the password hint.
 	RecentMinutes int
 	PhotoMB       int
 }
 
-// auditRow is one audit log entry, ready to show.
+// auditTable is audit entries ready to show, for the "audit-table"
+// template shared by the profile's Activity and the workspace audit page.
+type auditTable struct {
+	Rows     []auditRow
+	ShowUser bool // a column for whom the entry is about
+	Loc      *time.Location
+}
+
 type auditRow struct {
 	At     time.Time
-	Actor  string // "" when someone with a link did it
+	User   string // target's name; "" when not known
+	Actor  string // "" when none is recorded
+	ByLink bool   // done by someone with an emailed link
 	Action string // translated
 	Detail string
 	IP     string
+}
+
+// linkActions are done by whoever opens an emailed link, so no account is
+// recorded as their actor.
+var linkActions = map[core.AuditAction]bool{core.AuditPasswordReset: true, core.AuditEmailChanged: true}
+
+// newAuditTable translates entries; names (may be nil) gives target names
+// and turns the user column on.
+func newAuditTable(l *i18n.Localizer, loc *time.Location, entries []*core.AuditEntry, names map[int64]string) auditTable {
+	t := auditTable{ShowUser: names != nil, Loc: loc}
+	for _, e := range entries {
+		row := auditRow{At: e.CreatedAt, User: names[e.TargetID], Action: l.T(auditKey(e.Action)), Detail: e.Detail, IP: e.IP}
+		switch {
+		case e.ActorID != 0:
+			row.Actor = e.ActorName
+		case linkActions[e.Action]:
+			row.ByLink = true
+		}
+		t.Rows = append(t.Rows, row)
+	}
+	return t
 }
 
 // profileTarget returns whose profile a request is about and the URL of
@@ -133,13 +163,7 @@ func (h *Handler) renderProfile(w http.ResponseWriter, r *http.Request, id int64
 	switch {
 	case err == nil:
 		d.ShowAudit = true
-		for _, e := range entries {
-			row := auditRow{At: e.CreatedAt, Action: l.T(auditKey(e.Action)), Detail: e.Detail, IP: e.IP}
-			if e.ActorID != 0 {
-				row.Actor = e.ActorName
-			}
-			d.Audit = append(d.Audit, row)
-		}
+		d.Audit = newAuditTable(l, loadLocation(me.Timezone), entries, nil)
 	case core.ErrorCode(err) != core.EFORBIDDEN:
 		h.fail(w, r, err)
 		return

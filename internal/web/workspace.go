@@ -5,7 +5,6 @@ import (
 	"net/url"
 	"slices"
 	"strconv"
-	"time"
 
 	"roster/internal/account"
 	"roster/internal/core"
@@ -146,23 +145,13 @@ const (
 const auditUsersMax = 5000
 
 type auditLogData struct {
-	Rows    []auditLogRow
+	Table   auditTable
 	Types   []struct{ Value, Key string }
 	Users   []*core.User
 	Type    string
 	UserID  int64
 	CSVURL  string
 	Limited bool // the page shows only the newest auditPageLimit entries
-}
-
-type auditLogRow struct {
-	At     time.Time
-	User   string // target's name; "" when not known
-	Actor  string // "" when none is recorded
-	ByLink bool   // done by someone with an emailed link
-	Action string // translated
-	Detail string
-	IP     string
 }
 
 // workspaceUsers lists the workspace's users, for the audit filter and
@@ -181,10 +170,6 @@ func (h *Handler) workspaceUsers(r *http.Request, me *core.User) ([]*core.User, 
 	}
 	return all, nil
 }
-
-// linkActions are done by whoever opens an emailed link, so no account is
-// recorded as their actor.
-var linkActions = map[core.AuditAction]bool{core.AuditPasswordReset: true, core.AuditEmailChanged: true}
 
 func (h *Handler) auditPage(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
@@ -208,16 +193,7 @@ func (h *Handler) auditPage(w http.ResponseWriter, r *http.Request) {
 	v := h.settingsView(r, "/settings/audit", i18n.Key("web.audit_log.title"))
 	l := h.loc(v.Lang)
 	d := &auditLogData{Types: auditTypes, Users: users, Type: q.Type, UserID: q.UserID, Limited: len(entries) >= auditPageLimit}
-	for _, e := range entries {
-		row := auditLogRow{At: e.CreatedAt, User: names[e.TargetID], Action: l.T(auditKey(e.Action)), Detail: e.Detail, IP: e.IP}
-		switch {
-		case e.ActorID != 0:
-			row.Actor = e.ActorName
-		case linkActions[e.Action]:
-			row.ByLink = true
-		}
-		d.Rows = append(d.Rows, row)
-	}
+	d.Table = newAuditTable(l, v.Loc, entries, names)
 	csv := url.Values{}
 	if q.Type != "" {
 		csv.Set("type", q.Type)

@@ -374,3 +374,22 @@ func TestSecondMethodNeedsACode(t *testing.T) {
 	wantContains(t, w, "Enter the code.")
 	wantNotContains(t, w, `id="totp-secret"`)
 }
+
+// TestActivityShowsWhoDidIt: a failed sign-in has no actor and shows "—";
+// only link actions (password reset, email confirmation) show "Someone with
+// the link". The profile's Activity and the audit page share one table.
+func TestActivityShowsWhoDidIt(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		e := newEnv(t, db)
+		e.setup("en")
+		admin := e.login("ada@acme.test")
+		bob := e.createUser("Acme", "Bob Builder", "bob@acme.test", core.RoleUser)
+		e.post("/login", "", url.Values{"email": {"bob@acme.test"}, "password": {"not-his-password"}})
+		for _, path := range []string{"/settings/users/" + strconv.FormatInt(bob.ID, 10), "/settings/audit"} {
+			w := e.get(path, admin)
+			wantStatus(t, w, http.StatusOK)
+			wantContains(t, w, "Sign-in failed")
+			wantNotContains(t, w, "Someone with the link")
+		}
+	})
+}
