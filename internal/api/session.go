@@ -135,9 +135,6 @@ func (a *API) login(ctx context.Context, in *loginInput) (*loginOutput, error) {
 	if err != nil {
 		return nil, a.fail(ctx, err)
 	}
-	if err := a.gateSignIn(ctx, res); err != nil {
-		return nil, err
-	}
 	if res.SecondFactor {
 		if a.deps.Security == nil {
 			return nil, a.fail(ctx, errNoSecurity)
@@ -167,23 +164,6 @@ func (a *API) login(ctx context.Context, in *loginInput) (*loginOutput, error) {
 // verification waits for the caller.
 const twoFactorExemptDoc = " Open to users who must still turn on two-step verification (see " + ProblemTwoFactorRequired + ")."
 
-// gateSignIn refuses a sign-in from outside the workspace's IP allowlist
-// once the password (or code) showed who it is. The sign-in service has by
-// then opened the session of a user without a second step: it is ended
-// again, so no token leaves. Mandatory two-step verification does not stop
-// a sign-in; the routes refuse the session afterwards.
-func (a *API) gateSignIn(ctx context.Context, res *auth.LoginResult) error {
-	err := a.gate(ctx, res.User, true)
-	if err == nil {
-		return nil
-	}
-	if res.Session != nil {
-		if lerr := a.deps.Auth.Logout(ctx, &auth.Principal{User: res.User, Session: res.Session}); lerr != nil {
-			return internalError(ctx, a.localizer(ctx), lerr)
-		}
-	}
-	return err
-}
 
 // signedIn answers a finished sign-in with its token.
 func (a *API) signedIn(ctx context.Context, res *auth.LoginResult) (*loginOutput, error) {
@@ -213,9 +193,6 @@ func (a *API) loginVerify(ctx context.Context, in *loginVerifyInput) (*loginOutp
 	res, err := a.deps.Security.VerifyLogin(ctx, in.Body.ChallengeID, in.Body.Code, st.ip)
 	if err != nil {
 		return nil, a.fail(ctx, err)
-	}
-	if err := a.gateSignIn(ctx, res); err != nil {
-		return nil, err
 	}
 	return a.signedIn(ctx, res)
 }

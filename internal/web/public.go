@@ -1,6 +1,7 @@
 package web
 
 import (
+	"errors"
 	"net/http"
 	"net/url"
 
@@ -9,6 +10,7 @@ import (
 	"roster/internal/core"
 	"roster/internal/httpx"
 	"roster/internal/i18n"
+	"roster/internal/security"
 )
 
 // profileURL is where a signed-in person lands.
@@ -159,6 +161,10 @@ func (h *Handler) loginSubmit(w http.ResponseWriter, r *http.Request) {
 		Device:   httpx.DeviceName(r.UserAgent()),
 		Kind:     core.SessionWeb,
 	})
+	if errors.Is(err, security.ErrIPNotAllowed) {
+		h.errorPage(w, r, http.StatusForbidden, security.ErrIPNotAllowed.Key)
+		return
+	}
 	if err != nil {
 		v := h.pageFor(r, i18n.Key("web.login.title"))
 		v.Form = formWithout(r.PostForm, "password")
@@ -167,11 +173,8 @@ func (h *Handler) loginSubmit(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if res.SecondFactor {
-		// No session exists yet: the second page asks for a code, unless
-		// the address is refused anyway.
-		if h.ipRefused(w, r, res.User) {
-			return
-		}
+		// No session exists yet (auth has already applied the allowlist):
+		// the second page asks for a code.
 		h.beginSecondStep(w, r, res.User, next)
 		return
 	}

@@ -148,21 +148,6 @@ func (h *Handler) refuseIP(w http.ResponseWriter, r *http.Request, u *core.User)
 	h.errorPage(w, r, http.StatusForbidden, "errors.ip_not_allowed")
 }
 
-// ipRefused answers with the 403 page and returns true when user may not
-// sign in from this request's address, before a second step begins.
-func (h *Handler) ipRefused(w http.ResponseWriter, r *http.Request, u *core.User) bool {
-	g, err := h.deps.Security.Check(r.Context(), u, clientIP(r))
-	if err != nil {
-		h.fail(w, r, err)
-		return true
-	}
-	if g == security.GateIPRefused {
-		h.refuseIP(w, r, u)
-		return true
-	}
-	return false
-}
-
 func redirectFound(w http.ResponseWriter, r *http.Request, to string) {
 	http.Redirect(w, r, to, http.StatusFound)
 }
