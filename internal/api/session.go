@@ -164,7 +164,6 @@ func (a *API) login(ctx context.Context, in *loginInput) (*loginOutput, error) {
 // verification waits for the caller.
 const twoFactorExemptDoc = " Open to users who must still turn on two-step verification (see " + ProblemTwoFactorRequired + ")."
 
-
 // signedIn answers a finished sign-in with its token.
 func (a *API) signedIn(ctx context.Context, res *auth.LoginResult) (*loginOutput, error) {
 	u, err := a.render(ctx, res.User, res.User)
