@@ -14,6 +14,7 @@ else
   echo "test: PostgreSQL not configured: its tests will skip (ROSTER_TEST_POSTGRES_URL)"
 fi
 go vet ./...
-go test -count=1 -timeout 12m "$@" ./...
+# PACKAGES narrows the run (make test-postgres); arguments go to go test.
+go test -count=1 -timeout 12m "$@" ${PACKAGES:-./...}
 # A short fuzz run of every fuzz target (not when a subset was asked for).
-if [ $# -eq 0 ]; then ./scripts/fuzz.sh; fi
+if [ $# -eq 0 ] && [ -z "${PACKAGES:-}" ]; then ./scripts/fuzz.sh; fi
