@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -25,17 +26,24 @@ type sent struct {
 	Data         map[string]any
 }
 
-type fakeMail struct{ sent []sent }
+type fakeMail struct {
+	mu   sync.Mutex
+	sent []sent
+}
 
 func (f *fakeMail) EnqueueTx(_ context.Context, tx *sql.Tx, to, lang, template string, data map[string]any) error {
 	if tx == nil {
 		panic("mail outside a transaction")
 	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
 	f.sent = append(f.sent, sent{to, template, data})
 	return nil
 }
 
 func (f *fakeMail) last(template string) *sent {
+	f.mu.Lock()
+	defer f.mu.Unlock()
 	for i := len(f.sent) - 1; i >= 0; i-- {
 		if f.sent[i].Template == template {
 			return &f.sent[i]
@@ -57,9 +65,14 @@ type fx struct {
 
 func setup(t *testing.T, db *store.DB) *fx {
 	t.Helper()
+	return setupWith(t, db, auth.Config{AccountFailures: 50})
+}
+
+func setupWith(t *testing.T, db *store.DB, cfg auth.Config) *fx {
+	t.Helper()
 	f := &fx{db: db, mail: &fakeMail{}, now: time.Now()}
 	db.SetClock(func() time.Time { return f.now })
-	f.auth = auth.NewService(db, auth.Config{AccountFailures: 50})
+	f.auth = auth.NewService(db, cfg)
 	f.acc = account.NewService(db, f.auth, f.mail, "http://x")
 	box, err := secrets.Load("", t.TempDir())
 	if err != nil {
@@ -162,9 +175,11 @@ func TestAuthenticatorApp(t *testing.T) {
 			t.Fatalf("setup: %+v", setupRes.URI)
 		}
 		var stored []byte
-		_ = db.R.QueryRowContext(ctx, "SELECT secret_sealed FROM two_factor_methods WHERE user_id = "+fmt.Sprint(p.User.ID)).Scan(&stored)
-		if strings.Contains(string(stored), setupRes.Secret) {
-			t.Fatal("TOTP key stored in clear")
+		if err := db.R.QueryRowContext(ctx, "SELECT secret_sealed FROM two_factor_methods WHERE user_id = "+fmt.Sprint(p.User.ID)).Scan(&stored); err != nil {
+			t.Fatalf("read the stored key: %v", err)
+		}
+		if len(stored) == 0 || strings.Contains(string(stored), setupRes.Secret) {
+			t.Fatalf("TOTP key not stored sealed: %q", stored)
 		}
 		if _, err := f.sec.ConfirmTOTP(ctx, p, "000000", ""); !strings.Contains(keys(err), "code=errors.field.code_wrong") {
 			t.Fatalf("wrong code: %v", keys(err))
