@@ -51,8 +51,8 @@ type Service struct {
 	auth *auth.Service
 	box  *secrets.Box
 	mail MailQueue
-	// checked, when set, is called once per code that reaches a comparison
-	// (tests count them).
+	// checked, when set, is called once per code that reaches a comparison,
+	// after the methods are read (tests count and line up attempts).
 	checked func()
 }
 
@@ -562,12 +562,12 @@ func (s *Service) SendManageCode(ctx context.Context, p *auth.Principal) error {
 // given) and a backup code, and spends the one that matches. It returns ""
 // when none does.
 func (s *Service) spendCode(ctx context.Context, u *core.User, c *core.Challenge, code string) (core.TwoFactorMethod, error) {
-	s.check()
 	w := s.db.Writer()
 	methods, err := w.SecondFactors(ctx, u.ID)
 	if err != nil {
 		return "", err
 	}
+	s.check()
 	for _, m := range methods {
 		if m.Method != core.MethodTOTP || m.EnabledAt.IsZero() {
 			continue
