@@ -147,3 +147,60 @@ func TestSuccessGivesTheAttemptBack(t *testing.T) {
 		}
 	})
 }
+
+// TestDocumentedDefaults: the defaults of an empty Config are the
+// documented ones, compared with literal values, and the throttle behaves
+// as documented: 10 failures per account and 50 per IP in 15 minutes.
+func TestDocumentedDefaults(t *testing.T) {
+	cfg := auth.NewService(nil, auth.Config{}).Config()
+	day := 24 * time.Hour
+	for _, c := range []struct {
+		name      string
+		got, want any
+	}{
+		{"IdleTimeout", cfg.IdleTimeout, 90 * day},
+		{"TwoFactorIdle", cfg.TwoFactorIdle, 30 * day},
+		{"AbsoluteTimeout", cfg.AbsoluteTimeout, 365 * day},
+		{"ThrottleWindow", cfg.ThrottleWindow, 15 * time.Minute},
+		{"AccountFailures", cfg.AccountFailures, 10},
+		{"IPFailures", cfg.IPFailures, 50},
+	} {
+		if c.got != c.want {
+			t.Errorf("%s defaults to %v, documented %v", c.name, c.got, c.want)
+		}
+	}
+
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		now := time.Now().Truncate(time.Millisecond) // as stored
+		db.SetClock(func() time.Time { return now })
+		svc := auth.NewService(db, auth.Config{})
+		// Reserved attempts that are not released count as failures.
+		for i := range 10 {
+			if _, err := svc.Reserve(ctx, "ana@example.com", fmt.Sprintf("10.0.0.%d", i)); err != nil {
+				t.Fatalf("failure %d of 10: %v", i+1, err)
+			}
+		}
+		_, err := svc.Reserve(ctx, "ana@example.com", "10.0.1.1")
+		if e := core.AsError(err); e == nil || e.Code != core.ETOOMANY || e.RetryAfter != 15*time.Minute {
+			t.Fatalf("11th attempt on the account: %v, want ETOOMANY for 15 minutes", err)
+		}
+		now = now.Add(15*time.Minute - time.Millisecond)
+		if _, err := svc.Reserve(ctx, "ana@example.com", "10.0.1.1"); core.ErrorCode(err) != core.ETOOMANY {
+			t.Fatalf("just before 15 minutes: %v, want ETOOMANY", err)
+		}
+		now = now.Add(time.Millisecond)
+		if _, err := svc.Reserve(ctx, "ana@example.com", "10.0.1.1"); err != nil {
+			t.Fatalf("after 15 minutes: %v", err)
+		}
+
+		for i := range 50 {
+			if _, err := svc.Reserve(ctx, fmt.Sprintf("u%d@example.com", i), "7.7.7.7"); err != nil {
+				t.Fatalf("failure %d of 50 from the IP: %v", i+1, err)
+			}
+		}
+		if _, err := svc.Reserve(ctx, "bo@example.com", "7.7.7.7"); core.ErrorCode(err) != core.ETOOMANY {
+			t.Fatalf("51st attempt from the IP: %v, want ETOOMANY", err)
+		}
+	})
+}
