@@ -52,8 +52,9 @@ type Service struct {
 	box  *secrets.Box
 	mail MailQueue
 	// checked, when set, is called once per code that reaches a comparison,
-	// after the methods are read (tests count and line up attempts).
-	checked func()
+	// after the methods are read (tests count and line up attempts);
+	// emailCompared once per comparison with an emailed code.
+	checked, emailCompared func()
 }
 
 // NewService returns the security service.
@@ -436,15 +437,33 @@ func (s *Service) sendEmailCode(ctx context.Context, q *store.Q, u *core.User, c
 		"Name": u.Name, "Code": code, "Minutes": int(EmailCodeTTL / time.Minute), "Purpose": purpose})
 }
 
-// checkEmailCode compares code with the challenge's emailed code, counting
-// the try; it reports whether it matched.
-func (s *Service) checkEmailCode(c *core.Challenge, code string) bool {
+// checkEmailCode takes a try of the challenge's emailed code (at most
+// EmailCodeTries, counted in the database so parallel tries are all
+// counted), compares code with it and spends it when it matches; it
+// reports whether it matched. c.EmailAttempts is updated.
+func (s *Service) checkEmailCode(ctx context.Context, q *store.Q, c *core.Challenge, code string) (bool, error) {
 	code = normalizeDigits(code)
 	if c.EmailCodeHash == nil || !s.db.Now().Before(c.EmailExpiresAt) || c.EmailAttempts >= EmailCodeTries || len(code) != 6 {
-		return false
+		return false, nil
 	}
-	c.EmailAttempts++
-	return subtle.ConstantTimeCompare(s.box.MAC(fmt.Sprintf("email:%d:%s", c.ID, code)), c.EmailCodeHash) == 1
+	tries, ok, err := q.TakeEmailCodeTry(ctx, c.ID, c.EmailCodeHash, EmailCodeTries)
+	c.EmailAttempts = tries
+	if err != nil || !ok {
+		return false, err
+	}
+	if s.emailCompared != nil {
+		s.emailCompared()
+	}
+	if subtle.ConstantTimeCompare(s.box.MAC(fmt.Sprintf("email:%d:%s", c.ID, code)), c.EmailCodeHash) != 1 {
+		return false, nil
+	}
+	// A right code works once, also when two uses race.
+	spent, err := q.SpendEmailCode(ctx, c.ID, c.EmailCodeHash)
+	if err != nil || !spent {
+		return false, err
+	}
+	c.EmailCodeHash = nil
+	return true, nil
 }
 
 // ConfirmEmail turns emailed codes on with the code just sent.
@@ -469,8 +488,8 @@ func (s *Service) ConfirmEmail(ctx context.Context, p *auth.Principal, code, ip 
 		return nil, err
 	}
 	s.check()
-	ok := s.checkEmailCode(c, code)
-	if err := w.SaveChallenge(ctx, c); err != nil {
+	ok, err := s.checkEmailCode(ctx, w, c, code)
+	if err != nil {
 		return nil, err
 	}
 	if !ok {
@@ -581,11 +600,8 @@ func (s *Service) spendCode(ctx context.Context, u *core.User, c *core.Challenge
 		}
 	}
 	if c != nil && c.EmailCodeHash != nil {
-		ok := s.checkEmailCode(c, code)
-		if ok {
-			c.EmailCodeHash = nil
-		}
-		if err := w.SaveChallenge(ctx, c); err != nil {
+		ok, err := s.checkEmailCode(ctx, w, c, code)
+		if err != nil {
 			return "", err
 		}
 		if ok {
@@ -840,8 +856,7 @@ func (s *Service) VerifyLogin(ctx context.Context, token, code, ip string) (*aut
 		return nil, err
 	}
 	if method == "" {
-		c.Attempts++
-		if err := w.SaveChallenge(ctx, c); err != nil {
+		if err := w.CountChallengeFailure(ctx, c.ID); err != nil {
 			return nil, err
 		}
 		_ = w.Audit(ctx, &core.AuditEntry{WorkspaceID: u.WorkspaceID, ActorID: u.ID, TargetID: u.ID, Action: core.AuditSignInSecondStepFail, IP: ip})

@@ -3,6 +3,7 @@ package security_test
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -136,4 +137,95 @@ func TestSecondStepThrottleHoldsUnderConcurrency(t *testing.T) {
 			})
 		})
 	}
+}
+
+// TestEmailedCodeTriesHoldUnderConcurrency: one emailed code is compared at
+// most EmailCodeTries (5) times even when 100 wrong tries arrive at once
+// (with the sign-in throttles set high enough not to decide), and then the
+// right code no longer works; two racing uses of the right code of a fresh
+// sign-in open one session.
+func TestEmailedCodeTriesHoldUnderConcurrency(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		f := setupWith(t, db, auth.Config{AccountFailures: 1000, IPFailures: 1000})
+		p, _ := f.signIn(t, "bo@example.com", core.SessionWeb)
+		if err := f.sec.StartEmail(ctx, p, "tangerine-violin", "", ""); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.sec.ConfirmEmail(ctx, p, f.mail.last("two_factor_code").Data["Code"].(string), ""); err != nil {
+			t.Fatal(err)
+		}
+		res, err := f.auth.Login(ctx, auth.LoginInput{Email: "bo@example.com", Password: "tangerine-violin"})
+		if err != nil || !res.SecondFactor {
+			t.Fatalf("login: %+v %v", res, err)
+		}
+		ch, err := f.sec.BeginLogin(ctx, res.User, core.SessionWeb, "", "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		right, wrong := f.mail.last("two_factor_code").Data["Code"].(string), "000000"
+		if right == wrong {
+			wrong = "111111"
+		}
+		var compared atomic.Int32
+		security.SetEmailCompareHookForTest(f.sec, func() { compared.Add(1) })
+		burst(100, func(i int) {
+			_, err := f.sec.VerifyLogin(ctx, ch.Token, wrong, "")
+			if c := core.ErrorCode(err); c != core.EINVALID && c != core.ENOTFOUND {
+				t.Errorf("guess %d: %v", i, err)
+			}
+		}).Wait()
+		if got := compared.Load(); got > security.EmailCodeTries {
+			t.Fatalf("one emailed code was compared %d times; at most %d", got, security.EmailCodeTries)
+		}
+		if _, err := f.sec.VerifyLogin(ctx, ch.Token, right, ""); err == nil {
+			t.Fatal("the right code worked after 100 wrong tries")
+		}
+
+		// Two racing uses of one right code: one sign-in.
+		ch2, err := f.sec.BeginLogin(ctx, res.User, core.SessionWeb, "", "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		code := f.mail.last("two_factor_code").Data["Code"].(string)
+		var passed atomic.Int32
+		burst(4, func(i int) {
+			if _, err := f.sec.VerifyLogin(ctx, ch2.Token, code, ""); err == nil {
+				passed.Add(1)
+			}
+		}).Wait()
+		if got := passed.Load(); got != 1 {
+			t.Fatalf("%d racing uses of one emailed code signed in, want 1", got)
+		}
+
+		// Two racing uses of one code mailed to confirm a change: one change.
+		if err := f.sec.SendManageCode(ctx, p); err != nil {
+			t.Fatal(err)
+		}
+		manage := f.mail.last("two_factor_code").Data["Code"].(string)
+		passed.Store(0)
+		// Every racer reads the challenge before any compares.
+		var arrived atomic.Int32
+		allRead := make(chan struct{})
+		security.SetCheckHookForTest(f.sec, func() {
+			if arrived.Add(1) == 4 {
+				close(allRead)
+			}
+			select {
+			case <-allRead:
+			case <-time.After(30 * time.Second):
+				t.Error("the racers never all read the challenge")
+			}
+		})
+		burst(4, func(i int) {
+			if _, err := f.sec.RegenerateBackupCodes(ctx, p, "tangerine-violin", manage, ""); err == nil {
+				passed.Add(1)
+			} else if !strings.Contains(keys(err), "code_wrong") {
+				t.Errorf("racer %d: %v", i, keys(err))
+			}
+		}).Wait()
+		if got := passed.Load(); got != 1 {
+			t.Fatalf("%d racing uses of one emailed code renewed the backup codes, want 1", got)
+		}
+	})
 }
