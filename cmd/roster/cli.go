@@ -129,9 +129,10 @@ func newLogger(format string, w io.Writer) (*slog.Logger, error) {
 	return nil, fmt.Errorf("--log-format must be text or json, not %q", format)
 }
 
-func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	var cfg app.Config
-	var logFormat, proxies string
+// serveConfig reads serve's flags (and their ROSTER_* variables) into a
+// Config; --help gives flag.ErrHelp.
+func serveConfig(args []string, stderr io.Writer) (cfg app.Config, logFormat string, err error) {
+	var proxies string
 	f := newFlags("roster serve", stderr)
 	f.str(&cfg.Addr, "addr", ":8080", "address to listen on")
 	storageFlags(f, &cfg)
@@ -152,10 +153,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		f.PrintDefaults()
 	}
 	if err := f.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
-		}
-		return err
+		return cfg, "", err
 	}
 	for _, p := range strings.Split(proxies, ",") {
 		if p = strings.TrimSpace(p); p != "" {
@@ -163,7 +161,18 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 	}
 	if cfg.SMTPURL != "" && cfg.MailFrom == "" {
-		return errors.New("--mail-from is required with --smtp-url")
+		return cfg, "", errors.New("--mail-from is required with --smtp-url")
+	}
+	return cfg, logFormat, nil
+}
+
+func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	cfg, logFormat, err := serveConfig(args, stderr)
+	if err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return err
 	}
 	logger, err := newLogger(logFormat, stderr)
 	if err != nil {

@@ -3,9 +3,13 @@ package main
 import (
 	"bytes"
 	"context"
+	"io"
 	"net/http"
+	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -34,18 +38,75 @@ func TestServeHelpListsEveryFlagWithItsVariable(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, flag := range []string{"addr", "data", "database-url", "base-url", "log-format", "smtp-url", "mail-from",
-		"secret-key", "trusted-proxies", "session-idle", "session-max", "two-factor-idle", "recent-sign-in", "files-url", "api-rate", "api-burst", "shutdown-timeout"} {
-		if !strings.Contains(help, "-"+flag) || !strings.Contains(help, envName(flag)) {
-			t.Errorf("serve --help lacks --%s or %s", flag, envName(flag))
+	// The names as the README documents them, spelled out: a helper that
+	// derived them would agree with itself whatever it produced.
+	for flag, env := range map[string]string{
+		"addr": "ROSTER_ADDR", "data": "ROSTER_DATA", "database-url": "ROSTER_DATABASE_URL", "base-url": "ROSTER_BASE_URL",
+		"log-format": "ROSTER_LOG_FORMAT", "smtp-url": "ROSTER_SMTP_URL", "mail-from": "ROSTER_MAIL_FROM",
+		"secret-key": "ROSTER_SECRET_KEY", "trusted-proxies": "ROSTER_TRUSTED_PROXIES", "session-idle": "ROSTER_SESSION_IDLE",
+		"session-max": "ROSTER_SESSION_MAX", "two-factor-idle": "ROSTER_TWO_FACTOR_IDLE", "recent-sign-in": "ROSTER_RECENT_SIGN_IN",
+		"files-url": "ROSTER_FILES_URL", "api-rate": "ROSTER_API_RATE", "api-burst": "ROSTER_API_BURST",
+		"shutdown-timeout": "ROSTER_SHUTDOWN_TIMEOUT",
+	} {
+		re := regexp.MustCompile(`(?m)^  -` + regexp.QuoteMeta(flag) + `\b[^\n]*\n(\s{4,}[^\n]*\n)*?\s{4,}[^\n]*\[` + env + `\]`)
+		if !re.MatchString(help) {
+			t.Errorf("serve --help lacks --%s with [%s]", flag, env)
+		}
+	}
+}
+
+// TestServeDefaultsAreTheDocumentedOnes: with no flags and no ROSTER_*
+// variables, serve runs with the defaults of the README's Configuration
+// table, compared with literal values.
+func TestServeDefaultsAreTheDocumentedOnes(t *testing.T) {
+	for _, env := range []string{"ROSTER_ADDR", "ROSTER_DATA", "ROSTER_LOG_FORMAT", "ROSTER_SESSION_IDLE", "ROSTER_TWO_FACTOR_IDLE",
+		"ROSTER_SESSION_MAX", "ROSTER_RECENT_SIGN_IN", "ROSTER_API_RATE", "ROSTER_API_BURST", "ROSTER_SHUTDOWN_TIMEOUT"} {
+		t.Setenv(env, "") // restored when the test ends
+		os.Unsetenv(env)
+	}
+	cfg, logFormat, err := serveConfig(nil, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	day := 24 * time.Hour
+	for _, c := range []struct {
+		name      string
+		got, want any
+	}{
+		{"--addr", cfg.Addr, ":8080"},
+		{"--data", cfg.DataDir, "./roster-data"},
+		{"--log-format", logFormat, "text"},
+		{"--session-idle", cfg.SessionIdle, 90 * day},
+		{"--two-factor-idle", cfg.TwoFactorIdle, 30 * day},
+		{"--session-max", cfg.SessionMax, 365 * day},
+		{"--recent-sign-in", cfg.RecentSignIn, 10 * time.Minute},
+		{"--api-rate", cfg.APIRate, 7.0},
+		{"--api-burst", cfg.APIBurst, 14},
+		{"--shutdown-timeout", cfg.ShutdownTimeout, 20 * time.Second},
+	} {
+		if c.got != c.want {
+			t.Errorf("%s defaults to %v, documented %v", c.name, c.got, c.want)
 		}
 	}
 }
 
 func TestEnvironmentSetsFlags(t *testing.T) {
+	t.Setenv("ROSTER_LOG_FORMAT", "json")
+	t.Setenv("ROSTER_SESSION_IDLE", "2d")
+	t.Setenv("ROSTER_API_BURST", "3")
+	// Read without serving, so a variable that is not read cannot leave a
+	// server running on the default port.
+	cfg, logFormat, err := serveConfig(nil, io.Discard)
+	if err != nil || logFormat != "json" || cfg.SessionIdle != 48*time.Hour || cfg.APIBurst != 3 {
+		t.Fatalf("variables not read: log format %q, session idle %v, burst %d, %v", logFormat, cfg.SessionIdle, cfg.APIBurst, err)
+	}
+	// A flag still wins over its variable.
+	if cfg, _, err := serveConfig([]string{"--api-burst", "5"}, io.Discard); err != nil || cfg.APIBurst != 5 {
+		t.Fatalf("flag over variable: %d, %v", cfg.APIBurst, err)
+	}
 	t.Setenv("ROSTER_LOG_FORMAT", "yaml")
-	if _, _, err := run(t, "", "serve", "--data", t.TempDir()); err == nil || !strings.Contains(err.Error(), "log-format") {
-		t.Fatalf("ROSTER_LOG_FORMAT not read: %v", err)
+	if _, _, err := run(t, "", "serve", "--addr", "127.0.0.1:0", "--data", t.TempDir()); err == nil || !strings.Contains(err.Error(), "log-format") {
+		t.Fatalf("ROSTER_LOG_FORMAT=yaml not refused: %v", err)
 	}
 }
 
@@ -93,26 +154,59 @@ func TestUserAndTokenCommands(t *testing.T) {
 	}
 }
 
-// TestServeStartsAndStops runs `roster serve` for real and stops it the way
-// SIGTERM does, by cancelling its context.
+// syncBuffer is a bytes.Buffer the server goroutine writes while the test
+// reads it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+var runningAddrRE = regexp.MustCompile(`"msg":"roster is running","addr":"(127\.0\.0\.1:\d+)"`)
+
+// TestServeStartsAndStops runs `roster serve` for real on a port the system
+// picks and stops it the way SIGTERM does, by cancelling its context.
 func TestServeStartsAndStops(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
 	done := make(chan error, 1)
-	var errb bytes.Buffer
+	var errb syncBuffer
 	go func() {
-		done <- Run(ctx, []string{"serve", "--addr", "127.0.0.1:18089", "--data", t.TempDir(), "--log-format", "json"},
+		done <- Run(ctx, []string{"serve", "--addr", "127.0.0.1:0", "--data", t.TempDir(), "--log-format", "json"},
 			strings.NewReader(""), &bytes.Buffer{}, &errb)
 	}()
-	var resp *http.Response
-	var err error
-	for range 100 {
-		if resp, err = http.Get("http://127.0.0.1:18089/healthz"); err == nil {
+	// The address actually bound is in the start-up log line.
+	var addr string
+	deadline := time.Now().Add(30 * time.Second)
+	for addr == "" {
+		if m := runningAddrRE.FindStringSubmatch(errb.String()); m != nil {
+			addr = m[1]
 			break
 		}
-		time.Sleep(50 * time.Millisecond)
+		select {
+		case err := <-done:
+			t.Fatalf("serve ended before it was running: %v\n%s", err, errb.String())
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("serve did not come up:\n%s", errb.String())
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
-	if err != nil {
-		t.Fatalf("serve did not come up: %v\n%s", err, errb.String())
+	resp, err := http.Get("http://" + addr + "/healthz")
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("healthz on %s: %v %v\n%s", addr, resp, err, errb.String())
 	}
 	resp.Body.Close()
 	cancel()

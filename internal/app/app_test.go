@@ -412,7 +412,10 @@ func TestAllowlistRefusesSignInBeforeASessionExists(t *testing.T) {
 	if err := r.Security.SetAllowlist(ctx, res.User, "198.51.100.0/24", "198.51.100.7"); err != nil {
 		t.Fatal(err)
 	}
-	before, _ := r.DB.Reader().UserSessions(ctx, res.User.ID)
+	before, err := r.DB.Reader().UserSessions(ctx, res.User.ID)
+	if err != nil || len(before) != 1 { // the setup's own session
+		t.Fatalf("sessions before: %d, %v", len(before), err)
+	}
 
 	resp, body := r.post(t, "/login", url.Values{"email": {"ana@example.com"}, "password": {"tangerine-violin"}})
 	if resp.StatusCode != http.StatusForbidden || len(r.client.Jar.Cookies(resp.Request.URL)) != 0 {
@@ -429,11 +432,17 @@ func TestAllowlistRefusesSignInBeforeASessionExists(t *testing.T) {
 	if apiResp.StatusCode != http.StatusForbidden || !strings.Contains(string(apiBody), "/api/v1/problems/ip-not-allowed") || strings.Contains(string(apiBody), "token") {
 		t.Fatalf("API sign-in from outside: %d %s", apiResp.StatusCode, apiBody)
 	}
-	after, _ := r.DB.Reader().UserSessions(ctx, res.User.ID)
+	after, err := r.DB.Reader().UserSessions(ctx, res.User.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if len(after) != len(before) {
 		t.Fatalf("a refused sign-in opened a session (%d → %d)", len(before), len(after))
 	}
-	log, _ := r.DB.Reader().AuditLog(ctx, res.User.WorkspaceID, res.User.ID, 50)
+	log, err := r.DB.Reader().AuditLog(ctx, res.User.WorkspaceID, res.User.ID, 50)
+	if err != nil || len(log) == 0 {
+		t.Fatalf("audit log: %d entries, %v", len(log), err)
+	}
 	signIns := 0
 	for _, e := range log {
 		if e.Action == core.AuditSignIn {

@@ -5,3 +5,6 @@ func HoldSlotForTest(h *Hasher) func() {
 	h.slots <- struct{}{}
 	return h.release
 }
+
+// OnVerifyForTest makes h call f as each Verify starts.
+func OnVerifyForTest(h *Hasher, f func()) { h.verifying = f }

@@ -76,6 +76,9 @@ func CheckPasswordStrength(pw string) (key string, data map[string]any) {
 // instead of exhausting memory.
 type Hasher struct {
 	slots chan struct{}
+	// verifying, when set, is called as each Verify starts (tests count
+	// the guesses that reach the expensive check).
+	verifying func()
 }
 
 // NewHasher returns a Hasher that runs at most concurrency hashes at once.
@@ -136,6 +139,9 @@ func parseHash(encoded string) (mem, t uint32, p uint8, salt, key []byte, err er
 // Verify reports whether pw matches the PHC hash. An empty or malformed hash
 // still costs one full hash, so callers answer in similar time either way.
 func (h *Hasher) Verify(ctx context.Context, encoded, pw string) (bool, error) {
+	if h.verifying != nil {
+		h.verifying()
+	}
 	mem, t, p, salt, want, parseErr := parseHash(encoded)
 	if parseErr != nil {
 		mem, t, p, salt, want = argonMemoryKiB, argonTime, argonThreads, make([]byte, argonSaltLen), make([]byte, argonKeyLen)

@@ -115,13 +115,11 @@ func (s *Service) Login(ctx context.Context, in LoginInput) (*LoginResult, error
 		in.Kind = core.SessionWeb
 	}
 	email, _ := core.NormalizeEmail(in.Email)
-	acctKey, ipKey := "acct:"+email, "ip:"+in.IP
-	if err := s.checkThrottle(ctx, acctKey, s.cfg.AccountFailures); err != nil {
+	att, err := s.Reserve(ctx, email, in.IP)
+	if err != nil {
 		return nil, err
 	}
-	if err := s.checkThrottle(ctx, ipKey, s.cfg.IPFailures); err != nil {
-		return nil, err
-	}
+	// From here a return without att.Release counts as a failure.
 	user, err := s.db.Reader().UserByEmail(ctx, email)
 	if err != nil && core.ErrorCode(err) != core.ENOTFOUND {
 		return nil, err
@@ -135,16 +133,9 @@ func (s *Service) Login(ctx context.Context, in LoginInput) (*LoginResult, error
 		return nil, err
 	}
 	if !ok || user == nil || user.State != core.StateActive {
-		w := s.db.Writer()
-		if err := w.RecordFailure(ctx, acctKey, s.cfg.ThrottleWindow); err != nil {
-			return nil, err
-		}
-		if err := w.RecordFailure(ctx, ipKey, s.cfg.ThrottleWindow); err != nil {
-			return nil, err
-		}
 		if user != nil {
 			// Recorded against the account, never with what was typed.
-			if err := w.Audit(ctx, &core.AuditEntry{WorkspaceID: user.WorkspaceID, TargetID: user.ID, Action: core.AuditSignInFailed, IP: in.IP}); err != nil {
+			if err := s.db.Writer().Audit(ctx, &core.AuditEntry{WorkspaceID: user.WorkspaceID, TargetID: user.ID, Action: core.AuditSignInFailed, IP: in.IP}); err != nil {
 				return nil, err
 			}
 		}
@@ -152,11 +143,8 @@ func (s *Service) Login(ctx context.Context, in LoginInput) (*LoginResult, error
 	}
 	if s.cfg.Gate != nil {
 		if err := s.cfg.Gate(ctx, s.db.Reader(), user, in.IP); err != nil {
-			// A refusal counts as a failure: the answer differs from a wrong
+			// A refusal keeps the attempt: the answer differs from a wrong
 			// password's, so the throttle must bound how often it can be asked.
-			if ferr := s.RecordFailure(ctx, user.Email, in.IP); ferr != nil {
-				return nil, ferr
-			}
 			if aerr := s.db.Writer().Audit(ctx, &core.AuditEntry{WorkspaceID: user.WorkspaceID, TargetID: user.ID,
 				Action: core.AuditSignInFailed, Detail: "ip_not_allowed", IP: in.IP}); aerr != nil {
 				return nil, aerr
@@ -165,14 +153,19 @@ func (s *Service) Login(ctx context.Context, in LoginInput) (*LoginResult, error
 		}
 	}
 	if user.TwoFactorEnabled {
-		// The password counts as right only once the second step passes, so
-		// the failure counters stay until then.
+		// The password was right, so this attempt is given back; earlier
+		// failures stay until the second step passes.
+		if err := att.Release(ctx, nil); err != nil {
+			return nil, err
+		}
 		return &LoginResult{User: user, SecondFactor: true}, nil
 	}
 	var res *LoginResult
 	err = s.db.InTx(ctx, func(q *store.Q) error {
-		res, err = s.CompleteSignIn(ctx, q, user, in.Kind, in.IP, in.Device, "password")
-		return err
+		if res, err = s.CompleteSignIn(ctx, q, user, in.Kind, in.IP, in.Device, "password"); err != nil {
+			return err
+		}
+		return att.Release(ctx, q)
 	})
 	if err != nil {
 		return nil, err
@@ -181,16 +174,64 @@ func (s *Service) Login(ctx context.Context, in LoginInput) (*LoginResult, error
 	return res, nil
 }
 
-func (s *Service) checkThrottle(ctx context.Context, key string, limit int) error {
-	n, start, err := s.db.Reader().ThrottleState(ctx, key, s.cfg.ThrottleWindow)
-	if err != nil {
-		return err
+// Attempt is one guess (a password or a second-step code) counted against
+// the account's and the client IP's sign-in throttles before it is checked.
+// A wrong guess keeps it: the count is the failure. A right one gives it
+// back with Release, so successful sign-ins do not use up a shared IP.
+type Attempt struct {
+	s     *Service
+	slots []attemptSlot
+}
+
+type attemptSlot struct {
+	key   string
+	start time.Time
+}
+
+// Reserve takes an attempt for the account email and the IP ip, or refuses
+// with ETOOMANY when either has used up its limit in the current window.
+// Every guess is reserved before the expensive check, in one atomic
+// statement per counter, so parallel guesses (also through other
+// instances) can never check more than the limit allows.
+func (s *Service) Reserve(ctx context.Context, email, ip string) (*Attempt, error) {
+	a := &Attempt{s: s}
+	w := s.db.Writer()
+	for _, c := range []struct {
+		key   string
+		limit int
+	}{{"acct:" + email, s.cfg.AccountFailures}, {"ip:" + ip, s.cfg.IPFailures}} {
+		n, start, err := w.TakeAttempt(ctx, c.key, s.cfg.ThrottleWindow)
+		if err != nil {
+			return nil, errors.Join(err, a.Release(ctx, nil))
+		}
+		a.slots = append(a.slots, attemptSlot{c.key, start})
+		if n > c.limit {
+			// Refused without a check, so nothing is counted.
+			if err := a.Release(ctx, nil); err != nil {
+				return nil, err
+			}
+			wait := max(start.Add(s.cfg.ThrottleWindow).Sub(s.db.Now()), time.Second)
+			return nil, &core.Error{Code: core.ETOOMANY, Key: "errors.too_many_requests", RetryAfter: wait}
+		}
 	}
-	if n < limit {
-		return nil
+	return a, nil
+}
+
+// Release gives the attempt back after a right guess, in q's transaction
+// (so it commits with the sign-in it belongs to) or, with q nil, on its own.
+// It is safe to call more than once.
+func (a *Attempt) Release(ctx context.Context, q *store.Q) error {
+	if q == nil {
+		// A short write that must not be skipped because the client left.
+		ctx, q = context.WithoutCancel(ctx), a.s.db.Writer()
 	}
-	wait := max(start.Add(s.cfg.ThrottleWindow).Sub(s.db.Now()), time.Second)
-	return &core.Error{Code: core.ETOOMANY, Key: "errors.too_many_requests", RetryAfter: wait}
+	for _, sl := range a.slots {
+		if err := q.ReleaseAttempt(ctx, sl.key, sl.start); err != nil {
+			return err
+		}
+	}
+	a.slots = nil
+	return nil
 }
 
 // StartSession opens a new session for userID in q's transaction and returns
@@ -369,11 +410,8 @@ func (s *Service) idleFor(user *core.User) time.Duration {
 // change. Wrong guesses count against the account and the IP like failed
 // sign-ins, so this is no side door for guessing.
 func (s *Service) VerifyPassword(ctx context.Context, user *core.User, pw, ip, field string) error {
-	acctKey, ipKey := "acct:"+user.Email, "ip:"+ip
-	if err := s.checkThrottle(ctx, acctKey, s.cfg.AccountFailures); err != nil {
-		return err
-	}
-	if err := s.checkThrottle(ctx, ipKey, s.cfg.IPFailures); err != nil {
+	att, err := s.Reserve(ctx, user.Email, ip)
+	if err != nil {
 		return err
 	}
 	ok, err := s.Hasher.Verify(ctx, user.PasswordHash, pw)
@@ -381,38 +419,13 @@ func (s *Service) VerifyPassword(ctx context.Context, user *core.User, pw, ip, f
 		return err
 	}
 	if ok {
-		return nil
-	}
-	w := s.db.Writer()
-	if err := w.RecordFailure(ctx, acctKey, s.cfg.ThrottleWindow); err != nil {
-		return err
-	}
-	if err := w.RecordFailure(ctx, ipKey, s.cfg.ThrottleWindow); err != nil {
-		return err
+		return att.Release(ctx, nil)
 	}
 	key := "errors.field.password_wrong"
 	if pw == "" {
 		key = "errors.field.required"
 	}
 	return &core.Error{Code: core.EINVALID, Key: "errors.invalid", Fields: []core.FieldError{{Field: field, Key: key}}}
-}
-
-// CheckThrottle refuses with ETOOMANY while the account or the IP has too
-// many recent failures; second-step codes share the sign-in counters.
-func (s *Service) CheckThrottle(ctx context.Context, email, ip string) error {
-	if err := s.checkThrottle(ctx, "acct:"+email, s.cfg.AccountFailures); err != nil {
-		return err
-	}
-	return s.checkThrottle(ctx, "ip:"+ip, s.cfg.IPFailures)
-}
-
-// RecordFailure counts a failed attempt (a wrong code) for the account and IP.
-func (s *Service) RecordFailure(ctx context.Context, email, ip string) error {
-	w := s.db.Writer()
-	if err := w.RecordFailure(ctx, "acct:"+email, s.cfg.ThrottleWindow); err != nil {
-		return err
-	}
-	return w.RecordFailure(ctx, "ip:"+ip, s.cfg.ThrottleWindow)
 }
 
 // CompleteSignIn opens the session of a sign-in whose second step passed,

@@ -22,10 +22,31 @@ func TestLimiterBurstThenRefused(t *testing.T) {
 	}
 }
 
+// TestLimiterDefaults: the documented API rate, 7 a second with bursts of
+// 14, compared with literal numbers and seen in behaviour.
 func TestLimiterDefaults(t *testing.T) {
 	l := NewLimiter(0, 0)
-	if float64(l.limit) != DefaultRate || l.burst != DefaultBurst {
-		t.Fatalf("defaults = %v/%d, want %v/%d", l.limit, l.burst, DefaultRate, DefaultBurst)
+	if float64(l.limit) != 7 || l.burst != 14 {
+		t.Fatalf("defaults = %v/%d, documented 7/14", l.limit, l.burst)
+	}
+	now := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+	l.now = func() time.Time { return now }
+	for i := range 14 {
+		if ok, _ := l.Allow("a"); !ok {
+			t.Fatalf("request %d of the burst of 14 refused", i+1)
+		}
+	}
+	if ok, _ := l.Allow("a"); ok {
+		t.Fatal("a 15th request at once allowed")
+	}
+	now = now.Add(time.Second) // 7 tokens come back
+	for i := range 7 {
+		if ok, _ := l.Allow("a"); !ok {
+			t.Fatalf("request %d of 7 a second later refused", i+1)
+		}
+	}
+	if ok, _ := l.Allow("a"); ok {
+		t.Fatal("an 8th request within the second allowed")
 	}
 }
 

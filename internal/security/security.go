@@ -51,6 +51,10 @@ type Service struct {
 	auth *auth.Service
 	box  *secrets.Box
 	mail MailQueue
+	// checked, when set, is called once per code that reaches a comparison,
+	// after the methods are read (tests count and line up attempts);
+	// emailCompared once per comparison with an emailed code.
+	checked, emailCompared func()
 }
 
 // NewService returns the security service.
@@ -207,12 +211,14 @@ func (s *Service) ConfirmTOTP(ctx context.Context, p *auth.Principal, code, ip s
 	if !methods[i].EnabledAt.IsZero() {
 		return nil, errAlreadyEnabled
 	}
-	if err := s.auth.CheckThrottle(ctx, p.User.Email, ip); err != nil {
+	att, err := s.auth.Reserve(ctx, p.User.Email, ip)
+	if err != nil {
 		return nil, err
 	}
+	s.check()
 	step, ok := s.matchTOTP(methods[i], code)
 	if !ok {
-		return nil, s.wrongCode(ctx, p.User, ip)
+		return nil, errCodeWrong
 	}
 	checked := methods[i].SecretSealed
 	return s.enable(ctx, p, core.MethodTOTP, ip, func(q *store.Q) error {
@@ -232,9 +238,9 @@ func (s *Service) ConfirmTOTP(ctx context.Context, p *auth.Principal, code, ip s
 			return err
 		}
 		if !accepted {
-			return codeError("code", "errors.field.code_wrong")
+			return errCodeWrong
 		}
-		return nil
+		return att.Release(ctx, q)
 	})
 }
 
@@ -282,13 +288,14 @@ func normalizeDigits(s string) string {
 	}, strings.TrimSpace(s))
 }
 
-// wrongCode counts a wrong code like a failed sign-in and returns the field
-// error.
-func (s *Service) wrongCode(ctx context.Context, u *core.User, ip string) error {
-	if err := s.auth.RecordFailure(ctx, u.Email, ip); err != nil {
-		return err
+// errCodeWrong answers a wrong code. The attempt reserved for it
+// (auth.Reserve) is kept, so it counts like a failed sign-in.
+var errCodeWrong = codeError("code", "errors.field.code_wrong")
+
+func (s *Service) check() {
+	if s.checked != nil {
+		s.checked()
 	}
-	return codeError("code", "errors.field.code_wrong")
 }
 
 // enable turns method on in one transaction: extra(q) runs first; backup
@@ -430,15 +437,33 @@ func (s *Service) sendEmailCode(ctx context.Context, q *store.Q, u *core.User, c
 		"Name": u.Name, "Code": code, "Minutes": int(EmailCodeTTL / time.Minute), "Purpose": purpose})
 }
 
-// checkEmailCode compares code with the challenge's emailed code, counting
-// the try; it reports whether it matched.
-func (s *Service) checkEmailCode(c *core.Challenge, code string) bool {
+// checkEmailCode takes a try of the challenge's emailed code (at most
+// EmailCodeTries, counted in the database so parallel tries are all
+// counted), compares code with it and spends it when it matches; it
+// reports whether it matched. c.EmailAttempts is updated.
+func (s *Service) checkEmailCode(ctx context.Context, q *store.Q, c *core.Challenge, code string) (bool, error) {
 	code = normalizeDigits(code)
 	if c.EmailCodeHash == nil || !s.db.Now().Before(c.EmailExpiresAt) || c.EmailAttempts >= EmailCodeTries || len(code) != 6 {
-		return false
+		return false, nil
 	}
-	c.EmailAttempts++
-	return subtle.ConstantTimeCompare(s.box.MAC(fmt.Sprintf("email:%d:%s", c.ID, code)), c.EmailCodeHash) == 1
+	tries, ok, err := q.TakeEmailCodeTry(ctx, c.ID, c.EmailCodeHash, EmailCodeTries)
+	c.EmailAttempts = tries
+	if err != nil || !ok {
+		return false, err
+	}
+	if s.emailCompared != nil {
+		s.emailCompared()
+	}
+	if subtle.ConstantTimeCompare(s.box.MAC(fmt.Sprintf("email:%d:%s", c.ID, code)), c.EmailCodeHash) != 1 {
+		return false, nil
+	}
+	// A right code works once, also when two uses race.
+	spent, err := q.SpendEmailCode(ctx, c.ID, c.EmailCodeHash)
+	if err != nil || !spent {
+		return false, err
+	}
+	c.EmailCodeHash = nil
+	return true, nil
 }
 
 // ConfirmEmail turns emailed codes on with the code just sent.
@@ -446,27 +471,36 @@ func (s *Service) ConfirmEmail(ctx context.Context, p *auth.Principal, code, ip 
 	if err := requireBrowser(p); err != nil {
 		return nil, err
 	}
-	if err := s.auth.CheckThrottle(ctx, p.User.Email, ip); err != nil {
+	att, err := s.auth.Reserve(ctx, p.User.Email, ip)
+	if err != nil {
 		return nil, err
 	}
 	w := s.db.Writer()
 	c, err := w.ChallengeByTokenHash(ctx, s.box.MAC(fmt.Sprintf("enable-email:%d", p.User.ID)))
 	if err != nil {
 		if core.ErrorCode(err) == core.ENOTFOUND {
+			// No code was checked: the attempt goes back.
+			if err := att.Release(ctx, nil); err != nil {
+				return nil, err
+			}
 			return nil, errNoSetup
 		}
 		return nil, err
 	}
-	ok := s.checkEmailCode(c, code)
-	if err := w.SaveChallenge(ctx, c); err != nil {
+	s.check()
+	ok, err := s.checkEmailCode(ctx, w, c, code)
+	if err != nil {
 		return nil, err
 	}
 	if !ok {
-		return nil, s.wrongCode(ctx, p.User, ip)
+		return nil, errCodeWrong
 	}
 	return s.enable(ctx, p, core.MethodEmail, ip, func(q *store.Q) error {
 		c.EmailCodeHash, c.DoneAt = nil, s.db.Now()
-		return q.SaveChallenge(ctx, c)
+		if err := q.SaveChallenge(ctx, c); err != nil {
+			return err
+		}
+		return att.Release(ctx, q)
 	})
 }
 
@@ -476,7 +510,8 @@ func (s *Service) verifyAnyCode(ctx context.Context, u *core.User, code, ip stri
 	if strings.TrimSpace(code) == "" {
 		return "", codeError("code", "errors.field.code_required")
 	}
-	if err := s.auth.CheckThrottle(ctx, u.Email, ip); err != nil {
+	att, err := s.auth.Reserve(ctx, u.Email, ip)
+	if err != nil {
 		return "", err
 	}
 	var manage *core.Challenge
@@ -490,9 +525,9 @@ func (s *Service) verifyAnyCode(ctx context.Context, u *core.User, code, ip stri
 		return "", err
 	}
 	if method == "" {
-		return "", s.wrongCode(ctx, u, ip)
+		return "", errCodeWrong
 	}
-	return method, nil
+	return method, att.Release(ctx, nil)
 }
 
 func (s *Service) manageToken(userID int64) []byte {
@@ -551,6 +586,7 @@ func (s *Service) spendCode(ctx context.Context, u *core.User, c *core.Challenge
 	if err != nil {
 		return "", err
 	}
+	s.check()
 	for _, m := range methods {
 		if m.Method != core.MethodTOTP || m.EnabledAt.IsZero() {
 			continue
@@ -564,11 +600,8 @@ func (s *Service) spendCode(ctx context.Context, u *core.User, c *core.Challenge
 		}
 	}
 	if c != nil && c.EmailCodeHash != nil {
-		ok := s.checkEmailCode(c, code)
-		if ok {
-			c.EmailCodeHash = nil
-		}
-		if err := w.SaveChallenge(ctx, c); err != nil {
+		ok, err := s.checkEmailCode(ctx, w, c, code)
+		if err != nil {
 			return "", err
 		}
 		if ok {
@@ -814,7 +847,8 @@ func (s *Service) VerifyLogin(ctx context.Context, token, code, ip string) (*aut
 	if strings.TrimSpace(code) == "" {
 		return nil, codeError("code", "errors.field.code_required")
 	}
-	if err := s.auth.CheckThrottle(ctx, u.Email, ip); err != nil {
+	att, err := s.auth.Reserve(ctx, u.Email, ip)
+	if err != nil {
 		return nil, err
 	}
 	method, err := s.spendCode(ctx, u, c, code)
@@ -822,18 +856,14 @@ func (s *Service) VerifyLogin(ctx context.Context, token, code, ip string) (*aut
 		return nil, err
 	}
 	if method == "" {
-		c.Attempts++
-		if err := w.SaveChallenge(ctx, c); err != nil {
+		if err := w.CountChallengeFailure(ctx, c.ID); err != nil {
 			return nil, err
 		}
 		_ = w.Audit(ctx, &core.AuditEntry{WorkspaceID: u.WorkspaceID, ActorID: u.ID, TargetID: u.ID, Action: core.AuditSignInSecondStepFail, IP: ip})
 		if c.EmailCodeHash != nil && c.EmailAttempts >= EmailCodeTries {
-			if err := s.auth.RecordFailure(ctx, u.Email, ip); err != nil {
-				return nil, err
-			}
 			return nil, codeError("code", "errors.code_attempts_exhausted")
 		}
-		return nil, s.wrongCode(ctx, u, ip)
+		return nil, errCodeWrong
 	}
 	var res *auth.LoginResult
 	err = s.db.InTx(ctx, func(q *store.Q) error {
@@ -844,8 +874,10 @@ func (s *Service) VerifyLogin(ctx context.Context, token, code, ip string) (*aut
 		if !ok {
 			return errChallenge
 		}
-		res, err = s.auth.CompleteSignIn(ctx, q, u, c.SessionKind, ip, c.Device, string(method))
-		return err
+		if res, err = s.auth.CompleteSignIn(ctx, q, u, c.SessionKind, ip, c.Device, string(method)); err != nil {
+			return err
+		}
+		return att.Release(ctx, q)
 	})
 	if err != nil {
 		return nil, err

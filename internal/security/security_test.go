@@ -7,6 +7,8 @@ import (
 	"os/exec"
 	"regexp"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -25,17 +27,24 @@ type sent struct {
 	Data         map[string]any
 }
 
-type fakeMail struct{ sent []sent }
+type fakeMail struct {
+	mu   sync.Mutex
+	sent []sent
+}
 
 func (f *fakeMail) EnqueueTx(_ context.Context, tx *sql.Tx, to, lang, template string, data map[string]any) error {
 	if tx == nil {
 		panic("mail outside a transaction")
 	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
 	f.sent = append(f.sent, sent{to, template, data})
 	return nil
 }
 
 func (f *fakeMail) last(template string) *sent {
+	f.mu.Lock()
+	defer f.mu.Unlock()
 	for i := len(f.sent) - 1; i >= 0; i-- {
 		if f.sent[i].Template == template {
 			return &f.sent[i]
@@ -57,9 +66,14 @@ type fx struct {
 
 func setup(t *testing.T, db *store.DB) *fx {
 	t.Helper()
+	return setupWith(t, db, auth.Config{AccountFailures: 50})
+}
+
+func setupWith(t *testing.T, db *store.DB, cfg auth.Config) *fx {
+	t.Helper()
 	f := &fx{db: db, mail: &fakeMail{}, now: time.Now()}
 	db.SetClock(func() time.Time { return f.now })
-	f.auth = auth.NewService(db, auth.Config{AccountFailures: 50})
+	f.auth = auth.NewService(db, cfg)
 	f.acc = account.NewService(db, f.auth, f.mail, "http://x")
 	box, err := secrets.Load("", t.TempDir())
 	if err != nil {
@@ -162,9 +176,11 @@ func TestAuthenticatorApp(t *testing.T) {
 			t.Fatalf("setup: %+v", setupRes.URI)
 		}
 		var stored []byte
-		_ = db.R.QueryRowContext(ctx, "SELECT secret_sealed FROM two_factor_methods WHERE user_id = "+fmt.Sprint(p.User.ID)).Scan(&stored)
-		if strings.Contains(string(stored), setupRes.Secret) {
-			t.Fatal("TOTP key stored in clear")
+		if err := db.R.QueryRowContext(ctx, "SELECT secret_sealed FROM two_factor_methods WHERE user_id = "+fmt.Sprint(p.User.ID)).Scan(&stored); err != nil {
+			t.Fatalf("read the stored key: %v", err)
+		}
+		if len(stored) == 0 || strings.Contains(string(stored), setupRes.Secret) {
+			t.Fatalf("TOTP key not stored sealed: %q", stored)
 		}
 		if _, err := f.sec.ConfirmTOTP(ctx, p, "000000", ""); !strings.Contains(keys(err), "code=errors.field.code_wrong") {
 			t.Fatalf("wrong code: %v", keys(err))
@@ -224,6 +240,76 @@ func TestAuthenticatorApp(t *testing.T) {
 		f.now = f.now.Add(11 * time.Minute)
 		if _, err := f.sec.VerifyLogin(ctx, ch3.Token, oathtool(t, setupRes.Secret, f.now), ""); core.ErrorCode(err) != core.ENOTFOUND {
 			t.Fatalf("expired challenge: %v", err)
+		}
+	})
+}
+
+// TestTOTPCodeAcceptedOnceUnderConcurrency: several sign-ins racing with
+// one authenticator code let exactly one through. Both guards are needed:
+// racers that read the method before anyone recorded the step all pass the
+// matcher, so only the store's conditional update can stop them; a racer
+// that reads the recorded step must be refused by the matcher itself.
+func TestTOTPCodeAcceptedOnceUnderConcurrency(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		f := setup(t, db)
+		p, _ := f.signIn(t, "bo@example.com", core.SessionWeb)
+		secret, _ := f.enableTOTPAt(t, p)
+		f.now = f.now.Add(30 * time.Second) // the enabling code is spent
+		code := security.CodeAt(secret, f.now)
+		res, err := f.auth.Login(ctx, auth.LoginInput{Email: "bo@example.com", Password: "tangerine-violin"})
+		if err != nil || !res.SecondFactor {
+			t.Fatalf("login: %+v %v", res, err)
+		}
+		const racers = 8
+		tokens := make([]string, racers)
+		for i := range tokens {
+			ch, err := f.sec.BeginLogin(ctx, res.User, core.SessionWeb, "", "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			tokens[i] = ch.Token
+		}
+		// Every racer reads the method before any of them writes (the hook
+		// runs between the read and the comparison).
+		var arrived atomic.Int32
+		allRead := make(chan struct{})
+		security.SetCheckHookForTest(f.sec, func() {
+			if arrived.Add(1) == racers {
+				close(allRead)
+			}
+			select {
+			case <-allRead:
+			case <-time.After(30 * time.Second):
+				t.Error("the racers never all read the method")
+			}
+		})
+		var passed atomic.Int32
+		burst(racers, func(i int) {
+			_, err := f.sec.VerifyLogin(ctx, tokens[i], code, "")
+			switch {
+			case err == nil:
+				passed.Add(1)
+			case !strings.Contains(keys(err), "code=errors.field.code_wrong"):
+				t.Errorf("racer %d: %v", i, keys(err))
+			}
+		}).Wait()
+		security.SetCheckHookForTest(f.sec, nil)
+		if got := passed.Load(); got != 1 {
+			t.Fatalf("%d of %d racing uses of one code signed in, want 1", got, racers)
+		}
+
+		// A racer arriving after the step was recorded sees it and the
+		// matcher alone refuses the code.
+		methods, err := db.Reader().SecondFactors(ctx, p.User.ID)
+		if err != nil || len(methods) != 1 {
+			t.Fatalf("methods: %d, %v", len(methods), err)
+		}
+		if want := f.now.Unix() / 30; methods[0].LastStep != want {
+			t.Fatalf("last accepted step %d, want %d", methods[0].LastStep, want)
+		}
+		if step, ok := security.MatchTOTP(secret, code, f.now, methods[0].LastStep); ok {
+			t.Fatalf("the matcher accepts the spent code again (step %d)", step)
 		}
 	})
 }

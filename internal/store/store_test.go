@@ -223,25 +223,76 @@ func TestThrottleWindow(t *testing.T) {
 		ctx := context.Background()
 		now := time.Now()
 		db.SetClock(func() time.Time { return now })
-		for range 3 {
-			if err := db.Writer().RecordFailure(ctx, "acct:a@x.io", time.Minute); err != nil {
+		w := db.Writer()
+		take := func() (int, time.Time) {
+			t.Helper()
+			n, start, err := w.TakeAttempt(ctx, "acct:a@x.io", time.Minute)
+			if err != nil {
 				t.Fatal(err)
 			}
+			return n, start
 		}
-		if n, _, err := db.Reader().ThrottleState(ctx, "acct:a@x.io", time.Minute); err != nil || n != 3 {
-			t.Fatalf("failures = %d, %v", n, err)
+		for want := 1; want <= 3; want++ {
+			if n, start := take(); n != want || start.UnixMilli() != now.UnixMilli() {
+				t.Fatalf("attempt %d: count %d, window %v", want, n, start)
+			}
+		}
+		_, first := take() // 4
+		if err := w.ReleaseAttempt(ctx, "acct:a@x.io", first); err != nil {
+			t.Fatal(err)
+		}
+		if n, _ := take(); n != 4 {
+			t.Fatalf("after a release the next attempt is %d, want 4", n)
 		}
 		now = now.Add(2 * time.Minute) // the window has passed
-		if n, _, _ := db.Reader().ThrottleState(ctx, "acct:a@x.io", time.Minute); n != 0 {
-			t.Fatalf("old window still counts %d", n)
+		n, second := take()
+		if n != 1 || second.UnixMilli() != now.UnixMilli() {
+			t.Fatalf("new window starts at %d (%v)", n, second)
 		}
-		_ = db.Writer().RecordFailure(ctx, "acct:a@x.io", time.Minute)
-		if n, _, _ := db.Reader().ThrottleState(ctx, "acct:a@x.io", time.Minute); n != 1 {
-			t.Fatalf("new window starts at %d", n)
+		// A release from the old window does not lower the new one.
+		if err := w.ReleaseAttempt(ctx, "acct:a@x.io", first); err != nil {
+			t.Fatal(err)
 		}
-		_ = db.Writer().ClearFailures(ctx, "acct:a@x.io")
-		if n, _, _ := db.Reader().ThrottleState(ctx, "acct:a@x.io", time.Minute); n != 0 {
-			t.Fatal("clear failed")
+		if n, _ := take(); n != 2 {
+			t.Fatalf("late release changed the new window: %d, want 2", n)
+		}
+		if err := w.ClearFailures(ctx, "acct:a@x.io"); err != nil {
+			t.Fatal(err)
+		}
+		if n, _ := take(); n != 1 {
+			t.Fatalf("after clearing the count is %d, want 1", n)
+		}
+	})
+}
+
+// TestTakeAttemptConcurrent: parallel attempts each get their own count, so
+// a limit checked on the returned count holds for a burst.
+func TestTakeAttemptConcurrent(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		const n = 100
+		counts := make(chan int, n)
+		var wg sync.WaitGroup
+		for range n {
+			wg.Go(func() {
+				c, _, err := db.Writer().TakeAttempt(ctx, "ip:1.2.3.4", time.Minute)
+				if err != nil {
+					t.Error(err)
+				}
+				counts <- c
+			})
+		}
+		wg.Wait()
+		close(counts)
+		seen := map[int]bool{}
+		for c := range counts {
+			if c < 1 || c > n || seen[c] {
+				t.Fatalf("count %d twice or out of range", c)
+			}
+			seen[c] = true
+		}
+		if len(seen) != n {
+			t.Fatalf("%d distinct counts, want %d", len(seen), n)
 		}
 	})
 }
@@ -273,8 +324,8 @@ func TestRollbackLeavesNothing(t *testing.T) {
 		if err != core.ErrForbidden {
 			t.Fatalf("err = %v", err)
 		}
-		if n, _ := db.Reader().CountWorkspaces(ctx); n != 0 {
-			t.Fatalf("rolled back workspace persisted")
+		if n, err := db.Reader().CountWorkspaces(ctx); err != nil || n != 0 {
+			t.Fatalf("rolled back workspace persisted: %d, %v", n, err)
 		}
 	})
 }

@@ -152,6 +152,42 @@ func (q *Q) SaveChallenge(ctx context.Context, c *core.Challenge) error {
 	return nil
 }
 
+// TakeEmailCodeTry counts one try of challenge id's emailed code, while
+// hash is still its code and it has fewer than max tries, and returns the
+// tries so far; ok is false when no try is left. Count and check are one
+// statement, so parallel tries cannot all read "tries left".
+func (q *Q) TakeEmailCodeTry(ctx context.Context, id int64, hash []byte, max int) (tries int, ok bool, err error) {
+	err = q.row(ctx, `UPDATE two_factor_challenges SET email_attempts = email_attempts + 1
+		WHERE id = ? AND email_code_hash = ? AND email_attempts < ? RETURNING email_attempts`, id, hash, max).Scan(&tries)
+	if errors.Is(err, sql.ErrNoRows) {
+		return max, false, nil
+	}
+	if err != nil {
+		return 0, false, fmt.Errorf("take email code try: %w", err)
+	}
+	return tries, true, nil
+}
+
+// SpendEmailCode consumes challenge id's emailed code if hash still is it;
+// false when a parallel use spent it first, so one code passes once.
+func (q *Q) SpendEmailCode(ctx context.Context, id int64, hash []byte) (bool, error) {
+	res, err := q.exec(ctx, "UPDATE two_factor_challenges SET email_code_hash = NULL WHERE id = ? AND email_code_hash = ?", id, hash)
+	if err != nil {
+		return false, fmt.Errorf("spend email code: %w", err)
+	}
+	n, _ := res.RowsAffected()
+	return n == 1, nil
+}
+
+// CountChallengeFailure adds one wrong code to challenge id, as an
+// increment: parallel failures are all counted.
+func (q *Q) CountChallengeFailure(ctx context.Context, id int64) error {
+	if _, err := q.exec(ctx, "UPDATE two_factor_challenges SET attempts = attempts + 1 WHERE id = ?", id); err != nil {
+		return fmt.Errorf("count challenge failure: %w", err)
+	}
+	return nil
+}
+
 // CompleteChallenge marks an open challenge done; false when it already was,
 // so one challenge opens at most one session.
 func (q *Q) CompleteChallenge(ctx context.Context, id int64) (bool, error) {
