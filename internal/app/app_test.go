@@ -34,6 +34,12 @@ type running struct {
 }
 
 func start(t *testing.T, engine store.Engine, cfg app.Config) *running {
+	t.Helper()
+	return startLogged(t, engine, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+}
+
+// startLogged is start with the app logging to logger.
+func startLogged(t *testing.T, engine store.Engine, cfg app.Config, logger *slog.Logger) *running {
 	// engine "" keeps cfg.DatabaseURL as given.
 	t.Helper()
 	if engine == store.Postgres {
@@ -49,7 +55,7 @@ func start(t *testing.T, engine store.Engine, cfg app.Config) *running {
 	cfg.BaseURL = "http://" + ln.Addr().String()
 	cfg.JobPollInterval = 50 * time.Millisecond
 	ctx, cancel := context.WithCancel(context.Background())
-	a, err := app.Open(ctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	a, err := app.Open(ctx, cfg, logger)
 	if err != nil {
 		cancel()
 		t.Fatal(err)
@@ -320,10 +326,12 @@ func TestEmailChangeThroughDevOutbox(t *testing.T) {
 	each(t, func(t *testing.T, engine store.Engine) {
 		ctx := context.Background()
 		r := start(t, engine, app.Config{})
-		if _, err := r.Accounts.Setup(ctx, account.SetupInput{Workspace: "Acme", Language: "ru", Name: "Ира",
-			Email: "ira@example.com", Password: "tangerine-violin"}); err != nil {
+		res, err := r.Accounts.Setup(ctx, account.SetupInput{Workspace: "Acme", Language: "ru", Name: "Ира",
+			Email: "ira@example.com", Password: "tangerine-violin"})
+		if err != nil {
 			t.Fatal(err)
 		}
+		ws := &core.Workspace{ID: res.User.WorkspaceID}
 		resp, body := r.post(t, "/login", url.Values{"email": {"ira@example.com"}, "password": {"tangerine-violin"}})
 		if resp.StatusCode != http.StatusOK {
 			t.Fatalf("sign in: %d %s", resp.StatusCode, body)
@@ -336,7 +344,7 @@ func TestEmailChangeThroughDevOutbox(t *testing.T) {
 		deadline := time.Now().Add(20 * time.Second)
 		for len(mails) < 2 && time.Now().Before(deadline) {
 			time.Sleep(50 * time.Millisecond)
-			mails, _ = r.DB.Reader().OutboxMails(ctx, 10)
+			mails, _ = r.DB.Reader().OutboxMails(ctx, ws.ID, 10)
 		}
 		if len(mails) < 2 {
 			t.Fatalf("outbox has %d mails", len(mails))
