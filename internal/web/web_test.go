@@ -1,6 +1,7 @@
 package web
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"fmt"
@@ -947,4 +948,24 @@ func TestFormBodyLimit(t *testing.T) {
 		wantContains(t, w, "The request body is too large.")
 		wantNotContains(t, e.get("/settings/profile", admin), "Ada Renamed")
 	})
+}
+
+// TestClientGoneIsNoError: a request whose client went away (its context
+// cancelled) while the page read the database is not logged as an error.
+func TestClientGoneIsNoError(t *testing.T) {
+	db := storetest.Open(t, store.SQLite)
+	var logs bytes.Buffer
+	e := newEnv(t, db, func(d *Deps, _ *auth.Config) { d.Logger = slog.New(slog.NewTextHandler(&logs, nil)) })
+	e.setup("en")
+	admin := e.login("ada@acme.test")
+	for _, path := range []string{"/settings/users", "/settings/profile"} {
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		r := httptest.NewRequest(http.MethodGet, path, nil).WithContext(ctx)
+		r.AddCookie(&http.Cookie{Name: auth.CookieName, Value: admin})
+		e.srv.ServeHTTP(httptest.NewRecorder(), r)
+	}
+	if strings.Contains(logs.String(), "level=ERROR") || !strings.Contains(logs.String(), "client went away") {
+		t.Fatalf("client gone logged as: %s", logs.String())
+	}
 }
