@@ -34,7 +34,7 @@ func TestServeHelpListsEveryFlagWithItsVariable(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, flag := range []string{"addr", "data", "database-url", "base-url", "log-format", "smtp-url", "mail-from",
+	for _, flag := range []string{"addr", "metrics-addr", "data", "database-url", "base-url", "log-format", "smtp-url", "mail-from",
 		"secret-key", "trusted-proxies", "session-idle", "session-max", "two-factor-idle", "recent-sign-in", "files-url", "api-rate", "api-burst", "shutdown-timeout"} {
 		if !strings.Contains(help, "-"+flag) || !strings.Contains(help, envName(flag)) {
 			t.Errorf("serve --help lacks --%s or %s", flag, envName(flag))

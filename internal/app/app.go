@@ -42,6 +42,7 @@ var Version = "dev"
 // Config is everything Roster can be told at start.
 type Config struct {
 	Addr            string        // listen address, e.g. ":8080"
+	MetricsAddr     string        // listen address of /metrics, e.g. "127.0.0.1:9090"; empty: no metrics endpoint
 	DataDir         string        // SQLite database, secret key and files
 	DatabaseURL     string        // empty: SQLite in DataDir; postgres://...: PostgreSQL
 	BaseURL         string        // public URL for links; https turns on Secure cookies
@@ -77,7 +78,8 @@ type App struct {
 	Handler  http.Handler
 	Logger   *slog.Logger
 
-	smtp *mail.SMTP
+	smtp      *mail.SMTP
+	metricsLn net.Listener // nil without Config.MetricsAddr
 }
 
 // Open connects to the database, applies migrations and wires every part.
@@ -157,6 +159,12 @@ func Open(ctx context.Context, cfg Config, logger *slog.Logger) (_ *App, err err
 	if err != nil {
 		return nil, err
 	}
+	if cfg.MetricsAddr != "" {
+		// Bound here, so a taken port fails the start rather than a scrape.
+		if a.metricsLn, err = net.Listen("tcp", cfg.MetricsAddr); err != nil {
+			return nil, fmt.Errorf("metrics listener: %w", err)
+		}
+	}
 	return a, nil
 }
 
@@ -199,8 +207,9 @@ func (a *App) routes(base *url.URL) (http.Handler, error) {
 		}
 		_, _ = w.Write([]byte("ok\n"))
 	})
+	// /metrics is not on this listener: it tells anyone the routes in use,
+	// error rates and process details. It has its own (MetricsAddr).
 	mux.Handle("/", pages.NotFound())
-	mux.Handle("GET /metrics", promhttp.HandlerFor(a.Registry, promhttp.HandlerOpts{Registry: a.Registry}))
 
 	denied := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if strings.HasPrefix(r.URL.Path, api.Prefix+"/") {
@@ -242,9 +251,18 @@ func (a *App) Run(ctx context.Context, ln net.Listener) error {
 	}
 	srv := &http.Server{Handler: a.Handler, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute,
 		ErrorLog: slog.NewLogLogger(a.Logger.Handler(), slog.LevelWarn)}
-	errc := make(chan error, 1)
+	errc := make(chan error, 2)
 	go func() { errc <- srv.Serve(ln) }()
 	a.Logger.Info("roster is running", "addr", ln.Addr().String(), "base_url", a.Config.BaseURL, "engine", a.DB.Engine, "version", Version)
+	var metricsSrv *http.Server
+	if a.metricsLn != nil {
+		mux := http.NewServeMux()
+		mux.Handle("GET /metrics", promhttp.HandlerFor(a.Registry, promhttp.HandlerOpts{Registry: a.Registry}))
+		metricsSrv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, WriteTimeout: 30 * time.Second,
+			ErrorLog: slog.NewLogLogger(a.Logger.Handler(), slog.LevelWarn)}
+		go func() { errc <- metricsSrv.Serve(a.metricsLn) }()
+		a.Logger.Info("metrics are served", "addr", a.metricsLn.Addr().String())
+	}
 
 	var serveErr error
 	select {
@@ -255,15 +273,32 @@ func (a *App) Run(ctx context.Context, ln net.Listener) error {
 	sctx, cancel := context.WithTimeout(context.Background(), a.Config.ShutdownTimeout)
 	defer cancel()
 	err := errors.Join(srv.Shutdown(sctx), a.Queue.Stop(sctx))
+	if metricsSrv != nil {
+		err = errors.Join(err, metricsSrv.Shutdown(sctx))
+	}
 	if serveErr != nil && !errors.Is(serveErr, http.ErrServerClosed) {
 		err = errors.Join(serveErr, err)
 	}
 	return err
 }
 
+// MetricsAddr is the address /metrics is served on, "" when off.
+func (a *App) MetricsAddr() string {
+	if a.metricsLn == nil {
+		return ""
+	}
+	return a.metricsLn.Addr().String()
+}
+
 // Close releases the database and mail connections.
 func (a *App) Close() error {
 	var errs []error
+	if a.metricsLn != nil {
+		// Already closed when Run shut its server down.
+		if err := a.metricsLn.Close(); err != nil && !errors.Is(err, net.ErrClosed) {
+			errs = append(errs, err)
+		}
+	}
 	if a.smtp != nil {
 		errs = append(errs, a.smtp.Close())
 	}

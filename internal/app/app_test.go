@@ -211,19 +211,29 @@ func TestMailSurvivesRestart(t *testing.T) {
 }
 
 func TestOperationsEndpoints(t *testing.T) {
-	r := start(t, store.SQLite, app.Config{})
+	r := start(t, store.SQLite, app.Config{MetricsAddr: "127.0.0.1:0"})
 	for _, path := range []string{"/healthz", "/readyz"} {
 		if resp, body := r.get(t, path); resp.StatusCode != 200 || strings.TrimSpace(body) != "ok" {
 			t.Fatalf("%s: %d %q", path, resp.StatusCode, body)
 		}
 	}
 	r.get(t, "/login")
-	resp, body := r.get(t, "/metrics")
+	// The public listener does not serve /metrics; its own listener does.
+	if resp, body := r.get(t, "/metrics"); resp.StatusCode != http.StatusNotFound || strings.Contains(body, "roster_http_requests_total") {
+		t.Fatalf("public /metrics: %d", resp.StatusCode)
+	}
+	resp, err := r.client.Get("http://" + r.MetricsAddr() + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	body := string(raw)
 	if resp.StatusCode != 200 || !strings.Contains(body, `roster_http_requests_total{method="GET",route="GET /setup",status="200"}`) ||
 		!strings.Contains(body, "roster_http_request_duration_seconds_bucket") || !strings.Contains(body, "go_goroutines") {
 		t.Fatalf("metrics:\n%s", body)
 	}
-	if resp.Header.Get("X-Request-Id") == "" {
+	if resp, _ := r.get(t, "/healthz"); resp.Header.Get("X-Request-Id") == "" {
 		t.Fatal("no request id")
 	}
 	r.DB.Close()
@@ -453,5 +463,16 @@ func TestAllowlistRefusesSignInBeforeASessionExists(t *testing.T) {
 	}
 	if log[0].Action != core.AuditSignInFailed || log[0].Detail != "ip_not_allowed" {
 		t.Fatalf("the refusal is not audited: %+v", log[0])
+	}
+}
+
+// TestMetricsOffByDefault: without MetricsAddr nothing serves /metrics.
+func TestMetricsOffByDefault(t *testing.T) {
+	r := start(t, store.SQLite, app.Config{})
+	if r.MetricsAddr() != "" {
+		t.Fatalf("metrics on %s by default", r.MetricsAddr())
+	}
+	if resp, body := r.get(t, "/metrics"); resp.StatusCode != http.StatusNotFound || strings.Contains(body, "go_goroutines") {
+		t.Fatalf("public /metrics: %d", resp.StatusCode)
 	}
 }
