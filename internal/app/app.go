@@ -41,25 +41,36 @@ var Version = "dev"
 
 // Config is everything Roster can be told at start.
 type Config struct {
-	Addr            string        // listen address, e.g. ":8080"
-	MetricsAddr     string        // listen address of /metrics, e.g. "127.0.0.1:9090"; empty: no metrics endpoint
-	DataDir         string        // SQLite database, secret key and files
-	DatabaseURL     string        // empty: SQLite in DataDir; postgres://...: PostgreSQL
-	BaseURL         string        // public URL for links; https turns on Secure cookies
-	SecretKey       string        // base64 32-byte key; empty: DataDir/secret.key
-	FilesURL        string        // blob storage for photos: empty = DataDir/files; file:///..., s3://bucket?...
-	SMTPURL         string        // smtp[s]://user:pass@host:port; empty: dev outbox
-	MailFrom        string        // From address for outgoing mail
-	TrustedProxies  []string      // CIDRs whose X-Forwarded-For is believed
-	SessionIdle     time.Duration // idle session expiry
-	SessionMax      time.Duration // absolute session expiry
-	TwoFactorIdle   time.Duration // idle expiry of sessions of users with two-step verification on
-	RecentSignIn    time.Duration // password change without the current one this soon after sign-in (2FA off)
-	APIRate         float64       // API requests per second per token/session
-	APIBurst        int           // API burst
-	ShutdownTimeout time.Duration // how long in-flight requests and jobs may finish
-	JobPollInterval time.Duration // job queue poll interval (tests shorten it)
-	AuthConfig      auth.Config   // sign-in tuning; the session fields above override it
+	Addr            string         // listen address, e.g. ":8080"
+	MetricsAddr     string         // listen address of /metrics, e.g. "127.0.0.1:9090"; empty: no metrics endpoint
+	DataDir         string         // SQLite database, secret key and files
+	DatabaseURL     string         // empty: SQLite in DataDir; postgres://...: PostgreSQL
+	BaseURL         string         // public URL for links; https turns on Secure cookies
+	SecretKey       string         // base64 32-byte key; empty: DataDir/secret.key
+	FilesURL        string         // blob storage for photos: empty = DataDir/files; file:///..., s3://bucket?...
+	SMTPURL         string         // smtp[s]://user:pass@host:port; empty: dev outbox
+	MailFrom        string         // From address for outgoing mail
+	TrustedProxies  []string       // CIDRs whose X-Forwarded-For is believed
+	SessionIdle     time.Duration  // idle session expiry
+	SessionMax      time.Duration  // absolute session expiry
+	TwoFactorIdle   time.Duration  // idle expiry of sessions of users with two-step verification on
+	RecentSignIn    time.Duration  // password change without the current one this soon after sign-in (2FA off)
+	APIRate         float64        // API requests per second per token/session
+	APIBurst        int            // API burst
+	ShutdownTimeout time.Duration  // how long in-flight requests and jobs may finish
+	JobPollInterval time.Duration  // job queue poll interval (tests shorten it)
+	AuthConfig      auth.Config    // sign-in tuning; the session fields above override it
+	Timeouts        httpx.Timeouts // per-route-class read and write deadlines; zero fields: httpx.DefaultTimeouts
+}
+
+// RouteClasses lists the routes whose deadlines are not those of forms and
+// JSON: photo uploads get longer ones. A route streaming events adds itself
+// here as httpx.ClassStream to get none.
+var RouteClasses = map[string]httpx.RouteClass{
+	"POST /settings/profile/photo":            httpx.ClassUpload,
+	"POST /settings/users/{id}/photo":         httpx.ClassUpload,
+	"PUT " + api.Prefix + "/me/photo":         httpx.ClassUpload,
+	"PUT " + api.Prefix + "/users/{id}/photo": httpx.ClassUpload,
 }
 
 // App is a running Roster.
@@ -234,6 +245,7 @@ func (a *App) routes(base *url.URL) (http.Handler, error) {
 	return httpx.Chain(httpx.CaptureRoute(mux),
 		httpx.RequestID,
 		clientIP.Middleware,
+		httpx.Deadlines(a.Config.Timeouts, httpx.NewRouteClasses(RouteClasses)),
 		httpx.Logging(a.Logger),
 		httpx.RecoverWith(pages.InternalError()),
 		httpx.NewMetrics(a.Registry).Middleware,
@@ -249,6 +261,8 @@ func (a *App) Run(ctx context.Context, ln net.Listener) error {
 	if err := a.Queue.Start(ctx); err != nil {
 		return fmt.Errorf("start job queue: %w", err)
 	}
+	// No ReadTimeout or WriteTimeout: httpx.Deadlines sets them per route
+	// class (a server-wide one would cut uploads or be too long for forms).
 	srv := &http.Server{Handler: a.Handler, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute,
 		ErrorLog: slog.NewLogLogger(a.Logger.Handler(), slog.LevelWarn)}
 	errc := make(chan error, 2)

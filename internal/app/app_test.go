@@ -19,6 +19,7 @@ import (
 	"roster/internal/account"
 	"roster/internal/app"
 	"roster/internal/core"
+	"roster/internal/httpx"
 	"roster/internal/mail/mailtest"
 	"roster/internal/store"
 	"roster/internal/testenv"
@@ -474,5 +475,62 @@ func TestMetricsOffByDefault(t *testing.T) {
 	}
 	if resp, body := r.get(t, "/metrics"); resp.StatusCode != http.StatusNotFound || strings.Contains(body, "go_goroutines") {
 		t.Fatalf("public /metrics: %d", resp.StatusCode)
+	}
+}
+
+// TestTrickledBodyIsCut: a client sending a form body a byte at a time has
+// its connection closed once the read deadline of forms passes (shortened
+// here; the production default is checked in httpx).
+func TestTrickledBodyIsCut(t *testing.T) {
+	r := start(t, store.SQLite, app.Config{Timeouts: httpx.Timeouts{Read: 300 * time.Millisecond, Write: time.Second}})
+	conn, err := net.Dial("tcp", strings.TrimPrefix(r.URL, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := io.WriteString(conn, "POST /login HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 10000\r\n\r\nemail="); err != nil {
+		t.Fatal(err)
+	}
+	stop := make(chan struct{})
+	defer close(stop)
+	go func() {
+		tick := time.NewTicker(50 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-tick.C:
+				if _, err := conn.Write([]byte("a")); err != nil {
+					return
+				}
+			}
+		}
+	}()
+	// Far beyond the deadline: without one the server would wait for the
+	// body for ever.
+	_ = conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	_, err = io.Copy(io.Discard, conn)
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		t.Fatal("the server kept reading a trickled body")
+	}
+}
+
+// TestRouteClassesAreRoutes: every route with its own deadlines exists, so
+// a renamed route cannot silently fall back to the short ones.
+func TestRouteClassesAreRoutes(t *testing.T) {
+	r := start(t, store.SQLite, app.Config{})
+	for pattern := range app.RouteClasses {
+		method, path, _ := strings.Cut(pattern, " ")
+		req, _ := http.NewRequest(method, r.URL+strings.ReplaceAll(path, "{id}", "1"), strings.NewReader(""))
+		resp, err := (&http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}).Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode == http.StatusNotFound || resp.StatusCode == http.StatusMethodNotAllowed {
+			t.Errorf("%s: %d, no such route", pattern, resp.StatusCode)
+		}
 	}
 }
