@@ -135,6 +135,7 @@ func serveConfig(args []string, stderr io.Writer) (cfg app.Config, logFormat str
 	var proxies string
 	f := newFlags("roster serve", stderr)
 	f.str(&cfg.Addr, "addr", ":8080", "address to listen on")
+	f.str(&cfg.MetricsAddr, "metrics-addr", "", "address serving Prometheus /metrics, apart from the public one, e.g. 127.0.0.1:9090; empty: off")
 	storageFlags(f, &cfg)
 	f.str(&logFormat, "log-format", "text", "log format: text or json")
 	f.str(&cfg.FilesURL, "files-url", "", "where photos are stored: empty for <data>/files, file:///path, or s3://bucket?region=...&endpoint=... for several instances")

@@ -41,7 +41,7 @@ func TestServeHelpListsEveryFlagWithItsVariable(t *testing.T) {
 	// The names as the README documents them, spelled out: a helper that
 	// derived them would agree with itself whatever it produced.
 	for flag, env := range map[string]string{
-		"addr": "ROSTER_ADDR", "data": "ROSTER_DATA", "database-url": "ROSTER_DATABASE_URL", "base-url": "ROSTER_BASE_URL",
+		"addr": "ROSTER_ADDR", "metrics-addr": "ROSTER_METRICS_ADDR", "data": "ROSTER_DATA", "database-url": "ROSTER_DATABASE_URL", "base-url": "ROSTER_BASE_URL",
 		"log-format": "ROSTER_LOG_FORMAT", "smtp-url": "ROSTER_SMTP_URL", "mail-from": "ROSTER_MAIL_FROM",
 		"secret-key": "ROSTER_SECRET_KEY", "trusted-proxies": "ROSTER_TRUSTED_PROXIES", "session-idle": "ROSTER_SESSION_IDLE",
 		"session-max": "ROSTER_SESSION_MAX", "two-factor-idle": "ROSTER_TWO_FACTOR_IDLE", "recent-sign-in": "ROSTER_RECENT_SIGN_IN",
@@ -59,7 +59,7 @@ func TestServeHelpListsEveryFlagWithItsVariable(t *testing.T) {
 // variables, serve runs with the defaults of the README's Configuration
 // table, compared with literal values.
 func TestServeDefaultsAreTheDocumentedOnes(t *testing.T) {
-	for _, env := range []string{"ROSTER_ADDR", "ROSTER_DATA", "ROSTER_LOG_FORMAT", "ROSTER_SESSION_IDLE", "ROSTER_TWO_FACTOR_IDLE",
+	for _, env := range []string{"ROSTER_ADDR", "ROSTER_METRICS_ADDR", "ROSTER_DATA", "ROSTER_LOG_FORMAT", "ROSTER_SESSION_IDLE", "ROSTER_TWO_FACTOR_IDLE",
 		"ROSTER_SESSION_MAX", "ROSTER_RECENT_SIGN_IN", "ROSTER_API_RATE", "ROSTER_API_BURST", "ROSTER_SHUTDOWN_TIMEOUT"} {
 		t.Setenv(env, "") // restored when the test ends
 		os.Unsetenv(env)
@@ -74,6 +74,7 @@ func TestServeDefaultsAreTheDocumentedOnes(t *testing.T) {
 		got, want any
 	}{
 		{"--addr", cfg.Addr, ":8080"},
+		{"--metrics-addr", cfg.MetricsAddr, ""},
 		{"--data", cfg.DataDir, "./roster-data"},
 		{"--log-format", logFormat, "text"},
 		{"--session-idle", cfg.SessionIdle, 90 * day},

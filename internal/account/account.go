@@ -25,7 +25,7 @@ const InviteTTL = 7 * 24 * time.Hour
 // MailQueue enqueues a templated email inside the caller's transaction, so
 // the mail goes out if and only if the change that causes it commits.
 type MailQueue interface {
-	EnqueueTx(ctx context.Context, tx *sql.Tx, to, lang, template string, data map[string]any) error
+	EnqueueTx(ctx context.Context, tx *sql.Tx, workspaceID int64, to, lang, template string, data map[string]any) error
 }
 
 // Service applies account rules.
@@ -254,7 +254,7 @@ func (s *Service) Invite(ctx context.Context, actor *core.User, in InviteInput) 
 		if err := q.CreateInvite(ctx, inv); err != nil {
 			return err
 		}
-		return s.mail.EnqueueTx(ctx, q.Tx, email, ws.Language, "invite", map[string]any{
+		return s.mail.EnqueueTx(ctx, q.Tx, ws.ID, email, ws.Language, "invite", map[string]any{
 			"InviterName": actor.Name,
 			"Workspace":   ws.Name,
 			"Link":        s.baseURL + "/invite/" + token,
@@ -502,10 +502,12 @@ func (s *Service) DefaultWorkspace(ctx context.Context) (*core.Workspace, error)
 	return ws, err
 }
 
-// OutboxMails returns the dev outbox; admins only.
+// OutboxMails returns the dev outbox of the actor's workspace; admins only.
+// Mail to other workspaces' people is never shown: it carries their
+// reset links and sign-in codes.
 func (s *Service) OutboxMails(ctx context.Context, actor *core.User, limit int) ([]*core.OutboxMail, error) {
 	if !actor.IsAdmin() {
 		return nil, core.ErrForbidden
 	}
-	return s.db.Reader().OutboxMails(ctx, limit)
+	return s.db.Reader().OutboxMails(ctx, actor.WorkspaceID, limit)
 }

@@ -21,7 +21,7 @@ type sentMail struct {
 
 type fakeQueue struct{ sent []sentMail }
 
-func (f *fakeQueue) EnqueueTx(_ context.Context, tx *sql.Tx, to, lang, template string, data map[string]any) error {
+func (f *fakeQueue) EnqueueTx(_ context.Context, tx *sql.Tx, _ int64, to, lang, template string, data map[string]any) error {
 	if tx == nil {
 		panic("mail enqueued outside a transaction")
 	}

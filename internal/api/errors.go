@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"log/slog"
 	"maps"
 	"net/http"
 	"strconv"
@@ -106,7 +105,7 @@ func rateLimited(loc *i18n.Localizer, wait time.Duration) error {
 }
 
 func internalError(ctx context.Context, loc *i18n.Localizer, err error) error {
-	slog.ErrorContext(ctx, "api request failed", "err", err)
+	httpx.LogError(ctx, httpx.Logger(ctx), "api request failed", err)
 	return problem(loc, http.StatusInternalServerError, keyInternal, nil)
 }
 
@@ -224,7 +223,7 @@ func humaProblem(ctx context.Context, loc *i18n.Localizer, status int, msg strin
 		}
 	}
 	if status >= 500 {
-		slog.ErrorContext(ctx, "api request failed", "status", status, "msg", msg, "errs", errors.Join(errs...))
+		httpx.LogError(ctx, httpx.Logger(ctx), "api request failed", errors.Join(errs...), "status", status, "msg", msg)
 		return problem(loc, status, keyInternal, nil)
 	}
 	var key string

@@ -40,7 +40,7 @@ type sentMail struct {
 	data               map[string]any
 }
 
-func (m *fakeMail) EnqueueTx(_ context.Context, _ *sql.Tx, to, lang, template string, data map[string]any) error {
+func (m *fakeMail) EnqueueTx(_ context.Context, _ *sql.Tx, _ int64, to, lang, template string, data map[string]any) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.sent = append(m.sent, to)

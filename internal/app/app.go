@@ -41,24 +41,36 @@ var Version = "dev"
 
 // Config is everything Roster can be told at start.
 type Config struct {
-	Addr            string        // listen address, e.g. ":8080"
-	DataDir         string        // SQLite database, secret key and files
-	DatabaseURL     string        // empty: SQLite in DataDir; postgres://...: PostgreSQL
-	BaseURL         string        // public URL for links; https turns on Secure cookies
-	SecretKey       string        // base64 32-byte key; empty: DataDir/secret.key
-	FilesURL        string        // blob storage for photos: empty = DataDir/files; file:///..., s3://bucket?...
-	SMTPURL         string        // smtp[s]://user:pass@host:port; empty: dev outbox
-	MailFrom        string        // From address for outgoing mail
-	TrustedProxies  []string      // CIDRs whose X-Forwarded-For is believed
-	SessionIdle     time.Duration // idle session expiry
-	SessionMax      time.Duration // absolute session expiry
-	TwoFactorIdle   time.Duration // idle expiry of sessions of users with two-step verification on
-	RecentSignIn    time.Duration // password change without the current one this soon after sign-in (2FA off)
-	APIRate         float64       // API requests per second per token/session
-	APIBurst        int           // API burst
-	ShutdownTimeout time.Duration // how long in-flight requests and jobs may finish
-	JobPollInterval time.Duration // job queue poll interval (tests shorten it)
-	AuthConfig      auth.Config   // sign-in tuning; the session fields above override it
+	Addr            string         // listen address, e.g. ":8080"
+	MetricsAddr     string         // listen address of /metrics, e.g. "127.0.0.1:9090"; empty: no metrics endpoint
+	DataDir         string         // SQLite database, secret key and files
+	DatabaseURL     string         // empty: SQLite in DataDir; postgres://...: PostgreSQL
+	BaseURL         string         // public URL for links; https turns on Secure cookies
+	SecretKey       string         // base64 32-byte key; empty: DataDir/secret.key
+	FilesURL        string         // blob storage for photos: empty = DataDir/files; file:///..., s3://bucket?...
+	SMTPURL         string         // smtp[s]://user:pass@host:port; empty: dev outbox
+	MailFrom        string         // From address for outgoing mail
+	TrustedProxies  []string       // CIDRs whose X-Forwarded-For is believed
+	SessionIdle     time.Duration  // idle session expiry
+	SessionMax      time.Duration  // absolute session expiry
+	TwoFactorIdle   time.Duration  // idle expiry of sessions of users with two-step verification on
+	RecentSignIn    time.Duration  // password change without the current one this soon after sign-in (2FA off)
+	APIRate         float64        // API requests per second per token/session
+	APIBurst        int            // API burst
+	ShutdownTimeout time.Duration  // how long in-flight requests and jobs may finish
+	JobPollInterval time.Duration  // job queue poll interval (tests shorten it)
+	AuthConfig      auth.Config    // sign-in tuning; the session fields above override it
+	Timeouts        httpx.Timeouts // per-route-class read and write deadlines; zero fields: httpx.DefaultTimeouts
+}
+
+// RouteClasses lists the routes whose deadlines are not those of forms and
+// JSON: photo uploads get longer ones. A route streaming events adds itself
+// here as httpx.ClassStream to get none.
+var RouteClasses = map[string]httpx.RouteClass{
+	"POST /settings/profile/photo":            httpx.ClassUpload,
+	"POST /settings/users/{id}/photo":         httpx.ClassUpload,
+	"PUT " + api.Prefix + "/me/photo":         httpx.ClassUpload,
+	"PUT " + api.Prefix + "/users/{id}/photo": httpx.ClassUpload,
 }
 
 // App is a running Roster.
@@ -77,7 +89,8 @@ type App struct {
 	Handler  http.Handler
 	Logger   *slog.Logger
 
-	smtp *mail.SMTP
+	smtp      *mail.SMTP
+	metricsLn net.Listener // nil without Config.MetricsAddr
 }
 
 // Open connects to the database, applies migrations and wires every part.
@@ -157,6 +170,12 @@ func Open(ctx context.Context, cfg Config, logger *slog.Logger) (_ *App, err err
 	if err != nil {
 		return nil, err
 	}
+	if cfg.MetricsAddr != "" {
+		// Bound here, so a taken port fails the start rather than a scrape.
+		if a.metricsLn, err = net.Listen("tcp", cfg.MetricsAddr); err != nil {
+			return nil, fmt.Errorf("metrics listener: %w", err)
+		}
+	}
 	return a, nil
 }
 
@@ -199,8 +218,9 @@ func (a *App) routes(base *url.URL) (http.Handler, error) {
 		}
 		_, _ = w.Write([]byte("ok\n"))
 	})
+	// /metrics is not on this listener: it tells anyone the routes in use,
+	// error rates and process details. It has its own (MetricsAddr).
 	mux.Handle("/", pages.NotFound())
-	mux.Handle("GET /metrics", promhttp.HandlerFor(a.Registry, promhttp.HandlerOpts{Registry: a.Registry}))
 
 	denied := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if strings.HasPrefix(r.URL.Path, api.Prefix+"/") {
@@ -225,6 +245,7 @@ func (a *App) routes(base *url.URL) (http.Handler, error) {
 	return httpx.Chain(httpx.CaptureRoute(mux),
 		httpx.RequestID,
 		clientIP.Middleware,
+		httpx.Deadlines(a.Config.Timeouts, httpx.NewRouteClasses(RouteClasses)),
 		httpx.Logging(a.Logger),
 		httpx.RecoverWith(pages.InternalError()),
 		httpx.NewMetrics(a.Registry).Middleware,
@@ -240,11 +261,22 @@ func (a *App) Run(ctx context.Context, ln net.Listener) error {
 	if err := a.Queue.Start(ctx); err != nil {
 		return fmt.Errorf("start job queue: %w", err)
 	}
+	// No ReadTimeout or WriteTimeout: httpx.Deadlines sets them per route
+	// class (a server-wide one would cut uploads or be too long for forms).
 	srv := &http.Server{Handler: a.Handler, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute,
 		ErrorLog: slog.NewLogLogger(a.Logger.Handler(), slog.LevelWarn)}
-	errc := make(chan error, 1)
+	errc := make(chan error, 2)
 	go func() { errc <- srv.Serve(ln) }()
 	a.Logger.Info("roster is running", "addr", ln.Addr().String(), "base_url", a.Config.BaseURL, "engine", a.DB.Engine, "version", Version)
+	var metricsSrv *http.Server
+	if a.metricsLn != nil {
+		mux := http.NewServeMux()
+		mux.Handle("GET /metrics", promhttp.HandlerFor(a.Registry, promhttp.HandlerOpts{Registry: a.Registry}))
+		metricsSrv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, WriteTimeout: 30 * time.Second,
+			ErrorLog: slog.NewLogLogger(a.Logger.Handler(), slog.LevelWarn)}
+		go func() { errc <- metricsSrv.Serve(a.metricsLn) }()
+		a.Logger.Info("metrics are served", "addr", a.metricsLn.Addr().String())
+	}
 
 	var serveErr error
 	select {
@@ -255,15 +287,32 @@ func (a *App) Run(ctx context.Context, ln net.Listener) error {
 	sctx, cancel := context.WithTimeout(context.Background(), a.Config.ShutdownTimeout)
 	defer cancel()
 	err := errors.Join(srv.Shutdown(sctx), a.Queue.Stop(sctx))
+	if metricsSrv != nil {
+		err = errors.Join(err, metricsSrv.Shutdown(sctx))
+	}
 	if serveErr != nil && !errors.Is(serveErr, http.ErrServerClosed) {
 		err = errors.Join(serveErr, err)
 	}
 	return err
 }
 
+// MetricsAddr is the address /metrics is served on, "" when off.
+func (a *App) MetricsAddr() string {
+	if a.metricsLn == nil {
+		return ""
+	}
+	return a.metricsLn.Addr().String()
+}
+
 // Close releases the database and mail connections.
 func (a *App) Close() error {
 	var errs []error
+	if a.metricsLn != nil {
+		// Already closed when Run shut its server down.
+		if err := a.metricsLn.Close(); err != nil && !errors.Is(err, net.ErrClosed) {
+			errs = append(errs, err)
+		}
+	}
 	if a.smtp != nil {
 		errs = append(errs, a.smtp.Close())
 	}

@@ -19,6 +19,7 @@ import (
 	"roster/internal/account"
 	"roster/internal/app"
 	"roster/internal/core"
+	"roster/internal/httpx"
 	"roster/internal/mail/mailtest"
 	"roster/internal/store"
 	"roster/internal/testenv"
@@ -34,6 +35,12 @@ type running struct {
 }
 
 func start(t *testing.T, engine store.Engine, cfg app.Config) *running {
+	t.Helper()
+	return startLogged(t, engine, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+}
+
+// startLogged is start with the app logging to logger.
+func startLogged(t *testing.T, engine store.Engine, cfg app.Config, logger *slog.Logger) *running {
 	// engine "" keeps cfg.DatabaseURL as given.
 	t.Helper()
 	if engine == store.Postgres {
@@ -49,7 +56,7 @@ func start(t *testing.T, engine store.Engine, cfg app.Config) *running {
 	cfg.BaseURL = "http://" + ln.Addr().String()
 	cfg.JobPollInterval = 50 * time.Millisecond
 	ctx, cancel := context.WithCancel(context.Background())
-	a, err := app.Open(ctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	a, err := app.Open(ctx, cfg, logger)
 	if err != nil {
 		cancel()
 		t.Fatal(err)
@@ -205,19 +212,29 @@ func TestMailSurvivesRestart(t *testing.T) {
 }
 
 func TestOperationsEndpoints(t *testing.T) {
-	r := start(t, store.SQLite, app.Config{})
+	r := start(t, store.SQLite, app.Config{MetricsAddr: "127.0.0.1:0"})
 	for _, path := range []string{"/healthz", "/readyz"} {
 		if resp, body := r.get(t, path); resp.StatusCode != 200 || strings.TrimSpace(body) != "ok" {
 			t.Fatalf("%s: %d %q", path, resp.StatusCode, body)
 		}
 	}
 	r.get(t, "/login")
-	resp, body := r.get(t, "/metrics")
+	// The public listener does not serve /metrics; its own listener does.
+	if resp, body := r.get(t, "/metrics"); resp.StatusCode != http.StatusNotFound || strings.Contains(body, "roster_http_requests_total") {
+		t.Fatalf("public /metrics: %d", resp.StatusCode)
+	}
+	resp, err := r.client.Get("http://" + r.MetricsAddr() + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	body := string(raw)
 	if resp.StatusCode != 200 || !strings.Contains(body, `roster_http_requests_total{method="GET",route="GET /setup",status="200"}`) ||
 		!strings.Contains(body, "roster_http_request_duration_seconds_bucket") || !strings.Contains(body, "go_goroutines") {
 		t.Fatalf("metrics:\n%s", body)
 	}
-	if resp.Header.Get("X-Request-Id") == "" {
+	if resp, _ := r.get(t, "/healthz"); resp.Header.Get("X-Request-Id") == "" {
 		t.Fatal("no request id")
 	}
 	r.DB.Close()
@@ -320,10 +337,12 @@ func TestEmailChangeThroughDevOutbox(t *testing.T) {
 	each(t, func(t *testing.T, engine store.Engine) {
 		ctx := context.Background()
 		r := start(t, engine, app.Config{})
-		if _, err := r.Accounts.Setup(ctx, account.SetupInput{Workspace: "Acme", Language: "ru", Name: "Ира",
-			Email: "ira@example.com", Password: "tangerine-violin"}); err != nil {
+		res, err := r.Accounts.Setup(ctx, account.SetupInput{Workspace: "Acme", Language: "ru", Name: "Ира",
+			Email: "ira@example.com", Password: "tangerine-violin"})
+		if err != nil {
 			t.Fatal(err)
 		}
+		ws := &core.Workspace{ID: res.User.WorkspaceID}
 		resp, body := r.post(t, "/login", url.Values{"email": {"ira@example.com"}, "password": {"tangerine-violin"}})
 		if resp.StatusCode != http.StatusOK {
 			t.Fatalf("sign in: %d %s", resp.StatusCode, body)
@@ -336,7 +355,7 @@ func TestEmailChangeThroughDevOutbox(t *testing.T) {
 		deadline := time.Now().Add(20 * time.Second)
 		for len(mails) < 2 && time.Now().Before(deadline) {
 			time.Sleep(50 * time.Millisecond)
-			mails, _ = r.DB.Reader().OutboxMails(ctx, 10)
+			mails, _ = r.DB.Reader().OutboxMails(ctx, ws.ID, 10)
 		}
 		if len(mails) < 2 {
 			t.Fatalf("outbox has %d mails", len(mails))
@@ -454,5 +473,73 @@ func TestAllowlistRefusesSignInBeforeASessionExists(t *testing.T) {
 	}
 	if log[0].Action != core.AuditSignInFailed || log[0].Detail != "ip_not_allowed" {
 		t.Fatalf("the refusal is not audited: %+v", log[0])
+	}
+}
+
+// TestMetricsOffByDefault: without MetricsAddr nothing serves /metrics.
+func TestMetricsOffByDefault(t *testing.T) {
+	r := start(t, store.SQLite, app.Config{})
+	if r.MetricsAddr() != "" {
+		t.Fatalf("metrics on %s by default", r.MetricsAddr())
+	}
+	if resp, body := r.get(t, "/metrics"); resp.StatusCode != http.StatusNotFound || strings.Contains(body, "go_goroutines") {
+		t.Fatalf("public /metrics: %d", resp.StatusCode)
+	}
+}
+
+// TestTrickledBodyIsCut: a client sending a form body a byte at a time has
+// its connection closed once the read deadline of forms passes (shortened
+// here; the production default is checked in httpx).
+func TestTrickledBodyIsCut(t *testing.T) {
+	r := start(t, store.SQLite, app.Config{Timeouts: httpx.Timeouts{Read: 300 * time.Millisecond, Write: time.Second}})
+	conn, err := net.Dial("tcp", strings.TrimPrefix(r.URL, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := io.WriteString(conn, "POST /login HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 10000\r\n\r\nemail="); err != nil {
+		t.Fatal(err)
+	}
+	stop := make(chan struct{})
+	defer close(stop)
+	go func() {
+		tick := time.NewTicker(50 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-tick.C:
+				if _, err := conn.Write([]byte("a")); err != nil {
+					return
+				}
+			}
+		}
+	}()
+	// Far beyond the deadline: without one the server would wait for the
+	// body for ever.
+	_ = conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	_, err = io.Copy(io.Discard, conn)
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		t.Fatal("the server kept reading a trickled body")
+	}
+}
+
+// TestRouteClassesAreRoutes: every route with its own deadlines exists, so
+// a renamed route cannot silently fall back to the short ones.
+func TestRouteClassesAreRoutes(t *testing.T) {
+	r := start(t, store.SQLite, app.Config{})
+	for pattern := range app.RouteClasses {
+		method, path, _ := strings.Cut(pattern, " ")
+		req, _ := http.NewRequest(method, r.URL+strings.ReplaceAll(path, "{id}", "1"), strings.NewReader(""))
+		resp, err := (&http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}).Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode == http.StatusNotFound || resp.StatusCode == http.StatusMethodNotAllowed {
+			t.Errorf("%s: %d, no such route", pattern, resp.StatusCode)
+		}
 	}
 }

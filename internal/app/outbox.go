@@ -12,5 +12,5 @@ import (
 type outboxStore struct{ db *store.DB }
 
 func (o outboxStore) SaveOutboxMail(ctx context.Context, m mail.Message) error {
-	return o.db.Writer().SaveOutboxMail(ctx, &core.OutboxMail{To: m.To, Subject: m.Subject, Text: m.Text, HTML: m.HTML, Lang: m.Lang})
+	return o.db.Writer().SaveOutboxMail(ctx, &core.OutboxMail{WorkspaceID: m.WorkspaceID, To: m.To, Subject: m.Subject, Text: m.Text, HTML: m.HTML, Lang: m.Lang})
 }

@@ -19,7 +19,7 @@ type recordedMail struct {
 
 type mailRecorder struct{ sent []recordedMail }
 
-func (m *mailRecorder) EnqueueTx(_ context.Context, _ *sql.Tx, to, _, template string, data map[string]any) error {
+func (m *mailRecorder) EnqueueTx(_ context.Context, _ *sql.Tx, _ int64, to, _, template string, data map[string]any) error {
 	m.sent = append(m.sent, recordedMail{to, template, data})
 	return nil
 }

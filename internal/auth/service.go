@@ -29,7 +29,7 @@ type Config struct {
 	Gate func(ctx context.Context, q *store.Q, user *core.User, ip string) error
 	// Mail sends the new-device notice; nil sends none.
 	Mail interface {
-		EnqueueTx(ctx context.Context, tx *sql.Tx, to, lang, template string, data map[string]any) error
+		EnqueueTx(ctx context.Context, tx *sql.Tx, workspaceID int64, to, lang, template string, data map[string]any) error
 	}
 }
 
@@ -480,7 +480,7 @@ func (s *Service) noticeNewDevice(ctx context.Context, q *store.Q, user *core.Us
 	if err != nil {
 		loc = time.UTC
 	}
-	return s.cfg.Mail.EnqueueTx(ctx, q.Tx, user.Email, user.Language, "new_device", map[string]any{
+	return s.cfg.Mail.EnqueueTx(ctx, q.Tx, user.WorkspaceID, user.Email, user.Language, "new_device", map[string]any{
 		"Name": user.Name, "Device": device, "IP": ip, "Time": now.In(loc).Format("2006-01-02 15:04 MST")})
 }
 

@@ -137,13 +137,14 @@ type Invite struct {
 
 // OutboxMail is a mail kept by the dev outbox when no SMTP server is set.
 type OutboxMail struct {
-	ID        int64
-	To        string
-	Subject   string
-	Text      string
-	HTML      string
-	Lang      string
-	CreatedAt time.Time
+	ID          int64
+	WorkspaceID int64 // of the recipient; 0 (mail kept before it was recorded) is shown to no one
+	To          string
+	Subject     string
+	Text        string
+	HTML        string
+	Lang        string
+	CreatedAt   time.Time
 }
 
 // EmailChange is an address change waiting for its confirmation link.

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"path"
 	"strings"
 	"time"
 )
@@ -71,9 +72,16 @@ func RequestIP(r *http.Request) string {
 	return r.RemoteAddr
 }
 
+// LinkPrefixes are the path prefixes of the one-time links Roster mails
+// (invitation, password reset, email confirmation): what follows them is a
+// secret. A new mailed link route must be listed here.
+var LinkPrefixes = []string{"/invite/", "/password/reset/", "/email/confirm/"}
+
 // loggedPath keeps one-time link tokens out of the logs: for a route with a
-// {token} wildcard (invitations, email confirmation, password reset) the
-// pattern is logged instead of the path that holds the secret.
+// {token} wildcard the pattern is logged instead of the path that holds
+// the secret, and so is any path under a link prefix whatever matched it
+// (a trailing slash, a wrong method or an extra segment falls through to
+// the catch-all route but still carries the token).
 func loggedPath(route, path string) string {
 	if strings.Contains(route, "{token}") {
 		if _, p, ok := strings.Cut(route, " "); ok {
@@ -81,5 +89,18 @@ func loggedPath(route, path string) string {
 		}
 		return route
 	}
-	return path
+	return RedactPath(path)
+}
+
+// RedactPath replaces everything after a link prefix with "{token}". The
+// path is cleaned first, and compared without case, so "//invite/x" or
+// "/Invite/x" are caught too.
+func RedactPath(p string) string {
+	clean := strings.ToLower(path.Clean("/" + p))
+	for _, prefix := range LinkPrefixes {
+		if strings.HasPrefix(clean, prefix) {
+			return prefix + "{token}"
+		}
+	}
+	return p
 }

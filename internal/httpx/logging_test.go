@@ -8,6 +8,8 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // logLines decodes JSON slog output into one map per line.
@@ -135,5 +137,58 @@ func TestLoggingHidesLinkTokens(t *testing.T) {
 	h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodGet, "/invite/s3cr3t-t0ken", nil))
 	if strings.Contains(buf.String(), "s3cr3t-t0ken") || !strings.Contains(buf.String(), "path=/invite/{token}") {
 		t.Fatalf("log line: %s", buf.String())
+	}
+}
+
+// TestNearMissLinkPathsHideTheirToken: a link path that just misses its
+// route (trailing slash, wrong method, extra segment, doubled slash,
+// other case) falls through to the catch-all, yet neither the access log,
+// nor a panic's log line, nor the metrics may show its token.
+func TestNearMissLinkPathsHideTheirToken(t *testing.T) {
+	var buf bytes.Buffer
+	logger := slog.New(slog.NewTextHandler(&buf, nil))
+	reg := prometheus.NewRegistry()
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /invite/{token}", func(w http.ResponseWriter, r *http.Request) {})
+	mux.HandleFunc("POST /password/reset/{token}", func(w http.ResponseWriter, r *http.Request) {})
+	mux.HandleFunc("GET /email/confirm/{token}", func(w http.ResponseWriter, r *http.Request) {})
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Query().Has("panic") {
+			panic("boom")
+		}
+		http.NotFound(w, r)
+	})
+	h := Chain(CaptureRoute(mux), Logging(logger), Recover, NewMetrics(reg).Middleware)
+	for _, c := range []struct{ method, path string }{
+		{"GET", "/invite/s3cr3t-a/"},
+		{"GET", "/invite/s3cr3t-b/extra"},
+		{"DELETE", "/invite/s3cr3t-c"},
+		{"GET", "/password/reset/s3cr3t-d"}, // wrong method: 405
+		{"GET", "/password/reset/s3cr3t-e/"},
+		{"GET", "/email/confirm/s3cr3t-f/x/y"},
+		{"GET", "//email/confirm/s3cr3t-g"},
+		{"GET", "/Invite/s3cr3t-h"},
+		{"GET", "/invite/s3cr3t-i/?panic=1"},
+	} {
+		h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(c.method, c.path, nil))
+	}
+	var metrics bytes.Buffer
+	mfs, _ := reg.Gather()
+	for _, mf := range mfs {
+		metrics.WriteString(mf.String())
+	}
+	for _, out := range []string{buf.String(), metrics.String()} {
+		if strings.Contains(out, "s3cr3t") {
+			t.Errorf("token leaked:\n%s", out)
+		}
+	}
+	if !strings.Contains(buf.String(), "path=/invite/{token}") || !strings.Contains(buf.String(), "path=/email/confirm/{token}") ||
+		!strings.Contains(buf.String(), "panic serving request") {
+		t.Errorf("redacted paths not logged:\n%s", buf.String())
+	}
+	for in, want := range map[string]string{"/invite": "/invite", "/invite/": "/invite/", "/users/42": "/users/42", "/invitees/x": "/invitees/x"} {
+		if got := RedactPath(in); got != want {
+			t.Errorf("RedactPath(%q) = %q, want %q", in, got, want)
+		}
 	}
 }

@@ -33,7 +33,7 @@ func RecoverWith(errorHandler http.Handler) Middleware {
 				Logger(r.Context()).LogAttrs(r.Context(), slog.LevelError, "panic serving request",
 					slog.String("panic", fmt.Sprint(v)),
 					slog.String("method", r.Method),
-					slog.String("path", r.URL.Path),
+					slog.String("path", RedactPath(r.URL.Path)),
 					slog.String("stack", string(debug.Stack())),
 				)
 				if sw.Written() {

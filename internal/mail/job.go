@@ -96,13 +96,13 @@ type Queue struct {
 }
 
 // EnqueueTx renders template for lang with data and enqueues its delivery
-// to `to` in tx.
-func (q *Queue) EnqueueTx(ctx context.Context, tx *sql.Tx, to, lang, template string, data map[string]any) error {
+// to `to`, a person of workspace workspaceID, in tx.
+func (q *Queue) EnqueueTx(ctx context.Context, tx *sql.Tx, workspaceID int64, to, lang, template string, data map[string]any) error {
 	subject, text, html, err := Render(template, q.Translations(lang), lang, data)
 	if err != nil {
 		return fmt.Errorf("render %s mail: %w", template, err)
 	}
-	m := Message{To: to, Subject: subject, Text: text, HTML: html, Lang: lang}
+	m := Message{To: to, Subject: subject, Text: text, HTML: html, Lang: lang, Template: template, WorkspaceID: workspaceID}
 	var args SendArgs
 	if q.Box != nil {
 		plain, err := json.Marshal(m)

@@ -186,18 +186,25 @@ func TestDevOutbox(t *testing.T) {
 	var logs bytes.Buffer
 	store := &fakeStore{}
 	d := &mail.DevOutbox{Store: store, Logger: slog.New(slog.NewTextHandler(&logs, nil))}
-	if err := d.Send(context.Background(), sample); err != nil {
+	m := sample
+	m.Template, m.WorkspaceID = "two_factor_code", 42
+	m.Subject = "Your sign-in code: 123456" // a code in the subject
+	if err := d.Send(context.Background(), m); err != nil {
 		t.Fatal(err)
 	}
-	if len(store.mail) != 1 || store.mail[0] != sample {
+	if len(store.mail) != 1 || store.mail[0] != m {
 		t.Fatalf("stored %+v", store.mail)
 	}
 	out := logs.String()
-	if !strings.Contains(out, "ana@example.org") || !strings.Contains(out, "level=INFO") {
-		t.Errorf("log lacks recipient or level: %s", out)
+	if !strings.Contains(out, "to_hash="+mail.RecipientHash("Ana@Example.org")) || !strings.Contains(out, "template=two_factor_code") ||
+		!strings.Contains(out, "workspace_id=42") || !strings.Contains(out, "level=INFO") {
+		t.Errorf("log lacks recipient hash, kind, workspace or level: %s", out)
 	}
-	if strings.Contains(out, "accept?t=abc") {
-		t.Errorf("log leaks the body with its link: %s", out)
+	// Neither subject nor body is logged: they carry codes and links.
+	for _, secret := range []string{"123456", "accept?t=abc", "ana@example.org", "sign-in code"} {
+		if strings.Contains(out, secret) {
+			t.Errorf("log leaks %q: %s", secret, out)
+		}
 	}
 
 	store.err = errors.New("disk full")

@@ -23,6 +23,12 @@ type Message struct {
 	Text    string `json:"text"`           // plain-text part
 	HTML    string `json:"html,omitempty"` // HTML part
 	Lang    string `json:"lang,omitempty"` // recipient language, sets Content-Language
+	// Template names the kind of mail ("invite"), for logs: subjects and
+	// bodies may hold codes and links, so they are never logged.
+	Template string `json:"template,omitempty"`
+	// WorkspaceID is the workspace of the recipient (or invitee): the dev
+	// outbox shows a mail only to that workspace's admins.
+	WorkspaceID int64 `json:"workspace_id,omitempty"`
 }
 
 // Sender delivers a Message.

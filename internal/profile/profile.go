@@ -34,7 +34,7 @@ const (
 
 // MailQueue enqueues a templated email inside the caller's transaction.
 type MailQueue interface {
-	EnqueueTx(ctx context.Context, tx *sql.Tx, to, lang, template string, data map[string]any) error
+	EnqueueTx(ctx context.Context, tx *sql.Tx, workspaceID int64, to, lang, template string, data map[string]any) error
 }
 
 // Service applies profile rules.
@@ -232,12 +232,12 @@ func (s *Service) RequestEmailChange(ctx context.Context, actor *core.User, targ
 			CreatedAt: now, ExpiresAt: now.Add(EmailChangeTTL)}); err != nil {
 			return err
 		}
-		if err := s.mail.EnqueueTx(ctx, q.Tx, email, u.Language, "email_confirm", map[string]any{
+		if err := s.mail.EnqueueTx(ctx, q.Tx, u.WorkspaceID, email, u.Language, "email_confirm", map[string]any{
 			"Name": u.Name, "NewEmail": email, "Link": s.baseURL + "/email/confirm/" + token, "Hours": int(EmailChangeTTL / time.Hour),
 		}); err != nil {
 			return err
 		}
-		if err := s.mail.EnqueueTx(ctx, q.Tx, u.Email, u.Language, "email_change_notice", map[string]any{
+		if err := s.mail.EnqueueTx(ctx, q.Tx, u.WorkspaceID, u.Email, u.Language, "email_change_notice", map[string]any{
 			"Name": u.Name, "NewEmail": email, "OldEmail": u.Email,
 		}); err != nil {
 			return err
@@ -371,7 +371,7 @@ func (s *Service) ChangePassword(ctx context.Context, p *auth.Principal, in Pass
 		if err := q.DeleteOtherSessions(ctx, u.ID, keep); err != nil {
 			return err
 		}
-		if err := s.mail.EnqueueTx(ctx, q.Tx, fresh.Email, fresh.Language, "password_changed", map[string]any{"Name": fresh.Name}); err != nil {
+		if err := s.mail.EnqueueTx(ctx, q.Tx, fresh.WorkspaceID, fresh.Email, fresh.Language, "password_changed", map[string]any{"Name": fresh.Name}); err != nil {
 			return err
 		}
 		return audit(ctx, q, u.ID, fresh, core.AuditPasswordChanged, "", in.IP)
@@ -398,7 +398,7 @@ func (s *Service) SendPasswordReset(ctx context.Context, actor *core.User, targe
 			CreatedAt: now, ExpiresAt: now.Add(PasswordResetTTL)}); err != nil {
 			return err
 		}
-		if err := s.mail.EnqueueTx(ctx, q.Tx, u.Email, u.Language, "password_reset", map[string]any{
+		if err := s.mail.EnqueueTx(ctx, q.Tx, u.WorkspaceID, u.Email, u.Language, "password_reset", map[string]any{
 			"Name": u.Name, "AdminName": actor.Name, "Link": s.baseURL + "/password/reset/" + token, "Hours": int(PasswordResetTTL / time.Hour),
 		}); err != nil {
 			return err
@@ -471,7 +471,7 @@ func (s *Service) ResetPassword(ctx context.Context, token, newPassword, ip stri
 		if err := q.DeleteOtherSessions(ctx, u.ID, 0); err != nil {
 			return err
 		}
-		if err := s.mail.EnqueueTx(ctx, q.Tx, fresh.Email, fresh.Language, "password_changed", map[string]any{"Name": fresh.Name}); err != nil {
+		if err := s.mail.EnqueueTx(ctx, q.Tx, fresh.WorkspaceID, fresh.Email, fresh.Language, "password_changed", map[string]any{"Name": fresh.Name}); err != nil {
 			return err
 		}
 		u = fresh

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/csv"
+	"strings"
 	"testing"
 
 	"roster/internal/core"
@@ -67,6 +68,50 @@ func TestAuditCSVGuardsEveryTextCell(t *testing.T) {
 	for i, want := range map[int]string{2: "'-cmd", 4: "'+Ana", 6: "'\nx", 7: "'@SUM(1)"} {
 		if rows[1][i] != want {
 			t.Errorf("column %d: %q, want %q", i, rows[1][i], want)
+		}
+	}
+}
+
+// TestAuditCSVGuardsAfterSeparators: a spreadsheet whose list separator is
+// ";" (es, pt-BR, ru, tr, id) splits a cell at every ";", so "x;=1+1;"
+// must not yield a formula cell; nor may a comma, tab or line break. Every
+// field is quoted.
+func TestAuditCSVGuardsAfterSeparators(t *testing.T) {
+	attacks := map[string]string{
+		"x;=1+1;":                    "x;'=1+1;",
+		"a,=HYPERLINK(\"http://e\")": "a,'=HYPERLINK(\"http://e\")",
+		"ok;+cmd|' /C calc'!A0":      "ok;'+cmd|' /C calc'!A0",
+		"a; -2+3":                    "a; '-2+3",
+		"a\t@SUM(1)":                 "a\t'@SUM(1)",
+		"a\n=1":                      "a\n'=1",
+		"a|=1":                       "a|'=1",
+		"=1;=2":                      "'=1;'=2",
+		"plain; text, fine":          "plain; text, fine",
+	}
+	for in, want := range attacks {
+		var buf bytes.Buffer
+		if err := security.WriteAuditCSV(&buf, []*core.AuditEntry{{ID: 7, Detail: in}}); err != nil {
+			t.Fatal(err)
+		}
+		lines := strings.SplitN(buf.String(), "\n", 2)
+		if !strings.HasPrefix(lines[1], `"7","`) {
+			t.Errorf("%q: fields not all quoted: %q", in, lines[1])
+		}
+		rows, err := csv.NewReader(strings.NewReader(buf.String())).ReadAll()
+		if err != nil || len(rows) != 2 {
+			t.Fatalf("%q: csv %v %v", in, rows, err)
+		}
+		if got := rows[1][6]; got != want {
+			t.Errorf("%q written as %q, want %q", in, got, want)
+		}
+		// Split the record the way a ";" spreadsheet that ignores the
+		// quotes would: no piece may start a formula.
+		for _, sep := range []string{";", ",", "\t", "|", "\n"} {
+			for _, piece := range strings.Split(rows[1][6], sep) {
+				if p := strings.TrimLeft(piece, " "); p != "" && strings.ContainsRune("=+-@", rune(p[0])) {
+					t.Errorf("%q: piece %q split at %q starts a formula", in, piece, sep)
+				}
+			}
 		}
 	}
 }

@@ -42,7 +42,7 @@ const (
 
 // MailQueue enqueues a templated email inside the caller's transaction.
 type MailQueue interface {
-	EnqueueTx(ctx context.Context, tx *sql.Tx, to, lang, template string, data map[string]any) error
+	EnqueueTx(ctx context.Context, tx *sql.Tx, workspaceID int64, to, lang, template string, data map[string]any) error
 }
 
 // Service applies the two-step verification rules.
@@ -330,7 +330,7 @@ func (s *Service) enable(ctx context.Context, p *auth.Principal, method core.Two
 		if err := q.DeleteOtherSessions(ctx, u.ID, p.Session.ID); err != nil {
 			return err
 		}
-		if err := s.mail.EnqueueTx(ctx, q.Tx, u.Email, u.Language, "two_factor_enabled", map[string]any{"Name": u.Name, "Method": string(method)}); err != nil {
+		if err := s.mail.EnqueueTx(ctx, q.Tx, u.WorkspaceID, u.Email, u.Language, "two_factor_enabled", map[string]any{"Name": u.Name, "Method": string(method)}); err != nil {
 			return err
 		}
 		return q.Audit(ctx, &core.AuditEntry{WorkspaceID: u.WorkspaceID, ActorID: u.ID, TargetID: u.ID, Action: core.AuditTwoFactorEnabled, Detail: string(method), IP: ip})
@@ -433,7 +433,7 @@ func (s *Service) sendEmailCode(ctx context.Context, q *store.Q, u *core.User, c
 	if err := q.SaveChallenge(ctx, c); err != nil {
 		return err
 	}
-	return s.mail.EnqueueTx(ctx, q.Tx, u.Email, u.Language, "two_factor_code", map[string]any{
+	return s.mail.EnqueueTx(ctx, q.Tx, u.WorkspaceID, u.Email, u.Language, "two_factor_code", map[string]any{
 		"Name": u.Name, "Code": code, "Minutes": int(EmailCodeTTL / time.Minute), "Purpose": purpose})
 }
 
@@ -681,7 +681,7 @@ func (s *Service) Disable(ctx context.Context, p *auth.Principal, method core.Tw
 				return err
 			}
 		}
-		if err := s.mail.EnqueueTx(ctx, q.Tx, u.Email, u.Language, "two_factor_disabled", map[string]any{"Name": u.Name, "Method": string(method), "AllOff": allOff}); err != nil {
+		if err := s.mail.EnqueueTx(ctx, q.Tx, u.WorkspaceID, u.Email, u.Language, "two_factor_disabled", map[string]any{"Name": u.Name, "Method": string(method), "AllOff": allOff}); err != nil {
 			return err
 		}
 		return q.Audit(ctx, &core.AuditEntry{WorkspaceID: u.WorkspaceID, ActorID: u.ID, TargetID: u.ID, Action: core.AuditTwoFactorDisabled, Detail: string(method), IP: ip})
@@ -748,7 +748,7 @@ func (s *Service) Reset(ctx context.Context, p *auth.Principal, targetID int64, 
 		if err := q.DeleteOtherSessions(ctx, u.ID, 0); err != nil {
 			return err
 		}
-		if err := s.mail.EnqueueTx(ctx, q.Tx, u.Email, u.Language, "two_factor_reset", map[string]any{"Name": u.Name, "AdminName": actor.Name}); err != nil {
+		if err := s.mail.EnqueueTx(ctx, q.Tx, u.WorkspaceID, u.Email, u.Language, "two_factor_reset", map[string]any{"Name": u.Name, "AdminName": actor.Name}); err != nil {
 			return err
 		}
 		return q.Audit(ctx, &core.AuditEntry{WorkspaceID: u.WorkspaceID, ActorID: actor.ID, TargetID: u.ID, Action: core.AuditTwoFactorReset, IP: ip})

@@ -32,7 +32,7 @@ type fakeMail struct {
 	sent []sent
 }
 
-func (f *fakeMail) EnqueueTx(_ context.Context, tx *sql.Tx, to, lang, template string, data map[string]any) error {
+func (f *fakeMail) EnqueueTx(_ context.Context, tx *sql.Tx, _ int64, to, lang, template string, data map[string]any) error {
 	if tx == nil {
 		panic("mail outside a transaction")
 	}

@@ -300,14 +300,18 @@ func TestTakeAttemptConcurrent(t *testing.T) {
 func TestOutbox(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
-		for _, s := range []string{"first", "second"} {
-			if err := db.Writer().SaveOutboxMail(ctx, &core.OutboxMail{To: "a@x.io", Subject: s, Text: "t", HTML: "<p>h</p>", Lang: "ru"}); err != nil {
+		for i, s := range []string{"first", "second", "other workspace", "no workspace"} {
+			ws := []int64{7, 7, 8, 0}[i]
+			if err := db.Writer().SaveOutboxMail(ctx, &core.OutboxMail{WorkspaceID: ws, To: "a@x.io", Subject: s, Text: "t", HTML: "<p>h</p>", Lang: "ru"}); err != nil {
 				t.Fatal(err)
 			}
 		}
-		got, err := db.Reader().OutboxMails(ctx, 10)
-		if err != nil || len(got) != 2 || got[0].Subject != "second" || got[0].Lang != "ru" {
+		got, err := db.Reader().OutboxMails(ctx, 7, 10)
+		if err != nil || len(got) != 2 || got[0].Subject != "second" || got[0].Lang != "ru" || got[0].WorkspaceID != 7 {
 			t.Fatalf("outbox: %+v %v", got, err)
+		}
+		if other, _ := db.Reader().OutboxMails(ctx, 8, 10); len(other) != 1 || other[0].Subject != "other workspace" {
+			t.Fatalf("workspace 8 reads %+v", other)
 		}
 	})
 }

@@ -7,6 +7,7 @@ import (
 
 	"roster/internal/auth"
 	"roster/internal/core"
+	"roster/internal/httpx"
 	"roster/internal/security"
 )
 
@@ -33,7 +34,7 @@ func (h *Handler) authenticate(r *http.Request) *auth.Principal {
 	p, err := h.deps.Auth.Authenticate(r.Context(), c.Value, clientIP(r))
 	if err != nil {
 		if core.ErrorCode(err) != core.EUNAUTHORIZED {
-			h.logger(r.Context()).Error("authenticate session", "err", err)
+			httpx.LogError(r.Context(), h.logger(r.Context()), "authenticate session", err)
 		}
 		return nil
 	}

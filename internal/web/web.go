@@ -271,7 +271,7 @@ func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
 	status := httpx.StatusOf(err)
 	if status >= 500 {
 		// The pattern, not the path: paths of mailed links hold their token.
-		h.logger(r.Context()).Error("page failed", "pattern", r.Pattern, "err", err)
+		httpx.LogError(r.Context(), h.logger(r.Context()), "page failed", err, "pattern", r.Pattern)
 	}
 	e := core.AsError(err)
 	key := "errors.internal"
@@ -289,7 +289,7 @@ func (h *Handler) applyError(ctx context.Context, w http.ResponseWriter, v *view
 	status := httpx.StatusOf(err)
 	e := core.AsError(err)
 	if e == nil || status >= 500 {
-		h.logger(ctx).Error("request failed", "err", err)
+		httpx.LogError(ctx, h.logger(ctx), "request failed", err)
 		v.Error = l.T("errors.internal")
 		return http.StatusInternalServerError
 	}

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"fmt"
@@ -42,7 +43,7 @@ type queued struct {
 	Data               map[string]any
 }
 
-func (q *fakeQueue) EnqueueTx(_ context.Context, _ *sql.Tx, to, lang, tpl string, data map[string]any) error {
+func (q *fakeQueue) EnqueueTx(_ context.Context, _ *sql.Tx, _ int64, to, lang, tpl string, data map[string]any) error {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	q.mails = append(q.mails, queued{to, lang, tpl, data})
@@ -835,20 +836,42 @@ func TestAPITokens(t *testing.T) {
 func TestDevOutbox(t *testing.T) {
 	db := storetest.Open(t, store.SQLite)
 	off := newEnv(t, db)
-	off.setup("en")
+	ada := off.setup("en")
 	admin := off.login("ada@acme.test")
 	wantStatus(t, off.get("/settings/outbox", admin), http.StatusNotFound)
 	wantNotContains(t, off.get("/settings/profile", admin), "/settings/outbox")
 
 	on := newEnv(t, db, withDevOutbox())
-	m := &core.OutboxMail{To: "carol@acme.test", Subject: "Join Acme", Text: "Open https://roster.test/invite/abc.\n<b>bold</b>",
+	m := &core.OutboxMail{WorkspaceID: ada.WorkspaceID, To: "carol@acme.test", Subject: "Join Acme", Text: "Open https://roster.test/invite/abc.\n<b>bold</b>",
 		HTML: "<p>Hello</p><script>alert(1)</script>", Lang: "en", CreatedAt: time.Now()}
 	if err := db.Writer().SaveOutboxMail(context.Background(), m); err != nil {
 		t.Fatal(err)
 	}
+	// Another workspace's mail, and mail kept before workspaces were
+	// recorded, are not shown to this admin, as a list or one by one.
+	gus := on.createUser("Globex", "Gus", "gus@globex.test", core.RoleAdmin)
+	other := &core.OutboxMail{WorkspaceID: gus.WorkspaceID, To: "zed@globex.test", Subject: "Reset Globex", Text: "https://roster.test/password/reset/globexsecret",
+		HTML: "<p>globex</p>", Lang: "en", CreatedAt: time.Now()}
+	orphan := &core.OutboxMail{To: "old@acme.test", Subject: "Old", Text: "https://roster.test/invite/orphansecret", HTML: "<p>old</p>", Lang: "en"}
+	for _, om := range []*core.OutboxMail{other, orphan} {
+		if err := db.Writer().SaveOutboxMail(context.Background(), om); err != nil {
+			t.Fatal(err)
+		}
+	}
 	w := on.get("/settings/outbox", admin)
 	wantStatus(t, w, http.StatusOK)
 	body := w.Body.String()
+	if strings.Contains(body, "globexsecret") || strings.Contains(body, "zed@globex.test") || strings.Contains(body, "orphansecret") {
+		t.Errorf("outbox shows mail of another workspace: %.3000s", body)
+	}
+	for _, om := range []*core.OutboxMail{other, orphan} {
+		wantStatus(t, on.get(fmt.Sprintf("/settings/outbox/%d", om.ID), admin), http.StatusNotFound)
+	}
+	gw := on.get("/settings/outbox", on.login("gus@globex.test"))
+	wantStatus(t, gw, http.StatusOK)
+	if !strings.Contains(gw.Body.String(), "globexsecret") || strings.Contains(gw.Body.String(), "roster.test/invite/abc") {
+		t.Errorf("Globex's admin does not see just Globex's mail: %.3000s", gw.Body.String())
+	}
 	if !strings.Contains(body, `<a href="https://roster.test/invite/abc" rel="noreferrer">https://roster.test/invite/abc</a>.`) {
 		t.Errorf("link not clickable: %.3000s", body)
 	}
@@ -925,4 +948,24 @@ func TestFormBodyLimit(t *testing.T) {
 		wantContains(t, w, "The request body is too large.")
 		wantNotContains(t, e.get("/settings/profile", admin), "Ada Renamed")
 	})
+}
+
+// TestClientGoneIsNoError: a request whose client went away (its context
+// cancelled) while the page read the database is not logged as an error.
+func TestClientGoneIsNoError(t *testing.T) {
+	db := storetest.Open(t, store.SQLite)
+	var logs bytes.Buffer
+	e := newEnv(t, db, func(d *Deps, _ *auth.Config) { d.Logger = slog.New(slog.NewTextHandler(&logs, nil)) })
+	e.setup("en")
+	admin := e.login("ada@acme.test")
+	for _, path := range []string{"/settings/users", "/settings/profile"} {
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		r := httptest.NewRequest(http.MethodGet, path, nil).WithContext(ctx)
+		r.AddCookie(&http.Cookie{Name: auth.CookieName, Value: admin})
+		e.srv.ServeHTTP(httptest.NewRecorder(), r)
+	}
+	if strings.Contains(logs.String(), "level=ERROR") || !strings.Contains(logs.String(), "client went away") {
+		t.Fatalf("client gone logged as: %s", logs.String())
+	}
 }

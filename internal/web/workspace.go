@@ -8,6 +8,7 @@ import (
 
 	"roster/internal/account"
 	"roster/internal/core"
+	"roster/internal/httpx"
 	"roster/internal/i18n"
 	"roster/internal/security"
 )
@@ -223,6 +224,6 @@ func (h *Handler) auditCSV(w http.ResponseWriter, r *http.Request) {
 	hdr.Set("Content-Disposition", `attachment; filename="roster-audit.csv"`)
 	hdr.Set("Cache-Control", "no-store")
 	if err := security.WriteAuditCSV(w, entries); err != nil {
-		h.logger(r.Context()).Error("write audit csv", "err", err)
+		httpx.LogError(r.Context(), h.logger(r.Context()), "write audit csv", err)
 	}
 }

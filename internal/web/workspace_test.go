@@ -268,10 +268,10 @@ func TestAuditPage(t *testing.T) {
 			t.Errorf("Content-Disposition %q", cd)
 		}
 		lines := strings.Split(strings.TrimSpace(w.Body.String()), "\n")
-		if lines[0] != "id,time,action,actor_id,actor_name,target_id,detail,ip" || len(lines) != 3 {
+		if lines[0] != `"id","time","action","actor_id","actor_name","target_id","detail","ip"` || len(lines) != 3 {
 			t.Fatalf("csv: %q", w.Body.String())
 		}
-		if !strings.Contains(w.Body.String(), ",sign_in.failed,0,,") || !strings.Contains(w.Body.String(), ",sign_in.succeeded,") ||
+		if !strings.Contains(w.Body.String(), `,"sign_in.failed","0","",`) || !strings.Contains(w.Body.String(), `,"sign_in.succeeded",`) ||
 			strings.Contains(w.Body.String(), "workspace.") {
 			t.Errorf("csv rows: %s", w.Body.String())
 		}

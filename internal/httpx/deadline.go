@@ -1,0 +1,103 @@
+package httpx
+
+import (
+	"errors"
+	"net/http"
+	"time"
+)
+
+// RouteClass says how long a route may take to read its request and write
+// its answer. The server sets no ReadTimeout or WriteTimeout (only
+// ReadHeaderTimeout), so these per-route deadlines rule.
+type RouteClass int
+
+const (
+	ClassDefault RouteClass = iota // forms and JSON: short deadlines
+	ClassUpload                    // file uploads (photos): longer ones
+	ClassStream                    // long-lived answers (event streams): none
+)
+
+// Timeouts are the read and write deadlines of each class, counted from the
+// moment the request's headers were read. Read bounds a client trickling
+// its body; Write bounds one that reads the answer slowly.
+type Timeouts struct {
+	Read, Write             time.Duration // ClassDefault
+	UploadRead, UploadWrite time.Duration // ClassUpload
+}
+
+// DefaultTimeouts closes a connection trickling a form or JSON body within
+// 20 s, an upload within 2 min.
+var DefaultTimeouts = Timeouts{Read: 20 * time.Second, Write: 30 * time.Second, UploadRead: 2 * time.Minute, UploadWrite: 150 * time.Second}
+
+// withDefaults fills zero fields from DefaultTimeouts.
+func (t Timeouts) withDefaults() Timeouts {
+	d := DefaultTimeouts
+	for _, f := range []struct{ v, def *time.Duration }{{&t.Read, &d.Read}, {&t.Write, &d.Write}, {&t.UploadRead, &d.UploadRead}, {&t.UploadWrite, &d.UploadWrite}} {
+		if *f.v <= 0 {
+			*f.v = *f.def
+		}
+	}
+	return t
+}
+
+// RouteClasses maps route patterns ("PUT /api/v1/users/{id}/photo") to
+// their class; every other route is ClassDefault. Patterns are matched
+// like the ServeMux does, wildcards included.
+type RouteClasses struct{ mux *http.ServeMux }
+
+type classHandler RouteClass
+
+func (classHandler) ServeHTTP(http.ResponseWriter, *http.Request) {}
+
+// NewRouteClasses builds the classifier; it panics on an invalid pattern,
+// like ServeMux.Handle.
+func NewRouteClasses(patterns map[string]RouteClass) *RouteClasses {
+	mux := http.NewServeMux()
+	for p, c := range patterns {
+		mux.Handle(p, classHandler(c))
+	}
+	return &RouteClasses{mux: mux}
+}
+
+// Of returns the class of r's route.
+func (c *RouteClasses) Of(r *http.Request) RouteClass {
+	if c == nil {
+		return ClassDefault
+	}
+	if h, _ := c.mux.Handler(r); h != nil {
+		if ch, ok := h.(classHandler); ok {
+			return RouteClass(ch)
+		}
+	}
+	return ClassDefault
+}
+
+// Deadlines sets the read and write deadlines of each request's connection
+// by its route class, through http.ResponseController, before any handler
+// reads the body. Put it outside every middleware that reads the body.
+// Every request sets its own, so a kept-alive connection never carries the
+// previous request's deadlines into the next.
+func Deadlines(t Timeouts, classes *RouteClasses) Middleware {
+	t = t.withDefaults()
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			var read, write time.Time // zero: no deadline
+			now := time.Now()
+			switch classes.Of(r) {
+			case ClassDefault:
+				read, write = now.Add(t.Read), now.Add(t.Write)
+			case ClassUpload:
+				read, write = now.Add(t.UploadRead), now.Add(t.UploadWrite)
+			}
+			rc := http.NewResponseController(w)
+			// A writer without deadlines (a test recorder) is no error.
+			if err := rc.SetReadDeadline(read); err != nil && !errors.Is(err, http.ErrNotSupported) {
+				Logger(r.Context()).Warn("set read deadline", "err", err)
+			}
+			if err := rc.SetWriteDeadline(write); err != nil && !errors.Is(err, http.ErrNotSupported) {
+				Logger(r.Context()).Warn("set write deadline", "err", err)
+			}
+			next.ServeHTTP(w, r)
+		})
+	}
+}
