@@ -181,7 +181,7 @@ func (a *App) routes(base *url.URL) (http.Handler, error) {
 	mux := http.NewServeMux()
 	pages.Register(mux)
 	jsonAPI := api.New(api.Deps{Accounts: a.Accounts, Auth: a.Auth, Profiles: a.Profiles, Security: a.Security, I18n: a.I18n, RatePerSecond: a.Config.APIRate,
-		RateBurst: a.Config.APIBurst, Version: Version})
+		RateBurst: a.Config.APIBurst, Version: Version, SecureCookies: https})
 	jsonAPI.Register(mux)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
@@ -199,7 +199,7 @@ func (a *App) routes(base *url.URL) (http.Handler, error) {
 		}
 		_, _ = w.Write([]byte("ok\n"))
 	})
-	mux.Handle("/", pages.NotFound())
+	mux.Handle("/", pages.Fallback(mux))
 	mux.Handle("GET /metrics", promhttp.HandlerFor(a.Registry, promhttp.HandlerOpts{Registry: a.Registry}))
 
 	denied := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
