@@ -43,6 +43,7 @@ type Deps struct {
 	RateBurst     int     // default httpx.DefaultBurst
 	MaxBodyBytes  int64   // default DefaultMaxBodyBytes
 	Version       string  // shown in the OpenAPI document
+	SecureCookies bool    // the base URL is https: cookies the API clears carry Secure
 }
 
 // API is the JSON API. Build it with New, mount it with Register.

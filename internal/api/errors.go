@@ -66,6 +66,8 @@ var (
 	keyFieldInvalid     = i18n.Key("api.errors.field_invalid")
 	keyFieldType        = i18n.Key("api.errors.field_type")
 	keyFieldUnknown     = i18n.Key("api.errors.field_unknown")
+	keyFieldDuplicate   = i18n.Key("api.errors.field_duplicate")
+	keyPhotoType        = i18n.Key("api.errors.photo_content_type")
 	keyFieldChoice      = i18n.Key("api.errors.field_choice")
 	keyFieldMinimum     = i18n.Key("api.errors.field_minimum")
 	keyFieldMaximum     = i18n.Key("api.errors.field_maximum")
@@ -140,7 +142,7 @@ func (a *API) fail(ctx context.Context, err error) error {
 	loc := a.localizer(ctx)
 	e := core.AsError(err)
 	status := httpx.StatusOf(err)
-	if e == nil || status >= 500 {
+	if e == nil || (status >= 500 && e.Code != core.EUNAVAILABLE) {
 		return internalError(ctx, loc, err)
 	}
 	h := http.Header{}
@@ -156,6 +158,8 @@ func (a *API) fail(ctx context.Context, err error) error {
 			data["Count"] = secs
 		}
 		h.Set("Retry-After", strconv.Itoa(secs))
+	case core.EUNAVAILABLE:
+		h.Set("Retry-After", strconv.Itoa(httpx.RetryAfterSeconds(e.RetryAfter)))
 	case core.EUNAUTHORIZED:
 		h = authenticateHeader()
 	}

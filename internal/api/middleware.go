@@ -121,6 +121,9 @@ func (a *API) wrap(op *huma.Operation, next func(huma.Context)) http.Handler {
 			writeProblem(w, a.fail(ctx, security.ErrWebOnly))
 			return
 		}
+		if !a.refuseDuplicateKeys(w, r, op, st) {
+			return
+		}
 		next(humago.NewContext(op, r, w))
 	})
 }

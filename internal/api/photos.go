@@ -6,6 +6,7 @@ import (
 	"mime"
 	"net/http"
 	"slices"
+	"strings"
 
 	"github.com/danielgtaylor/huma/v2"
 	"github.com/danielgtaylor/huma/v2/adapters/humago"
@@ -137,7 +138,9 @@ func (a *API) onlyPhotoTypes(ctx huma.Context, next func(huma.Context)) {
 	if ct := ctx.Header("Content-Type"); ct != "" {
 		mt, _, err := mime.ParseMediaType(ct)
 		if err != nil || !slices.Contains(photoTypes, mt) {
-			_ = huma.WriteErr(a.humaAPI, ctx, http.StatusUnsupportedMediaType, "unsupported photo content type")
+			_, w := humago.Unwrap(ctx)
+			writeProblem(w, problem(a.localizer(ctx.Context()), http.StatusUnsupportedMediaType, keyPhotoType,
+				map[string]any{"Types": strings.Join(photoTypes, ", ")}))
 			return
 		}
 	}

@@ -130,7 +130,7 @@ func TestPhotoUpload(t *testing.T) {
 		}
 		// Not an image type at all: 415 before the body is read.
 		p := e.do("PUT", "/me/photo", `{"photo":"x"}`, bearer(bobTok)).problem(http.StatusUnsupportedMediaType)
-		if p.Detail != e.msg("id", "errors.unsupported_media_type", nil) {
+		if p.Detail != e.msg("id", keyPhotoType, map[string]any{"Types": strings.Join(photoTypes, ", ")}) {
 			t.Errorf("415 detail %q", p.Detail)
 		}
 		e.do("PUT", "/me/photo", "", bearer(bobTok), header("Content-Type", "image/png")).problem(http.StatusBadRequest)

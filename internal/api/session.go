@@ -216,8 +216,7 @@ func (a *API) logout(ctx context.Context, _ *struct{}) (*logoutOutput, error) {
 	}
 	out := &logoutOutput{}
 	if st.viaCookie {
-		c := &http.Cookie{Name: auth.CookieName, Path: "/", MaxAge: -1, HttpOnly: true, SameSite: http.SameSiteLaxMode}
-		out.SetCookie = c.String()
+		out.SetCookie = auth.SessionCookie("", time.Time{}, a.deps.SecureCookies).String()
 	}
 	return out, nil
 }

@@ -200,7 +200,7 @@ func (a *App) routes(base *url.URL) (http.Handler, error) {
 	mux := http.NewServeMux()
 	pages.Register(mux)
 	jsonAPI := api.New(api.Deps{Accounts: a.Accounts, Auth: a.Auth, Profiles: a.Profiles, Security: a.Security, I18n: a.I18n, RatePerSecond: a.Config.APIRate,
-		RateBurst: a.Config.APIBurst, Version: Version})
+		RateBurst: a.Config.APIBurst, Version: Version, SecureCookies: https})
 	jsonAPI.Register(mux)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
@@ -220,7 +220,7 @@ func (a *App) routes(base *url.URL) (http.Handler, error) {
 	})
 	// /metrics is not on this listener: it tells anyone the routes in use,
 	// error rates and process details. It has its own (MetricsAddr).
-	mux.Handle("/", pages.NotFound())
+	mux.Handle("/", pages.Fallback(mux))
 
 	denied := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if strings.HasPrefix(r.URL.Path, api.Prefix+"/") {

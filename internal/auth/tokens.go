@@ -4,7 +4,9 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
+	"net/http"
 	"strings"
+	"time"
 )
 
 // APITokenPrefix marks API tokens so a bearer value tells its kind and
@@ -31,3 +33,15 @@ func IsAPIToken(token string) bool { return strings.HasPrefix(token, APITokenPre
 
 // CookieName is the browser session cookie.
 const CookieName = "roster_session"
+
+// SessionCookie is the browser's session cookie holding token until expires;
+// an empty token and a zero expiry clear it. Pages and API build it here
+// alone, so both set the same flags (Secure under an https base URL).
+func SessionCookie(token string, expires time.Time, secure bool) *http.Cookie {
+	c := &http.Cookie{Name: CookieName, Value: token, Path: "/", Expires: expires, HttpOnly: true, Secure: secure,
+		SameSite: http.SameSiteLaxMode}
+	if token == "" {
+		c.Expires, c.MaxAge = time.Time{}, -1
+	}
+	return c
+}

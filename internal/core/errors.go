@@ -20,6 +20,7 @@ const (
 	EUNAUTHORIZED Code = "unauthorized" // not signed in, or bad credentials
 	ECONFLICT     Code = "conflict"     // the current state forbids it
 	ETOOMANY      Code = "too_many"     // throttled; see RetryAfter
+	EUNAVAILABLE  Code = "unavailable"  // busy for now; try again after RetryAfter
 	EINTERNAL     Code = "internal"     // a bug or an outage
 )
 
@@ -37,7 +38,7 @@ type Error struct {
 	Key        string         // translation key of the user-facing message
 	Data       map[string]any // template data for Key
 	Fields     []FieldError   // for EINVALID
-	RetryAfter time.Duration  // for ETOOMANY
+	RetryAfter time.Duration  // for ETOOMANY and EUNAVAILABLE
 	Err        error          // underlying cause, for logs only
 }
 

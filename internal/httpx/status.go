@@ -24,6 +24,8 @@ func StatusOf(err error) int {
 		return http.StatusConflict
 	case core.ETOOMANY:
 		return http.StatusTooManyRequests
+	case core.EUNAVAILABLE:
+		return http.StatusServiceUnavailable
 	default:
 		return http.StatusInternalServerError
 	}

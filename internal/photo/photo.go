@@ -10,9 +10,15 @@
 //   - The header is read first and width*height is checked against
 //     MaxPixels before decoding, so a decompression bomb is refused without
 //     allocating its pixels. A zero or negative dimension counts as corrupt.
-//   - At most two uploads are decoded at once (a 40-megapixel image and the
-//     scaler's buffers take a few hundred MB); other callers wait, or give up
-//     when their context ends.
+//   - The memory the decode and scaling will take is estimated from the
+//     header too (pixels × bytes per pixel of the declared colour model, the
+//     decoder's working buffers, the scaler's) and refused above
+//     MaxDecodeBytes, so a small 16-bit or progressive file cannot take
+//     hundreds of MB.
+//   - At most decodeSlots uploads are decoded at once; others wait up to
+//     SlotWait (or until their context ends) and are then told the server is
+//     busy (EUNAVAILABLE, 503 with Retry-After), so a burst of uploads
+//     neither piles up memory nor holds requests for long.
 //   - A panic in a decoder is recovered and reported as a corrupt image.
 //   - The centre square of the image is kept. It is cropped in stored
 //     coordinates, then the EXIF orientation of JPEGs is applied to the
@@ -45,6 +51,7 @@ import (
 	"image/png"
 	"io"
 	"net/http"
+	"time"
 
 	xdraw "golang.org/x/image/draw"
 	"golang.org/x/image/webp"
@@ -74,6 +81,8 @@ var (
 	KeyTooManyPixels = i18n.Key("errors.photo.too_many_pixels")
 	KeyCorrupt       = i18n.Key("errors.photo.corrupt")
 	KeyEmpty         = i18n.Key("errors.photo.empty")
+	KeyTooDeep       = i18n.Key("errors.photo.too_much_memory")
+	KeyBusy          = i18n.Key("errors.photo.busy")
 )
 
 // Result is a processed photo.
@@ -83,8 +92,17 @@ type Result struct {
 	SourceHeight int
 }
 
-// slots bounds how many images are decoded at once; see the package doc.
-var slots = make(chan struct{}, 2)
+// decodeSlots is how many images are decoded at once; see the package doc.
+const decodeSlots = 2
+
+// SlotWait is how long an upload waits for a decode slot before it is told
+// to retry.
+const SlotWait = 5 * time.Second
+
+var (
+	slots    = make(chan struct{}, decodeSlots)
+	slotWait = SlotWait // tests shorten it
+)
 
 type codec struct {
 	name   string
@@ -149,9 +167,14 @@ func Process(ctx context.Context, r io.Reader) (*Result, error) {
 	if !ok {
 		return nil, invalid(KeyUnsupported, nil, nil)
 	}
+	wait := time.NewTimer(slotWait)
+	defer wait.Stop()
 	select {
 	case slots <- struct{}{}:
 		defer func() { <-slots }()
+	case <-wait.C:
+		return nil, &core.Error{Code: core.EUNAVAILABLE, Key: KeyBusy, RetryAfter: SlotWait,
+			Err: errors.New("photo: every decode slot is busy")}
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
@@ -174,6 +197,11 @@ func process(ctx context.Context, c codec, data []byte) (res *Result, err error)
 	if tooManyPixels(cfg.Width, cfg.Height) {
 		return nil, invalid(KeyTooManyPixels, map[string]any{"Count": MaxPixels / 1_000_000},
 			fmt.Errorf("photo: %s size %dx%d", c.name, cfg.Width, cfg.Height))
+	}
+	if need := decodeBytes(c, cfg, data); need > MaxDecodeBytes {
+		px := MaxDecodeBytes * int64(cfg.Width) * int64(cfg.Height) / need
+		return nil, invalid(KeyTooDeep, map[string]any{"Count": max(px/1_000_000, 1)},
+			fmt.Errorf("photo: %s %dx%d (%T) needs about %d bytes to decode", c.name, cfg.Width, cfg.Height, cfg.ColorModel, need))
 	}
 	img, err := c.decode(bytes.NewReader(data))
 	if err != nil {

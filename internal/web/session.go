@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"net/url"
+	"time"
 
 	"roster/internal/auth"
 	"roster/internal/core"
@@ -155,25 +156,9 @@ func redirectFound(w http.ResponseWriter, r *http.Request, to string) {
 
 // setSessionCookie stores a new session token in the browser.
 func (h *Handler) setSessionCookie(w http.ResponseWriter, res *auth.LoginResult) {
-	http.SetCookie(w, &http.Cookie{
-		Name:     auth.CookieName,
-		Value:    res.Token,
-		Path:     "/",
-		Expires:  res.Session.ExpiresAt,
-		HttpOnly: true,
-		Secure:   h.secure,
-		SameSite: http.SameSiteLaxMode,
-	})
+	http.SetCookie(w, auth.SessionCookie(res.Token, res.Session.ExpiresAt, h.secure))
 }
 
 func (h *Handler) clearCookie(w http.ResponseWriter) {
-	http.SetCookie(w, &http.Cookie{
-		Name:     auth.CookieName,
-		Value:    "",
-		Path:     "/",
-		MaxAge:   -1,
-		HttpOnly: true,
-		Secure:   h.secure,
-		SameSite: http.SameSiteLaxMode,
-	})
+	http.SetCookie(w, auth.SessionCookie("", time.Time{}, h.secure))
 }

@@ -15,6 +15,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"strings"
 	"time"
 
 	"roster/internal/account"
@@ -147,6 +148,29 @@ func (h *Handler) CSRFDenied() http.Handler {
 func (h *Handler) NotFound() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h.errorPage(w, r, http.StatusNotFound, "errors.not_found")
+	})
+}
+
+// Fallback answers what no route of mux matched, mounted on mux as "/":
+// 405 with Allow when the path is a page with other methods (a catch-all
+// "/" matches every method, so ServeMux itself never says 405), else the
+// 404 page.
+func (h *Handler) Fallback(mux *http.ServeMux) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var allow []string
+		for _, m := range []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete} {
+			probe := r.Clone(r.Context())
+			probe.Method = m
+			if _, pattern := mux.Handler(probe); pattern != "" && pattern != "/" {
+				allow = append(allow, m)
+			}
+		}
+		if len(allow) == 0 {
+			h.errorPage(w, r, http.StatusNotFound, "errors.not_found")
+			return
+		}
+		w.Header().Set("Allow", strings.Join(allow, ", "))
+		h.errorPage(w, r, http.StatusMethodNotAllowed, "errors.method_not_allowed")
 	})
 }
 
@@ -288,16 +312,19 @@ func (h *Handler) applyError(ctx context.Context, w http.ResponseWriter, v *view
 	l := h.loc(v.Lang)
 	status := httpx.StatusOf(err)
 	e := core.AsError(err)
-	if e == nil || status >= 500 {
+	if e == nil || (status >= 500 && e.Code != core.EUNAVAILABLE) {
 		httpx.LogError(ctx, h.logger(ctx), "request failed", err)
 		v.Error = l.T("errors.internal")
 		return http.StatusInternalServerError
 	}
 	data := e.Data
-	if e.Code == core.ETOOMANY {
+	switch e.Code {
+	case core.ETOOMANY:
 		secs := httpx.RetryAfterSeconds(e.RetryAfter)
 		w.Header().Set("Retry-After", fmt.Sprint(secs))
 		data = map[string]any{"Count": secs}
+	case core.EUNAVAILABLE:
+		w.Header().Set("Retry-After", fmt.Sprint(httpx.RetryAfterSeconds(e.RetryAfter)))
 	}
 	v.Error = l.Message(e.Key, data)
 	if len(e.Fields) > 0 {

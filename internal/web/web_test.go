@@ -123,6 +123,7 @@ func newEnv(t *testing.T, db *store.DB, opts ...option) *env {
 	}
 	mux := http.NewServeMux()
 	e.h.Register(mux)
+	mux.Handle("/", e.h.Fallback(mux)) // as the app mounts it
 	csrf, err := httpx.CSRF(nil, e.h.CSRFDenied())
 	if err != nil {
 		t.Fatal(err)
