@@ -259,9 +259,17 @@ func TestShutdownDrainsRequests(t *testing.T) {
 	if _, err := io.WriteString(conn, head+body[:10]); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(200 * time.Millisecond)
+	// The handler is running once the in-flight gauge counts it; shutdown
+	// has begun once the listener refuses new connections.
+	waitFor(t, "the request to be in flight", func() bool { return gauge(t, r, "roster_http_requests_in_flight") == 1 })
 	r.stop()
-	time.Sleep(200 * time.Millisecond)
+	waitFor(t, "the listener to close", func() bool {
+		c, err := net.Dial("tcp", strings.TrimPrefix(r.URL, "http://"))
+		if err == nil {
+			c.Close()
+		}
+		return err != nil
+	})
 	if _, err := io.WriteString(conn, body[10:]); err != nil {
 		t.Fatal(err)
 	}
@@ -541,4 +549,29 @@ func TestRouteClassesAreRoutes(t *testing.T) {
 			t.Errorf("%s: %d, no such route", pattern, resp.StatusCode)
 		}
 	}
+}
+
+// waitFor polls cond until it holds, failing the test after 10 seconds.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); !cond(); time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+	}
+}
+
+// gauge reads an unlabelled gauge from the app's registry.
+func gauge(t *testing.T, r *running, name string) float64 {
+	t.Helper()
+	families, err := r.Registry.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range families {
+		if f.GetName() == name && len(f.GetMetric()) == 1 {
+			return f.GetMetric()[0].GetGauge().GetValue()
+		}
+	}
+	return 0
 }

@@ -13,6 +13,7 @@ import (
 type Metrics struct {
 	requests *prometheus.CounterVec
 	duration *prometheus.HistogramVec
+	inFlight prometheus.Gauge
 }
 
 // NewMetrics creates the collectors and registers them with reg
@@ -32,9 +33,14 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help:    "HTTP request latency in seconds, by method and route pattern.",
 			Buckets: prometheus.DefBuckets,
 		}, []string{"method", "route"}),
+		inFlight: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "roster_http_requests_in_flight",
+			Help: "HTTP requests being served now.",
+		}),
 	}
 	m.requests = register(reg, m.requests)
 	m.duration = register(reg, m.duration)
+	m.inFlight = register(reg, m.inFlight)
 	return m
 }
 
@@ -62,6 +68,8 @@ func (m *Metrics) Middleware(next http.Handler) http.Handler {
 		start := time.Now()
 		r = withRoute(r)
 		sw := NewStatusWriter(w)
+		m.inFlight.Inc()
+		defer m.inFlight.Dec()
 
 		next.ServeHTTP(sw, r)
 
