@@ -15,6 +15,7 @@ import (
 
 	"roster/internal/auth"
 	"roster/internal/core"
+	"roster/internal/httpx"
 	"roster/internal/i18n"
 	"roster/internal/store"
 )
@@ -242,6 +243,9 @@ func (s *Service) Invite(ctx context.Context, actor *core.User, in InviteInput) 
 	inv := &core.Invite{WorkspaceID: actor.WorkspaceID, Email: email, Role: in.Role, Rights: rights, InvitedBy: actor.ID,
 		TokenHash: auth.HashToken(token), CreatedAt: now, ExpiresAt: now.Add(InviteTTL)}
 	err := s.db.InTx(ctx, func(q *store.Q) error {
+		if _, err := activeAdmin(ctx, q, actor); err != nil {
+			return err
+		}
 		if _, err := q.UserByEmail(ctx, email); err == nil {
 			return store.ErrEmailTaken
 		} else if core.ErrorCode(err) != core.ENOTFOUND {
@@ -252,6 +256,10 @@ func (s *Service) Invite(ctx context.Context, actor *core.User, in InviteInput) 
 			return err
 		}
 		if err := q.CreateInvite(ctx, inv); err != nil {
+			return err
+		}
+		// The invitee has no account yet: the entry is about the inviter.
+		if err := audit(ctx, q, actor, actor.ID, core.AuditInviteSent, email); err != nil {
 			return err
 		}
 		return s.mail.EnqueueTx(ctx, q.Tx, ws.ID, email, ws.Language, "invite", map[string]any{
@@ -268,10 +276,16 @@ func (s *Service) Invite(ctx context.Context, actor *core.User, in InviteInput) 
 	return inv, nil
 }
 
-var errInviteInvalid = core.Errorf(core.ENOTFOUND, "errors.invite_invalid")
+var (
+	errInviteInvalid = core.Errorf(core.ENOTFOUND, "errors.invite_invalid")
+	// errInviteRevoked tells the holder of a withdrawn link what happened,
+	// so they ask for a new invitation rather than retry.
+	errInviteRevoked = core.Errorf(core.ENOTFOUND, "errors.invite_revoked")
+)
 
 // OpenInvite returns the invitation behind a link token if it can still be
-// accepted, with its workspace.
+// accepted, with its workspace. An invitation withdrawn by an admin, or
+// whose inviter is no longer an active admin, is errInviteRevoked.
 func (s *Service) OpenInvite(ctx context.Context, token string) (*core.Invite, *core.Workspace, error) {
 	r := s.db.Reader()
 	inv, err := r.InviteByTokenHash(ctx, auth.HashToken(token))
@@ -283,6 +297,16 @@ func (s *Service) OpenInvite(ctx context.Context, token string) (*core.Invite, *
 	}
 	if !inv.AcceptedAt.IsZero() || !s.db.Now().Before(inv.ExpiresAt) {
 		return nil, nil, errInviteInvalid
+	}
+	if !inv.RevokedAt.IsZero() {
+		return nil, nil, errInviteRevoked
+	}
+	inviter, err := r.UserInWorkspace(ctx, inv.WorkspaceID, inv.InvitedBy)
+	if err != nil && core.ErrorCode(err) != core.ENOTFOUND {
+		return nil, nil, err
+	}
+	if inviter == nil || !inviter.IsAdmin() || inviter.State != core.StateActive {
+		return nil, nil, errInviteRevoked
 	}
 	ws, err := r.Workspace(ctx, inv.WorkspaceID)
 	if err != nil {
@@ -331,8 +355,11 @@ func (s *Service) AcceptInvite(ctx context.Context, in AcceptInput) (*auth.Login
 		}
 		u.WorkspaceID, u.Role, u.Rights, u.State, u.PasswordHash = ws.ID, inv.Role, inv.Rights, core.StateActive, hash
 		u.Language, u.Timezone = cmp.Or(in.Language, ws.Language), ws.Timezone
-		res, err = s.createSignedIn(ctx, q, u, in.IP, in.Device, "invite")
-		return err
+		if res, err = s.createSignedIn(ctx, q, u, in.IP, in.Device, "invite"); err != nil {
+			return err
+		}
+		return q.Audit(ctx, &core.AuditEntry{WorkspaceID: ws.ID, ActorID: u.ID, TargetID: u.ID,
+			Action: core.AuditInviteAccepted, Detail: accessString(inv.Role, inv.Rights), IP: in.IP})
 	})
 	if err != nil {
 		return nil, err
@@ -355,6 +382,30 @@ func (s *Service) OpenInvites(ctx context.Context, actor *core.User) ([]*core.In
 		return nil, core.ErrForbidden
 	}
 	return s.db.Reader().OpenInvites(ctx, actor.WorkspaceID)
+}
+
+// RevokeInvite withdraws an open invitation of the actor's workspace; its
+// link stops working at once. Admins only; another workspace's invitation,
+// or one already used, withdrawn or expired, is ENOTFOUND.
+func (s *Service) RevokeInvite(ctx context.Context, actor *core.User, id int64) error {
+	if !actor.IsAdmin() {
+		return core.ErrForbidden
+	}
+	err := s.db.InTx(ctx, func(q *store.Q) error {
+		if _, err := activeAdmin(ctx, q, actor); err != nil {
+			return err
+		}
+		inv, err := q.RevokeInvite(ctx, actor.WorkspaceID, id)
+		if err != nil {
+			return err
+		}
+		return audit(ctx, q, actor, inv.InvitedBy, core.AuditInviteRevoked, inv.Email)
+	})
+	if err != nil {
+		return fmt.Errorf("revoke invite %d: %w", id, err)
+	}
+	slog.InfoContext(ctx, "invite revoked", "invite_id", id, "by", actor.ID)
+	return nil
 }
 
 // Page is one page of a list.
@@ -419,14 +470,41 @@ func (s *Service) SetAccess(ctx context.Context, actor *core.User, id int64, in 
 		return nil, err
 	}
 	return s.changeUser(ctx, actor, id, func(q *store.Q, u *core.User) error {
-		if u.Role == core.RoleAdmin && in.Role != core.RoleAdmin && u.State == core.StateActive {
+		before := accessString(u.Role, u.Rights)
+		demoted := u.Role == core.RoleAdmin && in.Role != core.RoleAdmin
+		if demoted && u.State == core.StateActive {
 			if err := ensureAnotherAdmin(ctx, q, u.WorkspaceID); err != nil {
 				return err
 			}
 		}
 		u.Role, u.Rights = in.Role, rights
+		after := accessString(u.Role, u.Rights)
+		if after == before {
+			return nil
+		}
+		if err := audit(ctx, q, actor, u.ID, core.AuditAccessChanged, before+" → "+after); err != nil {
+			return err
+		}
+		if demoted {
+			// An invitation speaks for its inviter's admin rights: it dies with them.
+			return s.revokeInvitesBy(ctx, q, actor, u)
+		}
 		return nil
 	})
+}
+
+// accessString shows a role and rights language-neutrally for the audit
+// log: "user (profile-access)".
+func accessString(role core.Role, rights []core.Right) string {
+	if len(rights) == 0 {
+		return string(role)
+	}
+	parts := make([]string, len(rights))
+	for i, r := range rights {
+		parts[i] = string(r)
+	}
+	slices.Sort(parts)
+	return string(role) + " (" + strings.Join(parts, ", ") + ")"
 }
 
 // SetState deactivates, reactivates or removes a user; admins only. An
@@ -448,12 +526,62 @@ func (s *Service) SetState(ctx context.Context, actor *core.User, id int64, stat
 				return err
 			}
 		}
-		u.State = state
-		if state != core.StateActive {
-			return q.DeleteUserSessions(ctx, u.ID)
+		if u.State == state {
+			return nil
 		}
-		return nil
+		u.State = state
+		if err := audit(ctx, q, actor, u.ID, stateAction[state], ""); err != nil {
+			return err
+		}
+		if state == core.StateActive {
+			return nil
+		}
+		if err := q.DeleteUserSessions(ctx, u.ID); err != nil {
+			return err
+		}
+		// Revoked, not merely refused while inactive: reactivation must not
+		// bring back tokens or invitations that may have leaked meanwhile.
+		tokens, err := q.RevokeUserAPITokens(ctx, u.ID)
+		if err != nil {
+			return err
+		}
+		for _, t := range tokens {
+			if err := audit(ctx, q, actor, u.ID, core.AuditTokenRevoked, t.Name); err != nil {
+				return err
+			}
+		}
+		return s.revokeInvitesBy(ctx, q, actor, u)
 	})
+}
+
+var stateAction = map[core.State]core.AuditAction{
+	core.StateActive:   core.AuditUserReactivated,
+	core.StateInactive: core.AuditUserDeactivated,
+	core.StateRemoved:  core.AuditUserRemoved,
+}
+
+// revokeInvitesBy withdraws the open invitations inviter sent, auditing
+// each, in q's transaction.
+func (s *Service) revokeInvitesBy(ctx context.Context, q *store.Q, actor, inviter *core.User) error {
+	invs, err := q.RevokeInvitesBy(ctx, inviter.ID)
+	if err != nil {
+		return err
+	}
+	for _, inv := range invs {
+		if err := audit(ctx, q, actor, inviter.ID, core.AuditInviteRevoked, inv.Email); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// audit records an account change by actor about targetID in q's
+// transaction. The client IP comes from the request's context (set by
+// httpx.ClientIP), so callers need not thread it through; it is empty from
+// the command line.
+func audit(ctx context.Context, q *store.Q, actor *core.User, targetID int64, action core.AuditAction, detail string) error {
+	return q.Audit(ctx, &core.AuditEntry{WorkspaceID: actor.WorkspaceID, ActorID: actor.ID, TargetID: targetID,
+		Action: action, Detail: detail, IP: httpx.ClientIPFrom(ctx)})
 }
 
 func ensureAnotherAdmin(ctx context.Context, q *store.Q, workspaceID int64) error {
@@ -467,11 +595,36 @@ func ensureAnotherAdmin(ctx context.Context, q *store.Q, workspaceID int64) erro
 	return nil
 }
 
+// activeAdmin re-reads actor in q's transaction and refuses unless they
+// are still an active admin: the actor given by the caller was read before
+// the transaction, and another admin may have demoted them since.
+func activeAdmin(ctx context.Context, q *store.Q, actor *core.User) (*core.User, error) {
+	fresh, err := q.UserInWorkspace(ctx, actor.WorkspaceID, actor.ID)
+	if core.ErrorCode(err) == core.ENOTFOUND {
+		return nil, core.ErrForbidden
+	}
+	if err != nil {
+		return nil, err
+	}
+	if !fresh.IsAdmin() || fresh.State != core.StateActive {
+		return nil, core.ErrForbidden
+	}
+	return fresh, nil
+}
+
 // changeUser loads a user of the actor's workspace in a transaction, lets
-// change modify it and saves it.
+// change modify it and saves it. The workspace is locked first, so the
+// last-admin count, the actor's own rights and the user are read after any
+// concurrent change of admins has committed.
 func (s *Service) changeUser(ctx context.Context, actor *core.User, id int64, change func(*store.Q, *core.User) error) (*core.User, error) {
 	var u *core.User
 	err := s.db.InTx(ctx, func(q *store.Q) error {
+		if err := q.LockWorkspace(ctx, actor.WorkspaceID); err != nil {
+			return err
+		}
+		if _, err := activeAdmin(ctx, q, actor); err != nil {
+			return err
+		}
 		var err error
 		if u, err = q.UserInWorkspace(ctx, actor.WorkspaceID, id); err != nil {
 			return err

@@ -31,6 +31,14 @@ type inviteOutput struct {
 	Body *Invite
 }
 
+type inviteList struct {
+	Items []*Invite `json:"items" nullable:"false"`
+}
+
+type invitesOutput struct {
+	Body *inviteList
+}
+
 type tokenList struct {
 	Items []*APIToken `json:"items" nullable:"false"`
 }
@@ -74,8 +82,9 @@ func (a *API) registerAdmin() {
 		Method:      http.MethodPost,
 		Path:        "/users/{id}/deactivate",
 		Summary:     "Deactivate a user",
-		Description: "Admins only. The user can no longer sign in and every session ends; API tokens acting as them stop working. " +
-			"The last active admin cannot be deactivated (409).",
+		Description: "Admins only. The user can no longer sign in and every session ends; API tokens acting as them are revoked and " +
+			"their pending invitations withdrawn, for good: reactivating does not bring them back. " +
+			"The last active admin cannot be deactivated (409). Audited.",
 		Tags:     []string{"Administration"},
 		Security: signedIn,
 		Errors:   adminErrs,
@@ -103,6 +112,30 @@ func (a *API) registerAdmin() {
 		Security:      signedIn,
 		Errors:        []int{http.StatusBadRequest, http.StatusForbidden, http.StatusUnprocessableEntity},
 	}), a.invite)
+
+	huma.Register(a.humaAPI, a.op(huma.Operation{
+		OperationID: "list-invites",
+		Method:      http.MethodGet,
+		Path:        "/invites",
+		Summary:     "List pending invitations",
+		Description: "Admins only. Invitations that can still be accepted: not used, withdrawn or expired, " +
+			"and sent by someone who is still an active admin. Newest first.",
+		Tags:     []string{"Administration"},
+		Security: signedIn,
+		Errors:   []int{http.StatusForbidden},
+	}), a.listInvites)
+
+	huma.Register(a.humaAPI, a.op(huma.Operation{
+		OperationID:   "revoke-invite",
+		Method:        http.MethodDelete,
+		Path:          "/invites/{id}",
+		Summary:       "Withdraw a pending invitation",
+		Description:   "Admins only. Its link stops working at once. Invitations of other workspaces, and ones already used, withdrawn or expired, do not exist (404). Audited.",
+		Tags:          []string{"Administration"},
+		DefaultStatus: http.StatusNoContent,
+		Security:      signedIn,
+		Errors:        []int{http.StatusForbidden, http.StatusNotFound, http.StatusUnprocessableEntity},
+	}), a.revokeInvite)
 
 	huma.Register(a.humaAPI, a.op(huma.Operation{
 		OperationID: "list-tokens",
@@ -175,6 +208,27 @@ func (a *API) invite(ctx context.Context, in *inviteInput) (*inviteOutput, error
 		return nil, a.fail(ctx, err)
 	}
 	return &inviteOutput{Body: toInvite(inv)}, nil
+}
+
+func (a *API) listInvites(ctx context.Context, _ *struct{}) (*invitesOutput, error) {
+	p := principal(ctx)
+	invs, err := a.deps.Accounts.OpenInvites(ctx, p.User)
+	if err != nil {
+		return nil, a.fail(ctx, err)
+	}
+	out := &inviteList{Items: make([]*Invite, 0, len(invs))}
+	for _, inv := range invs {
+		out.Items = append(out.Items, toInvite(inv))
+	}
+	return &invitesOutput{Body: out}, nil
+}
+
+func (a *API) revokeInvite(ctx context.Context, in *userIDInput) (*struct{}, error) {
+	p := principal(ctx)
+	if err := a.deps.Accounts.RevokeInvite(ctx, p.User, in.ID); err != nil {
+		return nil, a.fail(ctx, err)
+	}
+	return nil, nil
 }
 
 func (a *API) listTokens(ctx context.Context, _ *struct{}) (*tokensOutput, error) {

@@ -116,6 +116,7 @@ type Invite struct {
 	Email     string    `json:"email"`
 	Role      string    `json:"role" enum:"admin,user"`
 	Rights    []string  `json:"rights" nullable:"false"`
+	InvitedBy int64     `json:"invited_by" doc:"The admin who sent it. The invitation is withdrawn when they are deactivated or lose the admin role."`
 	CreatedAt time.Time `json:"created_at"`
 	ExpiresAt time.Time `json:"expires_at"`
 }
@@ -126,6 +127,7 @@ func toInvite(inv *core.Invite) *Invite {
 		Email:     inv.Email,
 		Role:      string(inv.Role),
 		Rights:    rightStrings(inv.Rights),
+		InvitedBy: inv.InvitedBy,
 		CreatedAt: inv.CreatedAt.UTC(),
 		ExpiresAt: inv.ExpiresAt.UTC(),
 	}
@@ -157,7 +159,7 @@ func toAPIToken(t *core.APIToken) *APIToken {
 // AuditEntry is one line of a user's audit log.
 type AuditEntry struct {
 	ID        int64     `json:"id"`
-	Action    string    `json:"action" doc:"What happened, e.g. email.change_requested, email.change_cancelled, email.changed, password.changed, password.reset_sent, password.reset, note.changed, sign_in.succeeded, sign_in.failed, sign_in.second_step_failed, two_factor.enabled, two_factor.disabled, two_factor.reset, two_factor.backup_code_used or two_factor.backup_codes_regenerated. New kinds may appear."`
+	Action    string    `json:"action" doc:"What happened, e.g. email.change_requested, email.change_cancelled, email.changed, password.changed, password.reset_sent, password.reset, note.changed, user.access_changed, user.deactivated, user.reactivated, user.removed, invite.sent, invite.revoked, invite.accepted, api_token.created, api_token.revoked, sign_in.succeeded, sign_in.failed, sign_in.second_step_failed, two_factor.enabled, two_factor.disabled, two_factor.reset, two_factor.backup_code_used or two_factor.backup_codes_regenerated. New kinds may appear."`
 	ActorID   *int64    `json:"actor_id" nullable:"true" doc:"Who did it; null when it was the holder of an emailed link or the actor is gone."`
 	ActorName string    `json:"actor_name" doc:"The actor's name; empty when actor_id is null."`
 	Detail    string    `json:"detail" doc:"Context such as the new address of an email change. Secret values are never recorded."`

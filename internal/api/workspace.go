@@ -40,7 +40,7 @@ type allowlistInput struct {
 type WorkspaceAuditEntry struct {
 	ID        int64     `json:"id"`
 	Time      time.Time `json:"time"`
-	Action    string    `json:"action" doc:"What happened, e.g. sign_in.succeeded, sign_in.failed, two_factor.enabled, session.revoked, workspace.require_two_factor, workspace.ip_allowlist, password.changed. New kinds may appear."`
+	Action    string    `json:"action" doc:"What happened, e.g. sign_in.succeeded, sign_in.failed, two_factor.enabled, session.revoked, workspace.require_two_factor, workspace.ip_allowlist, password.changed, user.access_changed, user.deactivated, invite.sent, invite.revoked, invite.accepted, api_token.created, api_token.revoked. New kinds may appear."`
 	ActorID   *int64    `json:"actor_id" nullable:"true" doc:"Who did it; null when it was the holder of an emailed link, an unknown caller, or the actor is gone."`
 	ActorName string    `json:"actor_name" doc:"The actor's name; empty when actor_id is null."`
 	TargetID  int64     `json:"target_id" doc:"The user it concerns."`

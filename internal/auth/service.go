@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"roster/internal/core"
+	"roster/internal/httpx"
 	"roster/internal/store"
 )
 
@@ -357,7 +358,14 @@ func (s *Service) CreateAPIToken(ctx context.Context, actor *core.User, name str
 	secret := APITokenPrefix + NewToken()
 	now := s.db.Now()
 	t := &core.APIToken{UserID: actor.ID, Name: name, TokenHash: HashToken(secret), CreatedAt: now, ExpiresAt: now.Add(ttl)}
-	if err := s.db.Writer().CreateAPIToken(ctx, t); err != nil {
+	err := s.db.InTx(ctx, func(q *store.Q) error {
+		if err := q.CreateAPIToken(ctx, t); err != nil {
+			return err
+		}
+		return q.Audit(ctx, &core.AuditEntry{WorkspaceID: actor.WorkspaceID, ActorID: actor.ID, TargetID: actor.ID,
+			Action: core.AuditTokenCreated, Detail: t.Name, IP: httpx.ClientIPFrom(ctx)})
+	})
+	if err != nil {
 		return "", nil, err
 	}
 	slog.InfoContext(ctx, "api token created", "token_id", t.ID, "user_id", actor.ID)
@@ -377,7 +385,15 @@ func (s *Service) RevokeAPIToken(ctx context.Context, actor *core.User, id int64
 	if !actor.IsAdmin() {
 		return core.ErrForbidden
 	}
-	return s.db.Writer().RevokeAPIToken(ctx, actor.WorkspaceID, id)
+	return s.db.InTx(ctx, func(q *store.Q) error {
+		t, err := q.RevokeAPIToken(ctx, actor.WorkspaceID, id)
+		if err != nil {
+			return err
+		}
+		// The entry is about the admin the token acted as.
+		return q.Audit(ctx, &core.AuditEntry{WorkspaceID: actor.WorkspaceID, ActorID: actor.ID, TargetID: t.UserID,
+			Action: core.AuditTokenRevoked, Detail: t.Name, IP: httpx.ClientIPFrom(ctx)})
+	})
 }
 
 // Sessions lists the user's own signed-in devices, most recent first.

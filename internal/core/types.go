@@ -133,6 +133,7 @@ type Invite struct {
 	CreatedAt   time.Time
 	ExpiresAt   time.Time
 	AcceptedAt  time.Time // zero while open
+	RevokedAt   time.Time // zero unless withdrawn by an admin or with its inviter's admin rights
 }
 
 // OutboxMail is a mail kept by the dev outbox when no SMTP server is set.
@@ -179,6 +180,20 @@ const (
 	AuditPasswordResetSent    AuditAction = "password.reset_sent"
 	AuditPasswordReset        AuditAction = "password.reset"
 	AuditNoteChanged          AuditAction = "note.changed"
+)
+
+// Audited account changes: who holds which role, rights and state, who was
+// let in, and which API tokens exist.
+const (
+	AuditAccessChanged   AuditAction = "user.access_changed"
+	AuditUserDeactivated AuditAction = "user.deactivated"
+	AuditUserReactivated AuditAction = "user.reactivated"
+	AuditUserRemoved     AuditAction = "user.removed"
+	AuditInviteSent      AuditAction = "invite.sent"
+	AuditInviteRevoked   AuditAction = "invite.revoked"
+	AuditInviteAccepted  AuditAction = "invite.accepted"
+	AuditTokenCreated    AuditAction = "api_token.created"
+	AuditTokenRevoked    AuditAction = "api_token.revoked"
 )
 
 // AuditEntry is one line of the audit log.

@@ -123,16 +123,19 @@ func (q *Q) WorkspaceAPITokens(ctx context.Context, workspaceID int64) ([]*core.
 
 const tokenColsPrefixed = "t.id, t.user_id, t.name, t.token_hash, t.created_at, t.expires_at, t.last_used_at, t.revoked_at"
 
-// RevokeAPIToken revokes a token of the workspace; ENOTFOUND when the token
-// is not there or belongs to another workspace.
-func (q *Q) RevokeAPIToken(ctx context.Context, workspaceID, id int64) error {
-	res, err := q.exec(ctx, `UPDATE api_tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL
-		AND user_id IN (SELECT id FROM users WHERE workspace_id = ?)`, ms(q.now()), id, workspaceID)
-	if err != nil {
-		return fmt.Errorf("revoke api token: %w", err)
-	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return core.ErrNotFound
-	}
-	return nil
+// RevokeAPIToken revokes a token of the workspace and returns it; ENOTFOUND
+// when the token is not there, is already revoked or belongs to another
+// workspace.
+func (q *Q) RevokeAPIToken(ctx context.Context, workspaceID, id int64) (*core.APIToken, error) {
+	return scanToken(q.row(ctx, `UPDATE api_tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL
+		AND user_id IN (SELECT id FROM users WHERE workspace_id = ?) RETURNING `+tokenCols, ms(q.now()), id, workspaceID))
+}
+
+// RevokeUserAPITokens revokes every active token acting as userID and
+// returns them: a deactivated user's tokens must not come back when the
+// user is reactivated.
+func (q *Q) RevokeUserAPITokens(ctx context.Context, userID int64) ([]*core.APIToken, error) {
+	rows, err := q.query(ctx, "UPDATE api_tokens SET revoked_at = ? WHERE user_id = ? AND revoked_at IS NULL RETURNING "+tokenCols,
+		ms(q.now()), userID)
+	return collect(rows, err, "revoked api tokens", scanToken)
 }

@@ -161,10 +161,10 @@ func TestSessionsAndTokens(t *testing.T) {
 		}
 		other := &core.Workspace{Name: "Other", Timezone: "UTC", Language: "en"}
 		_ = db.Writer().CreateWorkspace(ctx, other)
-		if err := db.Writer().RevokeAPIToken(ctx, other.ID, tok.ID); core.ErrorCode(err) != core.ENOTFOUND {
+		if _, err := db.Writer().RevokeAPIToken(ctx, other.ID, tok.ID); core.ErrorCode(err) != core.ENOTFOUND {
 			t.Fatalf("foreign revoke: %v", err)
 		}
-		if err := db.Writer().RevokeAPIToken(ctx, ws.ID, tok.ID); err != nil {
+		if _, err := db.Writer().RevokeAPIToken(ctx, ws.ID, tok.ID); err != nil {
 			t.Fatal(err)
 		}
 		list, err := db.Reader().WorkspaceAPITokens(ctx, ws.ID)

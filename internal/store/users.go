@@ -176,6 +176,26 @@ func (q *Q) Users(ctx context.Context, f UserFilter) ([]*core.User, int, error) 
 	return users, total, err
 }
 
+// LockWorkspace serialises changes to who administers a workspace: call it
+// in a transaction before counting admins and changing one, so two admins
+// demoting each other at once cannot both pass the count. PostgreSQL takes
+// a row lock held until the transaction ends. SQLite needs nothing: every
+// transaction begins IMMEDIATE on the one writer connection, so it already
+// holds the database's write lock.
+func (q *Q) LockWorkspace(ctx context.Context, workspaceID int64) error {
+	if q.db.Engine != Postgres {
+		return nil
+	}
+	var id int64
+	if err := q.row(ctx, "SELECT id FROM workspaces WHERE id = ? FOR UPDATE", workspaceID).Scan(&id); err != nil {
+		if errors.Is(err, sql.ErrNoRows) {
+			return core.ErrNotFound
+		}
+		return fmt.Errorf("lock workspace: %w", err)
+	}
+	return nil
+}
+
 // CountActiveAdmins counts the active admins of a workspace.
 func (q *Q) CountActiveAdmins(ctx context.Context, workspaceID int64) (int, error) {
 	var n int

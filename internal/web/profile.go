@@ -215,6 +215,24 @@ func auditKey(a core.AuditAction) string {
 		return i18n.Key("web.audit.password_reset")
 	case core.AuditNoteChanged:
 		return i18n.Key("web.audit.note_changed")
+	case core.AuditAccessChanged:
+		return i18n.Key("web.audit.access_changed")
+	case core.AuditUserDeactivated:
+		return i18n.Key("web.audit.user_deactivated")
+	case core.AuditUserReactivated:
+		return i18n.Key("web.audit.user_reactivated")
+	case core.AuditUserRemoved:
+		return i18n.Key("web.audit.user_removed")
+	case core.AuditInviteSent:
+		return i18n.Key("web.audit.invite_sent")
+	case core.AuditInviteRevoked:
+		return i18n.Key("web.audit.invite_revoked")
+	case core.AuditInviteAccepted:
+		return i18n.Key("web.audit.invite_accepted")
+	case core.AuditTokenCreated:
+		return i18n.Key("web.audit.token_created")
+	case core.AuditTokenRevoked:
+		return i18n.Key("web.audit.token_revoked")
 	case core.AuditTwoFactorEnabled:
 		return i18n.Key("web.audit.two_factor_enabled")
 	case core.AuditTwoFactorDisabled:

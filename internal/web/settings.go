@@ -19,6 +19,7 @@ var flashes = map[string]string{
 	"deactivated":      i18n.Key("web.flash.deactivated"),
 	"reactivated":      i18n.Key("web.flash.reactivated"),
 	"revoked":          i18n.Key("web.flash.token_revoked"),
+	"invite_revoked":   i18n.Key("web.flash.invite_revoked"),
 	"saved":            i18n.Key("web.flash.profile_saved"),
 	"photo_saved":      i18n.Key("web.flash.photo_saved"),
 	"photo_removed":    i18n.Key("web.flash.photo_removed"),
@@ -224,6 +225,23 @@ func (h *Handler) inviteUser(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	usersBack(w, r, "invited")
+}
+
+// revokeInvite withdraws a pending invitation from the users page.
+func (h *Handler) revokeInvite(w http.ResponseWriter, r *http.Request) {
+	me := principalFrom(r.Context()).User
+	id, ok := h.pathID(w, r)
+	if !ok {
+		return
+	}
+	if !h.parseForm(w, r) {
+		return
+	}
+	if err := h.deps.Accounts.RevokeInvite(r.Context(), me, id); err != nil {
+		h.changeFailed(w, r, err)
+		return
+	}
+	usersBack(w, r, "invite_revoked")
 }
 
 func formRights(f url.Values) []core.Right {

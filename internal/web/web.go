@@ -121,6 +121,7 @@ func (h *Handler) Register(mux *http.ServeMux) {
 	mux.Handle("POST /settings/users/{id}/password-reset", h.signedIn(h.sendPasswordReset))
 	mux.Handle("POST /settings/users/{id}/two-factor/reset", h.signedIn(h.resetTwoFactor))
 	mux.Handle("POST /settings/users/invite", h.signedIn(h.inviteUser))
+	mux.Handle("POST /settings/users/invites/{id}/revoke", h.signedIn(h.revokeInvite))
 	mux.Handle("POST /settings/users/{id}/access", h.signedIn(h.setAccess))
 	mux.Handle("POST /settings/users/{id}/deactivate", h.signedIn(h.setState(core.StateInactive)))
 	mux.Handle("POST /settings/users/{id}/reactivate", h.signedIn(h.setState(core.StateActive)))

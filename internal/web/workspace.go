@@ -117,6 +117,9 @@ var auditTypes = []struct{ Value, Key string }{
 	{"password.", i18n.Key("web.audit_log.type_password")},
 	{"email.", i18n.Key("web.audit_log.type_email")},
 	{"note.", i18n.Key("web.audit_log.type_note")},
+	{"user.", i18n.Key("web.audit_log.type_user")},
+	{"invite.", i18n.Key("web.audit_log.type_invite")},
+	{"api_token.", i18n.Key("web.audit_log.type_api_token")},
 	{"workspace.", i18n.Key("web.audit_log.type_workspace")},
 }
 
