@@ -1,6 +1,9 @@
 package core
 
-import "testing"
+import (
+	"testing"
+	"unicode"
+)
 
 func TestNormalizePhone(t *testing.T) {
 	cases := []struct {
@@ -52,9 +55,10 @@ func FuzzNormalizePhone(f *testing.F) {
 }
 
 // FuzzNormalizeName: accepted names are trimmed, 1-50 characters and free
-// of control characters, and normalising again changes nothing.
+// of control and format characters, hold a letter or digit, and
+// normalising again changes nothing.
 func FuzzNormalizeName(f *testing.F) {
-	for _, s := range []string{"Ana", "  Иван  ", "a\x00b", "", "é", "x\u2028y"} {
+	for _, s := range []string{"Ana", "  Иван  ", "a\x00b", "", "é", "x\u2028y", "a\u200bb", "\u202e", "--"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
@@ -65,6 +69,16 @@ func FuzzNormalizeName(f *testing.F) {
 		again, ok2 := NormalizeName(got)
 		if !ok2 || again != got {
 			t.Fatalf("%q -> %q -> %q", s, got, again)
+		}
+		letter := false
+		for _, r := range got {
+			if unicode.Is(unicode.Cf, r) || unicode.IsControl(r) {
+				t.Fatalf("%q accepted with %U", got, r)
+			}
+			letter = letter || unicode.IsLetter(r) || unicode.IsDigit(r)
+		}
+		if !letter {
+			t.Fatalf("%q accepted without a letter or digit", got)
 		}
 	})
 }

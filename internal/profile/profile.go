@@ -134,10 +134,10 @@ func (s *Service) Update(ctx context.Context, actor *core.User, targetID int64, 
 		}
 		var v core.Invalid
 		if c.Name != nil {
-			if name, ok := core.NormalizeName(*c.Name); ok {
+			if name, key := core.CheckName(*c.Name); key == "" {
 				u.Name = name
 			} else {
-				v.Add("name", "errors.field.name_invalid", nil)
+				v.Add("name", key, nil)
 			}
 		}
 		if c.Phone != nil {
