@@ -28,6 +28,13 @@ func TestNormalizePhone(t *testing.T) {
 			t.Errorf("NormalizePhone(%q, %s) = %q, %v; want %q, %v", c.in, c.region, got, ok, c.want, c.ok)
 		}
 	}
+	// An extension is refused with its own key, never dropped.
+	for _, in := range []string{"+1 415 555 2671 ext. 123", "+14155552671;ext=123", "(415) 555-2671 x123", "+34 612 34 56 78 ext 5"} {
+		got, key := CheckPhone(in, "US")
+		if key != PhoneExtensionKey || got != "" {
+			t.Errorf("CheckPhone(%q) = %q, %q; want the extension refused", in, got, key)
+		}
+	}
 	if f := FormatPhone("+34612345678"); f != "+34 612 34 56 78" {
 		t.Errorf("FormatPhone = %q", f)
 	}

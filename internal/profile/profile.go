@@ -141,10 +141,10 @@ func (s *Service) Update(ctx context.Context, actor *core.User, targetID int64, 
 			}
 		}
 		if c.Phone != nil {
-			if phone, ok := core.NormalizePhone(*c.Phone, ws.Country); ok {
+			if phone, key := core.CheckPhone(*c.Phone, ws.Country); key == "" {
 				u.Phone = phone
 			} else {
-				v.Add("phone", "errors.field.phone_invalid", nil)
+				v.Add("phone", key, nil)
 			}
 		}
 		if c.Language != nil {

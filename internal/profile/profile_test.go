@@ -134,6 +134,20 @@ func TestUpdateAllOrNothing(t *testing.T) {
 		if core.ErrorCode(err) != core.EINVALID {
 			t.Fatal(err)
 		}
+		// An extension is refused, never dropped; invisible and letterless
+		// names each get their own message.
+		_, err = f.prof.Update(ctx, f.plain, f.plain.ID, profile.Changes{Name: ptr("Pablo\u202eziuR"), Phone: ptr("612 34 56 78 ext. 12")}, "")
+		if keys := fieldKeys(err); keys["phone"] != "errors.field.phone_extension" || keys["name"] != "errors.field.name_invisible_chars" {
+			t.Fatalf("extension / invisible name: %v %v", err, keys)
+		}
+		_, err = f.prof.Update(ctx, f.plain, f.plain.ID, profile.Changes{Name: ptr("\u200b-\u200b")}, "")
+		if keys := fieldKeys(err); keys["name"] != "errors.field.name_invisible_chars" {
+			t.Fatalf("zero-width name: %v %v", err, keys)
+		}
+		_, err = f.prof.Update(ctx, f.plain, f.plain.ID, profile.Changes{Name: ptr("- . -")}, "")
+		if keys := fieldKeys(err); keys["name"] != "errors.field.name_no_letter" {
+			t.Fatalf("letterless name: %v %v", err, keys)
+		}
 		again, _ := f.prof.Get(ctx, f.plain, f.plain.ID)
 		if again.User.Name != "Pablo Ruiz" || again.User.Phone != "+34612345678" {
 			t.Fatalf("a refused save changed something: %+v", again.User)
