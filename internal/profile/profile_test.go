@@ -8,6 +8,7 @@ import (
 	"image"
 	"image/color"
 	"image/png"
+	"roster/internal/mail/mailtest"
 	"strings"
 	"sync"
 	"testing"
@@ -39,7 +40,7 @@ func (f *fakeMail) EnqueueTx(_ context.Context, tx *sql.Tx, to, lang, template s
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.sent = append(f.sent, sent{to, lang, template, data})
-	return nil
+	return mailtest.Check(template, data)
 }
 
 func (f *fakeMail) last(template string) *sent {

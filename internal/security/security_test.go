@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os/exec"
 	"regexp"
+	"roster/internal/mail/mailtest"
 	"strings"
 	"testing"
 	"time"
@@ -32,7 +33,7 @@ func (f *fakeMail) EnqueueTx(_ context.Context, tx *sql.Tx, to, lang, template s
 		panic("mail outside a transaction")
 	}
 	f.sent = append(f.sent, sent{to, template, data})
-	return nil
+	return mailtest.Check(template, data)
 }
 
 func (f *fakeMail) last(template string) *sent {
