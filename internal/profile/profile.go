@@ -76,6 +76,9 @@ type Profile struct {
 	NoteVisible bool
 	// Self is true when the viewer looks at their own profile.
 	Self bool
+	// EmailEditable: the viewer may change this sign-in address (their
+	// own, or anyone's for admins).
+	EmailEditable bool
 }
 
 // Get returns the profile of target as actor may see it: their own, or any
@@ -87,7 +90,7 @@ func (s *Service) Get(ctx context.Context, actor *core.User, targetID int64) (*P
 	if err != nil {
 		return nil, err
 	}
-	p := &Profile{User: u, NoteVisible: actor.CanAccessProfiles(), Self: u.ID == actor.ID}
+	p := &Profile{User: u, NoteVisible: actor.CanAccessProfiles(), Self: u.ID == actor.ID, EmailEditable: mayChangeEmail(actor, u)}
 	if c, err := r.PendingEmailChange(ctx, u.ID); err == nil {
 		p.PendingEmail = c.NewEmail
 	} else if core.ErrorCode(err) != core.ENOTFOUND {
@@ -221,7 +224,7 @@ func (s *Service) RequestEmailChange(ctx context.Context, actor *core.User, targ
 		if err != nil {
 			return err
 		}
-		if u.ID != actor.ID && !actor.IsAdmin() {
+		if !mayChangeEmail(actor, u) {
 			return core.ErrForbidden
 		}
 		if u.TwoFactorEnabled {
@@ -280,6 +283,12 @@ func (s *Service) RequestEmailChange(ctx context.Context, actor *core.User, targ
 		return nil, err
 	}
 	return s.Get(ctx, actor, targetID)
+}
+
+// mayChangeEmail: a user changes their own sign-in address, admins
+// anyone's; the profile-access right does not reach it.
+func mayChangeEmail(actor, target *core.User) bool {
+	return actor.ID == target.ID || actor.IsAdmin()
 }
 
 // ErrNoEmailChange means there is no pending email change to cancel (as

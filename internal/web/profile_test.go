@@ -547,7 +547,7 @@ var resetPathRE = regexp.MustCompile(`^/password/reset/[A-Za-z0-9_-]+$`)
 func TestAdminPasswordReset(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		e := newEnv(t, db)
-		e.setup("en")
+		ada := e.setup("en")
 		admin := e.login("ada@acme.test")
 		bob := e.createUser("Acme", "Bob Builder", "bob@acme.test", core.RoleUser)
 		e.update(bob, func(u *core.User) { u.Language = "es" })
@@ -558,6 +558,18 @@ func TestAdminPasswordReset(t *testing.T) {
 		wantNotContains(t, e.get(fmt.Sprintf("/settings/users/%d", bob.ID), cleoC), "password-reset")
 		wantStatus(t, e.post(fmt.Sprintf("/settings/users/%d/password-reset", bob.ID), cleoC, nil), http.StatusForbidden)
 		_ = cleo
+
+		// Profile access does not reach sign-in addresses: no form, and 403
+		// for the admin's (which would send the confirmation link to Cleo).
+		adaPath := fmt.Sprintf("/settings/users/%d", ada.ID)
+		adaPage := e.get(adaPath, cleoC)
+		wantStatus(t, adaPage, http.StatusOK)
+		wantNotContains(t, adaPage, `action="`+adaPath+`/email"`)
+		wantContains(t, e.get(fmt.Sprintf("/settings/users/%d", bob.ID), admin), fmt.Sprintf(`action="/settings/users/%d/email"`, bob.ID))
+		wantStatus(t, e.post(adaPath+"/email", cleoC, url.Values{"email": {"cleo.owns@evil.test"}}), http.StatusForbidden)
+		if e.user(ada.ID).Email != "ada@acme.test" {
+			t.Fatal("the admin's address changed")
+		}
 
 		w := e.post(fmt.Sprintf("/settings/users/%d/password-reset", bob.ID), admin, nil)
 		wantRedirect(t, w, http.StatusSeeOther, fmt.Sprintf("/settings/users/%d?done=reset_sent", bob.ID))
