@@ -107,9 +107,9 @@ func (s *Service) Setup(ctx context.Context, in SetupInput) (*auth.LoginResult, 
 }
 
 func validateWorkspace(v *core.Invalid, name, tz, lang string) *core.Workspace {
-	name, ok := core.NormalizeName(name)
-	if !ok {
-		v.Add("workspace", "errors.field.name_invalid", nil)
+	name, key := core.CheckName(name)
+	if key != "" {
+		v.Add("workspace", key, nil)
 	}
 	if tz == "" {
 		tz = "UTC"
@@ -127,11 +127,11 @@ func validateWorkspace(v *core.Invalid, name, tz, lang string) *core.Workspace {
 }
 
 func validateNewUser(v *core.Invalid, name, email, password string) *core.User {
-	name, ok := core.NormalizeName(name)
-	if !ok {
-		v.Add("name", "errors.field.name_invalid", nil)
+	name, key := core.CheckName(name)
+	if key != "" {
+		v.Add("name", key, nil)
 	}
-	email, ok = core.NormalizeEmail(email)
+	email, ok := core.NormalizeEmail(email)
 	if !ok {
 		v.Add("email", "errors.field.email_invalid", nil)
 	}

@@ -3,6 +3,7 @@ package account_test
 import (
 	"context"
 	"database/sql"
+	"roster/internal/mail/mailtest"
 	"strings"
 	"testing"
 	"time"
@@ -26,7 +27,7 @@ func (f *fakeQueue) EnqueueTx(_ context.Context, tx *sql.Tx, _ int64, to, lang, 
 		panic("mail enqueued outside a transaction")
 	}
 	f.sent = append(f.sent, sentMail{to, lang, template, data})
-	return nil
+	return mailtest.Check(template, data)
 }
 
 type fixture struct {

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
+	"roster/internal/mail/mailtest"
 	"strings"
 	"sync"
 	"testing"
@@ -45,7 +46,7 @@ func (m *fakeMail) EnqueueTx(_ context.Context, _ *sql.Tx, _ int64, to, lang, te
 	defer m.mu.Unlock()
 	m.sent = append(m.sent, to)
 	m.mails = append(m.mails, sentMail{to: to, lang: lang, template: template, data: data})
-	return nil
+	return mailtest.Check(template, data)
 }
 
 // last returns the latest mail with template, or fails.

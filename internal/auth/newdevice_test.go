@@ -3,6 +3,7 @@ package auth_test
 import (
 	"context"
 	"database/sql"
+	"roster/internal/mail/mailtest"
 	"testing"
 	"time"
 
@@ -21,7 +22,7 @@ type mailRecorder struct{ sent []recordedMail }
 
 func (m *mailRecorder) EnqueueTx(_ context.Context, _ *sql.Tx, _ int64, to, _, template string, data map[string]any) error {
 	m.sent = append(m.sent, recordedMail{to, template, data})
-	return nil
+	return mailtest.Check(template, data)
 }
 
 // TestNewDeviceNoticeAndAudit: the first device gets no notice; a new

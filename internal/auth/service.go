@@ -345,9 +345,9 @@ func (s *Service) CreateAPIToken(ctx context.Context, actor *core.User, name str
 		return "", nil, core.ErrForbidden
 	}
 	var v core.Invalid
-	name, ok := core.NormalizeName(name)
-	if !ok {
-		v.Add("name", "errors.field.name_invalid", nil)
+	name, key := core.CheckName(name)
+	if key != "" {
+		v.Add("name", key, nil)
 	}
 	if ttl < MinTokenTTL || ttl > MaxTokenTTL+24*time.Hour {
 		v.Add("expires", "errors.field.expiry_invalid", nil)

@@ -7,22 +7,41 @@ import (
 	"github.com/nyaruka/phonenumbers"
 )
 
+// Phone error keys.
+const (
+	PhoneInvalidKey   = "errors.field.phone_invalid"
+	PhoneExtensionKey = "errors.field.phone_extension"
+)
+
 // NormalizePhone reads a phone number as a person types it, using region
 // (ISO 3166-1, e.g. "ES") for numbers without a country code, and returns
 // it in E.164 ("+34612345678"). Empty input is valid and clears the number.
 func NormalizePhone(s, region string) (string, bool) {
+	e164, key := CheckPhone(s, region)
+	return e164, key == ""
+}
+
+// CheckPhone is NormalizePhone with the error key when the input is
+// refused. A number with an extension ("ext. 12", ";ext=12") is refused
+// rather than stored without it: E.164 has no extension, the stored number
+// feeds tel: links, and dropping the extension silently would route calls
+// to the switchboard while the user believes it was saved.
+func CheckPhone(s, region string) (string, string) {
 	s = strings.TrimSpace(s)
 	if s == "" {
-		return "", true
+		return "", ""
 	}
 	if len(s) > 64 {
-		return "", false
+		return "", PhoneInvalidKey
 	}
 	num, err := phonenumbers.Parse(s, strings.ToUpper(region))
 	if err != nil || !phonenumbers.IsValidNumber(num) {
-		return "", false
+		return "", PhoneInvalidKey
 	}
-	return phonenumbers.Format(num, phonenumbers.E164), true
+	if num.GetExtension() != "" {
+		return "", PhoneExtensionKey
+	}
+	return phonenumbers.Format(num, phonenumbers.E164), ""
 }
 
 // FormatPhone shows a stored E.164 number in international format

@@ -1,6 +1,9 @@
 package core
 
-import "testing"
+import (
+	"testing"
+	"unicode"
+)
 
 func TestNormalizePhone(t *testing.T) {
 	cases := []struct {
@@ -23,6 +26,13 @@ func TestNormalizePhone(t *testing.T) {
 		got, ok := NormalizePhone(c.in, c.region)
 		if ok != c.ok || got != c.want {
 			t.Errorf("NormalizePhone(%q, %s) = %q, %v; want %q, %v", c.in, c.region, got, ok, c.want, c.ok)
+		}
+	}
+	// An extension is refused with its own key, never dropped.
+	for _, in := range []string{"+1 415 555 2671 ext. 123", "+14155552671;ext=123", "(415) 555-2671 x123", "+34 612 34 56 78 ext 5"} {
+		got, key := CheckPhone(in, "US")
+		if key != PhoneExtensionKey || got != "" {
+			t.Errorf("CheckPhone(%q) = %q, %q; want the extension refused", in, got, key)
 		}
 	}
 	if f := FormatPhone("+34612345678"); f != "+34 612 34 56 78" {
@@ -52,9 +62,10 @@ func FuzzNormalizePhone(f *testing.F) {
 }
 
 // FuzzNormalizeName: accepted names are trimmed, 1-50 characters and free
-// of control characters, and normalising again changes nothing.
+// of control and format characters, hold a letter or digit, and
+// normalising again changes nothing.
 func FuzzNormalizeName(f *testing.F) {
-	for _, s := range []string{"Ana", "  Иван  ", "a\x00b", "", "é", "x\u2028y"} {
+	for _, s := range []string{"Ana", "  Иван  ", "a\x00b", "", "é", "x\u2028y", "a\u200bb", "\u202e", "--"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
@@ -65,6 +76,16 @@ func FuzzNormalizeName(f *testing.F) {
 		again, ok2 := NormalizeName(got)
 		if !ok2 || again != got {
 			t.Fatalf("%q -> %q -> %q", s, got, again)
+		}
+		letter := false
+		for _, r := range got {
+			if unicode.Is(unicode.Cf, r) || unicode.IsControl(r) {
+				t.Fatalf("%q accepted with %U", got, r)
+			}
+			letter = letter || unicode.IsLetter(r) || unicode.IsDigit(r)
+		}
+		if !letter {
+			t.Fatalf("%q accepted without a letter or digit", got)
 		}
 	})
 }

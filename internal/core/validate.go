@@ -28,20 +28,47 @@ func NormalizeEmail(s string) (string, bool) {
 	return s, true
 }
 
-// NormalizeName trims a display name and reports whether it has 1 to
-// MaxNameLen characters and no control characters.
+// NormalizeName trims a display name and reports whether CheckName accepts
+// it.
 func NormalizeName(s string) (string, bool) {
+	name, key := CheckName(s)
+	return name, key == ""
+}
+
+// Name error keys, one per reason, so the form can say what is wrong.
+const (
+	NameInvalidKey   = "errors.field.name_invalid"         // empty, too long, control characters
+	NameInvisibleKey = "errors.field.name_invisible_chars" // format characters (Cf)
+	NameNoLetterKey  = "errors.field.name_no_letter"       // only punctuation, symbols or marks
+)
+
+// CheckName trims and NFC-normalises a display name and returns it with ""
+// when it has 1 to MaxNameLen characters, no control or format characters
+// and at least one letter or digit; otherwise it returns the error key.
+// Format characters (category Cf: U+200B zero width space, U+202E
+// right-to-left override, U+FEFF, ...) are refused because they make a
+// name look like another one or reorder the text around it.
+func CheckName(s string) (string, string) {
 	s = norm.NFC.String(strings.TrimSpace(s))
 	n := utf8.RuneCountInString(s)
 	if n == 0 || n > MaxNameLen || !utf8.ValidString(s) {
-		return s, false
+		return s, NameInvalidKey
 	}
+	letter := false
 	for _, r := range s {
-		if unicode.IsControl(r) || r == '\u2028' || r == '\u2029' {
-			return s, false
+		switch {
+		case unicode.IsControl(r) || r == '\u2028' || r == '\u2029':
+			return s, NameInvalidKey
+		case unicode.Is(unicode.Cf, r):
+			return s, NameInvisibleKey
+		case unicode.IsLetter(r) || unicode.IsDigit(r):
+			letter = true
 		}
 	}
-	return s, true
+	if !letter {
+		return s, NameNoLetterKey
+	}
+	return s, ""
 }
 
 // ValidTimezone reports whether tz is an IANA zone name Go knows.

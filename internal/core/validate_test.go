@@ -41,10 +41,25 @@ func TestNormalizeName(t *testing.T) {
 		strings.Repeat("я", 50):   true,
 		strings.Repeat("я", 51):   false,
 		string([]byte{0xff, 'a'}): false,
+		"Ana\u200bRuiz":           false,
+		"Ana \u202etxt.exe":       false,
+		"\ufeffAna":               false,
+		"Ana\u2060":               false,
+		"...":                     false,
+		"\u0301":                  false,
+		"李小龍":                     true,
+		"O'Brien-Smith":           true,
+		"R2-D2":                   true,
+		"١٢٣":                     true,
 	}
 	for in, want := range cases {
 		if _, ok := NormalizeName(in); ok != want {
 			t.Errorf("NormalizeName(%q) ok = %v, want %v", in, ok, want)
+		}
+	}
+	for in, key := range map[string]string{"": NameInvalidKey, "a\u202eb": NameInvisibleKey, "\u200b": NameInvisibleKey, "- -": NameNoLetterKey, "Ana": ""} {
+		if _, got := CheckName(in); got != key {
+			t.Errorf("CheckName(%q) key = %q, want %q", in, got, key)
 		}
 	}
 	if got, _ := NormalizeName("  Ana  "); got != "Ana" {

@@ -82,6 +82,27 @@ var loadTemplates = sync.OnceValues(func() (map[string]templateSet, error) {
 // returns the subject and both body parts. data holds the template's
 // fields; "Lang" is added.
 func Render(name string, t Translator, lang string, data map[string]any) (subject, text, html string, err error) {
+	return render(name, t, lang, data, false)
+}
+
+// Check renders like Render but fails on a data key the template uses and
+// data lacks (missingkey=error) or on output holding "<no value>" (a
+// catalog message missing its data): tests use it on the data a caller
+// actually sends, so a renamed key at a call site fails.
+func Check(name string, t Translator, lang string, data map[string]any) error {
+	subject, text, html, err := render(name, t, lang, data, true)
+	if err != nil {
+		return err
+	}
+	for part, out := range map[string]string{"subject": subject, "text": text, "html": html} {
+		if strings.Contains(out, "<no value>") || strings.Contains(out, "&lt;no value&gt;") {
+			return fmt.Errorf("mail: %s %s %s has a missing value", name, lang, part)
+		}
+	}
+	return nil
+}
+
+func render(name string, t Translator, lang string, data map[string]any, strict bool) (subject, text, html string, err error) {
 	sets, err := loadTemplates()
 	if err != nil {
 		return "", "", "", err
@@ -110,6 +131,9 @@ func Render(name string, t Translator, lang string, data map[string]any) (subjec
 		return "", "", "", fmt.Errorf("mail: clone %s: %w", name, err)
 	}
 	textT.Funcs(funcs)
+	if strict {
+		textT.Option("missingkey=error")
+	}
 	var buf bytes.Buffer
 	if err := textT.ExecuteTemplate(&buf, "subject", d); err != nil {
 		return "", "", "", fmt.Errorf("mail: render %s subject: %w", name, err)
@@ -127,6 +151,9 @@ func Render(name string, t Translator, lang string, data map[string]any) (subjec
 		return "", "", "", fmt.Errorf("mail: clone %s HTML: %w", name, err)
 	}
 	htmlT.Funcs(funcs)
+	if strict {
+		htmlT.Option("missingkey=error")
+	}
 	buf.Reset()
 	if err := htmlT.Execute(&buf, d); err != nil {
 		return "", "", "", fmt.Errorf("mail: render %s HTML: %w", name, err)

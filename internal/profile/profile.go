@@ -76,6 +76,9 @@ type Profile struct {
 	NoteVisible bool
 	// Self is true when the viewer looks at their own profile.
 	Self bool
+	// EmailEditable: the viewer may change this sign-in address (their
+	// own, or anyone's for admins).
+	EmailEditable bool
 }
 
 // Get returns the profile of target as actor may see it: their own, or any
@@ -87,7 +90,7 @@ func (s *Service) Get(ctx context.Context, actor *core.User, targetID int64) (*P
 	if err != nil {
 		return nil, err
 	}
-	p := &Profile{User: u, NoteVisible: actor.CanAccessProfiles(), Self: u.ID == actor.ID}
+	p := &Profile{User: u, NoteVisible: actor.CanAccessProfiles(), Self: u.ID == actor.ID, EmailEditable: mayChangeEmail(actor, u)}
 	if c, err := r.PendingEmailChange(ctx, u.ID); err == nil {
 		p.PendingEmail = c.NewEmail
 	} else if core.ErrorCode(err) != core.ENOTFOUND {
@@ -134,17 +137,17 @@ func (s *Service) Update(ctx context.Context, actor *core.User, targetID int64, 
 		}
 		var v core.Invalid
 		if c.Name != nil {
-			if name, ok := core.NormalizeName(*c.Name); ok {
+			if name, key := core.CheckName(*c.Name); key == "" {
 				u.Name = name
 			} else {
-				v.Add("name", "errors.field.name_invalid", nil)
+				v.Add("name", key, nil)
 			}
 		}
 		if c.Phone != nil {
-			if phone, ok := core.NormalizePhone(*c.Phone, ws.Country); ok {
+			if phone, key := core.CheckPhone(*c.Phone, ws.Country); key == "" {
 				u.Phone = phone
 			} else {
-				v.Add("phone", "errors.field.phone_invalid", nil)
+				v.Add("phone", key, nil)
 			}
 		}
 		if c.Language != nil {
@@ -196,16 +199,33 @@ func audit(ctx context.Context, q *store.Q, actorID int64, target *core.User, ac
 // is on: it must be turned off first.
 var ErrEmailLockedBy2FA = core.Errorf(core.ECONFLICT, "errors.email_locked_2fa")
 
+// EmailChangesPerHour caps email change requests (and so confirmation
+// mails) per user: each one mails an address the requester chose.
+const EmailChangesPerHour = 5
+
+// ErrEmailTakenAtConfirm refuses a confirmation when the new address
+// belongs to another account by then.
+var ErrEmailTakenAtConfirm = core.Errorf(core.ECONFLICT, "errors.email_taken_at_confirm")
+
 // RequestEmailChange starts changing target's address: a confirmation link
 // (valid 24 hours, single use) goes to the new address and a notice to the
 // old one; the address changes only when the link is opened. A new request
-// replaces a pending one.
+// replaces a pending one. Only admins change another user's address: the
+// profile-access right could otherwise move an admin's sign-in to a
+// mailbox its holder controls.
+//
+// An address that belongs to another account is answered exactly like a
+// free one, so the form cannot be used to find out who has an account; no
+// mail goes to it, and the change could not be confirmed anyway.
 func (s *Service) RequestEmailChange(ctx context.Context, actor *core.User, targetID int64, newEmail, ip string) (*Profile, error) {
 	email, ok := core.NormalizeEmail(newEmail)
 	err := s.db.InTx(ctx, func(q *store.Q) error {
 		u, err := s.target(ctx, q, actor, targetID)
 		if err != nil {
 			return err
+		}
+		if !mayChangeEmail(actor, u) {
+			return core.ErrForbidden
 		}
 		if u.TwoFactorEnabled {
 			return ErrEmailLockedBy2FA
@@ -216,26 +236,41 @@ func (s *Service) RequestEmailChange(ctx context.Context, actor *core.User, targ
 			v.Add("email", "errors.field.email_invalid", nil)
 		case email == u.Email:
 			v.Add("email", "errors.field.email_same", nil)
-		default:
-			if _, err := q.UserByEmail(ctx, email); err == nil {
-				v.Add("email", "errors.field.email_taken", nil)
-			} else if core.ErrorCode(err) != core.ENOTFOUND {
-				return err
-			}
 		}
 		if err := v.Err(); err != nil {
 			return err
 		}
-		token := auth.NewToken()
+		// Count and write under the user's row lock, so concurrent requests
+		// cannot all pass the check.
+		if err := q.LockUser(ctx, u.ID); err != nil {
+			return err
+		}
 		now := s.db.Now()
+		n, oldest, err := q.CountAudit(ctx, u.ID, core.AuditEmailChangeRequested, now.Add(-time.Hour))
+		if err != nil {
+			return err
+		}
+		if n >= EmailChangesPerHour {
+			wait := max(oldest.Add(time.Hour).Sub(now), time.Second)
+			return &core.Error{Code: core.ETOOMANY, Key: "errors.too_many_requests", RetryAfter: wait}
+		}
+		taken := false
+		if _, err := q.UserByEmail(ctx, email); err == nil {
+			taken = true
+		} else if core.ErrorCode(err) != core.ENOTFOUND {
+			return err
+		}
+		token := auth.NewToken()
 		if err := q.PutEmailChange(ctx, &core.EmailChange{UserID: u.ID, NewEmail: email, TokenHash: auth.HashToken(token),
 			CreatedAt: now, ExpiresAt: now.Add(EmailChangeTTL)}); err != nil {
 			return err
 		}
-		if err := s.mail.EnqueueTx(ctx, q.Tx, u.WorkspaceID, email, u.Language, "email_confirm", map[string]any{
-			"Name": u.Name, "NewEmail": email, "Link": s.baseURL + "/email/confirm/" + token, "Hours": int(EmailChangeTTL / time.Hour),
-		}); err != nil {
-			return err
+		if !taken {
+			if err := s.mail.EnqueueTx(ctx, q.Tx, u.WorkspaceID, email, u.Language, "email_confirm", map[string]any{
+				"Name": u.Name, "NewEmail": email, "Link": s.baseURL + "/email/confirm/" + token, "Hours": int(EmailChangeTTL / time.Hour),
+			}); err != nil {
+				return err
+			}
 		}
 		if err := s.mail.EnqueueTx(ctx, q.Tx, u.WorkspaceID, u.Email, u.Language, "email_change_notice", map[string]any{
 			"Name": u.Name, "NewEmail": email, "OldEmail": u.Email,
@@ -248,6 +283,12 @@ func (s *Service) RequestEmailChange(ctx context.Context, actor *core.User, targ
 		return nil, err
 	}
 	return s.Get(ctx, actor, targetID)
+}
+
+// mayChangeEmail: a user changes their own sign-in address, admins
+// anyone's; the profile-access right does not reach it.
+func mayChangeEmail(actor, target *core.User) bool {
+	return actor.ID == target.ID || actor.IsAdmin()
 }
 
 // ErrNoEmailChange means there is no pending email change to cancel (as
@@ -300,6 +341,11 @@ func (s *Service) ConfirmEmailChange(ctx context.Context, token, ip string) (*co
 		}
 		if u.TwoFactorEnabled {
 			return ErrEmailLockedBy2FA
+		}
+		if other, err := q.UserByEmail(ctx, c.NewEmail); err == nil && other.ID != u.ID {
+			return ErrEmailTakenAtConfirm
+		} else if err != nil && core.ErrorCode(err) != core.ENOTFOUND {
+			return err
 		}
 		old := u.Email
 		u.Email = c.NewEmail

@@ -4,10 +4,13 @@ import (
 	"bytes"
 	"context"
 	"database/sql"
+	"fmt"
 	"image"
 	"image/color"
 	"image/png"
+	"roster/internal/mail/mailtest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -25,14 +28,19 @@ type sent struct {
 	Data               map[string]any
 }
 
-type fakeMail struct{ sent []sent }
+type fakeMail struct {
+	mu   sync.Mutex
+	sent []sent
+}
 
 func (f *fakeMail) EnqueueTx(_ context.Context, tx *sql.Tx, _ int64, to, lang, template string, data map[string]any) error {
 	if tx == nil {
 		panic("mail outside a transaction")
 	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
 	f.sent = append(f.sent, sent{to, lang, template, data})
-	return nil
+	return mailtest.Check(template, data)
 }
 
 func (f *fakeMail) last(template string) *sent {
@@ -134,6 +142,20 @@ func TestUpdateAllOrNothing(t *testing.T) {
 		if core.ErrorCode(err) != core.EINVALID {
 			t.Fatal(err)
 		}
+		// An extension is refused, never dropped; invisible and letterless
+		// names each get their own message.
+		_, err = f.prof.Update(ctx, f.plain, f.plain.ID, profile.Changes{Name: ptr("Pablo\u202eziuR"), Phone: ptr("612 34 56 78 ext. 12")}, "")
+		if keys := fieldKeys(err); keys["phone"] != "errors.field.phone_extension" || keys["name"] != "errors.field.name_invisible_chars" {
+			t.Fatalf("extension / invisible name: %v %v", err, keys)
+		}
+		_, err = f.prof.Update(ctx, f.plain, f.plain.ID, profile.Changes{Name: ptr("\u200b-\u200b")}, "")
+		if keys := fieldKeys(err); keys["name"] != "errors.field.name_invisible_chars" {
+			t.Fatalf("zero-width name: %v %v", err, keys)
+		}
+		_, err = f.prof.Update(ctx, f.plain, f.plain.ID, profile.Changes{Name: ptr("- . -")}, "")
+		if keys := fieldKeys(err); keys["name"] != "errors.field.name_no_letter" {
+			t.Fatalf("letterless name: %v %v", err, keys)
+		}
 		again, _ := f.prof.Get(ctx, f.plain, f.plain.ID)
 		if again.User.Name != "Pablo Ruiz" || again.User.Phone != "+34612345678" {
 			t.Fatalf("a refused save changed something: %+v", again.User)
@@ -213,12 +235,32 @@ func TestEmailChange(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
 		f := setup(t, db)
-		for in, want := range map[string]string{"bad": "errors.field.email_invalid", "PABLO@example.com": "errors.field.email_same", "ana@example.com": "errors.field.email_taken"} {
+		for in, want := range map[string]string{"bad": "errors.field.email_invalid", "PABLO@example.com": "errors.field.email_same"} {
 			if _, err := f.prof.RequestEmailChange(ctx, f.plain, f.plain.ID, in, ""); fieldKeys(err)["email"] != want {
 				t.Fatalf("%s: %v", in, err)
 			}
 		}
-		p, err := f.prof.RequestEmailChange(ctx, f.plain, f.plain.ID, "Pablo.New@Example.com", "1.1.1.1")
+		// Someone else's address is answered like a free one, mails nothing
+		// to its owner and cannot be confirmed.
+		n := len(f.mail.sent)
+		p, err := f.prof.RequestEmailChange(ctx, f.plain, f.plain.ID, "ANA@example.com", "")
+		if err != nil || p.PendingEmail != "ana@example.com" {
+			t.Fatalf("taken address: %+v %v", p, err)
+		}
+		for _, m := range f.mail.sent[n:] {
+			if m.To == "ana@example.com" {
+				t.Fatalf("the owner of a taken address got %s", m.Template)
+			}
+		}
+		// The confirmation of a free address fails once someone else took it.
+		_, _ = f.prof.RequestEmailChange(ctx, f.plain, f.plain.ID, "grab@example.com", "")
+		grab := strings.TrimPrefix(f.mail.last("email_confirm").Data["Link"].(string), "https://roster.example/email/confirm/")
+		f.user(t, "grab@example.com", "Grabber")
+		if _, err := f.prof.ConfirmEmailChange(ctx, grab, ""); err != profile.ErrEmailTakenAtConfirm {
+			t.Fatalf("confirm a taken address: %v", err)
+		}
+		f.now = f.now.Add(time.Hour) // past the request limit
+		p, err = f.prof.RequestEmailChange(ctx, f.plain, f.plain.ID, "Pablo.New@Example.com", "1.1.1.1")
 		if err != nil || p.PendingEmail != "pablo.new@example.com" || p.User.Email != "pablo@example.com" {
 			t.Fatalf("request: %+v %v", p, err)
 		}
@@ -268,11 +310,89 @@ func TestEmailChange(t *testing.T) {
 	})
 }
 
+// TestEmailChangeOfAdminNeedsAdmin: the profile-access right edits other
+// fields of others but cannot point anyone's sign-in address elsewhere.
+func TestEmailChangeOfAdminNeedsAdmin(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		f := setup(t, db)
+		n := len(f.mail.sent)
+		for _, target := range []*core.User{f.admin, f.plain} {
+			if _, err := f.prof.RequestEmailChange(ctx, f.access, target.ID, "attacker@example.net", ""); core.ErrorCode(err) != core.EFORBIDDEN {
+				t.Fatalf("profile access changed %s's email: %v", target.Email, err)
+			}
+		}
+		if len(f.mail.sent) != n {
+			t.Fatalf("mail sent: %+v", f.mail.sent[n:])
+		}
+		if p, _ := f.prof.Get(ctx, f.admin, f.admin.ID); p.PendingEmail != "" {
+			t.Fatal("a change is pending")
+		}
+		if _, err := f.prof.Update(ctx, f.access, f.plain.ID, profile.Changes{Phone: ptr("612 34 56 78")}, ""); err != nil {
+			t.Fatalf("profile access lost other fields: %v", err)
+		}
+		if _, err := f.prof.RequestEmailChange(ctx, f.admin, f.plain.ID, "pablo2@example.com", ""); err != nil {
+			t.Fatalf("admin: %v", err)
+		}
+	})
+}
+
+// TestEmailChangeRateLimit: at most EmailChangesPerHour requests per user
+// an hour, even when they arrive at once.
+func TestEmailChangeRateLimit(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		f := setup(t, db)
+		const tries = 12
+		var wg sync.WaitGroup
+		errs := make(chan error, tries)
+		for i := range tries {
+			wg.Go(func() {
+				_, err := f.prof.RequestEmailChange(ctx, f.plain, f.plain.ID, fmt.Sprintf("p%d@example.com", i), "")
+				errs <- err
+			})
+		}
+		wg.Wait()
+		close(errs)
+		ok, limited := 0, 0
+		for err := range errs {
+			switch {
+			case err == nil:
+				ok++
+			case core.ErrorCode(err) == core.ETOOMANY && core.AsError(err).RetryAfter > 0:
+				limited++
+			default:
+				t.Errorf("unexpected: %v", err)
+			}
+		}
+		if ok != profile.EmailChangesPerHour || limited != tries-ok {
+			t.Fatalf("%d accepted, %d limited", ok, limited)
+		}
+		f.mail.mu.Lock()
+		confirms := 0
+		for _, m := range f.mail.sent {
+			if m.Template == "email_confirm" {
+				confirms++
+			}
+		}
+		f.mail.mu.Unlock()
+		if confirms != profile.EmailChangesPerHour {
+			t.Fatalf("%d confirmation mails", confirms)
+		}
+		f.now = f.now.Add(time.Hour + time.Second)
+		if _, err := f.prof.RequestEmailChange(ctx, f.plain, f.plain.ID, "later@example.com", ""); err != nil {
+			t.Fatalf("after an hour: %v", err)
+		}
+	})
+}
+
 func TestEmailLockedWhileTwoFactorOn(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
 		f := setup(t, db)
-		_, _ = f.prof.RequestEmailChange(ctx, f.plain, f.plain.ID, "before@example.com", "")
+		if _, err := f.prof.RequestEmailChange(ctx, f.plain, f.plain.ID, "before@example.com", ""); err != nil {
+			t.Fatal(err)
+		}
 		token := strings.TrimPrefix(f.mail.last("email_confirm").Data["Link"].(string), "https://roster.example/email/confirm/")
 		f.setTwoFactor(t, f.plain.ID, true)
 		_, err := f.prof.RequestEmailChange(ctx, f.plain, f.plain.ID, "new@example.com", "")

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os/exec"
 	"regexp"
+	"roster/internal/mail/mailtest"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -39,7 +40,7 @@ func (f *fakeMail) EnqueueTx(_ context.Context, tx *sql.Tx, _ int64, to, lang, t
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.sent = append(f.sent, sent{to, template, data})
-	return nil
+	return mailtest.Check(template, data)
 }
 
 func (f *fakeMail) last(template string) *sent {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"roster/internal/core"
 )
@@ -197,4 +198,27 @@ func scanAudit(row scanner) (*core.AuditEntry, error) {
 	}
 	e.ActorID, e.Action, e.CreatedAt = actor.Int64, core.AuditAction(action), fromMS(created)
 	return &e, nil
+}
+
+// LockUser holds the user's row until the transaction ends (PostgreSQL
+// takes a row lock on the no-op UPDATE; SQLite already has one writer), so
+// count-then-write rules per user cannot race.
+func (q *Q) LockUser(ctx context.Context, userID int64) error {
+	if _, err := q.exec(ctx, "UPDATE users SET email = email WHERE id = ?", userID); err != nil {
+		return fmt.Errorf("lock user: %w", err)
+	}
+	return nil
+}
+
+// CountAudit counts the entries with action about target since a time and
+// returns the oldest one's time (zero when none).
+func (q *Q) CountAudit(ctx context.Context, targetID int64, action core.AuditAction, since time.Time) (int, time.Time, error) {
+	var n int
+	var oldest sql.NullInt64
+	err := q.row(ctx, "SELECT COUNT(*), MIN(created_at) FROM audit_log WHERE target_id = ? AND action = ? AND created_at > ?",
+		targetID, string(action), ms(since)).Scan(&n, &oldest)
+	if err != nil {
+		return 0, time.Time{}, fmt.Errorf("count audit: %w", err)
+	}
+	return n, fromNullMS(oldest), nil
 }

@@ -42,7 +42,9 @@ type profileData struct {
 	Values      map[string]string
 	Zones       []string
 	EmailLocked bool // two-step verification is on: no email change
-	CanReset    bool // the viewer may send this user a password reset link
+	// EmailEditable: the viewer may change this address; others see it only.
+	EmailEditable bool
+	CanReset      bool // the viewer may send this user a password reset link
 	// CanResetTwoFactor: an admin looking at someone else whose two-step
 	// verification is on may remove it.
 	CanResetTwoFactor bool
@@ -146,6 +148,7 @@ func (h *Handler) renderProfile(w http.ResponseWriter, r *http.Request, id int64
 		ShowNote:          p.NoteVisible,
 		PendingEmail:      p.PendingEmail,
 		EmailLocked:       u.TwoFactorEnabled,
+		EmailEditable:     p.EmailEditable,
 		CanReset:          me.IsAdmin() && !p.Self,
 		CanResetTwoFactor: me.IsAdmin() && !p.Self && u.TwoFactorEnabled,
 		RecentMinutes:     int(h.deps.Profiles.RecentSignIn() / time.Minute),

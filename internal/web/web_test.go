@@ -13,6 +13,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"regexp"
+	"roster/internal/mail/mailtest"
 	"strconv"
 	"strings"
 	"sync"
@@ -47,7 +48,7 @@ func (q *fakeQueue) EnqueueTx(_ context.Context, _ *sql.Tx, _ int64, to, lang, t
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	q.mails = append(q.mails, queued{to, lang, tpl, data})
-	return nil
+	return mailtest.Check(tpl, data)
 }
 
 func (q *fakeQueue) last(t *testing.T) queued {
