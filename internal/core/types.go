@@ -176,6 +176,7 @@ const (
 	AuditEmailChangeRequested AuditAction = "email.change_requested"
 	AuditEmailChangeCancelled AuditAction = "email.change_cancelled"
 	AuditEmailChanged         AuditAction = "email.changed"
+	AuditEmailChangeUndone    AuditAction = "email.change_undone"
 	AuditPasswordChanged      AuditAction = "password.changed"
 	AuditPasswordResetSent    AuditAction = "password.reset_sent"
 	AuditPasswordReset        AuditAction = "password.reset"

@@ -23,8 +23,11 @@ import (
 
 // Limits and lifetimes.
 const (
-	MaxNoteLen       = 2000
-	EmailChangeTTL   = 24 * time.Hour
+	MaxNoteLen     = 2000
+	EmailChangeTTL = 24 * time.Hour
+	// EmailUndoTTL is how long the old address may put itself back after a
+	// change, from the link in the notice it gets.
+	EmailUndoTTL     = 7 * 24 * time.Hour
 	PasswordResetTTL = 24 * time.Hour
 	// DefaultRecentSignIn is how long after signing in a user may change
 	// their password without typing the current one (two-step
@@ -320,6 +323,65 @@ func (s *Service) CancelEmailChange(ctx context.Context, actor *core.User, targe
 
 var errLinkInvalid = core.Errorf(core.ENOTFOUND, "errors.link_invalid")
 
+// EmailUndoUsable reports whether an undo link still works, for the page
+// that asks before using it.
+func (s *Service) EmailUndoUsable(ctx context.Context, token string) error {
+	ok, err := s.db.Reader().EmailUndoUsable(ctx, auth.HashToken(token))
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return errLinkInvalid
+	}
+	return nil
+}
+
+// UndoEmailChange puts back the address a change replaced, from the link
+// mailed to that address, within EmailUndoTTL and once: every session and
+// API token of the user ends, since whoever made the change may hold one,
+// and any pending change is dropped. It fails with ErrEmailTakenAtConfirm
+// when another account has taken the old address since.
+func (s *Service) UndoEmailChange(ctx context.Context, token, ip string) (*core.User, error) {
+	var u *core.User
+	err := s.db.InTx(ctx, func(q *store.Q) error {
+		userID, old, err := q.SpendEmailUndo(ctx, auth.HashToken(token))
+		if err != nil {
+			if core.ErrorCode(err) == core.ENOTFOUND {
+				return errLinkInvalid
+			}
+			return err
+		}
+		if u, err = q.User(ctx, userID); err != nil {
+			return err
+		}
+		if other, err := q.UserByEmail(ctx, old); err == nil && other.ID != u.ID {
+			return ErrEmailTakenAtConfirm
+		} else if err != nil && core.ErrorCode(err) != core.ENOTFOUND {
+			return err
+		}
+		changed := u.Email
+		u.Email = old
+		if _, err := q.DeleteEmailChange(ctx, u.ID); err != nil {
+			return err
+		}
+		if err := q.UpdateUser(ctx, u); err != nil {
+			return err
+		}
+		if err := q.DeleteUserSessions(ctx, u.ID); err != nil {
+			return err
+		}
+		if _, err := q.RevokeUserAPITokens(ctx, u.ID); err != nil {
+			return err
+		}
+		return audit(ctx, q, 0, u, core.AuditEmailChangeUndone, changed+" → "+old, ip)
+	})
+	if err != nil {
+		return nil, err
+	}
+	slog.InfoContext(ctx, "email change undone", "user_id", u.ID)
+	return u, nil
+}
+
 // ConfirmEmailChange applies the change behind a confirmation link. It
 // works once; the address must still be free and two-step verification
 // still off.
@@ -355,7 +417,19 @@ func (s *Service) ConfirmEmailChange(ctx context.Context, token, ip string) (*co
 		if err := q.UpdateUser(ctx, u); err != nil {
 			return err
 		}
-		return audit(ctx, q, 0, u, core.AuditEmailChanged, old+" → "+u.Email, ip)
+		if err := audit(ctx, q, 0, u, core.AuditEmailChanged, old+" → "+u.Email, ip); err != nil {
+			return err
+		}
+		// The old address learns of the change and may undo it: whoever
+		// confirmed it controls only the new one.
+		undo := auth.NewToken()
+		if err := q.PutEmailUndo(ctx, auth.HashToken(undo), u.ID, old, u.Email, s.db.Now().Add(EmailUndoTTL)); err != nil {
+			return err
+		}
+		return s.mail.EnqueueTx(ctx, q.Tx, u.WorkspaceID, old, u.Language, "email_changed", map[string]any{
+			"Name": u.Name, "OldEmail": old, "NewEmail": u.Email, "Link": s.baseURL + "/email/undo/" + undo,
+			"Days": int(EmailUndoTTL / (24 * time.Hour)),
+		})
 	})
 	if err != nil {
 		return nil, err

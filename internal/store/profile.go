@@ -222,3 +222,39 @@ func (q *Q) CountAudit(ctx context.Context, targetID int64, action core.AuditAct
 	}
 	return n, fromNullMS(oldest), nil
 }
+
+// PutEmailUndo records the link that puts userID's old address back.
+func (q *Q) PutEmailUndo(ctx context.Context, tokenHash []byte, userID int64, oldEmail, newEmail string, expires time.Time) error {
+	_, err := q.exec(ctx, `INSERT INTO email_undos (token_hash, user_id, old_email, new_email, created_at, expires_at)
+		VALUES (?, ?, ?, ?, ?, ?)`, tokenHash, userID, oldEmail, newEmail, ms(q.now()), ms(expires))
+	if err != nil {
+		return fmt.Errorf("save email undo: %w", err)
+	}
+	return nil
+}
+
+// SpendEmailUndo uses an unexpired, unused undo link in one statement, so
+// two racing uses cannot both pass; ENOTFOUND otherwise.
+func (q *Q) SpendEmailUndo(ctx context.Context, tokenHash []byte) (userID int64, oldEmail string, err error) {
+	err = q.row(ctx, `UPDATE email_undos SET used_at = ? WHERE token_hash = ? AND used_at IS NULL AND expires_at > ?
+		RETURNING user_id, old_email`, ms(q.now()), tokenHash, ms(q.now())).Scan(&userID, &oldEmail)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, "", core.ErrNotFound
+	}
+	if err != nil {
+		return 0, "", fmt.Errorf("spend email undo: %w", err)
+	}
+	return userID, oldEmail, nil
+}
+
+// EmailUndoUsable reports whether an undo link is unexpired and unused, for
+// the page that asks before using it.
+func (q *Q) EmailUndoUsable(ctx context.Context, tokenHash []byte) (bool, error) {
+	var n int
+	err := q.row(ctx, "SELECT COUNT(*) FROM email_undos WHERE token_hash = ? AND used_at IS NULL AND expires_at > ?",
+		tokenHash, ms(q.now())).Scan(&n)
+	if err != nil {
+		return false, fmt.Errorf("read email undo: %w", err)
+	}
+	return n > 0, nil
+}

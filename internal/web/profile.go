@@ -75,7 +75,7 @@ type auditRow struct {
 
 // linkActions are done by whoever opens an emailed link, so no account is
 // recorded as their actor.
-var linkActions = map[core.AuditAction]bool{core.AuditPasswordReset: true, core.AuditEmailChanged: true}
+var linkActions = map[core.AuditAction]bool{core.AuditPasswordReset: true, core.AuditEmailChanged: true, core.AuditEmailChangeUndone: true}
 
 // newAuditTable translates entries; names (may be nil) gives target names
 // and turns the user column on.
@@ -210,6 +210,8 @@ func auditKey(a core.AuditAction) string {
 		return i18n.Key("web.audit.email_change_cancelled")
 	case core.AuditEmailChanged:
 		return i18n.Key("web.audit.email_changed")
+	case core.AuditEmailChangeUndone:
+		return i18n.Key("web.audit.email_change_undone")
 	case core.AuditPasswordChanged:
 		return i18n.Key("web.audit.password_changed")
 	case core.AuditPasswordResetSent:
@@ -480,6 +482,37 @@ func (h *Handler) confirmEmail(w http.ResponseWriter, r *http.Request) {
 	}
 	v.Data = emailConfirmedData{Email: u.Email, SignedIn: p != nil}
 	h.render(w, r, http.StatusOK, "email_confirmed", v)
+}
+
+type emailUndoData struct {
+	Token, Email string
+	Done         bool
+}
+
+// undoEmailForm asks before putting an old address back: a GET must not
+// sign anyone out (mail scanners open links).
+func (h *Handler) undoEmailForm(w http.ResponseWriter, r *http.Request) {
+	if err := h.deps.Profiles.EmailUndoUsable(r.Context(), r.PathValue("token")); err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	v := h.pageFor(r, i18n.Key("web.email_undo.title"))
+	v.Data = emailUndoData{Token: r.PathValue("token")}
+	h.render(w, r, http.StatusOK, "email_undo", v)
+}
+
+// undoEmail puts the old address back and signs the user out everywhere.
+func (h *Handler) undoEmail(w http.ResponseWriter, r *http.Request) {
+	u, err := h.deps.Profiles.UndoEmailChange(r.Context(), r.PathValue("token"), clientIP(r))
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	h.clearCookie(w)
+	v := h.pageFor(r, i18n.Key("web.email_undo.title"))
+	h.speak(v, u.Language, "web.email_undo.title")
+	v.Data = emailUndoData{Email: u.Email, Done: true}
+	h.render(w, r, http.StatusOK, "email_undo", v)
 }
 
 // speak switches a public page to lang, when supported: pages opened from

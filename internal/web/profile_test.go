@@ -347,6 +347,36 @@ func TestEmailChangeFlow(t *testing.T) {
 		wantNotContains(t, w, "Waiting for confirmation")
 		wantContains(t, w, "robert@builder.test")
 
+		// The old address got a link that puts it back: the page asks first
+		// (opening the link changes nothing), the button signs Bob out
+		// everywhere, and the link works once.
+		undo := e.queue.find(t, "email_changed")
+		if undo.To != "bob@acme.test" {
+			t.Fatalf("undo notice went to %s", undo.To)
+		}
+		undoPath := linkPath(t, undo)
+		w = e.get(undoPath, "")
+		wantStatus(t, w, http.StatusOK)
+		wantContains(t, w, `action="`+undoPath+`"`, "Put my address back and sign out everywhere")
+		checkNoInline(t, "email undo", w.Body.String())
+		if got := e.user(bob.ID).Email; got != "robert@builder.test" {
+			t.Fatalf("opening the undo link changed the address to %q", got)
+		}
+		w = e.post(undoPath, "", nil)
+		wantStatus(t, w, http.StatusOK)
+		wantContains(t, w, "Your email address is bob@acme.test again")
+		if got := e.user(bob.ID).Email; got != "bob@acme.test" {
+			t.Fatalf("email %q after undo", got)
+		}
+		if w := e.get("/settings/profile", bobC); w.Code == http.StatusOK {
+			t.Fatal("Bob's session survived the undo")
+		}
+		wantStatus(t, e.post(undoPath, "", nil), http.StatusNotFound)
+		wantStatus(t, e.get(undoPath, ""), http.StatusNotFound)
+		bobC = e.login("bob@acme.test")
+		wantRedirect(t, e.post("/settings/profile/email", bobC, url.Values{"email": {"Robert@Builder.test"}}), http.StatusSeeOther, "/settings/profile?done=email_sent")
+		wantStatus(t, e.get(linkPath(t, e.queue.find(t, "email_confirm")), ""), http.StatusOK)
+
 		// A pending change can be cancelled; its link then stops working.
 		wantRedirect(t, e.post("/settings/profile/email", bobC, url.Values{"email": {"bob2@acme.test"}}), http.StatusSeeOther, "/settings/profile?done=email_sent")
 		path = linkPath(t, e.queue.find(t, "email_confirm"))
