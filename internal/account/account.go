@@ -135,10 +135,8 @@ func validateNewUser(v *core.Invalid, name, email, password string) *core.User {
 	if !ok {
 		v.Add("email", "errors.field.email_invalid", nil)
 	}
-	if key, data := auth.CheckPasswordStrength(password); key != "" {
+	if key, data := auth.CheckPassword(password, email); key != "" {
 		v.Add("password", key, data)
-	} else if strings.EqualFold(password, email) {
-		v.Add("password", "errors.field.password_common", nil)
 	}
 	return &core.User{Name: name, Email: email}
 }

@@ -67,9 +67,11 @@ func TestPasswordRules(t *testing.T) {
 		"qwertyuiop":                "errors.field.password_common",
 		"tangerine-violin-42-orbit": "",
 		strings.Repeat("ж", 8):      "",
+		"ana.ruiz@example.com":      "errors.field.password_is_email",
+		" Ana.Ruiz@Example.com ":    "errors.field.password_is_email",
 	}
 	for pw, want := range cases {
-		if got, _ := auth.CheckPasswordStrength(pw); got != want {
+		if got, _ := auth.CheckPassword(pw, "ana.ruiz@example.com"); got != want {
 			t.Errorf("%q: got %q want %q", pw, got, want)
 		}
 	}

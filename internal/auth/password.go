@@ -54,9 +54,11 @@ func IsCommonPassword(pw string) bool {
 	return ok
 }
 
-// CheckPasswordStrength returns a field error key (and data) for a password
-// that breaks the rules, or "" when it is acceptable.
-func CheckPasswordStrength(pw string) (key string, data map[string]any) {
+// CheckPassword returns a field error key (and data) for a password that
+// breaks the rules, or "" when it is acceptable: the one statement of them
+// for sign-up, invitations, changes and resets. email is the account's
+// address, which the password must not be.
+func CheckPassword(pw, email string) (key string, data map[string]any) {
 	n := utf8.RuneCountInString(pw)
 	switch {
 	case pw == "":
@@ -67,6 +69,8 @@ func CheckPasswordStrength(pw string) (key string, data map[string]any) {
 		return "errors.field.too_long", map[string]any{"Count": MaxPasswordLen}
 	case IsCommonPassword(pw):
 		return "errors.field.password_common", nil
+	case email != "" && strings.EqualFold(strings.TrimSpace(pw), email):
+		return "errors.field.password_is_email", nil
 	}
 	return "", nil
 }

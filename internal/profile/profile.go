@@ -306,6 +306,9 @@ func (s *Service) CancelEmailChange(ctx context.Context, actor *core.User, targe
 		if err != nil {
 			return err
 		}
+		if !mayChangeEmail(actor, u) {
+			return core.ErrForbidden
+		}
 		had, err := q.DeleteEmailChange(ctx, u.ID)
 		if err != nil {
 			return err
@@ -454,10 +457,8 @@ func (s *Service) ChangePassword(ctx context.Context, p *auth.Principal, in Pass
 	u := p.User
 	recent := p.Session != nil && s.db.Now().Sub(p.Session.CreatedAt) < s.recentSignIn
 	var v core.Invalid
-	if key, data := auth.CheckPasswordStrength(in.New); key != "" {
+	if key, data := auth.CheckPassword(in.New, u.Email); key != "" {
 		v.Add("new_password", key, data)
-	} else if strings.EqualFold(strings.TrimSpace(in.New), u.Email) {
-		v.Add("new_password", "errors.field.password_is_email", nil)
 	}
 	if u.TwoFactorEnabled || !recent || in.Current != "" {
 		if err := s.auth.VerifyPassword(ctx, u, in.Current, in.IP, "current_password"); err != nil {
@@ -558,10 +559,8 @@ func (s *Service) ResetPassword(ctx context.Context, token, newPassword, ip stri
 		return nil, err
 	}
 	var v core.Invalid
-	if key, data := auth.CheckPasswordStrength(newPassword); key != "" {
+	if key, data := auth.CheckPassword(newPassword, u.Email); key != "" {
 		v.Add("new_password", key, data)
-	} else if strings.EqualFold(strings.TrimSpace(newPassword), u.Email) {
-		v.Add("new_password", "errors.field.password_is_email", nil)
 	}
 	if err := v.Err(); err != nil {
 		return nil, err

@@ -334,6 +334,13 @@ func TestEmailChangeOfAdminNeedsAdmin(t *testing.T) {
 		if _, err := f.prof.RequestEmailChange(ctx, f.admin, f.plain.ID, "pablo2@example.com", ""); err != nil {
 			t.Fatalf("admin: %v", err)
 		}
+		// Nor may profile access cancel the change an admin started.
+		if _, err := f.prof.CancelEmailChange(ctx, f.access, f.plain.ID, ""); core.ErrorCode(err) != core.EFORBIDDEN {
+			t.Fatalf("profile access cancelled another's email change: %v", err)
+		}
+		if p, _ := f.prof.Get(ctx, f.admin, f.plain.ID); p.PendingEmail != "pablo2@example.com" {
+			t.Fatal("the pending change is gone")
+		}
 	})
 }
 

@@ -565,7 +565,7 @@ func (h *Handler) resetSubmit(w http.ResponseWriter, r *http.Request) {
 	pw := r.PostForm.Get("new_password")
 	if pw != r.PostForm.Get("confirm_password") {
 		var v core.Invalid
-		if key, data := auth.CheckPasswordStrength(pw); key != "" {
+		if key, data := auth.CheckPassword(pw, u.Email); key != "" {
 			v.Add("new_password", key, data)
 		}
 		v.Add("confirm_password", i18n.Key("web.reset.mismatch"), nil)
