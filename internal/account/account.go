@@ -6,7 +6,6 @@ package account
 import (
 	"cmp"
 	"context"
-	"database/sql"
 	"fmt"
 	"log/slog"
 	"slices"
@@ -17,30 +16,25 @@ import (
 	"roster/internal/core"
 	"roster/internal/httpx"
 	"roster/internal/i18n"
+	"roster/internal/mail"
 	"roster/internal/store"
 )
 
 // InviteTTL is how long an invitation link works.
 const InviteTTL = 7 * 24 * time.Hour
 
-// MailQueue enqueues a templated email inside the caller's transaction, so
-// the mail goes out if and only if the change that causes it commits.
-type MailQueue interface {
-	EnqueueTx(ctx context.Context, tx *sql.Tx, workspaceID int64, to, lang, template string, data map[string]any) error
-}
-
 // Service applies account rules.
 type Service struct {
 	db      *store.DB
 	auth    *auth.Service
-	mail    MailQueue
+	mail    mail.Enqueuer
 	baseURL string
 }
 
 // NewService returns the account service. baseURL is the public URL used in
 // links sent by email.
-func NewService(db *store.DB, authSvc *auth.Service, mail MailQueue, baseURL string) *Service {
-	return &Service{db: db, auth: authSvc, mail: mail, baseURL: strings.TrimRight(baseURL, "/")}
+func NewService(db *store.DB, authSvc *auth.Service, mailer mail.Enqueuer, baseURL string) *Service {
+	return &Service{db: db, auth: authSvc, mail: mailer, baseURL: strings.TrimRight(baseURL, "/")}
 }
 
 // NeedsSetup reports whether no workspace exists yet.

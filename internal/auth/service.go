@@ -2,7 +2,6 @@ package auth
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -10,6 +9,7 @@ import (
 
 	"roster/internal/core"
 	"roster/internal/httpx"
+	"roster/internal/mail"
 	"roster/internal/store"
 )
 
@@ -29,9 +29,7 @@ type Config struct {
 	// It reads through q, the sign-in's own transaction.
 	Gate func(ctx context.Context, q *store.Q, user *core.User, ip string) error
 	// Mail sends the new-device notice; nil sends none.
-	Mail interface {
-		EnqueueTx(ctx context.Context, tx *sql.Tx, workspaceID int64, to, lang, template string, data map[string]any) error
-	}
+	Mail mail.Enqueuer
 }
 
 func (c *Config) defaults() {

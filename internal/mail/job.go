@@ -88,7 +88,7 @@ type Inserter interface {
 type Localizers func(lang string) Translator
 
 // Queue renders templated mail in the recipient's language and enqueues it,
-// sealed, in the caller's transaction: the account service's MailQueue.
+// sealed, in the caller's transaction (it implements Enqueuer).
 type Queue struct {
 	Jobs         Inserter
 	Translations Localizers
@@ -97,6 +97,16 @@ type Queue struct {
 
 // EnqueueTx renders template for lang with data and enqueues its delivery
 // to `to`, a person of workspace workspaceID, in tx.
+// Enqueuer queues a templated email inside the caller's transaction, so the
+// mail goes out if and only if the change that causes it commits. It is the
+// one mail interface of the services (account, auth, profile, security);
+// Queue is the implementation, tests use recorders.
+type Enqueuer interface {
+	EnqueueTx(ctx context.Context, tx *sql.Tx, workspaceID int64, to, lang, template string, data map[string]any) error
+}
+
+var _ Enqueuer = (*Queue)(nil)
+
 func (q *Queue) EnqueueTx(ctx context.Context, tx *sql.Tx, workspaceID int64, to, lang, template string, data map[string]any) error {
 	subject, text, html, err := Render(template, q.Translations(lang), lang, data)
 	if err != nil {

@@ -5,7 +5,6 @@ package profile
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"io"
 	"log/slog"
@@ -17,6 +16,7 @@ import (
 	"roster/internal/auth"
 	"roster/internal/core"
 	"roster/internal/i18n"
+	"roster/internal/mail"
 	"roster/internal/photo"
 	"roster/internal/store"
 )
@@ -35,17 +35,12 @@ const (
 	DefaultRecentSignIn = 10 * time.Minute
 )
 
-// MailQueue enqueues a templated email inside the caller's transaction.
-type MailQueue interface {
-	EnqueueTx(ctx context.Context, tx *sql.Tx, workspaceID int64, to, lang, template string, data map[string]any) error
-}
-
 // Service applies profile rules.
 type Service struct {
 	db           *store.DB
 	auth         *auth.Service
 	accounts     *account.Service
-	mail         MailQueue
+	mail         mail.Enqueuer
 	photos       *photo.Store
 	baseURL      string
 	recentSignIn time.Duration
@@ -56,7 +51,7 @@ type Config struct {
 	DB           *store.DB
 	Auth         *auth.Service
 	Accounts     *account.Service // for listing users under the same rules
-	Mail         MailQueue
+	Mail         mail.Enqueuer
 	Photos       *photo.Store
 	BaseURL      string        // for links in mail
 	RecentSignIn time.Duration // default DefaultRecentSignIn

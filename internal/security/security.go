@@ -8,7 +8,6 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/subtle"
-	"database/sql"
 	"encoding/base64"
 	"fmt"
 	"image/png"
@@ -22,6 +21,7 @@ import (
 
 	"roster/internal/auth"
 	"roster/internal/core"
+	"roster/internal/mail"
 	"roster/internal/secrets"
 	"roster/internal/store"
 )
@@ -40,17 +40,12 @@ const (
 	purposeManage     = "manage" // a code mailed to confirm turning a method off or renewing backup codes
 )
 
-// MailQueue enqueues a templated email inside the caller's transaction.
-type MailQueue interface {
-	EnqueueTx(ctx context.Context, tx *sql.Tx, workspaceID int64, to, lang, template string, data map[string]any) error
-}
-
 // Service applies the two-step verification rules.
 type Service struct {
 	db   *store.DB
 	auth *auth.Service
 	box  *secrets.Box
-	mail MailQueue
+	mail mail.Enqueuer
 	// checked, when set, is called once per code that reaches a comparison,
 	// after the methods are read (tests count and line up attempts);
 	// emailCompared once per comparison with an emailed code.
@@ -58,8 +53,8 @@ type Service struct {
 }
 
 // NewService returns the security service.
-func NewService(db *store.DB, authSvc *auth.Service, box *secrets.Box, mail MailQueue) *Service {
-	return &Service{db: db, auth: authSvc, box: box, mail: mail}
+func NewService(db *store.DB, authSvc *auth.Service, box *secrets.Box, mailer mail.Enqueuer) *Service {
+	return &Service{db: db, auth: authSvc, box: box, mail: mailer}
 }
 
 // Errors.
