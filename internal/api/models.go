@@ -156,13 +156,15 @@ func toAPIToken(t *core.APIToken) *APIToken {
 	}
 }
 
-// AuditEntry is one line of a user's audit log.
+// AuditEntry is one line of an audit log: a user's (GET /users/{id}/audit)
+// or the workspace's (GET /audit), in one shape.
 type AuditEntry struct {
 	ID        int64     `json:"id"`
-	Action    string    `json:"action" doc:"What happened, e.g. email.change_requested, email.change_cancelled, email.changed, password.changed, password.reset_sent, password.reset, note.changed, user.access_changed, user.deactivated, user.reactivated, user.removed, invite.sent, invite.revoked, invite.accepted, api_token.created, api_token.revoked, sign_in.succeeded, sign_in.failed, sign_in.second_step_failed, two_factor.enabled, two_factor.disabled, two_factor.reset, two_factor.backup_code_used or two_factor.backup_codes_regenerated. New kinds may appear."`
+	Action    string    `json:"action" doc:"What happened, e.g. email.change_requested, email.change_cancelled, email.changed, password.changed, password.reset_sent, password.reset, note.changed, user.access_changed, user.deactivated, user.reactivated, user.removed, invite.sent, invite.revoked, invite.accepted, api_token.created, api_token.revoked, sign_in.succeeded, sign_in.failed, sign_in.second_step_failed, two_factor.enabled, two_factor.disabled, two_factor.reset, two_factor.backup_code_used, two_factor.backup_codes_regenerated, session.revoked, workspace.require_two_factor, workspace.ip_allowlist or email.change_undone. New kinds may appear."`
 	ActorID   *int64    `json:"actor_id" nullable:"true" doc:"Who did it; null when it was the holder of an emailed link or the actor is gone."`
 	ActorName string    `json:"actor_name" doc:"The actor's name; empty when actor_id is null."`
-	Detail    string    `json:"detail" doc:"Context such as the new address of an email change. Secret values are never recorded."`
+	TargetID  int64     `json:"target_id" doc:"The user it concerns."`
+	Detail    string    `json:"detail" doc:"Context such as the new address of an email change, the method of a sign-in or the new allowlist. Secret values are never recorded."`
 	IP        string    `json:"ip"`
 	CreatedAt time.Time `json:"created_at"`
 }
@@ -171,6 +173,7 @@ func toAuditEntry(e *core.AuditEntry) *AuditEntry {
 	out := &AuditEntry{
 		ID:        e.ID,
 		Action:    string(e.Action),
+		TargetID:  e.TargetID,
 		Detail:    e.Detail,
 		IP:        e.IP,
 		CreatedAt: e.CreatedAt.UTC(),

@@ -12,7 +12,6 @@ import (
 	"github.com/danielgtaylor/huma/v2"
 	"github.com/danielgtaylor/huma/v2/negotiation"
 
-	"roster/internal/core"
 	"roster/internal/security"
 )
 
@@ -36,21 +35,9 @@ type allowlistInput struct {
 	}
 }
 
-// WorkspaceAuditEntry is one line of the workspace's audit log.
-type WorkspaceAuditEntry struct {
-	ID        int64     `json:"id"`
-	Time      time.Time `json:"time"`
-	Action    string    `json:"action" doc:"What happened, e.g. sign_in.succeeded, sign_in.failed, two_factor.enabled, session.revoked, workspace.require_two_factor, workspace.ip_allowlist, password.changed, user.access_changed, user.deactivated, invite.sent, invite.revoked, invite.accepted, api_token.created, api_token.revoked. New kinds may appear."`
-	ActorID   *int64    `json:"actor_id" nullable:"true" doc:"Who did it; null when it was the holder of an emailed link, an unknown caller, or the actor is gone."`
-	ActorName string    `json:"actor_name" doc:"The actor's name; empty when actor_id is null."`
-	TargetID  int64     `json:"target_id" doc:"The user it concerns."`
-	Detail    string    `json:"detail" doc:"Context such as the method of a sign-in or the new allowlist. Secret values are never recorded."`
-	IP        string    `json:"ip"`
-}
-
 // WorkspaceAudit is the workspace's audit log, newest first.
 type WorkspaceAudit struct {
-	Items []*WorkspaceAuditEntry `json:"items" nullable:"false"`
+	Items []*AuditEntry `json:"items" nullable:"false"`
 }
 
 type auditQueryInput struct {
@@ -194,9 +181,9 @@ func (a *API) workspaceAudit(ctx context.Context, in *auditQueryInput) (*auditEx
 		ct = mediaCSV + "; charset=utf-8"
 		out.ContentDisposition = `attachment; filename="audit-` + time.Now().UTC().Format("2006-01-02") + `.csv"`
 	} else {
-		list := &WorkspaceAudit{Items: make([]*WorkspaceAuditEntry, 0, len(entries))}
+		list := &WorkspaceAudit{Items: make([]*AuditEntry, 0, len(entries))}
 		for _, e := range entries {
-			list.Items = append(list.Items, toWorkspaceAuditEntry(e))
+			list.Items = append(list.Items, toAuditEntry(e))
 		}
 		if err := json.NewEncoder(&buf).Encode(list); err != nil {
 			return nil, a.fail(ctx, err)
@@ -209,20 +196,4 @@ func (a *API) workspaceAudit(ctx context.Context, in *auditQueryInput) (*auditEx
 		_, _ = hctx.BodyWriter().Write(buf.Bytes())
 	}
 	return out, nil
-}
-
-func toWorkspaceAuditEntry(e *core.AuditEntry) *WorkspaceAuditEntry {
-	out := &WorkspaceAuditEntry{
-		ID:       e.ID,
-		Time:     e.CreatedAt.UTC(),
-		Action:   string(e.Action),
-		TargetID: e.TargetID,
-		Detail:   e.Detail,
-		IP:       e.IP,
-	}
-	if e.ActorID != 0 {
-		id := e.ActorID
-		out.ActorID, out.ActorName = &id, e.ActorName
-	}
-	return out
 }
