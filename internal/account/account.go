@@ -428,11 +428,17 @@ func (s *Service) Users(ctx context.Context, actor *core.User, p Page) ([]*core.
 	return s.db.Reader().Users(ctx, f)
 }
 
-// User returns a user of the actor's workspace. Anyone sees themselves;
-// others need admin or profile access. Another workspace's user is
-// ENOTFOUND, never revealed.
+// User returns a user of the actor's workspace (see VisibleUser).
 func (s *Service) User(ctx context.Context, actor *core.User, id int64) (*core.User, error) {
-	u, err := s.db.Reader().UserInWorkspace(ctx, actor.WorkspaceID, id)
+	return VisibleUser(ctx, s.db.Reader(), actor, id)
+}
+
+// VisibleUser reads user id through q when actor may see them: the one
+// statement of "who may see whom". Anyone sees themselves; admins and
+// holders of the profile-access right see everyone of their workspace;
+// another workspace's user does not exist (ENOTFOUND).
+func VisibleUser(ctx context.Context, q *store.Q, actor *core.User, id int64) (*core.User, error) {
+	u, err := q.UserInWorkspace(ctx, actor.WorkspaceID, id)
 	if err != nil {
 		return nil, err
 	}

@@ -99,14 +99,7 @@ func (s *Service) Get(ctx context.Context, actor *core.User, targetID int64) (*P
 
 // target loads a user the actor may see and edit.
 func (s *Service) target(ctx context.Context, q *store.Q, actor *core.User, targetID int64) (*core.User, error) {
-	u, err := q.UserInWorkspace(ctx, actor.WorkspaceID, targetID)
-	if err != nil {
-		return nil, err
-	}
-	if u.ID != actor.ID && !actor.CanAccessProfiles() {
-		return nil, core.ErrForbidden
-	}
-	return u, nil
+	return account.VisibleUser(ctx, q, actor, targetID)
 }
 
 // Changes are the fields of one Save; nil leaves a field as it is.
