@@ -469,22 +469,30 @@ func (s *Service) ChangePassword(ctx context.Context, p *auth.Principal, in Pass
 		keep = p.Session.ID
 	}
 	return s.db.InTx(ctx, func(q *store.Q) error {
-		fresh, err := q.User(ctx, u.ID)
-		if err != nil {
-			return err
-		}
-		fresh.PasswordHash = hash
-		if err := q.UpdateUser(ctx, fresh); err != nil {
-			return err
-		}
-		if err := q.DeleteOtherSessions(ctx, u.ID, keep); err != nil {
-			return err
-		}
-		if err := s.mail.EnqueueTx(ctx, q.Tx, fresh.WorkspaceID, fresh.Email, fresh.Language, "password_changed", map[string]any{"Name": fresh.Name}); err != nil {
-			return err
-		}
-		return audit(ctx, q, u.ID, fresh, core.AuditPasswordChanged, "", in.IP)
+		_, err := s.setPassword(ctx, q, u.ID, hash, keep, u.ID, core.AuditPasswordChanged, in.IP)
+		return err
 	})
+}
+
+// setPassword is what every new password does, inside q's transaction:
+// store the hash, end every other session (keep, or all with 0), mail the
+// notice and write the audit entry (actorID 0: the holder of a link).
+func (s *Service) setPassword(ctx context.Context, q *store.Q, userID int64, hash string, keep, actorID int64, action core.AuditAction, ip string) (*core.User, error) {
+	fresh, err := q.User(ctx, userID)
+	if err != nil {
+		return nil, err
+	}
+	fresh.PasswordHash = hash
+	if err := q.UpdateUser(ctx, fresh); err != nil {
+		return nil, err
+	}
+	if err := q.DeleteOtherSessions(ctx, userID, keep); err != nil {
+		return nil, err
+	}
+	if err := s.mail.EnqueueTx(ctx, q.Tx, fresh.WorkspaceID, fresh.Email, fresh.Language, "password_changed", map[string]any{"Name": fresh.Name}); err != nil {
+		return nil, err
+	}
+	return fresh, audit(ctx, q, actorID, fresh, action, "", ip)
 }
 
 // SendPasswordReset mails target a single-use link to set a new password:
@@ -567,22 +575,8 @@ func (s *Service) ResetPassword(ctx context.Context, token, newPassword, ip stri
 		} else if !ok {
 			return errLinkInvalid
 		}
-		fresh, err := q.User(ctx, u.ID)
-		if err != nil {
-			return err
-		}
-		fresh.PasswordHash = hash
-		if err := q.UpdateUser(ctx, fresh); err != nil {
-			return err
-		}
-		if err := q.DeleteOtherSessions(ctx, u.ID, 0); err != nil {
-			return err
-		}
-		if err := s.mail.EnqueueTx(ctx, q.Tx, fresh.WorkspaceID, fresh.Email, fresh.Language, "password_changed", map[string]any{"Name": fresh.Name}); err != nil {
-			return err
-		}
-		u = fresh
-		return audit(ctx, q, 0, fresh, core.AuditPasswordReset, "", ip)
+		u, err = s.setPassword(ctx, q, u.ID, hash, 0, 0, core.AuditPasswordReset, ip)
+		return err
 	})
 	if err != nil {
 		return nil, err
