@@ -14,6 +14,7 @@ import (
 
 	"roster/internal/auth"
 	"roster/internal/core"
+	"roster/internal/events"
 	"roster/internal/httpx"
 	"roster/internal/i18n"
 	"roster/internal/mail"
@@ -27,14 +28,15 @@ const InviteTTL = 7 * 24 * time.Hour
 type Service struct {
 	db      *store.DB
 	auth    *auth.Service
-	mail    mail.Enqueuer
+	mail    mail.Enqueuer // invitations: transactional mail
+	events  *events.Recorder
 	baseURL string
 }
 
 // NewService returns the account service. baseURL is the public URL used in
 // links sent by email.
-func NewService(db *store.DB, authSvc *auth.Service, mailer mail.Enqueuer, baseURL string) *Service {
-	return &Service{db: db, auth: authSvc, mail: mailer, baseURL: strings.TrimRight(baseURL, "/")}
+func NewService(db *store.DB, authSvc *auth.Service, mailer mail.Enqueuer, rec *events.Recorder, baseURL string) *Service {
+	return &Service{db: db, auth: authSvc, mail: mailer, events: rec, baseURL: strings.TrimRight(baseURL, "/")}
 }
 
 // NeedsSetup reports whether no workspace exists yet.
@@ -251,7 +253,7 @@ func (s *Service) Invite(ctx context.Context, actor *core.User, in InviteInput) 
 			return err
 		}
 		// The invitee has no account yet: the entry is about the inviter.
-		if err := audit(ctx, q, actor, actor.ID, core.AuditInviteSent, email); err != nil {
+		if err := s.audit(ctx, q, actor, actor.ID, core.AuditInviteSent, email); err != nil {
 			return err
 		}
 		return s.mail.EnqueueTx(ctx, q.Tx, ws.ID, email, ws.Language, "invite", map[string]any{
@@ -350,8 +352,8 @@ func (s *Service) AcceptInvite(ctx context.Context, in AcceptInput) (*auth.Login
 		if res, err = s.createSignedIn(ctx, q, u, in.IP, in.Device, "invite"); err != nil {
 			return err
 		}
-		return q.Audit(ctx, &core.AuditEntry{WorkspaceID: ws.ID, ActorID: u.ID, TargetID: u.ID,
-			Action: core.AuditInviteAccepted, Detail: accessString(inv.Role, inv.Rights), IP: in.IP})
+		return s.events.Record(ctx, q, core.Event{Action: core.AuditInviteAccepted, WorkspaceID: ws.ID, ActorID: u.ID, TargetID: u.ID,
+			Detail: accessString(inv.Role, inv.Rights), IP: in.IP})
 	})
 	if err != nil {
 		return nil, err
@@ -391,7 +393,7 @@ func (s *Service) RevokeInvite(ctx context.Context, actor *core.User, id int64) 
 		if err != nil {
 			return err
 		}
-		return audit(ctx, q, actor, inv.InvitedBy, core.AuditInviteRevoked, inv.Email)
+		return s.audit(ctx, q, actor, inv.InvitedBy, core.AuditInviteRevoked, inv.Email)
 	})
 	if err != nil {
 		return fmt.Errorf("revoke invite %d: %w", id, err)
@@ -480,7 +482,7 @@ func (s *Service) SetAccess(ctx context.Context, actor *core.User, id int64, in 
 		if after == before {
 			return nil
 		}
-		if err := audit(ctx, q, actor, u.ID, core.AuditAccessChanged, before+" → "+after); err != nil {
+		if err := s.audit(ctx, q, actor, u.ID, core.AuditAccessChanged, before+" → "+after); err != nil {
 			return err
 		}
 		if demoted {
@@ -528,7 +530,7 @@ func (s *Service) SetState(ctx context.Context, actor *core.User, id int64, stat
 			return nil
 		}
 		u.State = state
-		if err := audit(ctx, q, actor, u.ID, stateAction[state], ""); err != nil {
+		if err := s.audit(ctx, q, actor, u.ID, stateAction[state], ""); err != nil {
 			return err
 		}
 		if state == core.StateActive {
@@ -544,7 +546,7 @@ func (s *Service) SetState(ctx context.Context, actor *core.User, id int64, stat
 			return err
 		}
 		for _, t := range tokens {
-			if err := audit(ctx, q, actor, u.ID, core.AuditTokenRevoked, t.Name); err != nil {
+			if err := s.audit(ctx, q, actor, u.ID, core.AuditTokenRevoked, t.Name); err != nil {
 				return err
 			}
 		}
@@ -566,7 +568,7 @@ func (s *Service) revokeInvitesBy(ctx context.Context, q *store.Q, actor, invite
 		return err
 	}
 	for _, inv := range invs {
-		if err := audit(ctx, q, actor, inviter.ID, core.AuditInviteRevoked, inv.Email); err != nil {
+		if err := s.audit(ctx, q, actor, inviter.ID, core.AuditInviteRevoked, inv.Email); err != nil {
 			return err
 		}
 	}
@@ -577,9 +579,9 @@ func (s *Service) revokeInvitesBy(ctx context.Context, q *store.Q, actor, invite
 // transaction. The client IP comes from the request's context (set by
 // httpx.ClientIP), so callers need not thread it through; it is empty from
 // the command line.
-func audit(ctx context.Context, q *store.Q, actor *core.User, targetID int64, action core.AuditAction, detail string) error {
-	return q.Audit(ctx, &core.AuditEntry{WorkspaceID: actor.WorkspaceID, ActorID: actor.ID, TargetID: targetID,
-		Action: action, Detail: detail, IP: httpx.ClientIPFrom(ctx)})
+func (s *Service) audit(ctx context.Context, q *store.Q, actor *core.User, targetID int64, action core.AuditAction, detail string) error {
+	return s.events.Record(ctx, q, core.Event{Action: action, WorkspaceID: actor.WorkspaceID, ActorID: actor.ID, TargetID: targetID,
+		Detail: detail, IP: httpx.ClientIPFrom(ctx)})
 }
 
 func ensureAnotherAdmin(ctx context.Context, q *store.Q, workspaceID int64) error {

@@ -11,6 +11,9 @@ import (
 	"roster/internal/account"
 	"roster/internal/auth"
 	"roster/internal/core"
+	"roster/internal/security"
+	"roster/internal/services"
+	"roster/internal/services/servicetest"
 	"roster/internal/store"
 	"roster/internal/store/storetest"
 )
@@ -34,21 +37,37 @@ type fixture struct {
 	db    *store.DB
 	auth  *auth.Service
 	acc   *account.Service
+	sec   *security.Service
 	mail  *fakeQueue
 	admin *core.User
 }
 
+// newFixture builds the services on db as `roster serve` does, with mail
+// going to f.mail.
+func newFixture(t *testing.T, db *store.DB) *fixture {
+	t.Helper()
+	f := &fixture{db: db, mail: &fakeQueue{}}
+	set := servicetest.New(t, services.Config{DB: db, Mail: f.mail, BaseURL: "https://roster.example/"})
+	f.auth, f.acc, f.sec = set.Auth, set.Accounts, set.Security
+	return f
+}
+
+// setup builds the services and sets up the workspace Acme with its admin.
 func setup(t *testing.T, db *store.DB) *fixture {
 	t.Helper()
-	f := &fixture{db: db, auth: auth.NewService(db, auth.Config{}), mail: &fakeQueue{}}
-	f.acc = account.NewService(db, f.auth, f.mail, "https://roster.example/")
+	f := newFixture(t, db)
+	f.setupAdmin(t)
+	return f
+}
+
+func (f *fixture) setupAdmin(t *testing.T) {
+	t.Helper()
 	res, err := f.acc.Setup(context.Background(), account.SetupInput{Workspace: "Acme", Timezone: "Europe/Istanbul", Language: "tr",
 		Name: "Ayşe", Email: "Ayse@Example.com", Password: "tangerine-violin"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	f.admin = res.User
-	return f
 }
 
 func (f *fixture) user(t *testing.T, email string, role core.Role, rights ...core.Right) *core.User {
@@ -64,7 +83,8 @@ func (f *fixture) user(t *testing.T, email string, role core.Role, rights ...cor
 func TestSetup(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
-		acc := account.NewService(db, auth.NewService(db, auth.Config{}), &fakeQueue{}, "http://x")
+		f := newFixture(t, db)
+		acc := f.acc
 		if need, _ := acc.NeedsSetup(ctx); !need {
 			t.Fatal("empty database needs no setup")
 		}
@@ -77,7 +97,7 @@ func TestSetup(t *testing.T) {
 		if need, _ := acc.NeedsSetup(ctx); !need {
 			t.Fatal("invalid setup changed something")
 		}
-		f := setup(t, db)
+		f.setupAdmin(t)
 		if f.admin.Role != core.RoleAdmin || f.admin.Email != "ayse@example.com" || f.admin.Language != "tr" || f.admin.Timezone != "Europe/Istanbul" {
 			t.Fatalf("admin: %+v", f.admin)
 		}
@@ -91,7 +111,7 @@ func TestSetup(t *testing.T) {
 func TestCreateUserFromCLI(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
-		acc := account.NewService(db, auth.NewService(db, auth.Config{}), &fakeQueue{}, "http://x")
+		acc := newFixture(t, db).acc
 		first, err := acc.CreateUser(ctx, account.CreateUserInput{Workspace: "Beta", Name: "Bo", Email: "bo@beta.io", Password: "tangerine-violin", Role: core.RoleUser})
 		if err != nil || first.Role != core.RoleAdmin {
 			t.Fatalf("first user of a workspace must be admin: %+v %v", first, err)
@@ -202,9 +222,9 @@ func TestDeactivateRevokesSessions(t *testing.T) {
 		ctx := context.Background()
 		f := setup(t, db)
 		u := f.user(t, "sam@example.com", core.RoleUser)
-		res, err := f.auth.Login(ctx, auth.LoginInput{Email: "sam@example.com", Password: "tangerine-violin"})
-		if err != nil {
-			t.Fatal(err)
+		res, err := f.sec.SignIn(ctx, auth.LoginInput{Email: "sam@example.com", Password: "tangerine-violin"})
+		if err != nil || res.LoginResult == nil {
+			t.Fatalf("sign-in: %+v %v", res, err)
 		}
 		if _, err := f.acc.SetState(ctx, f.admin, u.ID, core.StateInactive); err != nil {
 			t.Fatal(err)
@@ -212,14 +232,14 @@ func TestDeactivateRevokesSessions(t *testing.T) {
 		if _, err := f.auth.Authenticate(ctx, res.Token, ""); core.ErrorCode(err) != core.EUNAUTHORIZED {
 			t.Fatalf("session survived deactivation: %v", err)
 		}
-		if _, err := f.auth.Login(ctx, auth.LoginInput{Email: "sam@example.com", Password: "tangerine-violin"}); core.ErrorCode(err) != core.EUNAUTHORIZED {
+		if _, err := f.sec.SignIn(ctx, auth.LoginInput{Email: "sam@example.com", Password: "tangerine-violin"}); core.ErrorCode(err) != core.EUNAUTHORIZED {
 			t.Fatalf("inactive user signed in: %v", err)
 		}
 		if _, err := f.acc.SetState(ctx, f.admin, u.ID, core.StateActive); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := f.auth.Login(ctx, auth.LoginInput{Email: "sam@example.com", Password: "tangerine-violin"}); err != nil {
-			t.Fatalf("reactivated user cannot sign in: %v", err)
+		if res, err := f.sec.SignIn(ctx, auth.LoginInput{Email: "sam@example.com", Password: "tangerine-violin"}); err != nil || res.LoginResult == nil {
+			t.Fatalf("reactivated user cannot sign in: %+v %v", res, err)
 		}
 	})
 }

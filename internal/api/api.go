@@ -11,6 +11,7 @@
 package api
 
 import (
+	"errors"
 	"net/http"
 	"slices"
 	"strings"
@@ -36,8 +37,8 @@ const DefaultMaxBodyBytes = 1 << 20
 type Deps struct {
 	Accounts      *account.Service
 	Auth          *auth.Service
-	Profiles      *profile.Service  // profile settings; the profile routes answer 500 without it
-	Security      *security.Service // two-step verification; its routes answer 500 without it
+	Profiles      *profile.Service
+	Security      *security.Service
 	I18n          *i18n.Bundle
 	RatePerSecond float64 // per caller; default httpx.DefaultRate
 	RateBurst     int     // default httpx.DefaultBurst
@@ -85,7 +86,11 @@ func (rec recorder) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // New builds the API and its OpenAPI document.
-func New(d Deps) *API {
+func New(d Deps) (*API, error) {
+	// Every route is served: the API requires every service it uses.
+	if d.Accounts == nil || d.Auth == nil || d.Profiles == nil || d.Security == nil || d.I18n == nil {
+		return nil, errors.New("api: Deps needs Accounts, Auth, Profiles, Security and I18n")
+	}
 	installErrorConstructor()
 	if d.RatePerSecond <= 0 {
 		d.RatePerSecond = httpx.DefaultRate
@@ -153,7 +158,7 @@ func New(d Deps) *API {
 	a.registerTwoFactor()
 	a.registerSessions()
 	a.registerWorkspaceSecurity()
-	return a
+	return a, nil
 }
 
 // OpenAPI returns the generated OpenAPI document.

@@ -13,6 +13,9 @@ import (
 
 	"roster/internal/auth"
 	"roster/internal/core"
+	"roster/internal/i18n"
+	"roster/internal/services"
+	"roster/internal/services/servicetest"
 	"roster/internal/store"
 	"roster/internal/store/storetest"
 )
@@ -31,7 +34,7 @@ func TestLogin(t *testing.T) {
 			t.Fatal(err)
 		}
 		if res.Status != "signed_in" || res.TokenType != "Bearer" || res.Token == "" || res.ExpiresAt == nil ||
-			res.User == nil || res.User.Email != "bob@example.com" {
+			res.User == nil || res.User.Email != "bob@example.com" || res.SetupRequired {
 			t.Fatalf("login result %s", r.body)
 		}
 		if !res.ExpiresAt.After(time.Now()) {
@@ -573,4 +576,34 @@ func TestTokenDefaultLifetime(t *testing.T) {
 		}
 		e.do("POST", "/tokens", `{"name":"Zero","expires_in_days":0}`, bearer(e.adminSession)).problem(http.StatusUnprocessableEntity)
 	})
+}
+
+// TestNewNeedsEveryService: the API serves every route, so it refuses to
+// be built without any one of the services its routes use.
+func TestNewNeedsEveryService(t *testing.T) {
+	db := storetest.Open(t, store.SQLite)
+	set := servicetest.New(t, services.Config{DB: db, Mail: &fakeMail{}})
+	bundle, err := i18n.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	full := func() Deps {
+		return Deps{Accounts: set.Accounts, Auth: set.Auth, Profiles: set.Profiles, Security: set.Security, I18n: bundle}
+	}
+	if a, err := New(full()); err != nil || a == nil {
+		t.Fatalf("New with every service: %v, %v", a, err)
+	}
+	for name, drop := range map[string]func(*Deps){
+		"Accounts": func(d *Deps) { d.Accounts = nil },
+		"Auth":     func(d *Deps) { d.Auth = nil },
+		"Profiles": func(d *Deps) { d.Profiles = nil },
+		"Security": func(d *Deps) { d.Security = nil },
+		"I18n":     func(d *Deps) { d.I18n = nil },
+	} {
+		d := full()
+		drop(&d)
+		if a, err := New(d); err == nil || a != nil {
+			t.Errorf("New without %s: %v, %v; want an error", name, a, err)
+		}
+	}
 }

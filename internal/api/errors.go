@@ -169,7 +169,7 @@ func (a *API) fail(ctx context.Context, err error) error {
 		m.Type = ProblemTwoFactorEnabled
 	case errors.Is(err, security.ErrWebOnly):
 		m.Type = ProblemWebOnly
-	case errors.Is(err, errIPNotAllowed), e.Key == security.ErrIPNotAllowed.Key:
+	case errors.Is(err, errIPNotAllowed), e.Key == core.ErrIPNotAllowed.Key:
 		m.Type = ProblemIPNotAllowed
 	case errors.Is(err, errTwoFactorRequired):
 		m.Type = ProblemTwoFactorRequired

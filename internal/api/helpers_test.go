@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
-	"roster/internal/mail/mailtest"
 	"strings"
 	"sync"
 	"testing"
@@ -19,10 +18,11 @@ import (
 	"roster/internal/core"
 	"roster/internal/httpx"
 	"roster/internal/i18n"
-	"roster/internal/photo"
+	"roster/internal/mail/mailtest"
 	"roster/internal/profile"
-	"roster/internal/secrets"
 	"roster/internal/security"
+	"roster/internal/services"
+	"roster/internal/services/servicetest"
 	"roster/internal/store"
 )
 
@@ -84,8 +84,6 @@ type envOpts struct {
 	auth auth.Config
 	deps Deps   // limits only; services are filled in
 	lang string // of the workspace set up; default en (phone region US)
-	// noProfiles leaves Deps.Profiles nil, as before the service is wired.
-	noProfiles bool
 	// proxy puts the server behind a trusted proxy on loopback, so that a
 	// request can come "from" another address with the from option.
 	proxy bool
@@ -99,16 +97,8 @@ func newEnv(t *testing.T, db *store.DB, opts envOpts) *env {
 		t.Fatal(err)
 	}
 	e := &env{t: t, db: db, bundle: bundle, mail: &fakeMail{}}
-	// As the app wires it: the allowlist refuses a sign-in inside auth.
-	ac := opts.auth
-	ac.Gate = func(ctx context.Context, q *store.Q, u *core.User, ip string) error {
-		if e.sec == nil {
-			return nil
-		}
-		return e.sec.SignInGate(ctx, q, u, ip)
-	}
-	e.auth = auth.NewService(db, ac)
-	e.accounts = account.NewService(db, e.auth, e.mail, "http://localhost")
+	set := servicetest.New(t, services.Config{DB: db, Mail: e.mail, Auth: opts.auth, BaseURL: "http://localhost"})
+	e.auth, e.accounts, e.profiles, e.sec = set.Auth, set.Accounts, set.Profiles, set.Security
 	if opts.lang == "" {
 		opts.lang = "en"
 	}
@@ -121,25 +111,11 @@ func newEnv(t *testing.T, db *store.DB, opts envOpts) *env {
 	}
 	e.admin, e.adminSession = res.User, res.Token
 
-	photos, err := photo.OpenStore(ctx, "mem://", "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { photos.Close() })
-	e.profiles = profile.NewService(profile.Config{DB: db, Auth: e.auth, Accounts: e.accounts, Mail: e.mail, Photos: photos, BaseURL: "http://localhost"})
-
-	box, err := secrets.Load("", t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.sec = security.NewService(db, e.auth, box, e.mail)
-
 	d := opts.deps
-	d.Accounts, d.Auth, d.I18n, d.Security = e.accounts, e.auth, bundle, e.sec
-	if !opts.noProfiles {
-		d.Profiles = e.profiles
+	d.Accounts, d.Auth, d.Profiles, d.Security, d.I18n = e.accounts, e.auth, e.profiles, e.sec, bundle
+	if e.api, err = New(d); err != nil {
+		t.Fatal(err)
 	}
-	e.api = New(d)
 	mux := http.NewServeMux()
 	e.api.Register(mux)
 	var h http.Handler = mux

@@ -2,7 +2,6 @@ package api
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -106,14 +105,6 @@ func (a *API) wrap(op *huma.Operation, next func(huma.Context)) http.Handler {
 				return
 			}
 		}
-		if op.Metadata[metaNeedsProfiles] == true && a.deps.Profiles == nil {
-			writeProblem(w, internalError(ctx, st.loc, errNoProfiles))
-			return
-		}
-		if op.Metadata[metaNeedsSecurity] == true && a.deps.Security == nil {
-			writeProblem(w, internalError(ctx, st.loc, errNoSecurity))
-			return
-		}
 		// Turning two-step verification on or off needs the browser's
 		// session cookie: a bearer token, even one of a web session, is
 		// refused before the body is read.
@@ -128,12 +119,6 @@ func (a *API) wrap(op *huma.Operation, next func(huma.Context)) http.Handler {
 	})
 }
 
-// metaNeedsProfiles marks operations that need Deps.Profiles.
-const metaNeedsProfiles = "roster.needsProfiles"
-
-// metaNeedsSecurity marks operations that need Deps.Security.
-const metaNeedsSecurity = "roster.needsSecurity"
-
 // metaWebOnly marks operations open only to the web app's session cookie.
 const metaWebOnly = "roster.webOnly"
 
@@ -143,12 +128,8 @@ const metaWebOnly = "roster.webOnly"
 const metaOpenWithoutTwoFactor = "roster.openWithoutTwoFactor"
 
 // gate applies the workspace's security policy to user calling from the
-// request's IP and returns the problem to answer, or nil. Without
-// Deps.Security there is no policy to apply.
+// request's IP and returns the problem to answer, or nil.
 func (a *API) gate(ctx context.Context, user *core.User, twoFactorExempt bool) error {
-	if a.deps.Security == nil {
-		return nil
-	}
 	st := stateFrom(ctx)
 	g, err := a.deps.Security.Check(ctx, user, st.ip)
 	if err != nil {
@@ -163,11 +144,6 @@ func (a *API) gate(ctx context.Context, user *core.User, twoFactorExempt bool) e
 	}
 	return nil
 }
-
-var (
-	errNoProfiles = errors.New("api: Deps.Profiles is not set")
-	errNoSecurity = errors.New("api: Deps.Security is not set")
-)
 
 // authenticate resolves the bearer token, or else the session cookie.
 func (a *API) authenticate(r *http.Request, ip string) (*auth.Principal, bool, error) {

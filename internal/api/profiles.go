@@ -63,14 +63,9 @@ type auditOutput struct {
 	Body *AuditLog
 }
 
-// profileOp is op for an operation of a signed-in caller that needs
-// Deps.Profiles.
+// profileOp is op for an operation of a signed-in caller on profiles.
 func (a *API) profileOp(o huma.Operation) huma.Operation {
 	o.Security = signedIn
-	if o.Metadata == nil {
-		o.Metadata = map[string]any{}
-	}
-	o.Metadata[metaNeedsProfiles] = true
 	return a.op(o)
 }
 

@@ -429,14 +429,3 @@ func TestPasswordReset(t *testing.T) {
 		}
 	})
 }
-
-func TestProfileWithoutService(t *testing.T) {
-	storetest.Each(t, func(t *testing.T, db *store.DB) {
-		e := newEnv(t, db, envOpts{noProfiles: true})
-		u := e.do("GET", "/me", "", bearer(e.adminSession)).status(http.StatusOK).json()
-		if v, ok := u["pending_email"]; !ok || v != nil || u["email"] != "ada@example.com" {
-			t.Errorf("/me without profiles: %v", u)
-		}
-		e.do("PATCH", "/me", `{"name":"Ada"}`, bearer(e.adminSession)).problem(http.StatusInternalServerError)
-	})
-}

@@ -37,6 +37,7 @@ type LoginResult struct {
 	ChallengeID       string     `json:"challenge_id,omitempty" doc:"With second_factor_required: identifies this sign-in in POST /api/v1/auth/login/verify and /auth/login/resend. Treat it as a secret."`
 	Methods           []string   `json:"methods,omitempty" doc:"With second_factor_required: the kinds of code accepted: totp (authenticator app), email (a code just emailed), backup_code."`
 	EmailCodeSent     bool       `json:"email_code_sent,omitempty" doc:"With second_factor_required: true when a code was emailed to the user."`
+	SetupRequired     bool       `json:"two_factor_setup_required,omitempty" doc:"With signed_in: the workspace requires two-step verification and the user has it off. Until it is turned on in the web app, the calls marked as open to such users are the only ones that answer; the others give 403 with the problem type /api/v1/problems/two-factor-required."`
 }
 
 type loginOutput struct {
@@ -79,9 +80,8 @@ func (a *API) registerAuth() {
 			"counts like a wrong password: repeated failures give 429 with Retry-After. An emailed code allows 5 tries. " +
 			"An expired, finished or unknown challenge gives 404: sign in again. From outside the workspace's IP allowlist " +
 			"the answer is 403 with the problem type " + ProblemIPNotAllowed + " and no token.",
-		Tags:     []string{"Authentication"},
-		Errors:   []int{http.StatusBadRequest, http.StatusForbidden, http.StatusNotFound, http.StatusUnprocessableEntity},
-		Metadata: map[string]any{metaNeedsSecurity: true},
+		Tags:   []string{"Authentication"},
+		Errors: []int{http.StatusBadRequest, http.StatusForbidden, http.StatusNotFound, http.StatusUnprocessableEntity},
 	}), a.loginVerify)
 
 	huma.Register(a.humaAPI, a.op(huma.Operation{
@@ -95,7 +95,6 @@ func (a *API) registerAuth() {
 		Tags:          []string{"Authentication"},
 		DefaultStatus: http.StatusAccepted,
 		Errors:        []int{http.StatusBadRequest, http.StatusNotFound, http.StatusConflict, http.StatusUnprocessableEntity},
-		Metadata:      map[string]any{metaNeedsSecurity: true},
 	}), a.loginResend)
 
 	huma.Register(a.humaAPI, a.op(huma.Operation{
@@ -125,7 +124,7 @@ func (a *API) registerAuth() {
 
 func (a *API) login(ctx context.Context, in *loginInput) (*loginOutput, error) {
 	st := stateFrom(ctx)
-	res, err := a.deps.Auth.Login(ctx, auth.LoginInput{
+	res, err := a.deps.Security.SignIn(ctx, auth.LoginInput{
 		Email:    in.Body.Email,
 		Password: in.Body.Password,
 		IP:       st.ip,
@@ -135,14 +134,7 @@ func (a *API) login(ctx context.Context, in *loginInput) (*loginOutput, error) {
 	if err != nil {
 		return nil, a.fail(ctx, err)
 	}
-	if res.SecondFactor {
-		if a.deps.Security == nil {
-			return nil, a.fail(ctx, errNoSecurity)
-		}
-		ch, err := a.deps.Security.BeginLogin(ctx, res.User, core.SessionAPI, st.ip, httpx.DeviceName(st.userAgent))
-		if err != nil {
-			return nil, a.fail(ctx, err)
-		}
+	if ch := res.Challenge; ch != nil {
 		exp := ch.ExpiresAt.UTC()
 		methods := make([]string, 0, len(ch.Methods))
 		for _, m := range ch.Methods {
@@ -157,7 +149,7 @@ func (a *API) login(ctx context.Context, in *loginInput) (*loginOutput, error) {
 			EmailCodeSent:     ch.EmailSent,
 		}}, nil
 	}
-	return a.signedIn(ctx, res)
+	return a.signedIn(ctx, res.LoginResult)
 }
 
 // twoFactorExemptDoc notes the operations open while mandatory two-step
@@ -172,11 +164,12 @@ func (a *API) signedIn(ctx context.Context, res *auth.LoginResult) (*loginOutput
 	}
 	exp := res.Session.ExpiresAt.UTC()
 	return &loginOutput{Body: &LoginResult{
-		Status:    statusSignedIn,
-		Token:     res.Token,
-		TokenType: "Bearer",
-		ExpiresAt: &exp,
-		User:      u,
+		Status:        statusSignedIn,
+		Token:         res.Token,
+		TokenType:     "Bearer",
+		ExpiresAt:     &exp,
+		User:          u,
+		SetupRequired: res.SetupRequired,
 	}}, nil
 }
 
@@ -193,7 +186,7 @@ func (a *API) loginVerify(ctx context.Context, in *loginVerifyInput) (*loginOutp
 	if err != nil {
 		return nil, a.fail(ctx, err)
 	}
-	return a.signedIn(ctx, res)
+	return a.signedIn(ctx, res.LoginResult)
 }
 
 type loginResendInput struct {

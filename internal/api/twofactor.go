@@ -84,7 +84,6 @@ func (a *API) twoFactorOp(o huma.Operation, webOnly bool) huma.Operation {
 	if o.Metadata == nil {
 		o.Metadata = map[string]any{}
 	}
-	o.Metadata[metaNeedsSecurity] = true
 	if webOnly {
 		o.Metadata[metaWebOnly] = true
 		o.Description += webOnlyDoc
@@ -195,7 +194,7 @@ func (a *API) registerTwoFactor() {
 		Security:      signedIn,
 		DefaultStatus: http.StatusNoContent,
 		Errors:        []int{http.StatusForbidden, http.StatusNotFound, http.StatusUnprocessableEntity},
-		Metadata:      map[string]any{metaNeedsSecurity: true, metaWebOnly: true},
+		Metadata:      map[string]any{metaWebOnly: true},
 	}), a.resetTwoFactor)
 }
 

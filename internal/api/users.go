@@ -126,11 +126,8 @@ func (a *API) getUser(ctx context.Context, in *userIDInput) (*userOutput, error)
 }
 
 // render shows u to viewer as the profile rules say, with the pending
-// email change. Without Deps.Profiles the change is left out.
+// email change.
 func (a *API) render(ctx context.Context, viewer, u *core.User) (*User, error) {
-	if a.deps.Profiles == nil {
-		return a.withTwoFactor(ctx, toUser(u, viewer))
-	}
 	p, err := a.deps.Profiles.Get(ctx, viewer, u.ID)
 	if err != nil {
 		return nil, err
@@ -141,9 +138,6 @@ func (a *API) render(ctx context.Context, viewer, u *core.User) (*User, error) {
 // withTwoFactor fills out.TwoFactor from the user's methods. Callers have
 // already checked the viewer may see the user.
 func (a *API) withTwoFactor(ctx context.Context, out *User) (*User, error) {
-	if a.deps.Security == nil {
-		return out, nil
-	}
 	st, err := a.deps.Security.Status(ctx, &core.User{ID: out.ID})
 	if err != nil {
 		return nil, err

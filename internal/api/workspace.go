@@ -59,7 +59,6 @@ func (a *API) registerWorkspaceSecurity() {
 	adminOp := func(o huma.Operation) huma.Operation {
 		o.Tags = []string{"Workspace security"}
 		o.Security = signedIn
-		o.Metadata = map[string]any{metaNeedsSecurity: true}
 		return a.op(o)
 	}
 	huma.Register(a.humaAPI, adminOp(huma.Operation{

@@ -25,7 +25,12 @@ func TestMandatoryTwoFactor(t *testing.T) {
 		admin := cookie(e.adminSession)
 
 		// Only admins, and only with their own two-step verification on.
-		bobTok := e.login("bob@example.com")
+		// Before the workspace requires it, a sign-in needs no setup.
+		in := e.signIn("bob@example.com")
+		if setupRequired(t, in) {
+			t.Errorf("sign-in before the requirement: %v", in)
+		}
+		bobTok := in["token"].(string)
 		e.do("PUT", "/workspace/security/require-two-factor", `{"enabled":true}`, bearer(bobTok)).problem(http.StatusForbidden)
 		e.do("GET", "/workspace/security", "", bearer(bobTok)).problem(http.StatusForbidden)
 		p := e.do("PUT", "/workspace/security/require-two-factor", `{"enabled":true}`, admin).problem(http.StatusConflict)
@@ -33,14 +38,20 @@ func TestMandatoryTwoFactor(t *testing.T) {
 			t.Errorf("non-compliant admin: %+v", p)
 		}
 		e.do("PUT", "/workspace/security/require-two-factor", `{}`, admin).problem(http.StatusUnprocessableEntity)
-		e.enableTOTP(c, e.adminSession, testPassword)
+		_, adminBackup := e.enableTOTP(c, e.adminSession, testPassword)
 		e.do("PUT", "/workspace/security/require-two-factor", `{"enabled":true}`, admin).status(http.StatusNoContent)
 		if s := e.do("GET", "/workspace/security", "", admin).status(http.StatusOK).json(); s["require_two_factor"] != true || fmt.Sprint(s["ip_allowlist"]) != "[]" {
 			t.Errorf("security %v", s)
 		}
 
 		// A user without two-step verification learns why, and little else.
-		bobTok = e.login("bob@example.com") // enabling the admin's 2FA ended no session of bob; a fresh sign-in works too
+		// enabling the admin's 2FA ended no session of bob; a fresh sign-in
+		// works too, and tells the app that bob must set it up.
+		in = e.signIn("bob@example.com")
+		if !setupRequired(t, in) {
+			t.Errorf("sign-in of a user without 2FA in a workspace requiring it: %v", in)
+		}
+		bobTok = in["token"].(string)
 		r := e.do("GET", "/users", "", bearer(bobTok))
 		p = r.problem(http.StatusForbidden)
 		if problemType(r) != ProblemTwoFactorRequired || p.Detail != e.msg("pt-BR", "errors.two_factor_required", nil) {
@@ -58,16 +69,51 @@ func TestMandatoryTwoFactor(t *testing.T) {
 		e.do("POST", "/auth/logout", "", bearer(bobTok)).status(http.StatusNoContent)
 		e.do("GET", "/me", "", bearer(bobTok)).problem(http.StatusUnauthorized)
 
-		// The compliant admin goes on as before; turning it off lets bob in.
+		// The compliant admin goes on as before, and signs in with a second
+		// step and no setup to do; turning it off lets bob in.
 		e.do("GET", "/users", "", admin).status(http.StatusOK)
+		in = e.do("POST", "/auth/login/verify", verifyBody(e.challenge("ada@example.com"), adminBackup[0])).status(http.StatusOK).json()
+		if in["status"] != "signed_in" || setupRequired(t, in) {
+			t.Errorf("sign-in of the admin with 2FA: %v", in)
+		}
 		e.do("PUT", "/workspace/security/require-two-factor", `{"enabled":false}`, admin).status(http.StatusNoContent)
-		e.do("GET", fmt.Sprintf("/users/%d", bob.ID), "", bearer(e.login("bob@example.com"))).status(http.StatusOK)
+		in = e.signIn("bob@example.com")
+		if setupRequired(t, in) {
+			t.Errorf("sign-in after the requirement is off: %v", in)
+		}
+		e.do("GET", fmt.Sprintf("/users/%d", bob.ID), "", bearer(in["token"].(string))).status(http.StatusOK)
 
 		log := e.do("GET", "/audit?type=workspace.require_two_factor", "", admin).status(http.StatusOK).json()
 		if got := details(log); got != "[off on]" {
 			t.Errorf("audited %s", got)
 		}
 	})
+}
+
+// signIn signs in with the password, expects a session and returns the
+// answer.
+func (e *env) signIn(email string) map[string]any {
+	e.t.Helper()
+	r := e.do("POST", "/auth/login", fmt.Sprintf(`{"email":%q,"password":%q}`, email, testPassword)).status(http.StatusOK).json()
+	if tok, _ := r["token"].(string); r["status"] != "signed_in" || tok == "" {
+		e.t.Fatalf("sign-in of %s: %v", email, r)
+	}
+	return r
+}
+
+// setupRequired reads two_factor_setup_required of a sign-in answer: true,
+// or else absent or false.
+func setupRequired(t *testing.T, answer map[string]any) bool {
+	t.Helper()
+	v, ok := answer["two_factor_setup_required"]
+	if !ok {
+		return false
+	}
+	b, isBool := v.(bool)
+	if !isBool {
+		t.Fatalf("two_factor_setup_required %v is not a boolean", v)
+	}
+	return b
 }
 
 // details lists the detail of each item of an audit answer.

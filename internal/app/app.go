@@ -20,18 +20,15 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/riverqueue/river"
 
-	"roster/internal/account"
 	"roster/internal/api"
 	"roster/internal/auth"
-	"roster/internal/core"
 	"roster/internal/httpx"
 	"roster/internal/i18n"
 	"roster/internal/jobs"
 	"roster/internal/mail"
 	"roster/internal/photo"
-	"roster/internal/profile"
 	"roster/internal/secrets"
-	"roster/internal/security"
+	"roster/internal/services"
 	"roster/internal/store"
 	"roster/internal/web"
 )
@@ -75,13 +72,12 @@ var RouteClasses = map[string]httpx.RouteClass{
 
 // App is a running Roster.
 type App struct {
-	Config   Config
-	DB       *store.DB
-	Queue    *jobs.Queue
-	Auth     *auth.Service
-	Accounts *account.Service
-	Profiles *profile.Service
-	Security *security.Service
+	Config Config
+	DB     *store.DB
+	Queue  *jobs.Queue
+	// Services are the domain services, built by services.New as for
+	// the command line and tests; their fields are promoted (a.Auth, ...).
+	*services.Set
 	Photos   *photo.Store
 	I18n     *i18n.Bundle
 	Secrets  *secrets.Box
@@ -151,20 +147,12 @@ func Open(ctx context.Context, cfg Config, logger *slog.Logger) (_ *App, err err
 	mailQueue := &mail.Queue{Jobs: a.Queue, Box: a.Secrets,
 		Translations: func(lang string) mail.Translator { return a.I18n.Localizer(lang) }}
 	authCfg := cfg.AuthConfig
-	authCfg.Mail = mailQueue
-	// The gate needs the security service, which needs auth: bind late.
-	authCfg.Gate = func(ctx context.Context, q *store.Q, u *core.User, ip string) error {
-		return a.Security.SignInGate(ctx, q, u, ip)
-	}
 	authCfg.IdleTimeout, authCfg.AbsoluteTimeout, authCfg.TwoFactorIdle = cfg.SessionIdle, cfg.SessionMax, cfg.TwoFactorIdle
-	a.Auth = auth.NewService(a.DB, authCfg)
-	a.Accounts = account.NewService(a.DB, a.Auth, mailQueue, base.String())
 	if a.Photos, err = photo.OpenStore(ctx, cfg.FilesURL, cfg.DataDir); err != nil {
 		return nil, fmt.Errorf("open file storage: %w", err)
 	}
-	a.Security = security.NewService(a.DB, a.Auth, a.Secrets, mailQueue)
-	a.Profiles = profile.NewService(profile.Config{DB: a.DB, Auth: a.Auth, Accounts: a.Accounts, Mail: mailQueue, Photos: a.Photos,
-		BaseURL: base.String(), RecentSignIn: cfg.RecentSignIn})
+	a.Set = services.New(services.Config{DB: a.DB, Mail: mailQueue, Secrets: a.Secrets, Photos: a.Photos,
+		BaseURL: base.String(), Auth: authCfg, RecentSignIn: cfg.RecentSignIn})
 
 	a.Handler, err = a.routes(base)
 	if err != nil {
@@ -199,8 +187,11 @@ func (a *App) routes(base *url.URL) (http.Handler, error) {
 	}
 	mux := http.NewServeMux()
 	pages.Register(mux)
-	jsonAPI := api.New(api.Deps{Accounts: a.Accounts, Auth: a.Auth, Profiles: a.Profiles, Security: a.Security, I18n: a.I18n, RatePerSecond: a.Config.APIRate,
+	jsonAPI, err := api.New(api.Deps{Accounts: a.Accounts, Auth: a.Auth, Profiles: a.Profiles, Security: a.Security, I18n: a.I18n, RatePerSecond: a.Config.APIRate,
 		RateBurst: a.Config.APIBurst, Version: Version, SecureCookies: https})
+	if err != nil {
+		return nil, err
+	}
 	jsonAPI.Register(mux)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")

@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"path/filepath"
 	"regexp"
+	"roster/internal/auth"
 	"strings"
 	"testing"
 	"time"
@@ -574,4 +575,17 @@ func gauge(t *testing.T, r *running, name string) float64 {
 		}
 	}
 	return 0
+}
+
+// signIn signs in a user without two-step verification through the one
+// sign-in flow.
+func (r *running) signIn(ctx context.Context, in auth.LoginInput) (*auth.LoginResult, error) {
+	res, err := r.Security.SignIn(ctx, in)
+	if err != nil {
+		return nil, err
+	}
+	if res.LoginResult == nil {
+		return nil, fmt.Errorf("sign-in of %s waits for a second step", in.Email)
+	}
+	return res.LoginResult, nil
 }

@@ -224,7 +224,7 @@ func TestNoSecretInLogs(t *testing.T) {
 		t.Fatalf("confirm email: %d", resp.StatusCode)
 	}
 	// Emailed codes on: the setup code, then "two-step verification on".
-	login, err := r.Auth.Login(ctx, auth.LoginInput{Email: "neo.new@example.com", Password: "violin-tangerine", Kind: core.SessionWeb, IP: "203.0.113.1", Device: "Firefox · Linux"})
+	login, err := r.signIn(ctx, auth.LoginInput{Email: "neo.new@example.com", Password: "violin-tangerine", Kind: core.SessionWeb, IP: "203.0.113.1", Device: "Firefox · Linux"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -271,7 +271,7 @@ func TestNoSecretInLogs(t *testing.T) {
 	secrets = append(secrets, challenge, token)
 	newMail(at, to("neo.new@example.com")) // new device
 	// The admin resets neo's two-step verification.
-	admin, err := r.Auth.Login(ctx, auth.LoginInput{Email: "ana@example.com", Password: "tangerine-violin", Kind: core.SessionWeb, IP: "203.0.113.1"})
+	admin, err := r.signIn(ctx, auth.LoginInput{Email: "ana@example.com", Password: "tangerine-violin", Kind: core.SessionWeb, IP: "203.0.113.1"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -90,13 +90,13 @@ func TestSignInThrottleAcrossInstances(t *testing.T) {
 
 	t.Run("password", func(t *testing.T) {
 		wg := burst(func(i int, r *running) {
-			_, err := r.Auth.Login(ctx, auth.LoginInput{Email: "ana@example.com", Password: fmt.Sprintf("wrong-%d", i), IP: ip(i)})
+			_, err := r.Security.SignIn(ctx, auth.LoginInput{Email: "ana@example.com", Password: fmt.Sprintf("wrong-%d", i), IP: ip(i)})
 			if c := core.ErrorCode(err); c != core.EUNAUTHORIZED && c != core.ETOOMANY {
 				t.Errorf("guess %d: %v", i, err)
 			}
 		})
 		waitFor(t, "the first wrong passwords to be checked", func() bool { return countAudit(t, ana, string(core.AuditSignInFailed)) >= limit })
-		if _, err := inst[1].Auth.Login(ctx, auth.LoginInput{Email: "ana@example.com", Password: "tangerine-violin", IP: "10.9.9.9"}); core.ErrorCode(err) != core.ETOOMANY {
+		if _, err := inst[1].Security.SignIn(ctx, auth.LoginInput{Email: "ana@example.com", Password: "tangerine-violin", IP: "10.9.9.9"}); core.ErrorCode(err) != core.ETOOMANY {
 			t.Errorf("right password during the burst: %v, want ETOOMANY", err)
 		}
 		wg.Wait()
@@ -106,7 +106,7 @@ func TestSignInThrottleAcrossInstances(t *testing.T) {
 	})
 
 	t.Run("second step", func(t *testing.T) {
-		res, err := a.Auth.Login(ctx, auth.LoginInput{Email: "bo@example.com", Password: "tangerine-violin"})
+		res, err := a.Security.SignIn(ctx, auth.LoginInput{Email: "bo@example.com", Password: "tangerine-violin"})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -128,20 +128,17 @@ func TestSignInThrottleAcrossInstances(t *testing.T) {
 			security.CodeAt(totp.Secret, time.Now()), security.CodeAt(totp.Secret, time.Now().Add(30*time.Second)), security.CodeAt(totp.Secret, time.Now().Add(time.Minute))}, wrong); i++ {
 			wrong = fmt.Sprintf("%06d", i+1)
 		}
-		login, err := inst[1].Auth.Login(ctx, auth.LoginInput{Email: "bo@example.com", Password: "tangerine-violin"})
-		if err != nil || !login.SecondFactor {
-			t.Fatalf("login: %+v %v", login, err)
+		// Two sign-ins waiting for their second step, through either instance.
+		target, err := a.Security.SignIn(ctx, auth.LoginInput{Email: "bo@example.com", Password: "tangerine-violin"})
+		if err != nil || target.Challenge == nil {
+			t.Fatalf("sign-in: %+v %v", target, err)
 		}
-		target, err := a.Security.BeginLogin(ctx, login.User, core.SessionWeb, "", "")
-		if err != nil {
-			t.Fatal(err)
-		}
-		other, err := inst[1].Security.BeginLogin(ctx, login.User, core.SessionWeb, "", "")
-		if err != nil {
-			t.Fatal(err)
+		other, err := inst[1].Security.SignIn(ctx, auth.LoginInput{Email: "bo@example.com", Password: "tangerine-violin"})
+		if err != nil || other.Challenge == nil {
+			t.Fatalf("sign-in: %+v %v", other, err)
 		}
 		wg := burst(func(i int, r *running) {
-			_, err := r.Security.VerifyLogin(ctx, target.Token, wrong, ip(i))
+			_, err := r.Security.VerifyLogin(ctx, target.Challenge.Token, wrong, ip(i))
 			switch core.ErrorCode(err) {
 			case core.EINVALID, core.ETOOMANY, core.ENOTFOUND: // wrong, throttled, sign-in over
 			default:
@@ -149,14 +146,14 @@ func TestSignInThrottleAcrossInstances(t *testing.T) {
 			}
 		})
 		waitFor(t, "the first wrong codes to be checked", func() bool { return countAudit(t, bo, string(core.AuditSignInSecondStepFail)) >= limit })
-		if _, err := a.Security.VerifyLogin(ctx, other.Token, backup[0], "10.9.9.9"); core.ErrorCode(err) != core.ETOOMANY {
+		if _, err := a.Security.VerifyLogin(ctx, other.Challenge.Token, backup[0], "10.9.9.9"); core.ErrorCode(err) != core.ETOOMANY {
 			t.Errorf("right backup code during the burst: %v, want ETOOMANY", err)
 		}
 		wg.Wait()
 		if got := countAudit(t, bo, string(core.AuditSignInSecondStepFail)); got > limit {
 			t.Fatalf("%d of %d parallel wrong codes on two instances were checked; limit %d", got, n, limit)
 		}
-		if _, err := inst[1].Security.VerifyLogin(ctx, other.Token, backup[0], "10.9.9.9"); core.ErrorCode(err) != core.ETOOMANY {
+		if _, err := inst[1].Security.VerifyLogin(ctx, other.Challenge.Token, backup[0], "10.9.9.9"); core.ErrorCode(err) != core.ETOOMANY {
 			t.Fatalf("right backup code after the burst: %v, want ETOOMANY", err)
 		}
 	})

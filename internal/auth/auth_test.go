@@ -77,7 +77,7 @@ func TestPasswordRules(t *testing.T) {
 	}
 }
 
-func newUser(t *testing.T, db *store.DB, svc *auth.Service, email, pw string, state core.State) *core.User {
+func newUser(t *testing.T, db *store.DB, svc *env, email, pw string, state core.State) *core.User {
 	t.Helper()
 	ctx := context.Background()
 	hash, err := svc.Hasher.Hash(ctx, pw)
@@ -106,11 +106,11 @@ func newUser(t *testing.T, db *store.DB, svc *auth.Service, email, pw string, st
 func TestLogin(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
-		svc := auth.NewService(db, auth.Config{AccountFailures: 3, IPFailures: 100})
+		svc := newEnv(t, db, auth.Config{AccountFailures: 3, IPFailures: 100})
 		u := newUser(t, db, svc, "ana@example.com", "tangerine-violin", core.StateActive)
 		newUser(t, db, svc, "off@example.com", "tangerine-violin", core.StateInactive)
 
-		res, err := svc.Login(ctx, auth.LoginInput{Email: " ANA@Example.com ", Password: "tangerine-violin", IP: "1.2.3.4", Device: "Firefox · Linux"})
+		res, err := svc.login(ctx, auth.LoginInput{Email: " ANA@Example.com ", Password: "tangerine-violin", IP: "1.2.3.4", Device: "Firefox · Linux"})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -118,7 +118,7 @@ func TestLogin(t *testing.T) {
 		if err != nil || p.User.ID != u.ID || p.Session.Device != "Firefox · Linux" {
 			t.Fatalf("authenticate: %+v %v", p, err)
 		}
-		again, _ := svc.Login(ctx, auth.LoginInput{Email: "ana@example.com", Password: "tangerine-violin", IP: "1.2.3.4"})
+		again, _ := svc.login(ctx, auth.LoginInput{Email: "ana@example.com", Password: "tangerine-violin", IP: "1.2.3.4"})
 		if again.Token == res.Token {
 			t.Fatal("token reused across sign-ins")
 		}
@@ -133,16 +133,16 @@ func TestLogin(t *testing.T) {
 			{Email: "off@example.com", Password: "tangerine-violin"},
 		} {
 			in.IP = "5.6.7.8"
-			_, err := svc.Login(ctx, in)
+			_, err := svc.login(ctx, in)
 			if e := core.AsError(err); e == nil || e.Code != core.EUNAUTHORIZED || e.Key != "errors.login_failed" {
 				t.Fatalf("%s: %v", in.Email, err)
 			}
 		}
 		// The account has 1 failure; two more reach the limit of 3.
 		for range 2 {
-			_, _ = svc.Login(ctx, auth.LoginInput{Email: "ana@example.com", Password: "nope-nope", IP: "9.9.9.9"})
+			_, _ = svc.login(ctx, auth.LoginInput{Email: "ana@example.com", Password: "nope-nope", IP: "9.9.9.9"})
 		}
-		_, err = svc.Login(ctx, auth.LoginInput{Email: "ana@example.com", Password: "tangerine-violin", IP: "9.9.9.9"})
+		_, err = svc.login(ctx, auth.LoginInput{Email: "ana@example.com", Password: "tangerine-violin", IP: "9.9.9.9"})
 		if e := core.AsError(err); e == nil || e.Code != core.ETOOMANY || e.RetryAfter < time.Second {
 			t.Fatalf("throttle: %v", err)
 		}
@@ -152,16 +152,16 @@ func TestLogin(t *testing.T) {
 func TestIPThrottle(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
-		svc := auth.NewService(db, auth.Config{AccountFailures: 100, IPFailures: 2})
+		svc := newEnv(t, db, auth.Config{AccountFailures: 100, IPFailures: 2})
 		newUser(t, db, svc, "ana@example.com", "tangerine-violin", core.StateActive)
 		for _, e := range []string{"a@x.io", "b@x.io"} {
-			_, _ = svc.Login(ctx, auth.LoginInput{Email: e, Password: "whatever1", IP: "7.7.7.7"})
+			_, _ = svc.login(ctx, auth.LoginInput{Email: e, Password: "whatever1", IP: "7.7.7.7"})
 		}
-		_, err := svc.Login(ctx, auth.LoginInput{Email: "ana@example.com", Password: "tangerine-violin", IP: "7.7.7.7"})
+		_, err := svc.login(ctx, auth.LoginInput{Email: "ana@example.com", Password: "tangerine-violin", IP: "7.7.7.7"})
 		if core.ErrorCode(err) != core.ETOOMANY {
 			t.Fatalf("ip throttle: %v", err)
 		}
-		if _, err := svc.Login(ctx, auth.LoginInput{Email: "ana@example.com", Password: "tangerine-violin", IP: "8.8.8.8"}); err != nil {
+		if _, err := svc.login(ctx, auth.LoginInput{Email: "ana@example.com", Password: "tangerine-violin", IP: "8.8.8.8"}); err != nil {
 			t.Fatalf("other ip blocked: %v", err)
 		}
 	})
@@ -172,9 +172,9 @@ func TestSessionExpiry(t *testing.T) {
 		ctx := context.Background()
 		now := time.Now()
 		db.SetClock(func() time.Time { return now })
-		svc := auth.NewService(db, auth.Config{IdleTimeout: time.Hour, AbsoluteTimeout: 3 * time.Hour})
+		svc := newEnv(t, db, auth.Config{IdleTimeout: time.Hour, AbsoluteTimeout: 3 * time.Hour})
 		newUser(t, db, svc, "ana@example.com", "tangerine-violin", core.StateActive)
-		res, err := svc.Login(ctx, auth.LoginInput{Email: "ana@example.com", Password: "tangerine-violin"})
+		res, err := svc.login(ctx, auth.LoginInput{Email: "ana@example.com", Password: "tangerine-violin"})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -195,12 +195,12 @@ func TestSessionExpiry(t *testing.T) {
 		if _, err := svc.Authenticate(ctx, res.Token, ""); core.ErrorCode(err) != core.EUNAUTHORIZED {
 			t.Fatalf("absolute expiry: %v", err)
 		}
-		res2, _ := svc.Login(ctx, auth.LoginInput{Email: "ana@example.com", Password: "tangerine-violin"})
+		res2, _ := svc.login(ctx, auth.LoginInput{Email: "ana@example.com", Password: "tangerine-violin"})
 		now = now.Add(61 * time.Minute)
 		if _, err := svc.Authenticate(ctx, res2.Token, ""); core.ErrorCode(err) != core.EUNAUTHORIZED {
 			t.Fatalf("idle expiry: %v", err)
 		}
-		res3, _ := svc.Login(ctx, auth.LoginInput{Email: "ana@example.com", Password: "tangerine-violin"})
+		res3, _ := svc.login(ctx, auth.LoginInput{Email: "ana@example.com", Password: "tangerine-violin"})
 		p3, _ := svc.Authenticate(ctx, res3.Token, "")
 		if err := svc.Logout(ctx, p3); err != nil {
 			t.Fatal(err)
@@ -216,7 +216,7 @@ func TestAPITokens(t *testing.T) {
 		ctx := context.Background()
 		now := time.Now()
 		db.SetClock(func() time.Time { return now })
-		svc := auth.NewService(db, auth.Config{})
+		svc := newEnv(t, db, auth.Config{})
 		admin := newUser(t, db, svc, "ana@example.com", "tangerine-violin", core.StateActive)
 		for _, ttl := range []time.Duration{time.Hour, 6 * 365 * 24 * time.Hour} {
 			if _, _, err := svc.CreateAPIToken(ctx, admin, "x", ttl); core.ErrorCode(err) != core.EINVALID {

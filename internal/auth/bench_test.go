@@ -19,7 +19,7 @@ func BenchmarkAuthenticate(b *testing.B) {
 	for _, engine := range []store.Engine{store.SQLite, store.Postgres} {
 		b.Run(string(engine), func(b *testing.B) {
 			db := storetest.Open(b, engine)
-			svc := auth.NewService(db, auth.Config{})
+			svc := newEnv(b, db, auth.Config{})
 			ctx := context.Background()
 			hash, _ := svc.Hasher.Hash(ctx, "tangerine-violin")
 			err := db.InTx(ctx, func(q *store.Q) error {
@@ -33,7 +33,7 @@ func BenchmarkAuthenticate(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			res, err := svc.Login(ctx, auth.LoginInput{Email: "a@example.com", Password: "tangerine-violin"})
+			res, err := svc.login(ctx, auth.LoginInput{Email: "a@example.com", Password: "tangerine-violin"})
 			if err != nil {
 				b.Fatal(err)
 			}

@@ -2,8 +2,6 @@ package auth_test
 
 import (
 	"context"
-	"database/sql"
-	"roster/internal/mail/mailtest"
 	"testing"
 	"time"
 
@@ -13,18 +11,6 @@ import (
 	"roster/internal/store/storetest"
 )
 
-type recordedMail struct {
-	to, template string
-	data         map[string]any
-}
-
-type mailRecorder struct{ sent []recordedMail }
-
-func (m *mailRecorder) EnqueueTx(_ context.Context, _ *sql.Tx, _ int64, to, _, template string, data map[string]any) error {
-	m.sent = append(m.sent, recordedMail{to, template, data})
-	return mailtest.Check(template, data)
-}
-
 // TestNewDeviceNoticeAndAudit: the first device gets no notice; a new
 // device (label + IP) does; the same one again does not until 90 days pass.
 // Every sign-in and every failed one is in the audit log.
@@ -33,12 +19,12 @@ func TestNewDeviceNoticeAndAudit(t *testing.T) {
 		ctx := context.Background()
 		now := time.Now()
 		db.SetClock(func() time.Time { return now })
-		mail := &mailRecorder{}
-		svc := auth.NewService(db, auth.Config{Mail: mail})
+		svc := newEnv(t, db, auth.Config{})
+		mail := svc.mail // the sign-in event's follower mails the notice
 		u := newUser(t, db, svc, "ana@example.com", "tangerine-violin", core.StateActive)
 		login := func(device, ip string) {
 			t.Helper()
-			if _, err := svc.Login(ctx, auth.LoginInput{Email: "ana@example.com", Password: "tangerine-violin", Device: device, IP: ip}); err != nil {
+			if _, err := svc.login(ctx, auth.LoginInput{Email: "ana@example.com", Password: "tangerine-violin", Device: device, IP: ip}); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -60,7 +46,7 @@ func TestNewDeviceNoticeAndAudit(t *testing.T) {
 		if len(mail.sent) != 2 {
 			t.Fatal("a device unseen for 90 days got no notice")
 		}
-		_, _ = svc.Login(ctx, auth.LoginInput{Email: "ana@example.com", Password: "wrong-password", IP: "6.6.6.6"})
+		_, _ = svc.login(ctx, auth.LoginInput{Email: "ana@example.com", Password: "wrong-password", IP: "6.6.6.6"})
 		log, _ := db.Reader().AuditLog(ctx, u.WorkspaceID, u.ID, 20)
 		if len(log) != 6 || log[0].Action != core.AuditSignInFailed || log[0].IP != "6.6.6.6" || log[1].Action != core.AuditSignIn || log[1].Detail != "password" {
 			t.Fatalf("audit: %d entries, newest %+v", len(log), log[0])

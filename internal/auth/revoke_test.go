@@ -14,12 +14,12 @@ import (
 func TestRevokeSessions(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
-		svc := auth.NewService(db, auth.Config{})
+		svc := newEnv(t, db, auth.Config{})
 		ana := newUser(t, db, svc, "ana@example.com", "tangerine-violin", core.StateActive)
 		bob := newUser(t, db, svc, "bob@example.com", "tangerine-violin", core.StateActive)
 		login := func(email string) *auth.LoginResult {
 			t.Helper()
-			res, err := svc.Login(ctx, auth.LoginInput{Email: email, Password: "tangerine-violin", IP: "1.2.3.4"})
+			res, err := svc.login(ctx, auth.LoginInput{Email: email, Password: "tangerine-violin", IP: "1.2.3.4"})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -67,13 +67,13 @@ func TestSessionsListOnlyLiveOnes(t *testing.T) {
 		ctx := context.Background()
 		now := time.Now()
 		db.SetClock(func() time.Time { return now })
-		svc := auth.NewService(db, auth.Config{IdleTimeout: time.Hour})
+		svc := newEnv(t, db, auth.Config{IdleTimeout: time.Hour})
 		u := newUser(t, db, svc, "ana@example.com", "tangerine-violin", core.StateActive)
-		if _, err := svc.Login(ctx, auth.LoginInput{Email: "ana@example.com", Password: "tangerine-violin"}); err != nil {
+		if _, err := svc.login(ctx, auth.LoginInput{Email: "ana@example.com", Password: "tangerine-violin"}); err != nil {
 			t.Fatal(err)
 		}
 		now = now.Add(2 * time.Hour)
-		if _, err := svc.Login(ctx, auth.LoginInput{Email: "ana@example.com", Password: "tangerine-violin"}); err != nil {
+		if _, err := svc.login(ctx, auth.LoginInput{Email: "ana@example.com", Password: "tangerine-violin"}); err != nil {
 			t.Fatal(err)
 		}
 		list, err := svc.Sessions(ctx, u)

@@ -8,8 +8,8 @@ import (
 	"time"
 
 	"roster/internal/core"
+	"roster/internal/events"
 	"roster/internal/httpx"
-	"roster/internal/mail"
 	"roster/internal/store"
 )
 
@@ -23,13 +23,6 @@ type Config struct {
 	IPFailures       int           // failures per client IP and window before 429 (default 50)
 	HashConcurrency  int           // password hashes at once (default 4)
 	TouchGranularity time.Duration // last-seen is written at most this often (default 1 minute)
-	// Gate, when set, may refuse a sign-in whose password (and second step)
-	// are right, before any session, challenge or mail exists: the
-	// workspace's IP allowlist.
-	// It reads through q, the sign-in's own transaction.
-	Gate func(ctx context.Context, q *store.Q, user *core.User, ip string) error
-	// Mail sends the new-device notice; nil sends none.
-	Mail mail.Enqueuer
 }
 
 func (c *Config) defaults() {
@@ -62,14 +55,16 @@ func (c *Config) defaults() {
 // Service signs people in and recognises them afterwards.
 type Service struct {
 	db     *store.DB
+	events *events.Recorder
 	Hasher *Hasher
 	cfg    Config
 }
 
-// NewService returns a sign-in service on db.
-func NewService(db *store.DB, cfg Config) *Service {
+// NewService returns a sign-in service on db that records what happens
+// with rec.
+func NewService(db *store.DB, cfg Config, rec *events.Recorder) *Service {
 	cfg.defaults()
-	return &Service{db: db, Hasher: NewHasher(cfg.HashConcurrency), cfg: cfg}
+	return &Service{db: db, events: rec, Hasher: NewHasher(cfg.HashConcurrency), cfg: cfg}
 }
 
 // Config returns the effective configuration.
@@ -93,35 +88,34 @@ type LoginInput struct {
 }
 
 // LoginResult is a successful sign-in. Token is shown to the client once.
-// When SecondFactor is true the password was right but the user has
-// two-step verification on: no session exists yet, and the caller must run
-// the second step (package security) before one is opened.
+// SetupRequired says the workspace requires two-step verification and the
+// user has it off: the session is open, but only the setup is (the
+// security policy gates every other page and API call).
 type LoginResult struct {
-	User         *core.User
-	Session      *core.Session
-	Token        string
-	SecondFactor bool
+	User          *core.User
+	Session       *core.Session
+	Token         string
+	SetupRequired bool
 }
 
 var errLoginFailed = core.Errorf(core.EUNAUTHORIZED, "errors.login_failed")
 
-// Login checks an email and password and opens a session. Wrong email,
-// wrong password and inactive account all give the same error after the same
-// amount of hashing, so the answer reveals nothing about which accounts
-// exist. Repeated failures per account or per IP give ETOOMANY.
-func (s *Service) Login(ctx context.Context, in LoginInput) (*LoginResult, error) {
-	if in.Kind == "" {
-		in.Kind = core.SessionWeb
-	}
+// CheckCredentials is the password step of sign-in; security.Service.SignIn
+// runs the whole flow around it. Wrong email, wrong password and inactive
+// account all give the same error after the same amount of hashing, so the
+// answer reveals nothing about which accounts exist. Repeated failures per
+// account or per IP give ETOOMANY. On success the attempt is still
+// reserved: the caller releases it in the transaction that signs in.
+func (s *Service) CheckCredentials(ctx context.Context, in LoginInput) (*core.User, *Attempt, error) {
 	email, _ := core.NormalizeEmail(in.Email)
 	att, err := s.Reserve(ctx, email, in.IP)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	// From here a return without att.Release counts as a failure.
 	user, err := s.db.Reader().UserByEmail(ctx, email)
 	if err != nil && core.ErrorCode(err) != core.ENOTFOUND {
-		return nil, err
+		return nil, nil, err
 	}
 	hash := ""
 	if user != nil {
@@ -129,48 +123,26 @@ func (s *Service) Login(ctx context.Context, in LoginInput) (*LoginResult, error
 	}
 	ok, err := s.Hasher.Verify(ctx, hash, in.Password)
 	if err != nil && !errors.Is(err, errBadHash) {
-		return nil, err
+		return nil, nil, err
 	}
 	if !ok || user == nil || user.State != core.StateActive {
 		if user != nil {
 			// Recorded against the account, never with what was typed.
-			if err := s.db.Writer().Audit(ctx, &core.AuditEntry{WorkspaceID: user.WorkspaceID, TargetID: user.ID, Action: core.AuditSignInFailed, IP: in.IP}); err != nil {
-				return nil, err
+			if err := s.RecordFailure(ctx, user, in.IP, ""); err != nil {
+				return nil, nil, err
 			}
 		}
-		return nil, errLoginFailed
+		return nil, nil, errLoginFailed
 	}
-	if s.cfg.Gate != nil {
-		if err := s.cfg.Gate(ctx, s.db.Reader(), user, in.IP); err != nil {
-			// A refusal keeps the attempt: the answer differs from a wrong
-			// password's, so the throttle must bound how often it can be asked.
-			if aerr := s.db.Writer().Audit(ctx, &core.AuditEntry{WorkspaceID: user.WorkspaceID, TargetID: user.ID,
-				Action: core.AuditSignInFailed, Detail: "ip_not_allowed", IP: in.IP}); aerr != nil {
-				return nil, aerr
-			}
-			return nil, err
-		}
-	}
-	if user.TwoFactorEnabled {
-		// The password was right, so this attempt is given back; earlier
-		// failures stay until the second step passes.
-		if err := att.Release(ctx, nil); err != nil {
-			return nil, err
-		}
-		return &LoginResult{User: user, SecondFactor: true}, nil
-	}
-	var res *LoginResult
-	err = s.db.InTx(ctx, func(q *store.Q) error {
-		if res, err = s.CompleteSignIn(ctx, q, user, in.Kind, in.IP, in.Device, "password"); err != nil {
-			return err
-		}
-		return att.Release(ctx, q)
-	})
-	if err != nil {
-		return nil, err
-	}
-	slog.InfoContext(ctx, "signed in", "user_id", user.ID, "kind", in.Kind)
-	return res, nil
+	return user, att, nil
+}
+
+// RecordFailure records a refused sign-in of user from ip; detail says why
+// when it was not a wrong password ("ip_not_allowed").
+func (s *Service) RecordFailure(ctx context.Context, user *core.User, ip, detail string) error {
+	// A short write that must not be skipped because the client left.
+	return s.events.Record(context.WithoutCancel(ctx), s.db.Writer(), core.Event{Action: core.AuditSignInFailed,
+		WorkspaceID: user.WorkspaceID, TargetID: user.ID, Detail: detail, IP: ip})
 }
 
 // Attempt is one guess (a password or a second-step code) counted against
@@ -360,8 +332,8 @@ func (s *Service) CreateAPIToken(ctx context.Context, actor *core.User, name str
 		if err := q.CreateAPIToken(ctx, t); err != nil {
 			return err
 		}
-		return q.Audit(ctx, &core.AuditEntry{WorkspaceID: actor.WorkspaceID, ActorID: actor.ID, TargetID: actor.ID,
-			Action: core.AuditTokenCreated, Detail: t.Name, IP: httpx.ClientIPFrom(ctx)})
+		return s.events.Record(ctx, q, core.Event{Action: core.AuditTokenCreated, WorkspaceID: actor.WorkspaceID,
+			ActorID: actor.ID, TargetID: actor.ID, Detail: t.Name, IP: httpx.ClientIPFrom(ctx)})
 	})
 	if err != nil {
 		return "", nil, err
@@ -389,8 +361,8 @@ func (s *Service) RevokeAPIToken(ctx context.Context, actor *core.User, id int64
 			return err
 		}
 		// The entry is about the admin the token acted as.
-		return q.Audit(ctx, &core.AuditEntry{WorkspaceID: actor.WorkspaceID, ActorID: actor.ID, TargetID: t.UserID,
-			Action: core.AuditTokenRevoked, Detail: t.Name, IP: httpx.ClientIPFrom(ctx)})
+		return s.events.Record(ctx, q, core.Event{Action: core.AuditTokenRevoked, WorkspaceID: actor.WorkspaceID,
+			ActorID: actor.ID, TargetID: t.UserID, Detail: t.Name, IP: httpx.ClientIPFrom(ctx)})
 	})
 }
 
@@ -442,17 +414,21 @@ func (s *Service) VerifyPassword(ctx context.Context, user *core.User, pw, ip, f
 	return &core.Error{Code: core.EINVALID, Key: "errors.invalid", Fields: []core.FieldError{{Field: field, Key: key}}}
 }
 
-// CompleteSignIn opens the session of a sign-in whose second step passed,
-// in q's transaction.
-// how names what completed it ("password", "totp", "email",
-// "backup_code") for the audit log. Every sign-in goes through here: it
-// is audited, and a device (label + IP) not seen for NewDeviceAfter gets a
-// notice mail, which always goes out.
+// CompleteSignIn opens the session of a sign-in whose last step passed
+// (password, second step, accepted invitation or setup), in q's
+// transaction. Every session is opened here: the workspace's policy is read
+// once, a sign-in from outside its IP allowlist is refused with
+// core.ErrIPNotAllowed before anything exists, the sign-in is recorded
+// (how names what completed it: "password", "totp", "email",
+// "backup_code", "invite", "setup"), and a device (label + IP) not seen for
+// NewDeviceAfter is owed a security notice.
 func (s *Service) CompleteSignIn(ctx context.Context, q *store.Q, user *core.User, kind core.SessionKind, ip, device, how string) (*LoginResult, error) {
-	if s.cfg.Gate != nil {
-		if err := s.cfg.Gate(ctx, q, user, ip); err != nil {
-			return nil, err
-		}
+	ws, err := q.Workspace(ctx, user.WorkspaceID)
+	if err != nil {
+		return nil, err
+	}
+	if !ws.AllowsIP(ip) {
+		return nil, core.ErrIPNotAllowed
 	}
 	if err := q.ClearFailures(ctx, "acct:"+user.Email); err != nil {
 		return nil, err
@@ -464,38 +440,38 @@ func (s *Service) CompleteSignIn(ctx context.Context, q *store.Q, user *core.Use
 	if err != nil {
 		return nil, err
 	}
-	if err := q.Audit(ctx, &core.AuditEntry{WorkspaceID: user.WorkspaceID, ActorID: user.ID, TargetID: user.ID,
-		Action: core.AuditSignIn, Detail: how, IP: ip}); err != nil {
+	e := core.Event{Action: core.AuditSignIn, WorkspaceID: user.WorkspaceID, ActorID: user.ID, TargetID: user.ID,
+		Detail: how, IP: ip, Device: device}
+	if e.Notice, err = s.newDevice(ctx, q, user, device, ip); err != nil {
 		return nil, err
 	}
-	if err := s.noticeNewDevice(ctx, q, user, device, ip); err != nil {
+	if e.Notice != "" {
+		e.Recipient = user
+	}
+	if err := s.events.Record(ctx, q, e); err != nil {
 		return nil, err
 	}
-	return &LoginResult{User: user, Session: sess, Token: token}, nil
+	slog.InfoContext(ctx, "signed in", "user_id", user.ID, "kind", kind, "how", how)
+	return &LoginResult{User: user, Session: sess, Token: token,
+		SetupRequired: ws.RequireTwoFactor && !user.TwoFactorEnabled}, nil
 }
 
 // NewDeviceAfter is how long a device may go unseen before a sign-in from
 // it counts as new again.
 const NewDeviceAfter = 90 * 24 * time.Hour
 
-// noticeNewDevice records the device and mails the user when it is new. The
-// very first device of an account gets no notice: there is nothing to
-// compare with.
-func (s *Service) noticeNewDevice(ctx context.Context, q *store.Q, user *core.User, device, ip string) error {
+// newDevice records the device and returns the new-device notice when it
+// is new. The very first device of an account gets no notice: there is
+// nothing to compare with.
+func (s *Service) newDevice(ctx context.Context, q *store.Q, user *core.User, device, ip string) (core.Notice, error) {
 	last, known, err := q.SeenDevice(ctx, user.ID, device, ip)
 	if err != nil {
-		return err
+		return "", err
 	}
-	now := s.db.Now()
-	if !known || s.cfg.Mail == nil || (!last.IsZero() && now.Sub(last) < NewDeviceAfter) {
-		return nil
+	if !known || (!last.IsZero() && s.db.Now().Sub(last) < NewDeviceAfter) {
+		return "", nil
 	}
-	loc, err := time.LoadLocation(user.Timezone)
-	if err != nil {
-		loc = time.UTC
-	}
-	return s.cfg.Mail.EnqueueTx(ctx, q.Tx, user.WorkspaceID, user.Email, user.Language, "new_device", map[string]any{
-		"Name": user.Name, "Device": device, "IP": ip, "Time": now.In(loc).Format("2006-01-02 15:04 MST")})
+	return core.NoticeNewDevice, nil
 }
 
 // RevokeSession signs the user out of one of their own sessions. A session
@@ -511,8 +487,8 @@ func (s *Service) RevokeSession(ctx context.Context, user *core.User, sessionID 
 				if err := q.DeleteSession(ctx, sessionID); err != nil {
 					return err
 				}
-				return q.Audit(ctx, &core.AuditEntry{WorkspaceID: user.WorkspaceID, ActorID: user.ID, TargetID: user.ID,
-					Action: core.AuditSessionRevoked, Detail: sess.Device, IP: sess.IP})
+				return s.events.Record(ctx, q, core.Event{Action: core.AuditSessionRevoked, WorkspaceID: user.WorkspaceID,
+					ActorID: user.ID, TargetID: user.ID, Detail: sess.Device, IP: sess.IP})
 			}
 		}
 		return core.ErrNotFound
@@ -526,7 +502,7 @@ func (s *Service) RevokeOtherSessions(ctx context.Context, user *core.User, keep
 		if err := q.DeleteOtherSessions(ctx, user.ID, keepID); err != nil {
 			return err
 		}
-		return q.Audit(ctx, &core.AuditEntry{WorkspaceID: user.WorkspaceID, ActorID: user.ID, TargetID: user.ID,
-			Action: core.AuditSessionRevoked, Detail: "all others"})
+		return s.events.Record(ctx, q, core.Event{Action: core.AuditSessionRevoked, WorkspaceID: user.WorkspaceID,
+			ActorID: user.ID, TargetID: user.ID, Detail: "all others", IP: httpx.ClientIPFrom(ctx)})
 	})
 }

@@ -49,13 +49,13 @@ func TestLoginThrottleHoldsUnderConcurrency(t *testing.T) {
 	t.Run("account", func(t *testing.T) {
 		storetest.Each(t, func(t *testing.T, db *store.DB) {
 			ctx := context.Background()
-			svc := auth.NewService(db, auth.Config{})
+			svc := newEnv(t, db, auth.Config{})
 			newUser(t, db, svc, "ana@example.com", "tangerine-violin", core.StateActive)
 			var checked atomic.Int32
 			auth.OnVerifyForTest(svc.Hasher, func() { checked.Add(1) })
 			limit := int32(svc.Config().AccountFailures)
 			wg := burst(n, func(i int) {
-				_, err := svc.Login(ctx, auth.LoginInput{Email: "ana@example.com", Password: fmt.Sprintf("wrong-%d", i), IP: fmt.Sprintf("10.0.%d.%d", i/200, i%200)})
+				_, err := svc.login(ctx, auth.LoginInput{Email: "ana@example.com", Password: fmt.Sprintf("wrong-%d", i), IP: fmt.Sprintf("10.0.%d.%d", i/200, i%200)})
 				if c := core.ErrorCode(err); c != core.EUNAUTHORIZED && c != core.ETOOMANY {
 					t.Errorf("guess %d: %v", i, err)
 				}
@@ -63,7 +63,7 @@ func TestLoginThrottleHoldsUnderConcurrency(t *testing.T) {
 			// Once the limit's worth of guesses is being checked, the right
 			// password is refused, also while those checks still run.
 			waitFor(t, "the first guesses to reach the check", func() bool { return checked.Load() >= limit })
-			_, err := svc.Login(ctx, auth.LoginInput{Email: "ana@example.com", Password: "tangerine-violin", IP: "10.9.9.9"})
+			_, err := svc.login(ctx, auth.LoginInput{Email: "ana@example.com", Password: "tangerine-violin", IP: "10.9.9.9"})
 			if core.ErrorCode(err) != core.ETOOMANY {
 				t.Errorf("right password during the burst: %v, want ETOOMANY", err)
 			}
@@ -71,7 +71,7 @@ func TestLoginThrottleHoldsUnderConcurrency(t *testing.T) {
 			if got := checked.Load(); got > limit {
 				t.Fatalf("%d of %d parallel guesses reached the password check; limit %d", got, n, limit)
 			}
-			if _, err := svc.Login(ctx, auth.LoginInput{Email: "ana@example.com", Password: "tangerine-violin", IP: "10.9.9.9"}); core.ErrorCode(err) != core.ETOOMANY {
+			if _, err := svc.login(ctx, auth.LoginInput{Email: "ana@example.com", Password: "tangerine-violin", IP: "10.9.9.9"}); core.ErrorCode(err) != core.ETOOMANY {
 				t.Fatalf("right password after the burst: %v, want ETOOMANY", err)
 			}
 		})
@@ -80,25 +80,25 @@ func TestLoginThrottleHoldsUnderConcurrency(t *testing.T) {
 		storetest.Each(t, func(t *testing.T, db *store.DB) {
 			ctx := context.Background()
 			// A lower IP limit than the default 50 keeps the hashing short.
-			svc := auth.NewService(db, auth.Config{IPFailures: 20})
+			svc := newEnv(t, db, auth.Config{IPFailures: 20})
 			newUser(t, db, svc, "ana@example.com", "tangerine-violin", core.StateActive)
 			var checked atomic.Int32
 			auth.OnVerifyForTest(svc.Hasher, func() { checked.Add(1) })
 			wg := burst(n, func(i int) {
-				_, err := svc.Login(ctx, auth.LoginInput{Email: fmt.Sprintf("guess%d@example.com", i), Password: "tangerine-violin", IP: "7.7.7.7"})
+				_, err := svc.login(ctx, auth.LoginInput{Email: fmt.Sprintf("guess%d@example.com", i), Password: "tangerine-violin", IP: "7.7.7.7"})
 				if c := core.ErrorCode(err); c != core.EUNAUTHORIZED && c != core.ETOOMANY {
 					t.Errorf("guess %d: %v", i, err)
 				}
 			})
 			waitFor(t, "the first guesses to reach the check", func() bool { return checked.Load() >= 20 })
-			if _, err := svc.Login(ctx, auth.LoginInput{Email: "ana@example.com", Password: "tangerine-violin", IP: "7.7.7.7"}); core.ErrorCode(err) != core.ETOOMANY {
+			if _, err := svc.login(ctx, auth.LoginInput{Email: "ana@example.com", Password: "tangerine-violin", IP: "7.7.7.7"}); core.ErrorCode(err) != core.ETOOMANY {
 				t.Errorf("right password from the IP during the burst: %v, want ETOOMANY", err)
 			}
 			wg.Wait()
 			if got := checked.Load(); got > 20 {
 				t.Fatalf("%d of %d parallel guesses from one IP reached the password check; limit 20", got, n)
 			}
-			if _, err := svc.Login(ctx, auth.LoginInput{Email: "ana@example.com", Password: "tangerine-violin", IP: "8.8.8.8"}); err != nil {
+			if _, err := svc.login(ctx, auth.LoginInput{Email: "ana@example.com", Password: "tangerine-violin", IP: "8.8.8.8"}); err != nil {
 				t.Fatalf("the account from another IP: %v", err)
 			}
 		})
@@ -106,7 +106,7 @@ func TestLoginThrottleHoldsUnderConcurrency(t *testing.T) {
 	t.Run("verify password", func(t *testing.T) {
 		storetest.Each(t, func(t *testing.T, db *store.DB) {
 			ctx := context.Background()
-			svc := auth.NewService(db, auth.Config{})
+			svc := newEnv(t, db, auth.Config{})
 			u := newUser(t, db, svc, "ana@example.com", "tangerine-violin", core.StateActive)
 			var checked atomic.Int32
 			auth.OnVerifyForTest(svc.Hasher, func() { checked.Add(1) })
@@ -132,17 +132,17 @@ func TestLoginThrottleHoldsUnderConcurrency(t *testing.T) {
 func TestSuccessGivesTheAttemptBack(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
-		svc := auth.NewService(db, auth.Config{AccountFailures: 2, IPFailures: 2})
+		svc := newEnv(t, db, auth.Config{AccountFailures: 2, IPFailures: 2})
 		u := newUser(t, db, svc, "ana@example.com", "tangerine-violin", core.StateActive)
 		for i := range 4 {
-			if _, err := svc.Login(ctx, auth.LoginInput{Email: "ana@example.com", Password: "tangerine-violin", IP: "1.2.3.4"}); err != nil {
+			if _, err := svc.login(ctx, auth.LoginInput{Email: "ana@example.com", Password: "tangerine-violin", IP: "1.2.3.4"}); err != nil {
 				t.Fatalf("sign-in %d: %v", i, err)
 			}
 			if err := svc.VerifyPassword(ctx, u, "tangerine-violin", "1.2.3.4", "password"); err != nil {
 				t.Fatalf("password check %d: %v", i, err)
 			}
 		}
-		if _, err := svc.Login(ctx, auth.LoginInput{Email: "ana@example.com", Password: "wrong-password", IP: "1.2.3.4"}); core.ErrorCode(err) != core.EUNAUTHORIZED {
+		if _, err := svc.login(ctx, auth.LoginInput{Email: "ana@example.com", Password: "wrong-password", IP: "1.2.3.4"}); core.ErrorCode(err) != core.EUNAUTHORIZED {
 			t.Fatalf("wrong password after successes: %v, want EUNAUTHORIZED", err)
 		}
 	})
@@ -152,7 +152,7 @@ func TestSuccessGivesTheAttemptBack(t *testing.T) {
 // documented ones, compared with literal values, and the throttle behaves
 // as documented: 10 failures per account and 50 per IP in 15 minutes.
 func TestDocumentedDefaults(t *testing.T) {
-	cfg := auth.NewService(nil, auth.Config{}).Config()
+	cfg := auth.NewService(nil, auth.Config{}, nil).Config()
 	day := 24 * time.Hour
 	for _, c := range []struct {
 		name      string
@@ -174,7 +174,7 @@ func TestDocumentedDefaults(t *testing.T) {
 		ctx := context.Background()
 		now := time.Now().Truncate(time.Millisecond) // as stored
 		db.SetClock(func() time.Time { return now })
-		svc := auth.NewService(db, auth.Config{})
+		svc := newEnv(t, db, auth.Config{})
 		// Reserved attempts that are not released count as failures.
 		for i := range 10 {
 			if _, err := svc.Reserve(ctx, "ana@example.com", fmt.Sprintf("10.0.0.%d", i)); err != nil {

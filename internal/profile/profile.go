@@ -15,6 +15,7 @@ import (
 	"roster/internal/account"
 	"roster/internal/auth"
 	"roster/internal/core"
+	"roster/internal/events"
 	"roster/internal/i18n"
 	"roster/internal/mail"
 	"roster/internal/photo"
@@ -40,7 +41,8 @@ type Service struct {
 	db           *store.DB
 	auth         *auth.Service
 	accounts     *account.Service
-	mail         mail.Enqueuer
+	mail         mail.Enqueuer // links: transactional mail
+	events       *events.Recorder
 	photos       *photo.Store
 	baseURL      string
 	recentSignIn time.Duration
@@ -52,6 +54,7 @@ type Config struct {
 	Auth         *auth.Service
 	Accounts     *account.Service // for listing users under the same rules
 	Mail         mail.Enqueuer
+	Events       *events.Recorder // records every change; notices follow from there
 	Photos       *photo.Store
 	BaseURL      string        // for links in mail
 	RecentSignIn time.Duration // default DefaultRecentSignIn
@@ -62,7 +65,7 @@ func NewService(c Config) *Service {
 	if c.RecentSignIn <= 0 {
 		c.RecentSignIn = DefaultRecentSignIn
 	}
-	return &Service{db: c.DB, auth: c.Auth, accounts: c.Accounts, mail: c.Mail, photos: c.Photos, baseURL: strings.TrimRight(c.BaseURL, "/"), recentSignIn: c.RecentSignIn}
+	return &Service{db: c.DB, auth: c.Auth, accounts: c.Accounts, mail: c.Mail, events: c.Events, photos: c.Photos, baseURL: strings.TrimRight(c.BaseURL, "/"), recentSignIn: c.RecentSignIn}
 }
 
 // Profile is a user as the profile page shows it to a given viewer.
@@ -172,7 +175,7 @@ func (s *Service) Update(ctx context.Context, actor *core.User, targetID int64, 
 			return err
 		}
 		if noteChanged {
-			return audit(ctx, q, actor.ID, u, core.AuditNoteChanged, "", ip)
+			return s.record(ctx, q, actor.ID, u, core.AuditNoteChanged, "", ip)
 		}
 		return nil
 	})
@@ -182,8 +185,11 @@ func (s *Service) Update(ctx context.Context, actor *core.User, targetID int64, 
 	return s.Get(ctx, actor, targetID)
 }
 
-func audit(ctx context.Context, q *store.Q, actorID int64, target *core.User, action core.AuditAction, detail, ip string) error {
-	return q.Audit(ctx, &core.AuditEntry{WorkspaceID: target.WorkspaceID, ActorID: actorID, TargetID: target.ID, Action: action, Detail: detail, IP: ip})
+// record records a change to target's profile (actorID 0: the holder of
+// a link).
+func (s *Service) record(ctx context.Context, q *store.Q, actorID int64, target *core.User, action core.AuditAction, detail, ip string) error {
+	return s.events.Record(ctx, q, core.Event{Action: action, WorkspaceID: target.WorkspaceID, ActorID: actorID, TargetID: target.ID,
+		Detail: detail, IP: ip})
 }
 
 // ErrEmailLockedBy2FA refuses an email change while two-step verification
@@ -263,12 +269,9 @@ func (s *Service) RequestEmailChange(ctx context.Context, actor *core.User, targ
 				return err
 			}
 		}
-		if err := s.mail.EnqueueTx(ctx, q.Tx, u.WorkspaceID, u.Email, u.Language, "email_change_notice", map[string]any{
-			"Name": u.Name, "NewEmail": email, "OldEmail": u.Email,
-		}); err != nil {
-			return err
-		}
-		return audit(ctx, q, actor.ID, u, core.AuditEmailChangeRequested, email, ip)
+		// The current address hears of the request, whoever made it.
+		return s.events.Record(ctx, q, core.Event{Action: core.AuditEmailChangeRequested, WorkspaceID: u.WorkspaceID, ActorID: actor.ID,
+			TargetID: u.ID, Detail: email, IP: ip, Notice: core.NoticeEmailChangeRequested, Recipient: u})
 	})
 	if err != nil {
 		return nil, err
@@ -304,7 +307,7 @@ func (s *Service) CancelEmailChange(ctx context.Context, actor *core.User, targe
 		if !had {
 			return ErrNoEmailChange
 		}
-		return audit(ctx, q, actor.ID, u, core.AuditEmailChangeCancelled, "", ip)
+		return s.record(ctx, q, actor.ID, u, core.AuditEmailChangeCancelled, "", ip)
 	})
 	if err != nil {
 		return nil, err
@@ -364,7 +367,7 @@ func (s *Service) UndoEmailChange(ctx context.Context, token, ip string) (*core.
 		if _, err := q.RevokeUserAPITokens(ctx, u.ID); err != nil {
 			return err
 		}
-		return audit(ctx, q, 0, u, core.AuditEmailChangeUndone, changed+" → "+old, ip)
+		return s.record(ctx, q, 0, u, core.AuditEmailChangeUndone, changed+" → "+old, ip)
 	})
 	if err != nil {
 		return nil, err
@@ -408,7 +411,10 @@ func (s *Service) ConfirmEmailChange(ctx context.Context, token, ip string) (*co
 		if err := q.UpdateUser(ctx, u); err != nil {
 			return err
 		}
-		if err := audit(ctx, q, 0, u, core.AuditEmailChanged, old+" → "+u.Email, ip); err != nil {
+		// The notice's mail is the undo link's below: a one-time link,
+		// so it is transactional mail sent here.
+		if err := s.events.Record(ctx, q, core.Event{Action: core.AuditEmailChanged, WorkspaceID: u.WorkspaceID, TargetID: u.ID,
+			Detail: old + " → " + u.Email, IP: ip, Notice: core.NoticeEmailChanged, Recipient: u}); err != nil {
 			return err
 		}
 		// The old address learns of the change and may undo it: whoever
@@ -475,8 +481,8 @@ func (s *Service) ChangePassword(ctx context.Context, p *auth.Principal, in Pass
 }
 
 // setPassword is what every new password does, inside q's transaction:
-// store the hash, end every other session (keep, or all with 0), mail the
-// notice and write the audit entry (actorID 0: the holder of a link).
+// store the hash, end every other session (keep, or all with 0) and record
+// it, which mails the notice (actorID 0: the holder of a link).
 func (s *Service) setPassword(ctx context.Context, q *store.Q, userID int64, hash string, keep, actorID int64, action core.AuditAction, ip string) (*core.User, error) {
 	fresh, err := q.User(ctx, userID)
 	if err != nil {
@@ -489,10 +495,8 @@ func (s *Service) setPassword(ctx context.Context, q *store.Q, userID int64, has
 	if err := q.DeleteOtherSessions(ctx, userID, keep); err != nil {
 		return nil, err
 	}
-	if err := s.mail.EnqueueTx(ctx, q.Tx, fresh.WorkspaceID, fresh.Email, fresh.Language, "password_changed", map[string]any{"Name": fresh.Name}); err != nil {
-		return nil, err
-	}
-	return fresh, audit(ctx, q, actorID, fresh, action, "", ip)
+	return fresh, s.events.Record(ctx, q, core.Event{Action: action, WorkspaceID: fresh.WorkspaceID, ActorID: actorID, TargetID: fresh.ID,
+		IP: ip, Notice: core.NoticePasswordChanged, Recipient: fresh})
 }
 
 // SendPasswordReset mails target a single-use link to set a new password:
@@ -520,7 +524,7 @@ func (s *Service) SendPasswordReset(ctx context.Context, actor *core.User, targe
 		}); err != nil {
 			return err
 		}
-		return audit(ctx, q, actor.ID, u, core.AuditPasswordResetSent, "", ip)
+		return s.record(ctx, q, actor.ID, u, core.AuditPasswordResetSent, "", ip)
 	})
 }
 

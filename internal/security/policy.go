@@ -9,78 +9,6 @@ import (
 	"roster/internal/store"
 )
 
-// MaxAllowlistEntries bounds an allowlist, so checking a request stays cheap.
-const MaxAllowlistEntries = 1000
-
-// ParseAllowlist reads an allowlist: one IPv4/IPv6 address or CIDR range
-// per line (commas and spaces also separate), "#" starts a comment. It
-// returns the ranges normalised (host bits cleared) and, when a line is not
-// valid, a field error naming its line number.
-func ParseAllowlist(text string) ([]netip.Prefix, error) {
-	var out []netip.Prefix
-	for n, line := range strings.Split(text, "\n") {
-		if i := strings.IndexByte(line, '#'); i >= 0 {
-			line = line[:i]
-		}
-		for _, item := range strings.FieldsFunc(line, func(r rune) bool { return r == ',' || r == ' ' || r == '\t' || r == '\r' }) {
-			p, err := parseEntry(item)
-			if err != nil {
-				return nil, &core.Error{Code: core.EINVALID, Key: "errors.invalid", Fields: []core.FieldError{{Field: "allowlist",
-					Key: "errors.field.allowlist_invalid", Data: map[string]any{"Line": n + 1, "Value": item}}}}
-			}
-			out = append(out, p)
-			if len(out) > MaxAllowlistEntries {
-				return nil, &core.Error{Code: core.EINVALID, Key: "errors.invalid", Fields: []core.FieldError{{Field: "allowlist",
-					Key: "errors.field.allowlist_too_long", Data: map[string]any{"Count": MaxAllowlistEntries}}}}
-			}
-		}
-	}
-	return out, nil
-}
-
-func parseEntry(s string) (netip.Prefix, error) {
-	if strings.Contains(s, "/") {
-		p, err := netip.ParsePrefix(s)
-		if err != nil {
-			return netip.Prefix{}, err
-		}
-		return netip.PrefixFrom(p.Addr().Unmap(), unmapBits(p)).Masked(), nil
-	}
-	a, err := netip.ParseAddr(s)
-	if err != nil {
-		return netip.Prefix{}, err
-	}
-	a = a.Unmap()
-	return netip.PrefixFrom(a, a.BitLen()), nil
-}
-
-// unmapBits keeps an IPv4-mapped IPv6 range's length meaningful for IPv4.
-func unmapBits(p netip.Prefix) int {
-	if p.Addr().Is4In6() {
-		return max(p.Bits()-96, 0)
-	}
-	return p.Bits()
-}
-
-// Allowed reports whether ip is inside the allowlist; an empty list allows
-// every address, and an unparsable ip is refused when a list is set.
-func Allowed(list []netip.Prefix, ip string) bool {
-	if len(list) == 0 {
-		return true
-	}
-	a, err := netip.ParseAddr(ip)
-	if err != nil {
-		return false
-	}
-	a = a.Unmap()
-	for _, p := range list {
-		if p.Contains(a) {
-			return true
-		}
-	}
-	return false
-}
-
 // Policy is a workspace's security settings.
 type Policy struct {
 	RequireTwoFactor bool
@@ -94,7 +22,7 @@ func (s *Service) Policy(ctx context.Context, workspaceID int64) (*Policy, error
 	if err != nil {
 		return nil, err
 	}
-	list, err := ParseAllowlist(ws.IPAllowlist)
+	list, err := core.ParseAllowlist(ws.IPAllowlist)
 	if err != nil {
 		list = nil // stored lists were validated; never lock everyone out on a bad row
 	}
@@ -108,27 +36,6 @@ func (s *Service) WorkspacePolicy(ctx context.Context, actor *core.User) (*Polic
 		return nil, core.ErrForbidden
 	}
 	return s.Policy(ctx, actor.WorkspaceID)
-}
-
-// ErrIPNotAllowed refuses a sign-in or request from outside the workspace's
-// IP allowlist.
-var ErrIPNotAllowed = core.Errorf(core.EFORBIDDEN, "errors.ip_not_allowed")
-
-// SignInGate is auth.Config.Gate: it refuses a sign-in from outside the
-// allowlist before any session, challenge or mail exists.
-func (s *Service) SignInGate(ctx context.Context, q *store.Q, user *core.User, ip string) error {
-	ws, err := q.Workspace(ctx, user.WorkspaceID)
-	if err != nil {
-		return err
-	}
-	list, err := ParseAllowlist(ws.IPAllowlist)
-	if err != nil {
-		return nil // stored lists were validated; never lock everyone out on a bad row
-	}
-	if !Allowed(list, ip) {
-		return ErrIPNotAllowed
-	}
-	return nil
 }
 
 // ErrRequireOwnTwoFactor refuses making two-step verification mandatory by
@@ -167,7 +74,8 @@ func (s *Service) SetRequireTwoFactor(ctx context.Context, actor *core.User, on 
 		if on {
 			detail = "on"
 		}
-		return q.Audit(ctx, &core.AuditEntry{WorkspaceID: ws.ID, ActorID: actor.ID, TargetID: actor.ID, Action: core.AuditRequireTwoFactor, Detail: detail, IP: ip})
+		return s.events.Record(ctx, q, core.Event{Action: core.AuditRequireTwoFactor, WorkspaceID: ws.ID, ActorID: actor.ID,
+			TargetID: actor.ID, Detail: detail, IP: ip})
 	})
 }
 
@@ -177,11 +85,11 @@ func (s *Service) SetAllowlist(ctx context.Context, actor *core.User, text, ip s
 	if !actor.IsAdmin() {
 		return core.ErrForbidden
 	}
-	list, err := ParseAllowlist(text)
+	list, err := core.ParseAllowlist(text)
 	if err != nil {
 		return err
 	}
-	if !Allowed(list, ip) {
+	if !core.Allowed(list, ip) {
 		return ErrAllowlistLockout
 	}
 	canonical := make([]string, len(list))
@@ -197,8 +105,8 @@ func (s *Service) SetAllowlist(ctx context.Context, actor *core.User, text, ip s
 		if err := q.SetWorkspaceSecurity(ctx, ws); err != nil {
 			return err
 		}
-		return q.Audit(ctx, &core.AuditEntry{WorkspaceID: ws.ID, ActorID: actor.ID, TargetID: actor.ID, Action: core.AuditAllowlistChanged,
-			Detail: strings.Join(canonical, ", "), IP: ip})
+		return s.events.Record(ctx, q, core.Event{Action: core.AuditAllowlistChanged, WorkspaceID: ws.ID, ActorID: actor.ID,
+			TargetID: actor.ID, Detail: strings.Join(canonical, ", "), IP: ip})
 	})
 }
 
@@ -219,7 +127,7 @@ func (s *Service) Check(ctx context.Context, user *core.User, ip string) (Gate, 
 	if err != nil {
 		return GateOpen, err
 	}
-	if !Allowed(p.Allowlist, ip) {
+	if !core.Allowed(p.Allowlist, ip) {
 		return GateIPRefused, nil
 	}
 	if p.RequireTwoFactor && !user.TwoFactorEnabled {

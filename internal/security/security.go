@@ -9,6 +9,7 @@ import (
 	"crypto/rand"
 	"crypto/subtle"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"image/png"
 	"math/big"
@@ -21,6 +22,7 @@ import (
 
 	"roster/internal/auth"
 	"roster/internal/core"
+	"roster/internal/events"
 	"roster/internal/mail"
 	"roster/internal/secrets"
 	"roster/internal/store"
@@ -45,7 +47,9 @@ type Service struct {
 	db   *store.DB
 	auth *auth.Service
 	box  *secrets.Box
-	mail mail.Enqueuer
+	mail mail.Enqueuer // codes: transactional mail
+	// events records every change; its notices follow from there.
+	events *events.Recorder
 	// checked, when set, is called once per code that reaches a comparison,
 	// after the methods are read (tests count and line up attempts);
 	// emailCompared once per comparison with an emailed code.
@@ -53,8 +57,8 @@ type Service struct {
 }
 
 // NewService returns the security service.
-func NewService(db *store.DB, authSvc *auth.Service, box *secrets.Box, mailer mail.Enqueuer) *Service {
-	return &Service{db: db, auth: authSvc, box: box, mail: mailer}
+func NewService(db *store.DB, authSvc *auth.Service, box *secrets.Box, mailer mail.Enqueuer, rec *events.Recorder) *Service {
+	return &Service{db: db, auth: authSvc, box: box, mail: mailer, events: rec}
 }
 
 // Errors.
@@ -325,10 +329,8 @@ func (s *Service) enable(ctx context.Context, p *auth.Principal, method core.Two
 		if err := q.DeleteOtherSessions(ctx, u.ID, p.Session.ID); err != nil {
 			return err
 		}
-		if err := s.mail.EnqueueTx(ctx, q.Tx, u.WorkspaceID, u.Email, u.Language, "two_factor_enabled", map[string]any{"Name": u.Name, "Method": string(method)}); err != nil {
-			return err
-		}
-		return q.Audit(ctx, &core.AuditEntry{WorkspaceID: u.WorkspaceID, ActorID: u.ID, TargetID: u.ID, Action: core.AuditTwoFactorEnabled, Detail: string(method), IP: ip})
+		return s.events.Record(ctx, q, core.Event{Action: core.AuditTwoFactorEnabled, WorkspaceID: u.WorkspaceID, ActorID: u.ID,
+			TargetID: u.ID, Detail: string(method), IP: ip, Notice: core.NoticeTwoFactorEnabled, Recipient: u})
 	})
 	if err != nil {
 		return nil, err
@@ -609,7 +611,11 @@ func (s *Service) spendCode(ctx context.Context, u *core.User, c *core.Challenge
 			return "", err
 		}
 		if used {
-			_ = w.Audit(ctx, &core.AuditEntry{WorkspaceID: u.WorkspaceID, ActorID: u.ID, TargetID: u.ID, Action: core.AuditBackupCodeUsed})
+			// Spent whatever happens next, so recorded now, on its own.
+			if err := s.events.Record(context.WithoutCancel(ctx), w, core.Event{Action: core.AuditBackupCodeUsed,
+				WorkspaceID: u.WorkspaceID, ActorID: u.ID, TargetID: u.ID}); err != nil {
+				return "", err
+			}
 			return core.MethodBackupCode, nil
 		}
 	}
@@ -676,10 +682,9 @@ func (s *Service) Disable(ctx context.Context, p *auth.Principal, method core.Tw
 				return err
 			}
 		}
-		if err := s.mail.EnqueueTx(ctx, q.Tx, u.WorkspaceID, u.Email, u.Language, "two_factor_disabled", map[string]any{"Name": u.Name, "Method": string(method), "AllOff": allOff}); err != nil {
-			return err
-		}
-		return q.Audit(ctx, &core.AuditEntry{WorkspaceID: u.WorkspaceID, ActorID: u.ID, TargetID: u.ID, Action: core.AuditTwoFactorDisabled, Detail: string(method), IP: ip})
+		// u is as after the change: the notice says whether any method is left.
+		return s.events.Record(ctx, q, core.Event{Action: core.AuditTwoFactorDisabled, WorkspaceID: u.WorkspaceID, ActorID: u.ID,
+			TargetID: u.ID, Detail: string(method), IP: ip, Notice: core.NoticeTwoFactorDisabled, Recipient: u})
 	})
 }
 
@@ -704,7 +709,8 @@ func (s *Service) RegenerateBackupCodes(ctx context.Context, p *auth.Principal, 
 		if codes, err = s.newBackupCodes(ctx, q, p.User.ID); err != nil {
 			return err
 		}
-		return q.Audit(ctx, &core.AuditEntry{WorkspaceID: p.User.WorkspaceID, ActorID: p.User.ID, TargetID: p.User.ID, Action: core.AuditBackupCodesRenewed, IP: ip})
+		return s.events.Record(ctx, q, core.Event{Action: core.AuditBackupCodesRenewed, WorkspaceID: p.User.WorkspaceID,
+			ActorID: p.User.ID, TargetID: p.User.ID, IP: ip})
 	})
 	return codes, err
 }
@@ -743,10 +749,8 @@ func (s *Service) Reset(ctx context.Context, p *auth.Principal, targetID int64, 
 		if err := q.DeleteOtherSessions(ctx, u.ID, 0); err != nil {
 			return err
 		}
-		if err := s.mail.EnqueueTx(ctx, q.Tx, u.WorkspaceID, u.Email, u.Language, "two_factor_reset", map[string]any{"Name": u.Name, "AdminName": actor.Name}); err != nil {
-			return err
-		}
-		return q.Audit(ctx, &core.AuditEntry{WorkspaceID: u.WorkspaceID, ActorID: actor.ID, TargetID: u.ID, Action: core.AuditTwoFactorReset, IP: ip})
+		return s.events.Record(ctx, q, core.Event{Action: core.AuditTwoFactorReset, WorkspaceID: u.WorkspaceID, ActorID: actor.ID,
+			ActorName: actor.Name, TargetID: u.ID, IP: ip, Notice: core.NoticeTwoFactorReset, Recipient: u})
 	})
 }
 
@@ -759,30 +763,87 @@ type Challenge struct {
 	EmailSent bool
 }
 
-// BeginLogin starts the second step for a user whose password was right
-// (auth.LoginResult.SecondFactor). With emailed codes on, a code is sent.
-func (s *Service) BeginLogin(ctx context.Context, user *core.User, kind core.SessionKind, ip, device string) (*Challenge, error) {
-	st, err := s.Status(ctx, user)
+// SignInResult is where a sign-in stands: signed in (LoginResult set), or
+// waiting for its second step (Challenge set).
+type SignInResult struct {
+	*auth.LoginResult
+	Challenge *Challenge
+}
+
+// SignIn is the one sign-in flow, for pages and the API alike. It checks
+// the password (throttled, see auth.CheckCredentials); then, in one
+// transaction that reads the workspace's policy once, it refuses an
+// address outside the IP allowlist before any session, challenge or mail
+// exists, starts the second step for a user with two-step verification on
+// (mailing a code when they use emailed codes), or opens the session
+// (auth.CompleteSignIn: recorded, new-device notice, and SetupRequired when
+// the workspace requires two-step verification that is off).
+func (s *Service) SignIn(ctx context.Context, in auth.LoginInput) (*SignInResult, error) {
+	if in.Kind == "" {
+		in.Kind = core.SessionWeb
+	}
+	user, att, err := s.auth.CheckCredentials(ctx, in)
+	if err != nil {
+		return nil, err
+	}
+	res := &SignInResult{}
+	err = s.db.InTx(ctx, func(q *store.Q) error {
+		var err error
+		if user.TwoFactorEnabled {
+			res.Challenge, err = s.beginLogin(ctx, q, user, in.Kind, in.IP, in.Device)
+		} else {
+			res.LoginResult, err = s.auth.CompleteSignIn(ctx, q, user, in.Kind, in.IP, in.Device, "password")
+		}
+		if err != nil {
+			return err
+		}
+		// The password was right, so this attempt is given back; with a
+		// second step to come, earlier failures stay until it passes.
+		return att.Release(ctx, q)
+	})
+	if err != nil {
+		return nil, s.refused(ctx, user, in.IP, err)
+	}
+	return res, nil
+}
+
+// refused records a sign-in refused for its address, whose attempt is
+// kept: the answer differs from a wrong password's, so the throttle must
+// bound how often it can be asked. Other errors pass through.
+func (s *Service) refused(ctx context.Context, user *core.User, ip string, err error) error {
+	if errors.Is(err, core.ErrIPNotAllowed) {
+		return errors.Join(err, s.auth.RecordFailure(ctx, user, ip, "ip_not_allowed"))
+	}
+	return err
+}
+
+// beginLogin starts the second step for user, whose password was right,
+// in q's transaction. With emailed codes on, a code is sent.
+func (s *Service) beginLogin(ctx context.Context, q *store.Q, user *core.User, kind core.SessionKind, ip, device string) (*Challenge, error) {
+	ws, err := q.Workspace(ctx, user.WorkspaceID)
+	if err != nil {
+		return nil, err
+	}
+	if !ws.AllowsIP(ip) {
+		return nil, core.ErrIPNotAllowed
+	}
+	st, err := status(ctx, q, user.ID)
 	if err != nil {
 		return nil, err
 	}
 	token := auth.NewToken()
 	now := s.db.Now()
 	ch := &Challenge{Token: token, Methods: st.Methods(), ExpiresAt: now.Add(ChallengeTTL)}
-	err = s.db.InTx(ctx, func(q *store.Q) error {
-		c := &core.Challenge{UserID: user.ID, TokenHash: auth.HashToken(token), Purpose: purposeLogin, SessionKind: kind,
-			IP: ip, Device: device, CreatedAt: now, ExpiresAt: ch.ExpiresAt}
-		if err := q.CreateChallenge(ctx, c); err != nil {
-			return err
-		}
-		if st.Email {
-			ch.EmailSent = true
-			return s.sendEmailCode(ctx, q, user, c, "login")
-		}
-		return nil
-	})
-	if err != nil {
+	c := &core.Challenge{UserID: user.ID, TokenHash: auth.HashToken(token), Purpose: purposeLogin, SessionKind: kind,
+		IP: ip, Device: device, CreatedAt: now, ExpiresAt: ch.ExpiresAt}
+	if err := q.CreateChallenge(ctx, c); err != nil {
 		return nil, err
+	}
+	if st.Email {
+		ch.EmailSent = true
+		if err := s.sendEmailCode(ctx, q, user, c, "login"); err != nil {
+			return nil, err
+		}
 	}
 	return ch, nil
 }
@@ -833,7 +894,8 @@ func (s *Service) ResendEmailCode(ctx context.Context, token string) error {
 
 // VerifyLogin completes a sign-in with a code: from the authenticator app,
 // from the email, or a backup code. Wrong codes count like wrong passwords.
-func (s *Service) VerifyLogin(ctx context.Context, token, code, ip string) (*auth.LoginResult, error) {
+// The session opens through auth.CompleteSignIn, like every other.
+func (s *Service) VerifyLogin(ctx context.Context, token, code, ip string) (*SignInResult, error) {
 	w := s.db.Writer()
 	c, u, err := s.openChallenge(ctx, w, token)
 	if err != nil {
@@ -854,7 +916,10 @@ func (s *Service) VerifyLogin(ctx context.Context, token, code, ip string) (*aut
 		if err := w.CountChallengeFailure(ctx, c.ID); err != nil {
 			return nil, err
 		}
-		_ = w.Audit(ctx, &core.AuditEntry{WorkspaceID: u.WorkspaceID, ActorID: u.ID, TargetID: u.ID, Action: core.AuditSignInSecondStepFail, IP: ip})
+		if err := s.events.Record(context.WithoutCancel(ctx), w, core.Event{Action: core.AuditSignInSecondStepFail,
+			WorkspaceID: u.WorkspaceID, ActorID: u.ID, TargetID: u.ID, IP: ip}); err != nil {
+			return nil, err
+		}
 		if c.EmailCodeHash != nil && c.EmailAttempts >= EmailCodeTries {
 			return nil, codeError("code", "errors.code_attempts_exhausted")
 		}
@@ -875,9 +940,9 @@ func (s *Service) VerifyLogin(ctx context.Context, token, code, ip string) (*aut
 		return att.Release(ctx, q)
 	})
 	if err != nil {
-		return nil, err
+		return nil, s.refused(ctx, u, ip, err)
 	}
-	return res, nil
+	return &SignInResult{LoginResult: res}, nil
 }
 
 // CodeAt returns the TOTP code of secret at t, for tests and tools.

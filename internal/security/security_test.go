@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os/exec"
 	"regexp"
-	"roster/internal/mail/mailtest"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -16,8 +15,10 @@ import (
 	"roster/internal/account"
 	"roster/internal/auth"
 	"roster/internal/core"
-	"roster/internal/secrets"
+	"roster/internal/mail/mailtest"
 	"roster/internal/security"
+	"roster/internal/services"
+	"roster/internal/services/servicetest"
 	"roster/internal/store"
 	"roster/internal/store/storetest"
 	"roster/internal/testenv"
@@ -74,13 +75,8 @@ func setupWith(t *testing.T, db *store.DB, cfg auth.Config) *fx {
 	t.Helper()
 	f := &fx{db: db, mail: &fakeMail{}, now: time.Now()}
 	db.SetClock(func() time.Time { return f.now })
-	f.auth = auth.NewService(db, cfg)
-	f.acc = account.NewService(db, f.auth, f.mail, "http://x")
-	box, err := secrets.Load("", t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	f.sec = security.NewService(db, f.auth, box, f.mail)
+	set := servicetest.New(t, services.Config{DB: db, Mail: f.mail, Auth: cfg})
+	f.auth, f.acc, f.sec = set.Auth, set.Accounts, set.Security
 	res, err := f.acc.Setup(context.Background(), account.SetupInput{Workspace: "Acme", Name: "Ana", Email: "ana@example.com", Password: "tangerine-violin"})
 	if err != nil {
 		t.Fatal(err)
@@ -112,6 +108,20 @@ func (f *fx) signIn(t *testing.T, email string, kind core.SessionKind) (*auth.Pr
 		t.Fatal(err)
 	}
 	return p, token
+}
+
+// challenge signs in with in (the right password when none is given) and
+// returns the second step the sign-in waits for: no session is open yet.
+func (f *fx) challenge(t *testing.T, in auth.LoginInput) *security.Challenge {
+	t.Helper()
+	if in.Password == "" {
+		in.Password = "tangerine-violin"
+	}
+	res, err := f.sec.SignIn(context.Background(), in)
+	if err != nil || res.Challenge == nil || res.LoginResult != nil {
+		t.Fatalf("sign-in: %+v %v", res, err)
+	}
+	return res.Challenge
 }
 
 // oathtool computes a TOTP code the way a real authenticator app does.
@@ -202,13 +212,13 @@ func TestAuthenticatorApp(t *testing.T) {
 		}
 
 		// Next sign-in needs a code; the code used to enable cannot be replayed.
-		res, err := f.auth.Login(ctx, auth.LoginInput{Email: "bo@example.com", Password: "tangerine-violin"})
-		if err != nil || !res.SecondFactor || res.Token != "" {
+		res, err := f.sec.SignIn(ctx, auth.LoginInput{Email: "bo@example.com", Password: "tangerine-violin", IP: "2.2.2.2", Device: "Firefox · Linux"})
+		if err != nil || res.LoginResult != nil || res.Challenge == nil {
 			t.Fatalf("login: %+v %v", res, err)
 		}
-		ch, err := f.sec.BeginLogin(ctx, res.User, core.SessionWeb, "2.2.2.2", "Firefox · Linux")
-		if err != nil || fmt.Sprint(ch.Methods) != "[totp backup_code]" {
-			t.Fatalf("challenge: %+v %v", ch, err)
+		ch := res.Challenge
+		if fmt.Sprint(ch.Methods) != "[totp backup_code]" || ch.EmailSent {
+			t.Fatalf("challenge: %+v", ch)
 		}
 		if _, err := f.sec.VerifyLogin(ctx, ch.Token, code, "2.2.2.2"); !strings.Contains(keys(err), "code_wrong") {
 			t.Fatalf("replayed code accepted: %v", keys(err))
@@ -224,13 +234,11 @@ func TestAuthenticatorApp(t *testing.T) {
 		}
 
 		// A backup code works once.
-		res2, _ := f.auth.Login(ctx, auth.LoginInput{Email: "bo@example.com", Password: "tangerine-violin"})
-		ch2, _ := f.sec.BeginLogin(ctx, res2.User, core.SessionAPI, "", "")
+		ch2 := f.challenge(t, auth.LoginInput{Email: "bo@example.com", Kind: core.SessionAPI})
 		if _, err := f.sec.VerifyLogin(ctx, ch2.Token, strings.ToUpper(backup[0]), ""); err != nil {
 			t.Fatalf("backup code: %v", err)
 		}
-		res3, _ := f.auth.Login(ctx, auth.LoginInput{Email: "bo@example.com", Password: "tangerine-violin"})
-		ch3, _ := f.sec.BeginLogin(ctx, res3.User, core.SessionAPI, "", "")
+		ch3 := f.challenge(t, auth.LoginInput{Email: "bo@example.com", Kind: core.SessionAPI})
 		if _, err := f.sec.VerifyLogin(ctx, ch3.Token, backup[0], ""); !strings.Contains(keys(err), "code_wrong") {
 			t.Fatalf("backup code used twice: %v", keys(err))
 		}
@@ -258,18 +266,12 @@ func TestTOTPCodeAcceptedOnceUnderConcurrency(t *testing.T) {
 		secret, _ := f.enableTOTPAt(t, p)
 		f.now = f.now.Add(30 * time.Second) // the enabling code is spent
 		code := security.CodeAt(secret, f.now)
-		res, err := f.auth.Login(ctx, auth.LoginInput{Email: "bo@example.com", Password: "tangerine-violin"})
-		if err != nil || !res.SecondFactor {
-			t.Fatalf("login: %+v %v", res, err)
-		}
+		// One sign-in per racer (each checks the password, which passes, so
+		// its throttle attempt is given back).
 		const racers = 8
 		tokens := make([]string, racers)
 		for i := range tokens {
-			ch, err := f.sec.BeginLogin(ctx, res.User, core.SessionWeb, "", "")
-			if err != nil {
-				t.Fatal(err)
-			}
-			tokens[i] = ch.Token
+			tokens[i] = f.challenge(t, auth.LoginInput{Email: "bo@example.com"}).Token
 		}
 		// Every racer reads the method before any of them writes (the hook
 		// runs between the read and the comparison).
@@ -335,13 +337,9 @@ func TestEmailCodes(t *testing.T) {
 		}
 
 		login := func() *security.Challenge {
-			res, err := f.auth.Login(ctx, auth.LoginInput{Email: "bo@example.com", Password: "tangerine-violin"})
-			if err != nil || !res.SecondFactor {
-				t.Fatalf("login: %v", err)
-			}
-			ch, err := f.sec.BeginLogin(ctx, res.User, core.SessionWeb, "", "")
-			if err != nil || !ch.EmailSent {
-				t.Fatalf("begin: %v", err)
+			ch := f.challenge(t, auth.LoginInput{Email: "bo@example.com"})
+			if !ch.EmailSent {
+				t.Fatalf("no code mailed: %+v", ch)
 			}
 			return ch
 		}
@@ -513,12 +511,7 @@ func TestDisableWithEmailedCode(t *testing.T) {
 		ctx := context.Background()
 		f := setup(t, db)
 		p, _ := f.signIn(t, "bo@example.com", core.SessionWeb)
-		if err := f.sec.StartEmail(ctx, p, "tangerine-violin", "", ""); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := f.sec.ConfirmEmail(ctx, p, f.mail.last("two_factor_code").Data["Code"].(string), ""); err != nil {
-			t.Fatal(err)
-		}
+		f.enableEmail(t, p)
 		p, _ = f.signIn(t, "bo@example.com", core.SessionWeb)
 		bearer, _ := f.signIn(t, "bo@example.com", core.SessionAPI)
 		if err := f.sec.SendManageCode(ctx, bearer); err != security.ErrWebOnly {
@@ -559,13 +552,7 @@ func TestAddingAMethodNeedsACode(t *testing.T) {
 		ctx := context.Background()
 		f := setup(t, db)
 		p, _ := f.signIn(t, "bo@example.com", core.SessionWeb)
-		if err := f.sec.StartEmail(ctx, p, "tangerine-violin", "", ""); err != nil {
-			t.Fatal(err)
-		}
-		backup, err := f.sec.ConfirmEmail(ctx, p, f.mail.last("two_factor_code").Data["Code"].(string), "")
-		if err != nil || len(backup) != security.BackupCodeCount {
-			t.Fatalf("enable email: %v", err)
-		}
+		backup := f.enableEmail(t, p)
 		p, _ = f.signIn(t, "bo@example.com", core.SessionWeb)
 		if _, err := f.sec.StartTOTP(ctx, p, "tangerine-violin", "", "Acme", ""); !strings.Contains(keys(err), "code_required") {
 			t.Fatalf("without a code: %v", keys(err))
@@ -593,11 +580,7 @@ func TestChallengeEndsAfterTenWrongCodes(t *testing.T) {
 		f := setup(t, db)
 		p, _ := f.signIn(t, "bo@example.com", core.SessionWeb)
 		secret, _ := f.enableTOTP(t, p)
-		res, _ := f.auth.Login(ctx, auth.LoginInput{Email: "bo@example.com", Password: "tangerine-violin"})
-		ch, err := f.sec.BeginLogin(ctx, res.User, core.SessionWeb, "", "")
-		if err != nil {
-			t.Fatal(err)
-		}
+		ch := f.challenge(t, auth.LoginInput{Email: "bo@example.com"})
 		for range security.ChallengeTries {
 			if _, err := f.sec.VerifyLogin(ctx, ch.Token, "000000", ""); core.ErrorCode(err) != core.EINVALID {
 				t.Fatalf("wrong code: %v", err)
@@ -608,4 +591,18 @@ func TestChallengeEndsAfterTenWrongCodes(t *testing.T) {
 			t.Fatalf("the right code worked after %d wrong ones: %v", security.ChallengeTries, err)
 		}
 	})
+}
+
+// enableEmail turns emailed codes on for p's user with the mailed code and
+// returns the backup codes.
+func (f *fx) enableEmail(t *testing.T, p *auth.Principal) []string {
+	t.Helper()
+	if err := f.sec.StartEmail(context.Background(), p, "tangerine-violin", "", ""); err != nil {
+		t.Fatal(err)
+	}
+	backup, err := f.sec.ConfirmEmail(context.Background(), p, f.mail.last("two_factor_code").Data["Code"].(string), "")
+	if err != nil || len(backup) != security.BackupCodeCount {
+		t.Fatalf("enable email: %v", err)
+	}
+	return backup
 }

@@ -74,29 +74,16 @@ func TestSecondStepThrottleHoldsUnderConcurrency(t *testing.T) {
 				var secret string
 				var backup []string
 				if method == "email" {
-					if err := f.sec.StartEmail(ctx, p, "tangerine-violin", "", ""); err != nil {
-						t.Fatal(err)
-					}
-					if _, err := f.sec.ConfirmEmail(ctx, p, f.mail.last("two_factor_code").Data["Code"].(string), ""); err != nil {
-						t.Fatal(err)
-					}
+					f.enableEmail(t, p)
 				} else {
 					secret, backup = f.enableTOTPAt(t, p)
 					f.now = f.now.Add(30 * time.Second) // the enabling code is spent
 				}
-				res, err := f.auth.Login(ctx, auth.LoginInput{Email: "bo@example.com", Password: "tangerine-violin"})
-				if err != nil || !res.SecondFactor {
-					t.Fatalf("login: %+v %v", res, err)
-				}
 				// The burst goes to one sign-in; the right code to another.
-				target, err := f.sec.BeginLogin(ctx, res.User, core.SessionWeb, "", "")
-				if err != nil {
-					t.Fatal(err)
-				}
-				other, err := f.sec.BeginLogin(ctx, res.User, core.SessionWeb, "", "")
-				if err != nil {
-					t.Fatal(err)
-				}
+				// Both passwords are right, so their throttle attempts are
+				// given back: the account starts the burst with none used.
+				target := f.challenge(t, auth.LoginInput{Email: "bo@example.com"})
+				other := f.challenge(t, auth.LoginInput{Email: "bo@example.com"})
 				var right, wrong string
 				switch method {
 				case "totp":
@@ -149,20 +136,8 @@ func TestEmailedCodeTriesHoldUnderConcurrency(t *testing.T) {
 		ctx := context.Background()
 		f := setupWith(t, db, auth.Config{AccountFailures: 1000, IPFailures: 1000})
 		p, _ := f.signIn(t, "bo@example.com", core.SessionWeb)
-		if err := f.sec.StartEmail(ctx, p, "tangerine-violin", "", ""); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := f.sec.ConfirmEmail(ctx, p, f.mail.last("two_factor_code").Data["Code"].(string), ""); err != nil {
-			t.Fatal(err)
-		}
-		res, err := f.auth.Login(ctx, auth.LoginInput{Email: "bo@example.com", Password: "tangerine-violin"})
-		if err != nil || !res.SecondFactor {
-			t.Fatalf("login: %+v %v", res, err)
-		}
-		ch, err := f.sec.BeginLogin(ctx, res.User, core.SessionWeb, "", "")
-		if err != nil {
-			t.Fatal(err)
-		}
+		f.enableEmail(t, p)
+		ch := f.challenge(t, auth.LoginInput{Email: "bo@example.com"})
 		right, wrong := f.mail.last("two_factor_code").Data["Code"].(string), "000000"
 		if right == wrong {
 			wrong = "111111"
@@ -183,10 +158,7 @@ func TestEmailedCodeTriesHoldUnderConcurrency(t *testing.T) {
 		}
 
 		// Two racing uses of one right code: one sign-in.
-		ch2, err := f.sec.BeginLogin(ctx, res.User, core.SessionWeb, "", "")
-		if err != nil {
-			t.Fatal(err)
-		}
+		ch2 := f.challenge(t, auth.LoginInput{Email: "bo@example.com"})
 		code := f.mail.last("two_factor_code").Data["Code"].(string)
 		var passed atomic.Int32
 		burst(4, func(i int) {

@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -47,6 +48,27 @@ type DB struct {
 	Pgx *pgxpool.Pool
 
 	now func() time.Time
+	// seen, when set, is told every query this DB runs (tests count
+	// them; see SetQueryHook).
+	seen atomic.Pointer[func(query string)]
+}
+
+// SetQueryHook has fn told the text of every query run from now on, nil to
+// stop. Tests use it to hold a flow to the queries it should make.
+func (db *DB) SetQueryHook(fn func(query string)) {
+	if fn == nil {
+		db.seen.Store(nil)
+		return
+	}
+	db.seen.Store(&fn)
+}
+
+// sql rebinds query for the engine and tells the hook, if any.
+func (db *DB) sql(query string) string {
+	if fn := db.seen.Load(); fn != nil {
+		(*fn)(query)
+	}
+	return db.rebind(query)
 }
 
 // Open connects to the database named by databaseURL: empty means SQLite in
@@ -192,15 +214,15 @@ type Q struct {
 }
 
 func (q *Q) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
-	return q.x.ExecContext(ctx, q.db.rebind(query), args...)
+	return q.x.ExecContext(ctx, q.db.sql(query), args...)
 }
 
 func (q *Q) query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
-	return q.x.QueryContext(ctx, q.db.rebind(query), args...)
+	return q.x.QueryContext(ctx, q.db.sql(query), args...)
 }
 
 func (q *Q) row(ctx context.Context, query string, args ...any) *sql.Row {
-	return q.x.QueryRowContext(ctx, q.db.rebind(query), args...)
+	return q.x.QueryRowContext(ctx, q.db.sql(query), args...)
 }
 
 // insert runs an INSERT ... RETURNING id and returns the id.

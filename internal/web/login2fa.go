@@ -1,13 +1,13 @@
 package web
 
 import (
+	"errors"
 	"net/http"
 	"net/url"
 	"slices"
 	"strings"
 
 	"roster/internal/core"
-	"roster/internal/httpx"
 	"roster/internal/i18n"
 )
 
@@ -71,18 +71,6 @@ func (h *Handler) loginCodeView(r *http.Request, d *loginCodeData) *view {
 	return v
 }
 
-// beginSecondStep starts the second step for a user whose password was
-// right and shows the code page.
-func (h *Handler) beginSecondStep(w http.ResponseWriter, r *http.Request, user *core.User, next string) {
-	ch, err := h.deps.Security.BeginLogin(r.Context(), user, core.SessionWeb, clientIP(r), httpx.DeviceName(r.UserAgent()))
-	if err != nil {
-		h.fail(w, r, err)
-		return
-	}
-	d := newLoginCodeData(ch.Token, next, ch.Methods, ch.EmailSent)
-	h.render(w, r, http.StatusOK, "login_code", h.loginCodeView(r, d))
-}
-
 // challengeExpired sends the person back to the password page with a
 // message, keeping where they were going.
 func challengeExpired(w http.ResponseWriter, r *http.Request, next string) {
@@ -107,6 +95,10 @@ func (h *Handler) loginVerify(w http.ResponseWriter, r *http.Request) {
 	d := loginCodeFromForm(r.PostForm)
 	res, err := h.deps.Security.VerifyLogin(r.Context(), d.Challenge, r.PostForm.Get("code"), clientIP(r))
 	if err != nil {
+		if errors.Is(err, core.ErrIPNotAllowed) {
+			h.errorPage(w, r, http.StatusForbidden, core.ErrIPNotAllowed.Key)
+			return
+		}
 		if isChallengeError(err) {
 			challengeExpired(w, r, d.Next)
 			return
@@ -115,7 +107,7 @@ func (h *Handler) loginVerify(w http.ResponseWriter, r *http.Request) {
 		h.render(w, r, h.applyError(r.Context(), w, v, err), "login_code", v)
 		return
 	}
-	h.admit(w, r, res, d.Next)
+	h.admit(w, r, res.LoginResult, d.Next)
 }
 
 // loginResend mails a new sign-in code, at most once a minute.

@@ -439,7 +439,7 @@ func TestPasswordChange(t *testing.T) {
 		wantContains(t, e.get("/settings/profile?done=password_changed", bobC), "Password changed. Other devices were signed out.")
 		// The other session ended; this one goes on.
 		wantStatus(t, e.get("/settings/profile", other), http.StatusFound)
-		if _, err := e.auth.Login(context.Background(), auth.LoginInput{Email: "bob@acme.test", Password: pw2, Kind: core.SessionWeb}); err != nil {
+		if _, err := e.security.SignIn(context.Background(), auth.LoginInput{Email: "bob@acme.test", Password: pw2, Kind: core.SessionWeb}); err != nil {
 			t.Fatalf("sign-in with the new password: %v", err)
 		}
 		if m := e.queue.find(t, "password_changed"); m.To != "bob@acme.test" {
@@ -632,7 +632,7 @@ func TestAdminPasswordReset(t *testing.T) {
 
 		// Bob's old session is gone, the new password works, the link is spent.
 		wantStatus(t, e.get("/settings/profile", bobC), http.StatusFound)
-		if _, err := e.auth.Login(context.Background(), auth.LoginInput{Email: "bob@acme.test", Password: newPW, Kind: core.SessionWeb}); err != nil {
+		if _, err := e.security.SignIn(context.Background(), auth.LoginInput{Email: "bob@acme.test", Password: newPW, Kind: core.SessionWeb}); err != nil {
 			t.Fatalf("sign-in with the reset password: %v", err)
 		}
 		w = e.get(path, "")

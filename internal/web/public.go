@@ -10,7 +10,6 @@ import (
 	"roster/internal/core"
 	"roster/internal/httpx"
 	"roster/internal/i18n"
-	"roster/internal/security"
 )
 
 // profileURL is where a signed-in person lands.
@@ -154,15 +153,15 @@ func (h *Handler) loginSubmit(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	next := safeNext(r.PostForm.Get("next"))
-	res, err := h.deps.Auth.Login(r.Context(), auth.LoginInput{
+	res, err := h.deps.Security.SignIn(r.Context(), auth.LoginInput{
 		Email:    r.PostForm.Get("email"),
 		Password: r.PostForm.Get("password"),
 		IP:       clientIP(r),
 		Device:   httpx.DeviceName(r.UserAgent()),
 		Kind:     core.SessionWeb,
 	})
-	if errors.Is(err, security.ErrIPNotAllowed) {
-		h.errorPage(w, r, http.StatusForbidden, security.ErrIPNotAllowed.Key)
+	if errors.Is(err, core.ErrIPNotAllowed) {
+		h.errorPage(w, r, http.StatusForbidden, core.ErrIPNotAllowed.Key)
 		return
 	}
 	if err != nil {
@@ -172,13 +171,13 @@ func (h *Handler) loginSubmit(w http.ResponseWriter, r *http.Request) {
 		h.render(w, r, h.applyError(r.Context(), w, v, err), "login", v)
 		return
 	}
-	if res.SecondFactor {
-		// No session exists yet (auth has already applied the allowlist):
-		// the second page asks for a code.
-		h.beginSecondStep(w, r, res.User, next)
+	if ch := res.Challenge; ch != nil {
+		// No session exists yet: the second page asks for a code.
+		d := newLoginCodeData(ch.Token, next, ch.Methods, ch.EmailSent)
+		h.render(w, r, http.StatusOK, "login_code", h.loginCodeView(r, d))
 		return
 	}
-	h.admit(w, r, res, next)
+	h.admit(w, r, res.LoginResult, next)
 }
 
 func orDefault(s, def string) string {

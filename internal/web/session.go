@@ -116,25 +116,12 @@ func (h *Handler) gate(w http.ResponseWriter, r *http.Request, u *core.User, set
 }
 
 // admit finishes a sign-in that opened a session (password, second step
-// or accepted invitation) under the workspace's policy: from outside the
-// allowlist the new session is ended at once and no cookie is set; a
-// person who must still turn on two-step verification goes to its setup
-// page; anyone else to next.
+// or accepted invitation; the domain has applied the allowlist): a person
+// who must still turn on two-step verification goes to its setup page,
+// anyone else to next.
 func (h *Handler) admit(w http.ResponseWriter, r *http.Request, res *auth.LoginResult, next string) {
-	g, err := h.deps.Security.Check(r.Context(), res.User, clientIP(r))
-	if err != nil || g == security.GateIPRefused {
-		if lerr := h.deps.Auth.Logout(r.Context(), &auth.Principal{User: res.User, Session: res.Session}); lerr != nil {
-			h.logger(r.Context()).Error("end refused session", "err", lerr)
-		}
-		if err != nil {
-			h.fail(w, r, err)
-			return
-		}
-		h.refuseIP(w, r, res.User)
-		return
-	}
 	h.setSessionCookie(w, res)
-	if g == security.GateNeedsTwoFactor {
+	if res.SetupRequired {
 		redirect(w, r, twoFactorRequiredURL)
 		return
 	}

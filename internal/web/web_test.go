@@ -13,7 +13,6 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"regexp"
-	"roster/internal/mail/mailtest"
 	"strconv"
 	"strings"
 	"sync"
@@ -25,10 +24,11 @@ import (
 	"roster/internal/core"
 	"roster/internal/httpx"
 	"roster/internal/i18n"
-	"roster/internal/photo"
+	"roster/internal/mail/mailtest"
 	"roster/internal/profile"
-	"roster/internal/secrets"
 	"roster/internal/security"
+	"roster/internal/services"
+	"roster/internal/services/servicetest"
 	"roster/internal/store"
 	"roster/internal/store/storetest"
 )
@@ -73,17 +73,19 @@ type env struct {
 	security *security.Service
 }
 
-type option func(*Deps, *auth.Config)
+// option adjusts the handler's Deps or the services' Config before they
+// are built (DB, Mail and BaseURL are set by newEnv).
+type option func(*Deps, *services.Config)
 
 func withBaseURL(u string) option {
-	return func(d *Deps, _ *auth.Config) { d.BaseURL, _ = url.Parse(u) }
+	return func(d *Deps, _ *services.Config) { d.BaseURL, _ = url.Parse(u) }
 }
 
 func withAuthConfig(c auth.Config) option {
-	return func(_ *Deps, ac *auth.Config) { *ac = c }
+	return func(_ *Deps, sc *services.Config) { sc.Auth = c }
 }
 
-func withDevOutbox() option { return func(d *Deps, _ *auth.Config) { d.DevOutbox = true } }
+func withDevOutbox() option { return func(d *Deps, _ *services.Config) { d.DevOutbox = true } }
 
 // newEnv builds the real handler on db, wrapped like the server does with
 // security headers and the CSRF protection.
@@ -95,28 +97,15 @@ func newEnv(t *testing.T, db *store.DB, opts ...option) *env {
 	}
 	base, _ := url.Parse("http://roster.test")
 	d := Deps{I18n: bundle, BaseURL: base, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
-	var ac auth.Config
+	var sc services.Config
 	for _, o := range opts {
-		o(&d, &ac)
+		o(&d, &sc)
 	}
 	e := &env{t: t, db: db, queue: &fakeQueue{}}
-	// As the app wires it: the allowlist refuses a sign-in inside auth.
-	ac.Gate = func(ctx context.Context, q *store.Q, u *core.User, ip string) error {
-		return e.security.SignInGate(ctx, q, u, ip)
-	}
-	e.auth = auth.NewService(db, ac)
-	e.accounts = account.NewService(db, e.auth, e.queue, d.BaseURL.String())
-	photos, err := photo.OpenStore(context.Background(), "mem://", "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = photos.Close() })
-	e.profiles = profile.NewService(profile.Config{DB: db, Auth: e.auth, Accounts: e.accounts, Mail: e.queue, Photos: photos, BaseURL: d.BaseURL.String()})
-	box, err := secrets.Load("", t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.security = security.NewService(db, e.auth, box, e.queue)
+	// The services as the app builds them; their links use the pages' base.
+	sc.DB, sc.Mail, sc.BaseURL = db, e.queue, d.BaseURL.String()
+	set := servicetest.New(t, sc)
+	e.auth, e.accounts, e.profiles, e.security = set.Auth, set.Accounts, set.Profiles, set.Security
 	d.Auth, d.Accounts, d.Profiles, d.Security = e.auth, e.accounts, e.profiles, e.security
 	e.h, err = New(d)
 	if err != nil {
@@ -957,7 +946,7 @@ func TestFormBodyLimit(t *testing.T) {
 func TestClientGoneIsNoError(t *testing.T) {
 	db := storetest.Open(t, store.SQLite)
 	var logs bytes.Buffer
-	e := newEnv(t, db, func(d *Deps, _ *auth.Config) { d.Logger = slog.New(slog.NewTextHandler(&logs, nil)) })
+	e := newEnv(t, db, func(d *Deps, _ *services.Config) { d.Logger = slog.New(slog.NewTextHandler(&logs, nil)) })
 	e.setup("en")
 	admin := e.login("ada@acme.test")
 	for _, path := range []string{"/settings/users", "/settings/profile"} {

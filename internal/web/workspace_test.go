@@ -65,7 +65,7 @@ func TestMandatoryTwoFactor(t *testing.T) {
 			t.Errorf("message %q", got)
 		}
 
-		e.enableTOTP(admin, *now)
+		key := e.enableTOTP(admin, *now)
 		w = e.post("/settings/workspace-security/require", admin, url.Values{"require": {"on"}})
 		wantRedirect(t, w, http.StatusSeeOther, "/settings/workspace-security?done=require_on")
 		w = e.get("/settings/workspace-security?done=require_on", admin)
@@ -99,6 +99,14 @@ func TestMandatoryTwoFactor(t *testing.T) {
 		wantNotContains(t, w, "Your workspace requires two-step verification.")
 		wantStatus(t, e.get("/settings/profile", bob), http.StatusOK)
 		wantStatus(t, e.get("/settings/notifications", bob), http.StatusOK)
+
+		// The compliant admin's sign-in takes the second step and then
+		// goes where it was going, not to the setup page.
+		ch := e.signInFirstStep("ada@acme.test", "/settings/users")
+		*now = now.Add(30 * time.Second) // the code that turned the app on is spent
+		w = e.verify(ch, oathtool(t, key, *now), "/settings/users")
+		wantRedirect(t, w, http.StatusSeeOther, "/settings/users")
+		wantStatus(t, e.get("/settings/users", sessionCookie(w).Value), http.StatusOK)
 
 		w = e.post("/settings/workspace-security/require", admin, url.Values{"require": {"off"}})
 		wantRedirect(t, w, http.StatusSeeOther, "/settings/workspace-security?done=require_off")
@@ -168,11 +176,24 @@ func TestIPAllowlist(t *testing.T) {
 			t.Helper()
 			return e.do(req{method: "POST", path: "/login", form: url.Values{"email": {email}, "password": {password}}, remote: remote})
 		}
+		sessions := func(email string) int {
+			t.Helper()
+			u := e.user(e.userID(email))
+			list, err := e.auth.Sessions(t.Context(), u)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return len(list)
+		}
+		before := sessions("ada@acme.test")
 		w = login("ada@acme.test", outside)
 		wantStatus(t, w, http.StatusForbidden)
 		wantContains(t, w, "Access from your IP address is not allowed in this workspace.")
 		if sessionCookie(w) != nil {
 			t.Error("a refused sign-in set a cookie")
+		}
+		if n := sessions("ada@acme.test"); n != before {
+			t.Errorf("a refused sign-in left %d sessions, want %d", n, before)
 		}
 		w = login("ada@acme.test", inside)
 		wantStatus(t, w, http.StatusSeeOther)
@@ -180,11 +201,14 @@ func TestIPAllowlist(t *testing.T) {
 
 		// With two-step verification: refused before the code page, and at
 		// the code page when the address changed in between.
-		mails := len(e.queue.mails)
+		mails, bobBefore := len(e.queue.mails), sessions("bob@acme.test")
 		w = login("bob@acme.test", outside)
 		wantStatus(t, w, http.StatusForbidden)
 		if sessionCookie(w) != nil || len(e.queue.mails) != mails {
 			t.Error("a refused sign-in set a cookie or mailed a code")
+		}
+		if n := sessions("bob@acme.test"); n != bobBefore {
+			t.Errorf("a refused sign-in left bob %d sessions, want %d", n, bobBefore)
 		}
 		w = login("bob@acme.test", inside)
 		wantStatus(t, w, http.StatusOK)
@@ -195,6 +219,9 @@ func TestIPAllowlist(t *testing.T) {
 		wantContains(t, w, "Access from your IP address is not allowed in this workspace.")
 		if sessionCookie(w) != nil {
 			t.Error("a refused second step set a cookie")
+		}
+		if n := sessions("bob@acme.test"); n != bobBefore {
+			t.Errorf("a refused second step left bob %d sessions, want %d", n, bobBefore)
 		}
 
 		// An empty list allows everyone again.
