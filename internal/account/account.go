@@ -70,11 +70,8 @@ func (s *Service) Setup(ctx context.Context, in SetupInput) (*auth.LoginResult, 
 			v.Add("country", "errors.field.country_invalid", nil)
 		}
 	}
-	u := validateNewUser(&v, in.Name, in.Email, in.Password)
-	if err := v.Err(); err != nil {
-		return nil, err
-	}
-	hash, err := s.auth.Hasher.Hash(ctx, in.Password)
+	u := validateNewUser(&v, in.Name, in.Email)
+	hash, err := s.auth.NewPasswordHash(ctx, &v, in.Password, u.Email, "password")
 	if err != nil {
 		return nil, err
 	}
@@ -122,7 +119,9 @@ func validateWorkspace(v *core.Invalid, name, tz, lang string) *core.Workspace {
 	return &core.Workspace{Name: name, Timezone: tz, Language: lang, Country: core.RegionForLanguage(lang)}
 }
 
-func validateNewUser(v *core.Invalid, name, email, password string) *core.User {
+// validateNewUser checks a new user's name and email; their password goes
+// through auth.Service.NewPasswordHash with the same v.
+func validateNewUser(v *core.Invalid, name, email string) *core.User {
 	name, key := core.CheckName(name)
 	if key != "" {
 		v.Add("name", key, nil)
@@ -130,9 +129,6 @@ func validateNewUser(v *core.Invalid, name, email, password string) *core.User {
 	email, ok := core.NormalizeEmail(email)
 	if !ok {
 		v.Add("email", "errors.field.email_invalid", nil)
-	}
-	if key, data := auth.CheckPassword(password, email); key != "" {
-		v.Add("password", key, data)
 	}
 	return &core.User{Name: name, Email: email}
 }
@@ -169,15 +165,12 @@ type CreateUserInput struct {
 func (s *Service) CreateUser(ctx context.Context, in CreateUserInput) (*core.User, error) {
 	var v core.Invalid
 	wsIn := validateWorkspace(&v, in.Workspace, "", "")
-	u := validateNewUser(&v, in.Name, in.Email, in.Password)
+	u := validateNewUser(&v, in.Name, in.Email)
 	if in.Role == "" {
 		in.Role = core.RoleUser
 	}
 	u.Rights = validateAccess(&v, in.Role, in.Rights)
-	if err := v.Err(); err != nil {
-		return nil, err
-	}
-	hash, err := s.auth.Hasher.Hash(ctx, in.Password)
+	hash, err := s.auth.NewPasswordHash(ctx, &v, in.Password, u.Email, "password")
 	if err != nil {
 		return nil, err
 	}
@@ -327,14 +320,11 @@ func (s *Service) AcceptInvite(ctx context.Context, in AcceptInput) (*auth.Login
 		return nil, err
 	}
 	var v core.Invalid
-	u := validateNewUser(&v, in.Name, inv.Email, in.Password)
+	u := validateNewUser(&v, in.Name, inv.Email)
 	if in.Language != "" && !i18n.IsSupported(in.Language) {
 		v.Add("language", "errors.field.language_invalid", nil)
 	}
-	if err := v.Err(); err != nil {
-		return nil, err
-	}
-	hash, err := s.auth.Hasher.Hash(ctx, in.Password)
+	hash, err := s.auth.NewPasswordHash(ctx, &v, in.Password, u.Email, "password")
 	if err != nil {
 		return nil, err
 	}

@@ -178,6 +178,33 @@ func TestInviteFlow(t *testing.T) {
 	})
 }
 
+func TestPasswordEqualToEmailRefused(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		isEmail := func(err error) bool {
+			e := core.AsError(err)
+			return e != nil && e.Code == core.EINVALID && len(e.Fields) == 1 && e.Fields[0].Field == "password" &&
+				e.Fields[0].Key == "errors.field.password_is_email"
+		}
+		_, err := newFixture(t, db).acc.Setup(ctx, account.SetupInput{Workspace: "Acme", Name: "Ayşe", Email: "Ayse@Example.com", Password: "ayse@example.com"})
+		if !isEmail(err) {
+			t.Fatalf("setup: %+v", err)
+		}
+		f := setup(t, db)
+		_, err = f.acc.CreateUser(ctx, account.CreateUserInput{Workspace: "Acme", Name: "Bo", Email: "bo@example.com", Password: "BO@example.com"})
+		if !isEmail(err) {
+			t.Fatalf("create user: %+v", err)
+		}
+		if _, err := f.acc.Invite(ctx, f.admin, account.InviteInput{Email: "new@example.com", Role: core.RoleUser}); err != nil {
+			t.Fatal(err)
+		}
+		token := strings.TrimPrefix(f.mail.sent[0].Data["Link"].(string), "https://roster.example/invite/")
+		if _, err := f.acc.AcceptInvite(ctx, account.AcceptInput{Token: token, Name: "Neo", Password: "New@Example.com"}); !isEmail(err) {
+			t.Fatalf("accept invite: %+v", err)
+		}
+	})
+}
+
 func TestExpiredInvite(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()

@@ -77,6 +77,44 @@ func TestPasswordRules(t *testing.T) {
 	}
 }
 
+func TestNewPasswordHash(t *testing.T) {
+	// No storage is touched: the rule and the hash are all there is.
+	svc := auth.NewService(nil, auth.Config{}, nil)
+	ctx := context.Background()
+	const email = "ana.ruiz@example.com"
+	for pw, want := range map[string]string{
+		" Ana.Ruiz@Example.com ": "errors.field.password_is_email",
+		"short":                  "errors.field.too_short",
+		"password123":            "errors.field.password_common",
+	} {
+		hash, err := svc.NewPasswordHash(ctx, nil, pw, email, "new_password")
+		e := core.AsError(err)
+		if hash != "" || e == nil || e.Code != core.EINVALID || len(e.Fields) != 1 ||
+			e.Fields[0].Field != "new_password" || e.Fields[0].Key != want {
+			t.Errorf("%q: got %q, %+v; want field new_password %s", pw, hash, err, want)
+		}
+	}
+	// The caller's other field errors come back with the password's, and a
+	// good password is not hashed while any is present.
+	v := &core.Invalid{}
+	v.Add("name", "errors.field.name_invalid", nil)
+	if hash, err := svc.NewPasswordHash(ctx, v, "short", email, "password"); hash != "" || len(core.AsError(err).Fields) != 2 {
+		t.Fatalf("with another bad field: %q %+v", hash, err)
+	}
+	v = &core.Invalid{}
+	v.Add("name", "errors.field.name_invalid", nil)
+	if hash, err := svc.NewPasswordHash(ctx, v, "tangerine-violin-42-orbit", email, "password"); hash != "" || len(core.AsError(err).Fields) != 1 {
+		t.Fatalf("good password with another bad field: %q %+v", hash, err)
+	}
+	hash, err := svc.NewPasswordHash(ctx, &core.Invalid{}, "tangerine-violin-42-orbit", email, "password")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := svc.Hasher.Verify(ctx, hash, "tangerine-violin-42-orbit"); !ok || err != nil {
+		t.Fatalf("hash of a good password does not verify: %v %v", ok, err)
+	}
+}
+
 func newUser(t *testing.T, db *store.DB, svc *env, email, pw string, state core.State) *core.User {
 	t.Helper()
 	ctx := context.Background()

@@ -17,6 +17,8 @@ import (
 	"unicode/utf8"
 
 	"golang.org/x/crypto/argon2"
+
+	"roster/internal/core"
 )
 
 // Argon2id parameters: OWASP's minimum recommendation (19 MiB, 2 passes,
@@ -73,6 +75,25 @@ func CheckPassword(pw, email string) (key string, data map[string]any) {
 		return "errors.field.password_is_email", nil
 	}
 	return "", nil
+}
+
+// NewPasswordHash is the one way to a new password's hash (setup, CLI,
+// invitation, change, reset): it applies CheckPassword against the account's
+// email, adding its error to v under field, and hashes only when v then holds
+// no error, returning v's EINVALID error otherwise. Taking the caller's v lets
+// a form report every bad field at once without hashing input it refuses
+// anyway. v may be nil when the password is the only field.
+func (s *Service) NewPasswordHash(ctx context.Context, v *core.Invalid, password, email, field string) (string, error) {
+	if v == nil {
+		v = &core.Invalid{}
+	}
+	if key, data := CheckPassword(password, email); key != "" {
+		v.Add(field, key, data)
+	}
+	if err := v.Err(); err != nil {
+		return "", err
+	}
+	return s.Hasher.Hash(ctx, password)
 }
 
 // Hasher hashes and verifies passwords with argon2id. Each hash takes 19 MiB,

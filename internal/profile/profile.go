@@ -451,9 +451,6 @@ func (s *Service) ChangePassword(ctx context.Context, p *auth.Principal, in Pass
 	u := p.User
 	recent := p.Session != nil && s.db.Now().Sub(p.Session.CreatedAt) < s.recentSignIn
 	var v core.Invalid
-	if key, data := auth.CheckPassword(in.New, u.Email); key != "" {
-		v.Add("new_password", key, data)
-	}
 	if u.TwoFactorEnabled || !recent || in.Current != "" {
 		if err := s.auth.VerifyPassword(ctx, u, in.Current, in.IP, "current_password"); err != nil {
 			if e := core.AsError(err); e != nil && e.Code == core.EINVALID {
@@ -463,10 +460,7 @@ func (s *Service) ChangePassword(ctx context.Context, p *auth.Principal, in Pass
 			}
 		}
 	}
-	if err := v.Err(); err != nil {
-		return err
-	}
-	hash, err := s.auth.Hasher.Hash(ctx, in.New)
+	hash, err := s.auth.NewPasswordHash(ctx, &v, in.New, u.Email, "new_password")
 	if err != nil {
 		return err
 	}
@@ -558,14 +552,7 @@ func (s *Service) ResetPassword(ctx context.Context, token, newPassword, ip stri
 	if err != nil {
 		return nil, err
 	}
-	var v core.Invalid
-	if key, data := auth.CheckPassword(newPassword, u.Email); key != "" {
-		v.Add("new_password", key, data)
-	}
-	if err := v.Err(); err != nil {
-		return nil, err
-	}
-	hash, err := s.auth.Hasher.Hash(ctx, newPassword)
+	hash, err := s.auth.NewPasswordHash(ctx, nil, newPassword, u.Email, "new_password")
 	if err != nil {
 		return nil, err
 	}

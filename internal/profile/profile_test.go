@@ -527,6 +527,9 @@ func TestPasswordReset(t *testing.T) {
 		if _, err := f.prof.ResetPassword(ctx, token, "short", ""); core.ErrorCode(err) != core.EINVALID {
 			t.Fatalf("weak reset: %v", err)
 		}
+		if _, err := f.prof.ResetPassword(ctx, token, "Pablo@example.com", ""); fieldKeys(err)["new_password"] != "errors.field.password_is_email" {
+			t.Fatalf("reset to the email: %v", err)
+		}
 		if _, err := f.prof.ResetPassword(ctx, token, "brand-new-secret-1", ""); err != nil {
 			t.Fatal(err)
 		}

@@ -3,6 +3,7 @@ package web
 import (
 	"errors"
 	"io"
+	"mime"
 	"net/http"
 	"net/url"
 	"slices"
@@ -326,6 +327,13 @@ func (h *Handler) uploadPhoto(w http.ResponseWriter, r *http.Request) {
 	me := principalFrom(r.Context()).User
 	id, base, ok := h.profileTarget(w, r)
 	if !ok {
+		return
+	}
+	// Only a multipart form carries a file: anything else is 415 naming the
+	// accepted image types, as the API's photo routes answer, before the
+	// body is read.
+	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "multipart/form-data" {
+		h.errorPage(w, r, http.StatusUnsupportedMediaType, photo.KeyUnsupported)
 		return
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, photoBodyLimit)

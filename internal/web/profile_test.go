@@ -560,6 +560,38 @@ func TestPhotoUpload(t *testing.T) {
 	})
 }
 
+func TestPhotoUploadNeedsMultipart(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		e := newEnv(t, db)
+		e.setup("en")
+		admin := e.login("ada@acme.test")
+		bob := e.createUser("Acme", "Bob Builder", "bob@acme.test", core.RoleUser)
+		e.update(bob, func(u *core.User) { u.Language = "tr" })
+		bobC := e.login("bob@acme.test")
+
+		// A photo form posted as a plain form (or anything but multipart)
+		// carries no file: 415 naming the image types, in the person's
+		// language, as the API answers a wrong Content-Type.
+		for _, c := range []struct{ path, cookie, lang string }{
+			{"/settings/profile/photo", bobC, "tr"},
+			{fmt.Sprintf("/settings/users/%d/photo", bob.ID), admin, "en"},
+		} {
+			w := e.post(c.path, c.cookie, url.Values{"photo": {"me.png"}})
+			wantStatus(t, w, http.StatusUnsupportedMediaType)
+			msg := e.h.loc(c.lang).T(photo.KeyUnsupported)
+			if got := alertText(w.Body.String()); got != msg || !strings.Contains(got, "JPEG, PNG, GIF") || !strings.Contains(got, "WebP") {
+				t.Errorf("%s: message %q, want %q naming the image types", c.path, got, msg)
+			}
+		}
+		w := e.do(req{method: "POST", path: "/settings/profile/photo", cookie: bobC,
+			header: map[string]string{"Content-Type": "application/json"}})
+		wantStatus(t, w, http.StatusUnsupportedMediaType)
+		if e.user(bob.ID).PhotoVersion != 0 {
+			t.Fatal("a refused upload set a photo")
+		}
+	})
+}
+
 // jpegSize decodes a JPEG's header and returns its width.
 func jpegSize(b []byte) (int, error) {
 	cfg, format, err := image.DecodeConfig(bytes.NewReader(b))
