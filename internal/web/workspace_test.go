@@ -224,6 +224,28 @@ func TestIPAllowlist(t *testing.T) {
 			t.Errorf("a refused second step left bob %d sessions, want %d", n, bobBefore)
 		}
 
+		// An invitation accepted from outside opens no session and creates
+		// no account; the link still works from inside.
+		wantRedirect(t, e.do(req{method: "POST", path: "/settings/users/invite", cookie: sessionCookie(login("ada@acme.test", inside)).Value,
+			form: url.Values{"email": {"carol@acme.test"}, "role": {"user"}}, remote: inside}), http.StatusSeeOther, "/settings/users?done=invited")
+		link, _ := e.queue.last(t).Data["Link"].(string)
+		path := "/invite/" + linkRE.FindStringSubmatch(link)[1]
+		accept := url.Values{"name": {"Carol"}, "password": {password}}
+		w = e.do(req{method: "POST", path: path, form: accept, remote: outside})
+		wantStatus(t, w, http.StatusForbidden)
+		wantContains(t, w, "Access from your IP address is not allowed in this workspace.")
+		if sessionCookie(w) != nil {
+			t.Error("an invitation accepted from outside set a cookie")
+		}
+		if _, err := e.db.Reader().UserByEmail(t.Context(), "carol@acme.test"); core.ErrorCode(err) != core.ENOTFOUND {
+			t.Errorf("an invitation accepted from outside created the account: %v", err)
+		}
+		w = e.do(req{method: "POST", path: path, form: accept, remote: inside})
+		wantStatus(t, w, http.StatusSeeOther)
+		if sessionCookie(w) == nil {
+			t.Error("an invitation accepted from inside set no cookie")
+		}
+
 		// An empty list allows everyone again.
 		wantRedirect(t, save("", inside), http.StatusSeeOther, "/settings/workspace-security?done=allowlist_saved")
 		wantStatus(t, e.get("/settings/profile", admin), http.StatusOK)
