@@ -17,7 +17,7 @@ test:
 
 # Without PostgreSQL or Chromium (their tests skip loudly).
 test-short:
-	$(GO) test ./...
+	./scripts/gotest.sh ./...
 
 # Every test of every package but the browser tests, with PostgreSQL required
 # (strict: a missing server fails). No name filter: a filter once let

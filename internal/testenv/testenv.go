@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"net/url"
 	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -28,13 +29,36 @@ const PostgresURLEnv = "ROSTER_TEST_POSTGRES_URL"
 // skip for lack of an outside service.
 func Strict() bool { return os.Getenv("ROSTER_TEST_STRICT") == "1" }
 
+// SkipLogEnv names a file that every skip is appended to. go test shows
+// nothing of a passing package without -v, so scripts/gotest.sh sets it and
+// prints the skips after the run: a machine without Chromium or
+// PostgreSQL cannot pass for a full run unnoticed.
+const SkipLogEnv = "ROSTER_TEST_SKIPLOG"
+
 // SkipOrFail skips the test with a loud message, or fails it in strict mode.
 func SkipOrFail(t testing.TB, why string) {
 	t.Helper()
 	if Strict() {
 		t.Fatalf("ROSTER_TEST_STRICT=1 but %s", why)
 	}
+	logSkip(t.Name(), why)
 	t.Skipf("SKIPPED: %s (set ROSTER_TEST_STRICT=1 to make this a failure)", why)
+}
+
+func logSkip(test, why string) {
+	name := os.Getenv(SkipLogEnv)
+	if name == "" {
+		return
+	}
+	pkg, _ := os.Getwd() // go test runs each package in its folder
+	f, err := os.OpenFile(name, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+	if err != nil {
+		return
+	}
+	defer f.Close()
+	// One short write per line: appends from parallel test binaries do not
+	// interleave.
+	fmt.Fprintf(f, "SKIPPED: %s %s: %s\n", filepath.Base(pkg), test, why)
 }
 
 // PostgresURL returns ROSTER_TEST_POSTGRES_URL, or skips/fails the test when
