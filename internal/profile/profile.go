@@ -411,8 +411,9 @@ func (s *Service) ConfirmEmailChange(ctx context.Context, token, ip string) (*co
 		if err := q.UpdateUser(ctx, u); err != nil {
 			return err
 		}
-		// The notice's mail is the undo link's below: a one-time link,
-		// so it is transactional mail sent here.
+		// The notice's mail is the undo link's below, to the OLD address:
+		// a one-time link, so it is transactional mail sent here. A
+		// follower that mails must not use Recipient.Email (the new one).
 		if err := s.events.Record(ctx, q, core.Event{Action: core.AuditEmailChanged, WorkspaceID: u.WorkspaceID, TargetID: u.ID,
 			Detail: old + " → " + u.Email, IP: ip, Notice: core.NoticeEmailChanged, Recipient: u}); err != nil {
 			return err
