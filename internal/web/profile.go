@@ -37,6 +37,7 @@ type profileData struct {
 	Self         bool
 	Base         string // URL of this profile's page; forms post below it
 	ShowNote     bool
+	NoteEditable bool // else the note shows read-only, outside the form
 	PendingEmail string
 	// Values are what the main and email forms show: the stored values,
 	// or what was typed when a save was refused.
@@ -147,6 +148,7 @@ func (h *Handler) renderProfile(w http.ResponseWriter, r *http.Request, id int64
 		Self:              p.Self,
 		Base:              profileURL,
 		ShowNote:          p.NoteVisible,
+		NoteEditable:      p.NoteEditable,
 		PendingEmail:      p.PendingEmail,
 		EmailLocked:       u.TwoFactorEnabled,
 		EmailEditable:     p.EmailEditable,
