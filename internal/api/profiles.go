@@ -18,7 +18,7 @@ type profileChanges struct {
 	Phone    *string `json:"phone,omitempty" doc:"A phone number, with or without the country code: numbers without one are read in the workspace's country. Stored in E.164. An empty string removes it." example:"+34 612 34 56 78"`
 	Language *string `json:"language,omitempty" doc:"UI language: en, es, pt-BR, id, tr or ru." example:"es"`
 	Timezone *string `json:"timezone,omitempty" doc:"IANA time zone; it decides when daily emails arrive." example:"Europe/Madrid"`
-	Note     *string `json:"note,omitempty" doc:"Private note, up to 2000 characters. Only admins and holders of profile access may write it; anyone else gets 403." example:"Prefers email."`
+	Note     *string `json:"note,omitempty" doc:"Private note, up to 2000 characters. Only admins and holders of profile access may write it, and the note about yourself only an admin; anyone else gets 403." example:"Prefers email."`
 }
 
 func (c *profileChanges) changes() profile.Changes {
@@ -83,7 +83,7 @@ const (
 func (a *API) registerProfile() {
 	patchDoc := "Changes any of name, phone, language, timezone and note; absent fields (and null ones) stay as they are. " +
 		"All fields are checked first: if any is invalid, nothing changes and 422 lists each bad field. " +
-		"Writing the note needs admin or profile access (403 otherwise). The email address is not accepted " +
+		"Writing the note needs admin or profile access, and only an admin writes the note about themselves (403 otherwise). The email address is not accepted " +
 		"here (422, unknown field): change it with the email-change operation, which confirms the new address first."
 	patchErrs := []int{http.StatusBadRequest, http.StatusForbidden, http.StatusUnprocessableEntity}
 	huma.Register(a.humaAPI, a.profileOp(huma.Operation{

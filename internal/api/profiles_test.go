@@ -125,6 +125,16 @@ func TestUpdateProfile(t *testing.T) {
 		if u := e.do("GET", bobPath, "", bearer(e.adminSession)).status(http.StatusOK).json(); u["note"] != "VIP customer contact" {
 			t.Errorf("admin sees note %v", u["note"])
 		}
+		// Profile access may not write the note about themselves (403 on
+		// either path, nothing saved), but still reads it.
+		patPath := fmt.Sprintf("/users/%d", pat.ID)
+		e.do("PATCH", patPath, `{"note":"Reliable"}`, bearer(e.adminSession)).status(http.StatusOK)
+		for _, path := range []string{"/me", patPath} {
+			e.do("PATCH", path, `{"note":"Brilliant","name":"Patty"}`, bearer(patTok)).problem(http.StatusForbidden)
+		}
+		if u := e.do("GET", "/me", "", bearer(patTok)).status(http.StatusOK).json(); u["note"] != "Reliable" || u["name"] != "Pat" {
+			t.Errorf("own profile with profile access after refused note writes: %v", u)
+		}
 
 		// Others' profiles: admins and profile access only, own workspace only.
 		e.do("PATCH", fmt.Sprintf("/users/%d", pat.ID), `{"name":"Patricia"}`, bearer(bobTok)).problem(http.StatusForbidden)

@@ -208,8 +208,8 @@ func TestTwoFactorAuthenticatorApp(t *testing.T) {
 			t.Errorf("expires_at %v", ch["expires_at"])
 		}
 		p = e.do("POST", "/auth/login/verify", verifyBody(ch, code)).problem(http.StatusUnprocessableEntity)
-		if fields(p)["body.code"] != e.msg("en", "errors.field.code_wrong", nil) {
-			t.Errorf("replayed code: %+v", p)
+		if fields(p)["body.code"] != e.msg("en", "errors.field.code_used", nil) {
+			t.Errorf("replayed code: %+v, want the code_used message", p)
 		}
 		c.add(30 * time.Second)
 		code = oathtool(t, secret, c.now())

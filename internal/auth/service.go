@@ -15,12 +15,16 @@ import (
 
 // Config tunes sign-in. Zero values take the defaults.
 type Config struct {
-	IdleTimeout      time.Duration // a session unused this long ends (default 90 days)
-	TwoFactorIdle    time.Duration // the same for users with two-step verification on (default 30 days)
-	AbsoluteTimeout  time.Duration // a session ends this long after sign-in whatever its use (default 365 days)
-	ThrottleWindow   time.Duration // failures are counted in windows this long (default 15 minutes)
-	AccountFailures  int           // failures per account and window before 429 (default 10)
-	IPFailures       int           // failures per client IP and window before 429 (default 50)
+	IdleTimeout     time.Duration // a session unused this long ends (default 90 days)
+	TwoFactorIdle   time.Duration // the same for users with two-step verification on (default 30 days)
+	AbsoluteTimeout time.Duration // a session ends this long after sign-in whatever its use (default 365 days)
+	ThrottleWindow  time.Duration // failures are counted in windows this long (default 15 minutes)
+	AccountFailures int           // failures per account and window before 429 (default 10)
+	IPFailures      int           // failures per client IP and window before 429 (default 50)
+	// ReauthFailures bounds the password and code checks of a signed-in
+	// user in Settings forms per user and ThrottleWindow (default 10). It is
+	// a throttle of its own: a mistyped current password never locks sign-in.
+	ReauthFailures   int
 	HashConcurrency  int           // password hashes at once (default 4)
 	TouchGranularity time.Duration // last-seen is written at most this often (default 1 minute)
 }
@@ -43,6 +47,9 @@ func (c *Config) defaults() {
 	}
 	if c.IPFailures <= 0 {
 		c.IPFailures = 50
+	}
+	if c.ReauthFailures <= 0 {
+		c.ReauthFailures = 10
 	}
 	if c.HashConcurrency <= 0 {
 		c.HashConcurrency = 4
@@ -165,12 +172,27 @@ type attemptSlot struct {
 // statement per counter, so parallel guesses (also through other
 // instances) can never check more than the limit allows.
 func (s *Service) Reserve(ctx context.Context, email, ip string) (*Attempt, error) {
+	return s.reserve(ctx, []throttleKey{{"acct:" + email, s.cfg.AccountFailures}, {"ip:" + ip, s.cfg.IPFailures}})
+}
+
+// ReserveReauth takes an attempt of a signed-in user's re-authentication
+// (a password or code typed in a Settings form), counted per user in a
+// throttle of its own ("reauth:<id>", ReauthFailures per window): it never
+// touches the sign-in throttles, so mistakes there never lock sign-in, and
+// a stolen session still cannot guess the password faster than sign-in.
+func (s *Service) ReserveReauth(ctx context.Context, user *core.User) (*Attempt, error) {
+	return s.reserve(ctx, []throttleKey{{fmt.Sprintf("reauth:%d", user.ID), s.cfg.ReauthFailures}})
+}
+
+type throttleKey struct {
+	key   string
+	limit int
+}
+
+func (s *Service) reserve(ctx context.Context, keys []throttleKey) (*Attempt, error) {
 	a := &Attempt{s: s}
 	w := s.db.Writer()
-	for _, c := range []struct {
-		key   string
-		limit int
-	}{{"acct:" + email, s.cfg.AccountFailures}, {"ip:" + ip, s.cfg.IPFailures}} {
+	for _, c := range keys {
 		n, start, err := w.TakeAttempt(ctx, c.key, s.cfg.ThrottleWindow)
 		if err != nil {
 			return nil, errors.Join(err, a.Release(ctx, nil))
@@ -186,6 +208,14 @@ func (s *Service) Reserve(ctx context.Context, email, ip string) (*Attempt, erro
 		}
 	}
 	return a, nil
+}
+
+// RecordReauthFailure audits a wrong password or code (what: "password",
+// "code") typed by the signed-in user in a Settings form.
+func (s *Service) RecordReauthFailure(ctx context.Context, user *core.User, ip, what string) error {
+	// A short write that must not be skipped because the client left.
+	return s.events.Record(context.WithoutCancel(ctx), s.db.Writer(), core.Event{Action: core.AuditReauthFailed,
+		WorkspaceID: user.WorkspaceID, ActorID: user.ID, TargetID: user.ID, Detail: what, IP: ip})
 }
 
 // Release gives the attempt back after a right guess, in q's transaction
@@ -393,10 +423,15 @@ func (s *Service) idleFor(user *core.User) time.Duration {
 }
 
 // VerifyPassword checks a signed-in user's password before a sensitive
-// change. Wrong guesses count against the account and the IP like failed
-// sign-ins, so this is no side door for guessing.
+// change. Every check is reserved against the user's re-authentication
+// throttle (ReserveReauth), not the sign-in one, and a wrong password is
+// audited as a failed check.
 func (s *Service) VerifyPassword(ctx context.Context, user *core.User, pw, ip, field string) error {
-	att, err := s.Reserve(ctx, user.Email, ip)
+	if pw == "" {
+		// Nothing was guessed: no check, nothing counted.
+		return &core.Error{Code: core.EINVALID, Key: "errors.invalid", Fields: []core.FieldError{{Field: field, Key: "errors.field.required"}}}
+	}
+	att, err := s.ReserveReauth(ctx, user)
 	if err != nil {
 		return err
 	}
@@ -407,11 +442,10 @@ func (s *Service) VerifyPassword(ctx context.Context, user *core.User, pw, ip, f
 	if ok {
 		return att.Release(ctx, nil)
 	}
-	key := "errors.field.password_wrong"
-	if pw == "" {
-		key = "errors.field.required"
+	if err := s.RecordReauthFailure(ctx, user, ip, "password"); err != nil {
+		return err
 	}
-	return &core.Error{Code: core.EINVALID, Key: "errors.invalid", Fields: []core.FieldError{{Field: field, Key: key}}}
+	return &core.Error{Code: core.EINVALID, Key: "errors.invalid", Fields: []core.FieldError{{Field: field, Key: "errors.field.password_wrong"}}}
 }
 
 // CompleteSignIn opens the session of a sign-in whose last step passed

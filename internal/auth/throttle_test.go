@@ -43,7 +43,8 @@ func burst(n int, fn func(i int)) *sync.WaitGroup {
 // TestLoginThrottleHoldsUnderConcurrency: 100 parallel wrong passwords for
 // one account reach the password check at most 10 times (the default
 // limit), and the right password sent while they run is refused. The same
-// for one IP and many accounts, and for VerifyPassword.
+// for one IP and many accounts, and for VerifyPassword, whose own
+// re-authentication throttle leaves sign-in open.
 func TestLoginThrottleHoldsUnderConcurrency(t *testing.T) {
 	const n = 100
 	t.Run("account", func(t *testing.T) {
@@ -122,6 +123,10 @@ func TestLoginThrottleHoldsUnderConcurrency(t *testing.T) {
 			if err := svc.VerifyPassword(ctx, u, "tangerine-violin", "1.2.3.4", "password"); core.ErrorCode(err) != core.ETOOMANY {
 				t.Fatalf("right password after the burst: %v, want ETOOMANY", err)
 			}
+			// The checks were counted against re-authentication only.
+			if _, err := svc.login(ctx, auth.LoginInput{Email: "ana@example.com", Password: "tangerine-violin", IP: "1.2.3.4"}); err != nil {
+				t.Fatalf("sign-in after the burst of password checks: %v", err)
+			}
 		})
 	})
 }
@@ -150,7 +155,8 @@ func TestSuccessGivesTheAttemptBack(t *testing.T) {
 
 // TestDocumentedDefaults: the defaults of an empty Config are the
 // documented ones, compared with literal values, and the throttle behaves
-// as documented: 10 failures per account and 50 per IP in 15 minutes.
+// as documented: 10 failures per account and 50 per IP in 15 minutes, and
+// 10 re-authentication checks per user in 15 minutes.
 func TestDocumentedDefaults(t *testing.T) {
 	cfg := auth.NewService(nil, auth.Config{}, nil).Config()
 	day := 24 * time.Hour
@@ -164,6 +170,7 @@ func TestDocumentedDefaults(t *testing.T) {
 		{"ThrottleWindow", cfg.ThrottleWindow, 15 * time.Minute},
 		{"AccountFailures", cfg.AccountFailures, 10},
 		{"IPFailures", cfg.IPFailures, 50},
+		{"ReauthFailures", cfg.ReauthFailures, 10},
 	} {
 		if c.got != c.want {
 			t.Errorf("%s defaults to %v, documented %v", c.name, c.got, c.want)
@@ -201,6 +208,24 @@ func TestDocumentedDefaults(t *testing.T) {
 		}
 		if _, err := svc.Reserve(ctx, "bo@example.com", "7.7.7.7"); core.ErrorCode(err) != core.ETOOMANY {
 			t.Fatalf("51st attempt from the IP: %v, want ETOOMANY", err)
+		}
+
+		u := newUser(t, db, svc, "cy@example.com", "tangerine-violin", core.StateActive)
+		for i := range 10 {
+			if _, err := svc.ReserveReauth(ctx, u); err != nil {
+				t.Fatalf("check %d of 10: %v", i+1, err)
+			}
+		}
+		_, err = svc.ReserveReauth(ctx, u)
+		if e := core.AsError(err); e == nil || e.Code != core.ETOOMANY || e.RetryAfter != 15*time.Minute {
+			t.Fatalf("11th check: %v, want ETOOMANY for 15 minutes", err)
+		}
+		if _, err := svc.Reserve(ctx, "cy@example.com", "10.0.2.2"); err != nil {
+			t.Fatalf("sign-in attempt after the checks: %v", err)
+		}
+		now = now.Add(15 * time.Minute)
+		if _, err := svc.ReserveReauth(ctx, u); err != nil {
+			t.Fatalf("check after 15 minutes: %v", err)
 		}
 	})
 }

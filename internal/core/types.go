@@ -180,7 +180,10 @@ const (
 	AuditPasswordChanged      AuditAction = "password.changed"
 	AuditPasswordResetSent    AuditAction = "password.reset_sent"
 	AuditPasswordReset        AuditAction = "password.reset"
-	AuditNoteChanged          AuditAction = "note.changed"
+	// AuditReauthFailed is a wrong password or code typed by a signed-in
+	// user in a Settings form (the detail says which: "password", "code").
+	AuditReauthFailed AuditAction = "password.check_failed"
+	AuditNoteChanged  AuditAction = "note.changed"
 )
 
 // Audited account changes: who holds which role, rights and state, who was

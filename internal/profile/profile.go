@@ -75,6 +75,8 @@ type Profile struct {
 	// NoteVisible is false when the viewer may not see the note: pages and
 	// the API then leave it out entirely.
 	NoteVisible bool
+	// NoteEditable: the viewer may write the note (see mayWriteNote).
+	NoteEditable bool
 	// Self is true when the viewer looks at their own profile.
 	Self bool
 	// EmailEditable: the viewer may change this sign-in address (their
@@ -91,7 +93,8 @@ func (s *Service) Get(ctx context.Context, actor *core.User, targetID int64) (*P
 	if err != nil {
 		return nil, err
 	}
-	p := &Profile{User: u, NoteVisible: actor.CanAccessProfiles(), Self: u.ID == actor.ID, EmailEditable: mayChangeEmail(actor, u)}
+	p := &Profile{User: u, NoteVisible: actor.CanAccessProfiles(), NoteEditable: mayWriteNote(actor, u.ID),
+		Self: u.ID == actor.ID, EmailEditable: mayChangeEmail(actor, u)}
 	if c, err := r.PendingEmailChange(ctx, u.ID); err == nil {
 		p.PendingEmail = c.NewEmail
 	} else if core.ErrorCode(err) != core.ENOTFOUND {
@@ -114,10 +117,17 @@ type Changes struct {
 	Note     *string
 }
 
+// mayWriteNote: the note is about a user, for admins and holders of
+// profile access; the note about yourself only an admin may write (a
+// holder of profile access still reads it, as every note).
+func mayWriteNote(actor *core.User, targetID int64) bool {
+	return actor.IsAdmin() || (actor.CanAccessProfiles() && actor.ID != targetID)
+}
+
 // Update applies a Save: every field is checked first and nothing changes
-// unless all are valid. Writing the note needs admin or profile access.
+// unless all are valid. Writing the note needs mayWriteNote (403 otherwise).
 func (s *Service) Update(ctx context.Context, actor *core.User, targetID int64, c Changes, ip string) (*Profile, error) {
-	if c.Note != nil && !actor.CanAccessProfiles() {
+	if c.Note != nil && !mayWriteNote(actor, targetID) {
 		return nil, core.ErrForbidden
 	}
 	err := s.db.InTx(ctx, func(q *store.Q) error {

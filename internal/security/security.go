@@ -210,14 +210,14 @@ func (s *Service) ConfirmTOTP(ctx context.Context, p *auth.Principal, code, ip s
 	if !methods[i].EnabledAt.IsZero() {
 		return nil, errAlreadyEnabled
 	}
-	att, err := s.auth.Reserve(ctx, p.User.Email, ip)
+	att, err := s.auth.ReserveReauth(ctx, p.User)
 	if err != nil {
 		return nil, err
 	}
 	s.check()
-	step, ok := s.matchTOTP(methods[i], code)
+	step, ok, used := s.matchTOTP(methods[i], code)
 	if !ok {
-		return nil, errCodeWrong
+		return nil, s.reauthFailed(ctx, p.User, ip, used)
 	}
 	checked := methods[i].SecretSealed
 	return s.enable(ctx, p, core.MethodTOTP, ip, func(q *store.Q) error {
@@ -237,7 +237,7 @@ func (s *Service) ConfirmTOTP(ctx context.Context, p *auth.Principal, code, ip s
 			return err
 		}
 		if !accepted {
-			return errCodeWrong
+			return errCodeUsed
 		}
 		return att.Release(ctx, q)
 	})
@@ -245,17 +245,24 @@ func (s *Service) ConfirmTOTP(ctx context.Context, p *auth.Principal, code, ip s
 
 // matchTOTP checks code against the steps around now (±1 × 30 s) and
 // returns the matching step; a step at or before the last accepted one is
-// refused, so a code works once.
-func (s *Service) matchTOTP(m *core.SecondFactor, code string) (int64, bool) {
+// refused, so a code works once. used reports such a refusal: the code
+// was right but already used, and the user must wait for the next one.
+func (s *Service) matchTOTP(m *core.SecondFactor, code string) (step int64, ok, used bool) {
 	code = normalizeDigits(code)
 	if len(code) != 6 {
-		return 0, false
+		return 0, false, false
 	}
 	secret, err := s.box.Open(m.SecretSealed)
 	if err != nil {
-		return 0, false
+		return 0, false, false
 	}
-	return MatchTOTP(string(secret), code, s.db.Now(), m.LastStep)
+	now := s.db.Now()
+	if step, ok := MatchTOTP(string(secret), code, now, m.LastStep); ok {
+		return step, true, false
+	}
+	// Any match now is a step at or before the last accepted one.
+	_, used = MatchTOTP(string(secret), code, now, -1)
+	return 0, false, used
 }
 
 // MatchTOTP returns the time step whose code equals code, among the steps
@@ -288,8 +295,30 @@ func normalizeDigits(s string) string {
 }
 
 // errCodeWrong answers a wrong code. The attempt reserved for it
-// (auth.Reserve) is kept, so it counts like a failed sign-in.
+// (auth.Reserve, or auth.ReserveReauth in Settings) is kept, so it counts
+// like a failed sign-in (or a failed check).
 var errCodeWrong = codeError("code", "errors.field.code_wrong")
+
+// errCodeUsed answers an authenticator code whose time step was already
+// accepted: right, but a code works once. It counts like a wrong one.
+var errCodeUsed = codeError("code", "errors.field.code_used")
+
+// codeRefused is the answer to a code that matched nothing.
+func codeRefused(used bool) error {
+	if used {
+		return errCodeUsed
+	}
+	return errCodeWrong
+}
+
+// reauthFailed audits a wrong code typed in a Settings form (its attempt
+// stays counted) and returns the answer to it.
+func (s *Service) reauthFailed(ctx context.Context, u *core.User, ip string, used bool) error {
+	if err := s.auth.RecordReauthFailure(ctx, u, ip, "code"); err != nil {
+		return err
+	}
+	return codeRefused(used)
+}
 
 func (s *Service) check() {
 	if s.checked != nil {
@@ -468,7 +497,7 @@ func (s *Service) ConfirmEmail(ctx context.Context, p *auth.Principal, code, ip 
 	if err := requireBrowser(p); err != nil {
 		return nil, err
 	}
-	att, err := s.auth.Reserve(ctx, p.User.Email, ip)
+	att, err := s.auth.ReserveReauth(ctx, p.User)
 	if err != nil {
 		return nil, err
 	}
@@ -490,7 +519,7 @@ func (s *Service) ConfirmEmail(ctx context.Context, p *auth.Principal, code, ip 
 		return nil, err
 	}
 	if !ok {
-		return nil, errCodeWrong
+		return nil, s.reauthFailed(ctx, p.User, ip, false)
 	}
 	return s.enable(ctx, p, core.MethodEmail, ip, func(q *store.Q) error {
 		c.EmailCodeHash, c.DoneAt = nil, s.db.Now()
@@ -502,12 +531,13 @@ func (s *Service) ConfirmEmail(ctx context.Context, p *auth.Principal, code, ip 
 }
 
 // verifyAnyCode checks a code of any enabled method or a backup code, for
-// disabling and regenerating. It spends what it matches.
+// disabling and regenerating, against the user's re-authentication
+// throttle. It spends what it matches.
 func (s *Service) verifyAnyCode(ctx context.Context, u *core.User, code, ip string) (core.TwoFactorMethod, error) {
 	if strings.TrimSpace(code) == "" {
 		return "", codeError("code", "errors.field.code_required")
 	}
-	att, err := s.auth.Reserve(ctx, u.Email, ip)
+	att, err := s.auth.ReserveReauth(ctx, u)
 	if err != nil {
 		return "", err
 	}
@@ -517,12 +547,12 @@ func (s *Service) verifyAnyCode(ctx context.Context, u *core.User, code, ip stri
 	} else if err != nil && core.ErrorCode(err) != core.ENOTFOUND {
 		return "", err
 	}
-	method, err := s.spendCode(ctx, u, manage, code)
+	method, used, err := s.spendCode(ctx, u, manage, code)
 	if err != nil {
 		return "", err
 	}
 	if method == "" {
-		return "", errCodeWrong
+		return "", s.reauthFailed(ctx, u, ip, used)
 	}
 	return method, att.Release(ctx, nil)
 }
@@ -576,50 +606,54 @@ func (s *Service) SendManageCode(ctx context.Context, p *auth.Principal) error {
 
 // spendCode tries code as a TOTP code, an emailed code of challenge c (when
 // given) and a backup code, and spends the one that matches. It returns ""
-// when none does.
-func (s *Service) spendCode(ctx context.Context, u *core.User, c *core.Challenge, code string) (core.TwoFactorMethod, error) {
+// when none does, with used set when code is an authenticator code that
+// was already used (also by a racing request).
+func (s *Service) spendCode(ctx context.Context, u *core.User, c *core.Challenge, code string) (method core.TwoFactorMethod, used bool, err error) {
 	w := s.db.Writer()
 	methods, err := w.SecondFactors(ctx, u.ID)
 	if err != nil {
-		return "", err
+		return "", false, err
 	}
 	s.check()
 	for _, m := range methods {
 		if m.Method != core.MethodTOTP || m.EnabledAt.IsZero() {
 			continue
 		}
-		if step, ok := s.matchTOTP(m, code); ok {
+		step, ok, spent := s.matchTOTP(m, code)
+		used = used || spent
+		if ok {
 			if accepted, err := w.AcceptTOTPStep(ctx, u.ID, step); err != nil {
-				return "", err
+				return "", false, err
 			} else if accepted {
-				return core.MethodTOTP, nil
+				return core.MethodTOTP, false, nil
 			}
+			used = true
 		}
 	}
 	if c != nil && c.EmailCodeHash != nil {
 		ok, err := s.checkEmailCode(ctx, w, c, code)
 		if err != nil {
-			return "", err
+			return "", false, err
 		}
 		if ok {
-			return core.MethodEmail, nil
+			return core.MethodEmail, false, nil
 		}
 	}
 	if b, ok := normalizeBackup(code); ok {
-		used, err := w.UseBackupCode(ctx, u.ID, s.box.MAC("backup:"+b))
+		spent, err := w.UseBackupCode(ctx, u.ID, s.box.MAC("backup:"+b))
 		if err != nil {
-			return "", err
+			return "", false, err
 		}
-		if used {
+		if spent {
 			// Spent whatever happens next, so recorded now, on its own.
 			if err := s.events.Record(context.WithoutCancel(ctx), w, core.Event{Action: core.AuditBackupCodeUsed,
 				WorkspaceID: u.WorkspaceID, ActorID: u.ID, TargetID: u.ID}); err != nil {
-				return "", err
+				return "", false, err
 			}
-			return core.MethodBackupCode, nil
+			return core.MethodBackupCode, false, nil
 		}
 	}
-	return "", nil
+	return "", used, nil
 }
 
 // checkAddMethod checks what adding a method needs: the password, and
@@ -908,7 +942,7 @@ func (s *Service) VerifyLogin(ctx context.Context, token, code, ip string) (*Sig
 	if err != nil {
 		return nil, err
 	}
-	method, err := s.spendCode(ctx, u, c, code)
+	method, used, err := s.spendCode(ctx, u, c, code)
 	if err != nil {
 		return nil, err
 	}
@@ -920,10 +954,10 @@ func (s *Service) VerifyLogin(ctx context.Context, token, code, ip string) (*Sig
 			WorkspaceID: u.WorkspaceID, ActorID: u.ID, TargetID: u.ID, IP: ip}); err != nil {
 			return nil, err
 		}
-		if c.EmailCodeHash != nil && c.EmailAttempts >= EmailCodeTries {
+		if !used && c.EmailCodeHash != nil && c.EmailAttempts >= EmailCodeTries {
 			return nil, codeError("code", "errors.code_attempts_exhausted")
 		}
-		return nil, errCodeWrong
+		return nil, codeRefused(used)
 	}
 	var res *auth.LoginResult
 	err = s.db.InTx(ctx, func(q *store.Q) error {

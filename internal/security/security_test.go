@@ -220,8 +220,9 @@ func TestAuthenticatorApp(t *testing.T) {
 		if fmt.Sprint(ch.Methods) != "[totp backup_code]" || ch.EmailSent {
 			t.Fatalf("challenge: %+v", ch)
 		}
-		if _, err := f.sec.VerifyLogin(ctx, ch.Token, code, "2.2.2.2"); !strings.Contains(keys(err), "code_wrong") {
-			t.Fatalf("replayed code accepted: %v", keys(err))
+		// Refused as used, not as wrong: the user is told to wait for the next code.
+		if _, err := f.sec.VerifyLogin(ctx, ch.Token, code, "2.2.2.2"); !strings.Contains(keys(err), "code=errors.field.code_used") {
+			t.Fatalf("replayed code: %v, want code_used", keys(err))
 		}
 		f.now = f.now.Add(30 * time.Second)
 		next := oathtool(t, setupRes.Secret, f.now)
@@ -293,7 +294,8 @@ func TestTOTPCodeAcceptedOnceUnderConcurrency(t *testing.T) {
 			switch {
 			case err == nil:
 				passed.Add(1)
-			case !strings.Contains(keys(err), "code=errors.field.code_wrong"):
+			case !strings.Contains(keys(err), "code=errors.field.code_used"):
+				// The losers' code was right but taken: "already used".
 				t.Errorf("racer %d: %v", i, keys(err))
 			}
 		}).Wait()

@@ -37,6 +37,7 @@ type profileData struct {
 	Self         bool
 	Base         string // URL of this profile's page; forms post below it
 	ShowNote     bool
+	NoteEditable bool // else the note shows read-only, outside the form
 	PendingEmail string
 	// Values are what the main and email forms show: the stored values,
 	// or what was typed when a save was refused.
@@ -83,7 +84,7 @@ var linkActions = map[core.AuditAction]bool{core.AuditPasswordReset: true, core.
 func newAuditTable(l *i18n.Localizer, loc *time.Location, entries []*core.AuditEntry, names map[int64]string) auditTable {
 	t := auditTable{ShowUser: names != nil, Loc: loc}
 	for _, e := range entries {
-		row := auditRow{At: e.CreatedAt, User: names[e.TargetID], Action: l.T(auditKey(e.Action)), Detail: e.Detail, IP: e.IP}
+		row := auditRow{At: e.CreatedAt, User: names[e.TargetID], Action: l.T(auditKey(e.Action)), Detail: auditDetail(l, e), IP: e.IP}
 		switch {
 		case e.ActorID != 0:
 			row.Actor = e.ActorName
@@ -147,6 +148,7 @@ func (h *Handler) renderProfile(w http.ResponseWriter, r *http.Request, id int64
 		Self:              p.Self,
 		Base:              profileURL,
 		ShowNote:          p.NoteVisible,
+		NoteEditable:      p.NoteEditable,
 		PendingEmail:      p.PendingEmail,
 		EmailLocked:       u.TwoFactorEnabled,
 		EmailEditable:     p.EmailEditable,
@@ -219,6 +221,8 @@ func auditKey(a core.AuditAction) string {
 		return i18n.Key("web.audit.password_reset_sent")
 	case core.AuditPasswordReset:
 		return i18n.Key("web.audit.password_reset")
+	case core.AuditReauthFailed:
+		return i18n.Key("web.audit.password_check_failed")
 	case core.AuditNoteChanged:
 		return i18n.Key("web.audit.note_changed")
 	case core.AuditAccessChanged:
@@ -263,6 +267,82 @@ func auditKey(a core.AuditAction) string {
 		return i18n.Key("web.audit.ip_allowlist")
 	}
 	return i18n.Key("web.audit.other")
+}
+
+// auditDetailKeys name the codes the domain records as an entry's detail:
+// how a sign-in completed or why it was refused, which method was turned
+// on or off, what a failed check was.
+var auditDetailKeys = map[string]string{
+	"password":                    i18n.Key("web.audit.detail_password"),
+	string(core.MethodTOTP):       i18n.Key("web.audit.detail_totp"),
+	string(core.MethodEmail):      i18n.Key("web.audit.detail_email"),
+	string(core.MethodBackupCode): i18n.Key("web.audit.detail_backup_code"),
+	"code":                        i18n.Key("web.audit.detail_code"),
+	"invite":                      i18n.Key("web.audit.detail_invite"),
+	"setup":                       i18n.Key("web.audit.detail_setup"),
+	"ip_not_allowed":              i18n.Key("web.audit.detail_ip_not_allowed"),
+}
+
+// auditDetail shows an entry's detail in the reader's language: the codes
+// the domain records (see auditDetailKeys, "all others", "on"/"off", a
+// role and rights) are translated; free text (an address, a token or
+// device name, an allowlist) is shown as recorded. The CSV export and the
+// API keep the recorded codes: they are for machines.
+func auditDetail(l *i18n.Localizer, e *core.AuditEntry) string {
+	switch e.Action {
+	case core.AuditSignIn, core.AuditSignInFailed, core.AuditTwoFactorEnabled, core.AuditTwoFactorDisabled, core.AuditReauthFailed:
+		if k, ok := auditDetailKeys[e.Detail]; ok {
+			return l.T(k)
+		}
+	case core.AuditSessionRevoked:
+		if e.Detail == "all others" {
+			return l.T(i18n.Key("web.audit.detail_all_others"))
+		}
+	case core.AuditRequireTwoFactor:
+		switch e.Detail {
+		case "on":
+			return l.T(i18n.Key("web.audit.detail_require_on"))
+		case "off":
+			return l.T(i18n.Key("web.audit.detail_require_off"))
+		}
+	case core.AuditAccessChanged, core.AuditInviteSent:
+		// "user (profile-access)", or "before → after" for a change.
+		parts := strings.Split(e.Detail, " → ")
+		for i, p := range parts {
+			t, ok := accessText(l, p)
+			if !ok {
+				return e.Detail
+			}
+			parts[i] = t
+		}
+		return strings.Join(parts, " → ")
+	}
+	return e.Detail
+}
+
+// accessText translates a role and rights as the audit log records them
+// ("user (profile-access)"); ok is false for anything else.
+func accessText(l *i18n.Localizer, s string) (string, bool) {
+	role, rest, hasRights := strings.Cut(s, " (")
+	if role != string(core.RoleAdmin) && role != string(core.RoleUser) {
+		return "", false
+	}
+	out := l.T(roleKey(core.Role(role)))
+	if !hasRights {
+		return out, true
+	}
+	list, ok := strings.CutSuffix(rest, ")")
+	if !ok {
+		return "", false
+	}
+	rights := strings.Split(list, ", ")
+	for i, r := range rights {
+		if !slices.Contains(core.AllRights, core.Right(r)) {
+			return "", false
+		}
+		rights[i] = l.T(rightKey(core.Right(r)))
+	}
+	return out + " (" + strings.Join(rights, ", ") + ")", true
 }
 
 // profileFailed shows a refused change: on the profile page again when

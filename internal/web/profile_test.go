@@ -217,16 +217,29 @@ func TestProfileNoteRights(t *testing.T) {
 		admin := e.login("ada@acme.test")
 		bob := e.createUser("Acme", "Bob Builder", "bob@acme.test", core.RoleUser)
 		e.update(bob, func(u *core.User) { u.Note = "Secret remark" })
-		e.createUser("Acme", "Cleo Clerk", "cleo@acme.test", core.RoleUser, core.RightProfileAccess)
+		cleo := e.createUser("Acme", "Cleo Clerk", "cleo@acme.test", core.RoleUser, core.RightProfileAccess)
 		bobC, cleoC := e.login("bob@acme.test"), e.login("cleo@acme.test")
 
 		w := e.get("/settings/profile", bobC)
 		wantNotContains(t, w, `name="note"`, "Secret remark")
-		wantContains(t, e.get("/settings/profile", cleoC), `<textarea id="note" name="note"`)
 		wantContains(t, e.get("/settings/profile", admin), `<textarea id="note" name="note"`)
 
+		// Profile access reads the note about themselves but may not write
+		// it: no field in the form, and a forged one is refused.
+		e.update(cleo, func(u *core.User) { u.Note = "Reliable" })
+		w = e.get("/settings/profile", cleoC)
+		wantContains(t, w, `<textarea id="note" rows="4" readonly`, "Reliable", "This note is about you. Only an admin can change it.")
+		wantNotContains(t, w, `name="note"`)
+		f := profileForm("Cleo", "", "en", "UTC")
+		f.Set("note", "Brilliant")
+		wantStatus(t, e.post("/settings/profile", cleoC, f), http.StatusForbidden)
+		wantStatus(t, e.post(fmt.Sprintf("/settings/users/%d", cleo.ID), cleoC, f), http.StatusForbidden)
+		if u := e.user(cleo.ID); u.Note != "Reliable" || u.Name != "Cleo Clerk" {
+			t.Errorf("refused save changed %q %q", u.Name, u.Note)
+		}
+
 		// Writing the note without the right is refused, with nothing saved.
-		f := profileForm("Bobby", "", "en", "UTC")
+		f = profileForm("Bobby", "", "en", "UTC")
 		f.Set("note", "I am great")
 		w = e.post("/settings/profile", bobC, f)
 		wantStatus(t, w, http.StatusForbidden)

@@ -175,8 +175,12 @@ func TestTwoFactorAuthenticatorApp(t *testing.T) {
 		if sessionCookie(w) != nil {
 			t.Fatal("a wrong code set a session cookie")
 		}
-		// The code that turned the app on was spent: a replay is refused.
-		wantStatus(t, e.verify(ch, enableCode), http.StatusUnprocessableEntity)
+		// The code that turned the app on was spent: a replay is refused,
+		// saying so and to wait for the next code.
+		w = e.verify(ch, enableCode)
+		wantStatus(t, w, http.StatusUnprocessableEntity)
+		wantContains(t, w, "This code was already used. Wait for the next code in your authenticator app and enter that one.", ch)
+		wantNotContains(t, w, "This code is not correct or has expired.")
 
 		// The next 30-second step gives a new code, which signs in.
 		*now = now.Add(30 * time.Second)
