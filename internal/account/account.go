@@ -308,6 +308,7 @@ type AcceptInput struct {
 	Name     string
 	Password string
 	Language string // optional; defaults to the workspace's
+	Timezone string // optional; defaults to the workspace's
 	IP       string
 	Device   string
 }
@@ -324,6 +325,9 @@ func (s *Service) AcceptInvite(ctx context.Context, in AcceptInput) (*auth.Login
 	if in.Language != "" && !i18n.IsSupported(in.Language) {
 		v.Add("language", "errors.field.language_invalid", nil)
 	}
+	if in.Timezone != "" && !core.ValidTimezone(in.Timezone) {
+		v.Add("timezone", "errors.field.timezone_invalid", nil)
+	}
 	hash, err := s.auth.NewPasswordHash(ctx, &v, in.Password, u.Email, "password")
 	if err != nil {
 		return nil, err
@@ -338,7 +342,7 @@ func (s *Service) AcceptInvite(ctx context.Context, in AcceptInput) (*auth.Login
 			return errInviteInvalid
 		}
 		u.WorkspaceID, u.Role, u.Rights, u.State, u.PasswordHash = ws.ID, inv.Role, inv.Rights, core.StateActive, hash
-		u.Language, u.Timezone = cmp.Or(in.Language, ws.Language), ws.Timezone
+		u.Language, u.Timezone = cmp.Or(in.Language, ws.Language), cmp.Or(in.Timezone, ws.Timezone)
 		if res, err = s.createSignedIn(ctx, q, u, in.IP, in.Device, "invite"); err != nil {
 			return err
 		}

@@ -3,10 +3,12 @@ package api
 import (
 	"context"
 	"net/http"
+	"time"
 
 	"github.com/danielgtaylor/huma/v2"
 
 	"roster/internal/core"
+	"roster/internal/security"
 )
 
 // TwoFactorStatus answers GET /me/two-factor.
@@ -14,6 +16,13 @@ type TwoFactorStatus struct {
 	Enabled         bool             `json:"enabled" doc:"true when at least one method is on."`
 	Methods         TwoFactorMethods `json:"methods"`
 	BackupCodesLeft int              `json:"backup_codes_left" doc:"Unused backup codes."`
+	Pending         TwoFactorPending `json:"pending"`
+}
+
+// TwoFactorPending tells which set-ups wait for their code, and until when.
+type TwoFactorPending struct {
+	TOTP  *time.Time `json:"totp" nullable:"true" doc:"When the authenticator set-up waiting for its first code expires; null when none."`
+	Email *time.Time `json:"email" nullable:"true" doc:"When the emailed-codes set-up waiting for the code sent expires; null when none."`
 }
 
 // TwoFactorMethods tells which methods are on.
@@ -207,7 +216,15 @@ func (a *API) twoFactorStatus(ctx context.Context, _ *struct{}) (*twoFactorStatu
 		Enabled:         st.Enabled(),
 		Methods:         TwoFactorMethods{TOTP: st.TOTP, Email: st.Email},
 		BackupCodesLeft: st.BackupCodesLeft,
+		Pending:         TwoFactorPending{TOTP: pendingUntil(st.PendingTOTP), Email: pendingUntil(st.PendingEmail)},
 	}}, nil
+}
+
+func pendingUntil(p *security.Pending) *time.Time {
+	if p == nil {
+		return nil
+	}
+	return optTime(p.ExpiresAt)
 }
 
 func (a *API) startTOTP(ctx context.Context, in *startMethodInput) (*totpSetupOutput, error) {

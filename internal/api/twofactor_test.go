@@ -183,6 +183,11 @@ func TestTwoFactorAuthenticatorApp(t *testing.T) {
 		if fields(p)["body.code"] != e.msg("es", "errors.field.code_wrong", nil) {
 			t.Errorf("wrong code: %+v", p)
 		}
+		// The set-up still waits, and the status says until when.
+		pending := e.do("GET", "/me/two-factor", "", cookie(web)).status(http.StatusOK).json()["pending"].(map[string]any)
+		if exp, err := time.Parse(time.RFC3339, fmt.Sprint(pending["totp"])); err != nil || !exp.After(c.now()) || pending["email"] != nil {
+			t.Errorf("pending %v", pending)
+		}
 		backup := codes(t, e.do("POST", "/me/two-factor/totp/confirm", `{"code":"`+code+`"}`, cookie(web)).status(http.StatusOK))
 		if len(backup) != 10 {
 			t.Fatalf("backup codes %v", backup)

@@ -8,6 +8,7 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/subtle"
+	"encoding/base32"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -31,6 +32,7 @@ import (
 // Lifetimes and limits.
 const (
 	ChallengeTTL      = 10 * time.Minute // a sign-in waiting for its second step
+	TOTPSetupTTL      = 10 * time.Minute // an authenticator key shown, waiting for its first code
 	EmailCodeTTL      = 10 * time.Minute
 	EmailCodeTries    = 5
 	ChallengeTries    = 10 // wrong codes of any kind before a sign-in must start over
@@ -80,8 +82,21 @@ type Status struct {
 	TOTP            bool
 	Email           bool
 	BackupCodesLeft int
-	// PendingTOTP is true while an authenticator setup waits for its code.
-	PendingTOTP bool
+	// PendingTOTP is set while an authenticator set-up waits for its first
+	// code (PendingTOTPSetup shows its key again); PendingEmail while
+	// emailed codes wait for the code just mailed. Each lasts until it is
+	// confirmed, cancelled (CancelSetup) or expires. Only Service.Status
+	// fills them.
+	PendingTOTP, PendingEmail *Pending
+
+	totpStarted time.Time // an authenticator key not yet confirmed, created then
+	emailSetup  bool      // emailed codes started and not yet confirmed
+}
+
+// Pending is a set-up started and not yet confirmed.
+type Pending struct {
+	Method    core.TwoFactorMethod
+	ExpiresAt time.Time
 }
 
 // Enabled reports whether any method is on.
@@ -102,9 +117,33 @@ func (s *Status) Methods() []core.TwoFactorMethod {
 	return out
 }
 
-// Status returns the user's methods and backup codes left.
+// Status returns the user's methods, backup codes left and the set-ups
+// waiting for their code.
 func (s *Service) Status(ctx context.Context, user *core.User) (*Status, error) {
-	return status(ctx, s.db.Reader(), user.ID)
+	q := s.db.Reader()
+	st, err := status(ctx, q, user.ID)
+	if err != nil {
+		return nil, err
+	}
+	now := s.db.Now()
+	if !st.totpStarted.IsZero() {
+		if exp := st.totpStarted.Add(TOTPSetupTTL); now.Before(exp) {
+			st.PendingTOTP = &Pending{Method: core.MethodTOTP, ExpiresAt: exp}
+		}
+	}
+	if st.emailSetup {
+		c, err := q.ChallengeByTokenHash(ctx, s.enableEmailToken(user.ID))
+		switch {
+		case err == nil:
+			// It lasts as long as the last code sent (a new one renews it).
+			if open := c.DoneAt.IsZero() && now.Before(c.EmailExpiresAt); open {
+				st.PendingEmail = &Pending{Method: core.MethodEmail, ExpiresAt: c.EmailExpiresAt}
+			}
+		case core.ErrorCode(err) != core.ENOTFOUND:
+			return nil, err
+		}
+	}
+	return st, nil
 }
 
 func status(ctx context.Context, q *store.Q, userID int64) (*Status, error) {
@@ -117,9 +156,12 @@ func status(ctx context.Context, q *store.Q, userID int64) (*Status, error) {
 		on := !m.EnabledAt.IsZero()
 		switch m.Method {
 		case core.MethodTOTP:
-			st.TOTP, st.PendingTOTP = on, !on
+			st.TOTP = on
+			if !on {
+				st.totpStarted = m.CreatedAt
+			}
 		case core.MethodEmail:
-			st.Email = on
+			st.Email, st.emailSetup = on, !on
 		}
 	}
 	if st.BackupCodesLeft, err = q.BackupCodesLeft(ctx, userID); err != nil {
@@ -167,14 +209,33 @@ func (s *Service) StartTOTP(ctx context.Context, p *auth.Principal, password, co
 	if err := s.checkAddMethod(ctx, p.User, st, password, code, ip); err != nil {
 		return nil, err
 	}
+	raw := make([]byte, 20)
+	if _, err := rand.Read(raw); err != nil {
+		return nil, fmt.Errorf("generate totp key: %w", err)
+	}
+	setup, err := newTOTPSetup(p.User.Email, workspace, raw)
+	if err != nil {
+		return nil, err
+	}
+	err = s.db.Writer().PutSecondFactor(ctx, &core.SecondFactor{UserID: p.User.ID, Method: core.MethodTOTP,
+		SecretSealed: s.box.Seal([]byte(setup.Secret)), CreatedAt: s.db.Now()})
+	if err != nil {
+		return nil, err
+	}
+	return setup, nil
+}
+
+// newTOTPSetup makes what an app needs to add the key raw: its base32
+// text, the otpauth URI and the QR code.
+func newTOTPSetup(account, workspace string, raw []byte) (*TOTPSetup, error) {
 	issuer := "Roster"
 	if workspace != "" {
 		issuer = "Roster (" + workspace + ")"
 	}
-	key, err := totp.Generate(totp.GenerateOpts{Issuer: issuer, AccountName: p.User.Email, Period: totpPeriod,
-		Digits: otp.DigitsSix, Algorithm: otp.AlgorithmSHA1, SecretSize: 20})
+	key, err := totp.Generate(totp.GenerateOpts{Issuer: issuer, AccountName: account, Period: totpPeriod,
+		Digits: otp.DigitsSix, Algorithm: otp.AlgorithmSHA1, Secret: raw})
 	if err != nil {
-		return nil, fmt.Errorf("generate totp key: %w", err)
+		return nil, fmt.Errorf("totp key: %w", err)
 	}
 	img, err := key.Image(240, 240)
 	if err != nil {
@@ -184,22 +245,36 @@ func (s *Service) StartTOTP(ctx context.Context, p *auth.Principal, password, co
 	if err := png.Encode(&buf, img); err != nil {
 		return nil, fmt.Errorf("qr code: %w", err)
 	}
-	err = s.db.Writer().PutSecondFactor(ctx, &core.SecondFactor{UserID: p.User.ID, Method: core.MethodTOTP,
-		SecretSealed: s.box.Seal([]byte(key.Secret())), CreatedAt: s.db.Now()})
-	if err != nil {
-		return nil, err
-	}
 	return &TOTPSetup{Secret: key.Secret(), URI: key.URL(), QRPNG: buf.Bytes()}, nil
 }
 
-// ConfirmTOTP turns the authenticator app on with a current code from it.
-// When it is the user's first method it returns the new backup codes, shown
-// once.
-func (s *Service) ConfirmTOTP(ctx context.Context, p *auth.Principal, code, ip string) ([]string, error) {
+// PendingTOTPSetup shows again the key of an authenticator set-up that
+// waits for its first code (see Status.PendingTOTP), so that a reload or a
+// mistyped code does not lose it. workspace names the issuer, as in
+// StartTOTP. Browser sessions only, like starting it.
+func (s *Service) PendingTOTPSetup(ctx context.Context, p *auth.Principal, workspace string) (*TOTPSetup, error) {
 	if err := requireBrowser(p); err != nil {
 		return nil, err
 	}
-	methods, err := s.db.Reader().SecondFactors(ctx, p.User.ID)
+	m, err := s.pendingTOTP(ctx, s.db.Reader(), p.User.ID)
+	if err != nil {
+		return nil, err
+	}
+	secret, err := s.box.Open(m.SecretSealed)
+	if err != nil {
+		return nil, fmt.Errorf("open totp key: %w", err)
+	}
+	raw, err := base32.StdEncoding.WithPadding(base32.NoPadding).DecodeString(string(secret))
+	if err != nil {
+		return nil, fmt.Errorf("read totp key: %w", err)
+	}
+	return newTOTPSetup(p.User.Email, workspace, raw)
+}
+
+// pendingTOTP returns the user's authenticator key waiting for its first
+// code; errNoSetup when there is none, or it is older than TOTPSetupTTL.
+func (s *Service) pendingTOTP(ctx context.Context, q *store.Q, userID int64) (*core.SecondFactor, error) {
+	methods, err := q.SecondFactors(ctx, userID)
 	if err != nil {
 		return nil, err
 	}
@@ -210,16 +285,70 @@ func (s *Service) ConfirmTOTP(ctx context.Context, p *auth.Principal, code, ip s
 	if !methods[i].EnabledAt.IsZero() {
 		return nil, errAlreadyEnabled
 	}
+	if !s.db.Now().Before(methods[i].CreatedAt.Add(TOTPSetupTTL)) {
+		return nil, errNoSetup
+	}
+	return methods[i], nil
+}
+
+// CancelSetup drops a set-up of method that was started and not confirmed
+// (an authenticator key, or emailed codes waiting for their code); an
+// expired one goes too. A method that is on is left alone (turning it off
+// is Disable). Not audited: like starting a set-up, it changes nothing
+// about how the account signs in.
+func (s *Service) CancelSetup(ctx context.Context, p *auth.Principal, method core.TwoFactorMethod) error {
+	if err := requireBrowser(p); err != nil {
+		return err
+	}
+	if method != core.MethodTOTP && method != core.MethodEmail {
+		return errNoSetup
+	}
+	return s.db.InTx(ctx, func(q *store.Q) error {
+		dropped, err := q.DeletePendingSecondFactor(ctx, p.User.ID, method)
+		if err != nil {
+			return err
+		}
+		if method == core.MethodEmail {
+			// The code already mailed stops working.
+			c, err := q.ChallengeByTokenHash(ctx, s.enableEmailToken(p.User.ID))
+			switch {
+			case err == nil && c.DoneAt.IsZero():
+				c.EmailCodeHash, c.DoneAt = nil, s.db.Now()
+				if err := q.SaveChallenge(ctx, c); err != nil {
+					return err
+				}
+			case err != nil && core.ErrorCode(err) != core.ENOTFOUND:
+				return err
+			}
+		}
+		if !dropped {
+			return errNoSetup
+		}
+		return nil
+	})
+}
+
+// ConfirmTOTP turns the authenticator app on with a current code from it.
+// When it is the user's first method it returns the new backup codes, shown
+// once.
+func (s *Service) ConfirmTOTP(ctx context.Context, p *auth.Principal, code, ip string) ([]string, error) {
+	if err := requireBrowser(p); err != nil {
+		return nil, err
+	}
+	m, err := s.pendingTOTP(ctx, s.db.Reader(), p.User.ID)
+	if err != nil {
+		return nil, err
+	}
 	att, err := s.auth.ReserveReauth(ctx, p.User)
 	if err != nil {
 		return nil, err
 	}
 	s.check()
-	step, ok, used := s.matchTOTP(methods[i], code)
+	step, ok, used := s.matchTOTP(m, code)
 	if !ok {
 		return nil, s.reauthFailed(ctx, p.User, ip, used)
 	}
-	checked := methods[i].SecretSealed
+	checked := m.SecretSealed
 	return s.enable(ctx, p, core.MethodTOTP, ip, func(q *store.Q) error {
 		// The key checked above must still be the one waiting: a setup
 		// started again meanwhile replaced it with a key nobody confirmed.
@@ -435,7 +564,7 @@ func (s *Service) StartEmail(ctx context.Context, p *auth.Principal, password, c
 		if err := q.PutSecondFactor(ctx, &core.SecondFactor{UserID: p.User.ID, Method: core.MethodEmail, CreatedAt: now}); err != nil {
 			return err
 		}
-		c := &core.Challenge{UserID: p.User.ID, TokenHash: s.box.MAC(fmt.Sprintf("enable-email:%d", p.User.ID)),
+		c := &core.Challenge{UserID: p.User.ID, TokenHash: s.enableEmailToken(p.User.ID),
 			Purpose: purposeEnableMail, CreatedAt: now, ExpiresAt: now.Add(EmailCodeTTL)}
 		// One enabling challenge per user: its token hash is fixed.
 		if old, err := q.ChallengeByTokenHash(ctx, c.TokenHash); err == nil {
@@ -502,7 +631,10 @@ func (s *Service) ConfirmEmail(ctx context.Context, p *auth.Principal, code, ip 
 		return nil, err
 	}
 	w := s.db.Writer()
-	c, err := w.ChallengeByTokenHash(ctx, s.box.MAC(fmt.Sprintf("enable-email:%d", p.User.ID)))
+	c, err := w.ChallengeByTokenHash(ctx, s.enableEmailToken(p.User.ID))
+	if err == nil && (!c.DoneAt.IsZero() || !s.db.Now().Before(c.EmailExpiresAt)) {
+		err = core.ErrNotFound // confirmed, cancelled or expired
+	}
 	if err != nil {
 		if core.ErrorCode(err) == core.ENOTFOUND {
 			// No code was checked: the attempt goes back.
@@ -555,6 +687,12 @@ func (s *Service) verifyAnyCode(ctx context.Context, u *core.User, code, ip stri
 		return "", s.reauthFailed(ctx, u, ip, used)
 	}
 	return method, att.Release(ctx, nil)
+}
+
+// enableEmailToken is the fixed token hash of the user's one challenge
+// that turns emailed codes on.
+func (s *Service) enableEmailToken(userID int64) []byte {
+	return s.box.MAC(fmt.Sprintf("enable-email:%d", userID))
 }
 
 func (s *Service) manageToken(userID int64) []byte {

@@ -74,6 +74,17 @@ func (q *Q) DeleteSecondFactor(ctx context.Context, userID int64, method core.Tw
 	return nil
 }
 
+// DeletePendingSecondFactor removes a method still in setup (never one that
+// is on); false when there was none.
+func (q *Q) DeletePendingSecondFactor(ctx context.Context, userID int64, method core.TwoFactorMethod) (bool, error) {
+	res, err := q.exec(ctx, "DELETE FROM two_factor_methods WHERE user_id = ? AND method = ? AND enabled_at IS NULL", userID, string(method))
+	if err != nil {
+		return false, fmt.Errorf("delete two-factor setup: %w", err)
+	}
+	n, _ := res.RowsAffected()
+	return n == 1, nil
+}
+
 // ReplaceBackupCodes drops the user's backup codes and stores new hashes.
 func (q *Q) ReplaceBackupCodes(ctx context.Context, userID int64, hashes [][]byte) error {
 	if _, err := q.exec(ctx, "DELETE FROM backup_codes WHERE user_id = ?", userID); err != nil {

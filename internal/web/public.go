@@ -44,6 +44,10 @@ func (h *Handler) withOptionalPrincipal(r *http.Request) (*http.Request, *auth.P
 
 type setupData struct {
 	Timezone, Language, Country string
+	// TimezoneChosen is true once the person picked a zone (a refused form
+	// shows it again): the page's script then leaves it alone instead of
+	// selecting the browser's zone (data-browser-timezone).
+	TimezoneChosen bool
 }
 
 func (h *Handler) setupView(r *http.Request) *view {
@@ -98,7 +102,8 @@ func (h *Handler) setupSubmit(w http.ResponseWriter, r *http.Request) {
 		}
 		v := h.setupView(r)
 		v.Form = formWithout(r.PostForm, "password")
-		v.Data = setupData{Timezone: r.PostForm.Get("timezone"), Language: r.PostForm.Get("language"), Country: r.PostForm.Get("country")}
+		v.Data = setupData{Timezone: r.PostForm.Get("timezone"), Language: r.PostForm.Get("language"), Country: r.PostForm.Get("country"),
+			TimezoneChosen: r.PostForm.Get("timezone") != ""}
 		h.render(w, r, h.applyError(r.Context(), w, v, err), "setup", v)
 		return
 	}
@@ -203,6 +208,9 @@ type inviteData struct {
 	Invite    *core.Invite
 	Workspace *core.Workspace
 	Language  string
+	Timezone  string
+	// TimezoneChosen: as in setupData.
+	TimezoneChosen bool
 }
 
 // inviteView starts the accept page of an invitation, or answers with the
@@ -220,7 +228,9 @@ func (h *Handler) inviteView(w http.ResponseWriter, r *http.Request) (*view, boo
 		v.Lang = h.deps.I18n.Negotiate(r.Header.Get("Accept-Language"), ws.Language)
 		v.Title = h.loc(v.Lang).T("web.invite.title")
 	}
-	v.Data = inviteData{Invite: inv, Workspace: ws, Language: ws.Language}
+	// The form starts in the page's language; the zone is the workspace's
+	// until the page's script selects the browser's.
+	v.Data = inviteData{Invite: inv, Workspace: ws, Language: v.Lang, Timezone: ws.Timezone}
 	return v, true
 }
 
@@ -241,6 +251,7 @@ func (h *Handler) inviteSubmit(w http.ResponseWriter, r *http.Request) {
 		Name:     r.PostForm.Get("name"),
 		Password: r.PostForm.Get("password"),
 		Language: r.PostForm.Get("language"),
+		Timezone: r.PostForm.Get("timezone"),
 		IP:       clientIP(r),
 		Device:   httpx.DeviceName(r.UserAgent()),
 	})
@@ -257,6 +268,9 @@ func (h *Handler) inviteSubmit(w http.ResponseWriter, r *http.Request) {
 		d := v.Data.(inviteData)
 		if lang := r.PostForm.Get("language"); i18n.IsSupported(lang) {
 			d.Language = lang
+		}
+		if tz := r.PostForm.Get("timezone"); tz != "" {
+			d.Timezone, d.TimezoneChosen = tz, true
 		}
 		v.Data = d
 		h.render(w, r, h.applyError(r.Context(), w, v, err), "invite", v)

@@ -20,9 +20,10 @@ type securityData struct {
 	Sessions  []*core.Session
 	CurrentID int64
 	Status    *security.Status
-	// Setup is the authenticator key just created, shown until confirmed.
+	// Setup is the key of the authenticator set-up waiting for its code,
+	// shown until it is confirmed, cancelled or expires.
 	Setup *totpSetupView
-	// EmailPending is true when a code to turn on email codes was just sent.
+	// EmailPending is true while emailed codes wait for the code sent.
 	EmailPending bool
 	// Codes are new backup codes, shown once, with a download link.
 	Codes    []string
@@ -97,6 +98,18 @@ func (h *Handler) renderSecurity(w http.ResponseWriter, r *http.Request, d *secu
 		return
 	}
 	d.Sessions, d.CurrentID, d.Status = sessions, p.Session.ID, st
+	// A set-up waiting for its code stays on screen across reloads and
+	// wrong codes; its key is kept sealed on the server.
+	if d.Setup == nil && st.PendingTOTP != nil {
+		// Should the key not open (a changed secret key), the page still
+		// shows the code field and a way to start again.
+		if setup, err := h.deps.Security.PendingTOTPSetup(ctx, p, h.workspaceName(r, p)); err == nil {
+			d.Setup = totpView(setup)
+		} else {
+			h.logger(ctx).Warn("show pending authenticator setup", "err", err)
+		}
+	}
+	d.EmailPending = st.PendingEmail != nil
 	d.Required = pol.RequireTwoFactor && !st.Enabled()
 	v := h.settingsView(r, "/settings/security", i18n.Key("web.security.title"))
 	status := http.StatusOK
@@ -169,20 +182,43 @@ func (h *Handler) startTOTP(w http.ResponseWriter, r *http.Request) {
 	if !h.parseForm(w, r) {
 		return
 	}
-	wsName := ""
-	if ws, err := h.deps.Accounts.Workspace(r.Context(), p.User); err == nil && ws != nil {
-		wsName = ws.Name
-	}
-	setup, err := h.deps.Security.StartTOTP(r.Context(), p, r.PostForm.Get("password"), r.PostForm.Get("code"), wsName, clientIP(r))
+	setup, err := h.deps.Security.StartTOTP(r.Context(), p, r.PostForm.Get("password"), r.PostForm.Get("code"), h.workspaceName(r, p), clientIP(r))
 	if err != nil {
 		h.securityFailed(w, r, &securityData{}, "totp", err)
 		return
 	}
-	h.renderSecurity(w, r, &securityData{Setup: &totpSetupView{
+	h.renderSecurity(w, r, &securityData{Setup: totpView(setup)}, "", "", nil)
+}
+
+// workspaceName names the issuer in an authenticator app; "" when unknown.
+func (h *Handler) workspaceName(r *http.Request, p *auth.Principal) string {
+	if ws, err := h.deps.Accounts.Workspace(r.Context(), p.User); err == nil && ws != nil {
+		return ws.Name
+	}
+	return ""
+}
+
+func totpView(setup *security.TOTPSetup) *totpSetupView {
+	return &totpSetupView{
 		QR:      template.URL(setup.QRDataURI()), //nolint:gosec // a base64 PNG we made
 		Secret:  setup.Secret,
 		Grouped: groupKey(setup.Secret),
-	}}, "", "", nil)
+	}
+}
+
+// cancelSetup drops a set-up of a method that waits for its code.
+func (h *Handler) cancelSetup(w http.ResponseWriter, r *http.Request) {
+	p := principalFrom(r.Context())
+	method := core.TwoFactorMethod(r.PathValue("method"))
+	if method != core.MethodTOTP && method != core.MethodEmail {
+		h.fail(w, r, core.ErrNotFound)
+		return
+	}
+	if err := h.deps.Security.CancelSetup(r.Context(), p, method); err != nil {
+		h.securityFailed(w, r, &securityData{}, "cancel_"+string(method), err)
+		return
+	}
+	redirect(w, r, "/settings/security?done=setup_cancelled")
 }
 
 func (h *Handler) confirmTOTP(w http.ResponseWriter, r *http.Request) {
@@ -207,7 +243,7 @@ func (h *Handler) startEmail(w http.ResponseWriter, r *http.Request) {
 		h.securityFailed(w, r, &securityData{}, "email", err)
 		return
 	}
-	h.renderSecurity(w, r, &securityData{EmailPending: true}, "", "", nil)
+	h.renderSecurity(w, r, &securityData{}, "", "", nil)
 }
 
 // confirmEmail2FA turns on email codes with the code just mailed. (The
@@ -219,7 +255,7 @@ func (h *Handler) confirmEmail2FA(w http.ResponseWriter, r *http.Request) {
 	}
 	codes, err := h.deps.Security.ConfirmEmail(r.Context(), p, r.PostForm.Get("code"), clientIP(r))
 	if err != nil {
-		h.securityFailed(w, r, &securityData{EmailPending: true}, "email_confirm", err)
+		h.securityFailed(w, r, &securityData{}, "email_confirm", err)
 		return
 	}
 	h.enabled(w, r, codes, "email_on")

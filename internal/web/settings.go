@@ -29,6 +29,7 @@ var flashes = map[string]string{
 	"totp_on":          i18n.Key("web.flash.totp_on"),
 	"email_on":         i18n.Key("web.flash.email_codes_on"),
 	"two_factor_off":   i18n.Key("web.flash.two_factor_off"),
+	"setup_cancelled":  i18n.Key("web.flash.two_factor_setup_cancelled"),
 	"two_factor_reset": i18n.Key("web.flash.two_factor_reset"),
 	"session_revoked":  i18n.Key("web.flash.session_revoked"),
 	"sessions_revoked": i18n.Key("web.flash.sessions_revoked"),

@@ -120,7 +120,7 @@ func (h *Handler) funcs(lang string) template.FuncMap {
 		"date":         func(loc *time.Location, t time.Time) string { return formatDate(lang, loc, t) },
 		"langName":     i18n.LanguageName,
 		"languages":    func() []string { return i18n.Supported },
-		"timezones":    func() []string { return timezones },
+		"zonesWith":    zonesWith,
 		"countries":    func() []country { return countries(lang) },
 		"initials":     initials,
 		"photoURL":     photoURL,

@@ -108,6 +108,7 @@ func (h *Handler) Register(mux *http.ServeMux) {
 	mux.Handle("POST /settings/security/email", h.twoFactorSetup(h.startEmail))
 	mux.Handle("POST /settings/security/email/confirm", h.twoFactorSetup(h.confirmEmail2FA))
 	mux.Handle("POST /settings/security/{method}/disable", h.twoFactorSetup(h.disableMethod))
+	mux.Handle("POST /settings/security/{method}/cancel", h.twoFactorSetup(h.cancelSetup))
 	mux.Handle("POST /settings/security/backup-codes", h.twoFactorSetup(h.regenerateCodes))
 	mux.Handle("POST /settings/security/sessions/{id}/revoke", h.twoFactorSetup(h.revokeSession))
 	mux.Handle("POST /settings/security/sessions/revoke-others", h.twoFactorSetup(h.revokeOtherSessions))

@@ -1,8 +1,18 @@
 package web
 
 import (
+	"slices"
 	_ "time/tzdata" // zone data in the binary, so time zones work in minimal containers
 )
+
+// zonesWith is timezones with tz first when the list lacks it, so a zone
+// set elsewhere (or mistyped in a refused form) stays selectable.
+func zonesWith(tz string) []string {
+	if tz == "" || slices.Contains(timezones, tz) {
+		return timezones
+	}
+	return append([]string{tz}, timezones...)
+}
 
 // timezones are the IANA zones offered in time zone selects: the common
 // zones of every region, sorted, UTC first. Stored values stay plain IANA

@@ -24,6 +24,33 @@ document.addEventListener("DOMContentLoaded", function () {
       });
     });
   });
+  // Time zone selects marked data-browser-timezone hold a default, not a
+  // choice: select the browser's zone when the list has it. Without
+  // script the default stays (the workspace's zone, or UTC at setup).
+  document.querySelectorAll("select[data-browser-timezone]").forEach(function (select) {
+    var zone = "";
+    try {
+      zone = Intl.DateTimeFormat().resolvedOptions().timeZone || "";
+    } catch (e) {
+      return;
+    }
+    // Some browsers still report a zone's older name.
+    var renamed = {
+      "Asia/Calcutta": "Asia/Kolkata", "Asia/Saigon": "Asia/Ho_Chi_Minh", "Asia/Katmandu": "Asia/Kathmandu",
+      "Asia/Rangoon": "Asia/Yangon", "Europe/Kiev": "Europe/Kyiv", "America/Buenos_Aires": "America/Argentina/Buenos_Aires"
+    };
+    zone = renamed[zone] || zone;
+    var current = select.options[select.selectedIndex];
+    if (!zone || (current && !current.defaultSelected)) {
+      return; // no zone known, or one already picked (a restored form)
+    }
+    for (var i = 0; i < select.options.length; i++) {
+      if (select.options[i].value === zone) {
+        select.selectedIndex = i;
+        return;
+      }
+    }
+  });
   // Profile photo: the avatar is a label for the file input, so clicking
   // it opens the file picker; picking a file uploads it at once.
   document.querySelectorAll("input[type=file][data-autosubmit]").forEach(function (input) {
