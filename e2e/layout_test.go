@@ -15,6 +15,7 @@ import (
 	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
 
 	"roster/internal/account"
 	"roster/internal/auth"
@@ -93,6 +94,16 @@ const layoutJS = `(() => {
     }
   }
   return out;
+})()`
+
+// focusJS names the focused element and, when nothing shows it (no outline,
+// no ring), says so.
+const focusJS = `(() => {
+  const el = document.activeElement;
+  const s = getComputedStyle(el);
+  const id = el.tagName.toLowerCase() + (el.id ? "#" + el.id : "") + "[" + (el.getAttribute("href") || el.getAttribute("name") || el.textContent.trim().slice(0, 20)) + "]" + [...document.querySelectorAll("*")].indexOf(el);
+  const shown = (s.outlineStyle !== "none" && parseFloat(s.outlineWidth) > 0 && s.outlineColor !== "rgba(0, 0, 0, 0)") || s.boxShadow !== "none";
+  return [id, shown ? "" : "outline " + s.outlineStyle + " " + s.outlineColor + ", box-shadow " + s.boxShadow];
 })()`
 
 // axeJS runs axe-core and returns its critical and serious violations.
@@ -343,6 +354,36 @@ func TestLayoutAndAccessibility(t *testing.T) {
 		for _, p := range settings {
 			check(lang, p)
 		}
+	}
+	// Keyboard only: Tab reaches every visible control of the Users page
+	// (the skip link and the Manage buttons included) and each shows where
+	// the focus is.
+	if err := chromedp.Do(ctx, chromedp.EmulateViewport(1280, 900), chromedp.Navigate(base+"/settings/users")); err != nil {
+		t.Fatal(err)
+	}
+	controls, err := chromedp.Run(ctx, chromedp.Evaluate[int](`[...document.querySelectorAll("a[href], button, input:not([type=hidden]), select, textarea, summary")].filter(e => e.checkVisibility()).length`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	reached := map[string]bool{}
+	for range controls + 1 {
+		if err := chromedp.Do(ctx, chromedp.KeyEvent(kb.Tab)); err != nil {
+			t.Fatal(err)
+		}
+		got, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](focusJS))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.HasPrefix(got[0], "body") {
+			continue // past the last control
+		}
+		reached[got[0]] = true
+		if got[1] != "" {
+			layout.add("users, keyboard: ", got[0]+" has no visible focus ("+got[1]+")", languages[len(languages)-1])
+		}
+	}
+	if len(reached) < controls {
+		t.Errorf("Tab reached %d of the %d controls of the users page", len(reached), controls)
 	}
 	t.Logf("checked %d pages × %d languages in %s", len(settings)+len(public)+2, len(languages), time.Since(start).Round(time.Second))
 	layout.report(t, "layout problems")
