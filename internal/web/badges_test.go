@@ -12,7 +12,7 @@ import (
 	"roster/internal/store/storetest"
 )
 
-var statusBadgeRE = regexp.MustCompile(`<span class="status status-(?:on|off)">([^<]*)</span>`)
+var statusBadgeRE = regexp.MustCompile(`<span class="status status-(?:on|off)">(?:<svg[^>]*>.*?</svg>)?([^<]*)</span>`)
 
 // TestOnOffBadgesAgree: each on/off badge agrees with its noun, in
 // Russian, Spanish and Portuguese: two-step verification (feminine), the

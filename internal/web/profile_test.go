@@ -120,7 +120,7 @@ func TestProfileSave(t *testing.T) {
 		w := e.get("/settings/profile", admin)
 		wantStatus(t, w, http.StatusOK)
 		checkNoInline(t, "profile", w.Body.String())
-		wantContains(t, w, `<form method="post" action="/settings/profile" class="form form-narrow" novalidate>`,
+		wantContains(t, w, `<form method="post" action="/settings/profile" class="form form-grid" novalidate>`,
 			`<option value="es">Español</option>`, `<option value="Europe/Madrid" selected>`, `name="note"`, ">Save</button>")
 
 		// A valid save applies at once and says so.

@@ -43,21 +43,21 @@ var flashes = map[string]string{
 func (h *Handler) settingsView(r *http.Request, active, title string) *view {
 	v := h.pageFor(r, title)
 	u := v.Viewer
-	add := func(key, u string) {
-		v.Nav = append(v.Nav, navItem{Key: key, URL: u, Active: u == active})
+	add := func(key, u, icon string) {
+		v.Nav = append(v.Nav, navItem{Key: key, URL: u, Icon: icon, Active: u == active})
 	}
-	add(i18n.Key("web.nav.profile"), "/settings/profile")
-	add(i18n.Key("web.nav.security"), "/settings/security")
-	add(i18n.Key("web.nav.notifications"), "/settings/notifications")
+	add(i18n.Key("web.nav.profile"), "/settings/profile", "user")
+	add(i18n.Key("web.nav.security"), "/settings/security", "shield")
+	add(i18n.Key("web.nav.notifications"), "/settings/notifications", "bell")
 	if u.CanAccessProfiles() {
-		add(i18n.Key("web.nav.users"), "/settings/users")
+		add(i18n.Key("web.nav.users"), "/settings/users", "users")
 	}
 	if u.IsAdmin() {
-		add(i18n.Key("web.nav.workspace_security"), "/settings/workspace-security")
-		add(i18n.Key("web.nav.audit"), "/settings/audit")
-		add(i18n.Key("web.nav.tokens"), "/settings/tokens")
+		add(i18n.Key("web.nav.workspace_security"), "/settings/workspace-security", "lock")
+		add(i18n.Key("web.nav.audit"), "/settings/audit", "list")
+		add(i18n.Key("web.nav.tokens"), "/settings/tokens", "key")
 		if h.deps.DevOutbox {
-			add(i18n.Key("web.nav.outbox"), "/settings/outbox")
+			add(i18n.Key("web.nav.outbox"), "/settings/outbox", "mail")
 		}
 	}
 	if key, ok := flashes[r.URL.Query().Get("done")]; ok {

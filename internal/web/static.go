@@ -5,10 +5,13 @@ import (
 	"embed"
 	"encoding/hex"
 	"fmt"
+	"html/template"
 	"io/fs"
 	"mime"
 	"net/http"
 	"path"
+	"regexp"
+	"slices"
 	"strings"
 )
 
@@ -20,6 +23,7 @@ var staticFS embed.FS
 type staticFiles struct {
 	urls  map[string]string // "app.css" -> "/static/app.3f2a9c1e.css"
 	files map[string]asset  // "app.3f2a9c1e.css" -> content
+	icons []string          // symbol ids of icons.svg
 }
 
 type asset struct {
@@ -45,6 +49,11 @@ func loadStatic() (*staticFiles, error) {
 		if ct == "" {
 			ct = "application/octet-stream"
 		}
+		if name == "icons.svg" {
+			for _, m := range iconIDs.FindAllSubmatch(data, -1) {
+				s.icons = append(s.icons, string(m[1]))
+			}
+		}
 		s.urls[name] = "/static/" + hashed
 		s.files[hashed] = asset{data: data, contentType: ct}
 		return nil
@@ -56,6 +65,20 @@ func loadStatic() (*staticFiles, error) {
 }
 
 func (s *staticFiles) url(name string) string { return s.urls[name] }
+
+// iconIDs lists the symbols of static/icons.svg.
+var iconIDs = regexp.MustCompile(`<symbol id="([a-z-]+)"`)
+
+// icon renders a symbol of the sprite static/icons.svg, decorative (the
+// text beside it says the same): {{icon "shield"}}. An unknown name is an
+// error, so a page naming a missing icon fails its tests.
+func (h *Handler) icon(name string) (template.HTML, error) {
+	if !slices.Contains(h.static.icons, name) {
+		return "", fmt.Errorf("no icon %q in icons.svg", name)
+	}
+	return template.HTML(`<svg class="icon" aria-hidden="true" focusable="false"><use href="` +
+		template.HTMLEscapeString(h.static.url("icons.svg")+"#"+name) + `"></use></svg>`), nil
+}
 
 // serveStatic serves an asset by its hashed name. Any other name, including
 // an outdated hash, is a 404 so that a stale URL is never cached as fresh.

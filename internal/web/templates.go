@@ -135,6 +135,7 @@ func (h *Handler) funcs(lang string) template.FuncMap {
 		"field":        func(fields map[string]string, name string) string { return fields[name] },
 		"disableForm":  disableForm,
 		"twoFactorKey": twoFactorKey,
+		"icon":         h.icon,
 	}
 	for k, f := range l.FuncMap() {
 		m[k] = f

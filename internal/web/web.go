@@ -207,6 +207,7 @@ type view struct {
 
 type navItem struct {
 	Key, URL string
+	Icon     string // a symbol of static/icons.svg
 	Active   bool
 }
 

@@ -594,7 +594,7 @@ func TestUsersPageAccess(t *testing.T) {
 
 		w = e.get("/settings/users", admin)
 		wantStatus(t, w, http.StatusOK)
-		wantContains(t, w, "3 users", "Two-step verification", "Bob Builder", "Never", `class="active" aria-current="page">Users`)
+		wantContains(t, w, "3 users", "Two-step verification", "Bob Builder", "Never", `class="active" aria-current="page">`+iconHTML(t, e.h, "users")+`<span>Users</span>`)
 		wantNotContains(t, w, "Olga Other")
 	})
 }

@@ -1,0 +1,426 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"regexp"
+	"slices"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/emulation"
+	"github.com/chromedp/cdproto/network"
+	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
+
+	"roster/internal/account"
+	"roster/internal/auth"
+	"roster/internal/core"
+	"roster/internal/security"
+)
+
+// The longest names allowed (core.MaxNameLen characters), made of long words
+// that do not break easily: what overflows a table or a card first.
+const (
+	longAdminName = "Maximiliano Fernández-Castellanos de Villavicencio"
+	longUserName  = "Вильгельмина Константинопольская-Верхнеднепровская"
+	longTokenName = "Integración-sincronización-automática-de-contactos"
+)
+
+var (
+	languages = []string{"en", "es", "pt-BR", "id", "tr", "ru"}
+	widths    = []int64{1280, 768, 360}
+	// axeWidths get an axe-core run; the first also one in the dark theme.
+	axeWidths = []int64{1280, 360}
+)
+
+// layoutJS lists what does not fit: the page scrolling sideways, an element
+// sticking out of its card, content clipped inside a card (a scroll area).
+const layoutJS = `(() => {
+  const out = [];
+  const de = document.documentElement;
+  const name = el => {
+    let s = el.tagName.toLowerCase();
+    if (el.id) s += "#" + el.id;
+    if (typeof el.className === "string" && el.className.trim()) s += "." + el.className.trim().split(/\s+/).join(".");
+    return s;
+  };
+  const path = el => { const p = []; for (let e = el; e && e !== document.body && !(e.classList.contains("card") && e !== el); e = e.parentElement) p.unshift(name(e)); return p.slice(-3).join(" > "); };
+  const scrolled = el => { for (let e = el.parentElement; e && e !== document.body; e = e.parentElement) if (getComputedStyle(e).overflowX !== "visible") return true; return false; };
+  // Hidden but for screen readers: clipped to a pixel (.visually-hidden, a
+  // table head over stacked rows), or the skip link before it is focused.
+  const clipped = [...document.querySelectorAll("*")].filter(e => getComputedStyle(e).clip !== "auto" || e.matches(".skip-link"));
+  const hidden = el => clipped.some(c => c.contains(el));
+  if (de.scrollWidth > de.clientWidth) {
+    // Name the innermost elements that reach past the right edge.
+    const wide = [...document.body.querySelectorAll("*")].filter(el => !hidden(el) && !scrolled(el) && el.getBoundingClientRect().right > de.clientWidth + 1);
+    const inner = wide.filter(el => !wide.some(o => o !== el && el.contains(o))).slice(0, 3).map(path);
+    out.push("page scrolls sideways: scrollWidth " + de.scrollWidth + " > clientWidth " + de.clientWidth + " (" + inner.join(", ") + ")");
+  }
+  for (const card of document.querySelectorAll(".card")) {
+    const cr = card.getBoundingClientRect();
+    if (cr.width === 0) continue;
+    for (const el of card.querySelectorAll("*")) {
+      if (hidden(el)) continue;
+      const r = el.getBoundingClientRect();
+      if (r.width === 0 || r.height === 0) continue;
+      if (r.right > cr.right + 1 || r.left < cr.left - 1) {
+        out.push(path(el) + " sticks out of its card by " + Math.round(Math.max(r.right - cr.right, cr.left - r.left)) + "px");
+        break;
+      }
+    }
+    // Content wider than its box: text spilling out, or a scroll area
+    // that hides part of it.
+    for (const el of [card, ...card.querySelectorAll("*")]) {
+      if (el.matches("input, select, textarea, iframe") || hidden(el)) continue;
+      if (el.clientWidth > 0 && el.scrollWidth > el.clientWidth + 1) {
+        out.push(path(el) + " has content wider than itself (" + el.scrollWidth + "px in " + el.clientWidth + "px, overflow-x " + getComputedStyle(el).overflowX + ")");
+        break;
+      }
+    }
+  }
+  // A button beside an input in a row of fields starts at the input's top.
+  for (const b of document.querySelectorAll(".form-row .field-submit .btn")) {
+    const br = b.getBoundingClientRect();
+    for (const f of b.closest(".form-row").querySelectorAll("input:not([type=hidden]):not([type=checkbox]), select")) {
+      const fr = f.getBoundingClientRect();
+      if (fr.width > 0 && Math.abs(fr.top - br.top) < 24 && (Math.abs(fr.top - br.top) > 1 || Math.abs(fr.height - br.height) > 2)) {
+        out.push(path(b) + " is not lined up with " + path(f) + " beside it (top " + Math.round(br.top - fr.top) + "px, height " + Math.round(br.height - fr.height) + "px)");
+      }
+    }
+  }
+  return out;
+})()`
+
+// focusJS names the focused element and, when nothing shows it (no outline,
+// no ring), says so.
+const focusJS = `(() => {
+  const el = document.activeElement;
+  const s = getComputedStyle(el);
+  const id = el.tagName.toLowerCase() + (el.id ? "#" + el.id : "") + "[" + (el.getAttribute("href") || el.getAttribute("name") || el.textContent.trim().slice(0, 20)) + "]" + [...document.querySelectorAll("*")].indexOf(el);
+  const shown = (s.outlineStyle !== "none" && parseFloat(s.outlineWidth) > 0 && s.outlineColor !== "rgba(0, 0, 0, 0)") || s.boxShadow !== "none";
+  return [id, shown ? "" : "outline " + s.outlineStyle + " " + s.outlineColor + ", box-shadow " + s.boxShadow];
+})()`
+
+// axeJS runs axe-core and returns its critical and serious violations.
+const axeJS = `axe.run(document, {resultTypes: ["violations"], iframes: false}).then(r => r.violations
+  .filter(v => v.impact === "critical" || v.impact === "serious")
+  .map(v => ({id: v.id, impact: v.impact, targets: v.nodes.map(n => n.target.join(" ")).slice(0, 4)})))`
+
+type axeViolation struct {
+	ID      string   `json:"id"`
+	Impact  string   `json:"impact"`
+	Targets []string `json:"targets"`
+}
+
+// layoutPage is one page to check; open runs after loading it (e.g. opens
+// a panel), then the page is checked at every width.
+type layoutPage struct {
+	name, path string
+	open       string // JavaScript run after load
+}
+
+// findings collects problems by text, with the languages they appeared in,
+// so one broken rule reads as one line rather than thirty-six. Measurements
+// (digits) are left out of the grouping and shown for the first language.
+type findings map[string]*finding
+
+type finding struct {
+	first string
+	langs []string
+}
+
+var digits = regexp.MustCompile(`[0-9]+`)
+
+func (f findings) add(where, problem, lang string) {
+	key := where + digits.ReplaceAllString(problem, "N")
+	if f[key] == nil {
+		f[key] = &finding{first: where + problem}
+	}
+	if !slices.Contains(f[key].langs, lang) {
+		f[key].langs = append(f[key].langs, lang)
+	}
+}
+
+func (f findings) report(t *testing.T, what string) {
+	t.Helper()
+	if len(f) == 0 {
+		return
+	}
+	keys := make([]string, 0, len(f))
+	for k := range f {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var b strings.Builder
+	for _, k := range keys {
+		fmt.Fprintf(&b, "\n  %s [%s]", f[k].first, strings.Join(f[k].langs, " "))
+	}
+	t.Errorf("%s (%d):%s", what, len(f), b.String())
+}
+
+// TestLayoutAndAccessibility visits every page in all six languages at 1280,
+// 768 and 360 px, with 50-character names, a pending invitation, API tokens
+// and audit entries on screen. No page may scroll sideways and nothing may
+// stick out of (or be clipped in) its card; axe-core (vendored, injected
+// through the DevTools protocol, so the page's CSP does not stop it) must
+// find no critical or serious violation, in the light and the dark theme.
+func TestLayoutAndAccessibility(t *testing.T) {
+	axeSrc, err := os.ReadFile("testdata/axe-core/axe.min.js")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := browserWithin(t, 4*time.Minute)
+	a, base := startRoster(t)
+	bg := context.Background()
+	start := time.Now()
+
+	var layout, access findings = findings{}, findings{}
+	check := func(lang string, p layoutPage) {
+		t.Helper()
+		if err := chromedp.Do(ctx, chromedp.EmulateViewport(1280, 900), chromedp.Navigate(base+p.path), chromedp.WaitReady(css(`body`))); err != nil {
+			t.Fatalf("%s in %s: %v", p.name, lang, err)
+		}
+		if got, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.documentElement.lang`)); err != nil || got != lang {
+			t.Fatalf("%s: page language %q, want %q (%v)", p.name, got, lang, err)
+		}
+		if p.open != "" {
+			if err := chromedp.Do(ctx, chromedp.Evaluate[chromedp.Void](p.open)); err != nil {
+				t.Fatalf("%s: %v", p.name, err)
+			}
+		}
+		if err := chromedp.Do(ctx, chromedp.Evaluate[chromedp.Void](string(axeSrc))); err != nil {
+			t.Fatalf("inject axe-core into %s: %v", p.name, err)
+		}
+		for _, w := range widths {
+			if err := chromedp.Do(ctx, chromedp.EmulateViewport(w, 900)); err != nil {
+				t.Fatal(err)
+			}
+			problems, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](layoutJS))
+			if err != nil {
+				t.Fatalf("layout check of %s: %v", p.name, err)
+			}
+			for _, pr := range problems {
+				layout.add(fmt.Sprintf("%s at %dpx: ", p.name, w), pr, lang)
+			}
+			if !slices.Contains(axeWidths, w) {
+				continue
+			}
+			schemes := []string{"light"}
+			if w == axeWidths[0] {
+				schemes = append(schemes, "dark")
+			}
+			for _, scheme := range schemes {
+				if err := chromedp.Do(ctx, emulateScheme(scheme)); err != nil {
+					t.Fatal(err)
+				}
+				vs, err := chromedp.Run(ctx, chromedp.Evaluate[[]axeViolation](axeJS, chromedp.EvalAwaitPromise))
+				if err != nil {
+					t.Fatalf("axe-core on %s: %v", p.name, err)
+				}
+				for _, v := range vs {
+					access.add(fmt.Sprintf("%s (%s) on %s at %dpx, %s theme: ", v.ID, v.Impact, p.name, w, scheme), strings.Join(v.Targets, " | "), lang)
+				}
+			}
+			if err := chromedp.Do(ctx, emulateScheme("")); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	acceptLanguage := func(lang string) chromedp.Action[chromedp.Void] {
+		return chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+			_, err := cdp.Call(ctx, tg, network.SetExtraHTTPHeaders, network.SetExtraHTTPHeadersParams{Headers: network.Headers{"Accept-Language": lang}})
+			return err
+		})
+	}
+
+	// Before setup: the setup page.
+	for _, lang := range languages {
+		if err := chromedp.Do(ctx, acceptLanguage(lang)); err != nil {
+			t.Fatal(err)
+		}
+		check(lang, layoutPage{name: "setup", path: "/setup"})
+	}
+
+	// A workspace whose people have the longest names.
+	const pw = "tangerine-violin-42"
+	adminEmail := "maximiliano.fernandez-castellanos@villavicencio-consultores.example"
+	res, err := a.Accounts.Setup(bg, account.SetupInput{Workspace: "Compañía Internacional de Distribución Comercial", Timezone: "America/Argentina/Buenos_Aires",
+		Language: "en", Name: longAdminName, Email: adminEmail, Password: pw, IP: "2001:db8:85a3:1234:5678:8a2e:370:7334", Device: "Chrome on Linux"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	admin := res.User
+	userEmail := "vilgelmina.konstantinopolskaya@verkhnedneprovsk.example"
+	other, err := a.Accounts.CreateUser(bg, account.CreateUserInput{Workspace: "Compañía Internacional de Distribución Comercial",
+		Name: longUserName, Email: userEmail, Password: pw, Role: core.RoleUser, Rights: []core.Right{core.RightProfileAccess}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The other user has the authenticator app on, so signing in asks for a code.
+	otherRes, err := a.Security.SignIn(bg, auth.LoginInput{Email: userEmail, Password: pw, IP: "203.0.113.7", Device: "Firefox on Android"})
+	if err != nil || otherRes.LoginResult == nil {
+		t.Fatalf("sign in %v", err)
+	}
+	principal := &auth.Principal{User: otherRes.User, Session: otherRes.Session}
+	setup, err := a.Security.StartTOTP(bg, principal, pw, "", "", "203.0.113.7")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Security.ConfirmTOTP(bg, principal, security.CodeAt(setup.Secret, time.Now()), "203.0.113.7"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Accounts.Invite(bg, admin, account.InviteInput{Email: "konstantin.verkhnedneprovsky-rimsky@example.com", Role: core.RoleAdmin,
+		Rights: []core.Right{core.RightProfileAccess}}); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{longTokenName, "CRM"} {
+		if _, _, err := a.Auth.CreateAPIToken(bg, admin, name, 90*24*time.Hour); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := a.Profiles.SendPasswordReset(bg, admin, other.ID, "2001:db8:85a3:1234:5678:8a2e:370:7334"); err != nil {
+		t.Fatal(err)
+	}
+	inviteLink := mailedLink(t, a.Accounts, admin, regexp.MustCompile(`/invite/[A-Za-z0-9_-]+`))
+	resetLink := mailedLink(t, a.Accounts, admin, regexp.MustCompile(`/password/reset/[A-Za-z0-9_-]+`))
+
+	// Public pages, in the browser's language (the reset page: its user's).
+	public := []layoutPage{
+		{name: "sign-in", path: "/login"},
+		{name: "invitation", path: inviteLink},
+		{name: "password reset", path: resetLink},
+		{name: "not found", path: "/no-such-page"},
+	}
+	for _, lang := range languages {
+		if err := chromedp.Do(ctx, acceptLanguage(lang)); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := a.DB.W.ExecContext(bg, "UPDATE users SET language = ? WHERE id = ?", lang, other.ID); err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range public {
+			check(lang, p)
+		}
+		// The code page comes after a correct password.
+		err := chromedp.Do(ctx,
+			chromedp.Navigate(base+"/login"),
+			chromedp.SendKeys(css(`input[name="email"]`), userEmail),
+			chromedp.SendKeys(css(`input[name="password"]`), pw),
+			chromedp.Submit(css(`input[name="password"]`)),
+			chromedp.WaitVisible(css(`input[name="code"]`)),
+		)
+		if err != nil {
+			t.Fatalf("sign-in code page: %v", err)
+		}
+		check(lang, layoutPage{name: "sign-in code", path: "/login"})
+	}
+	_ = chromedp.Do(ctx, chromedp.Navigate(base+"/login"))
+
+	// Signed in as the admin, every settings page in each language.
+	err = chromedp.Do(ctx,
+		acceptLanguage("en"),
+		chromedp.Navigate(base+"/login"),
+		chromedp.SendKeys(css(`input[name="email"]`), adminEmail),
+		chromedp.SendKeys(css(`input[name="password"]`), pw),
+		chromedp.Submit(css(`input[name="password"]`)),
+		chromedp.WaitVisible(css(`form[action="/logout"]`)),
+	)
+	if err != nil {
+		t.Fatalf("sign in: %v", err)
+	}
+	// One Manage panel open, the last row's: the one with the least room.
+	openMenus := `(() => { const d = document.querySelectorAll("main details.row-menu"); d[d.length - 1].open = true; })()`
+	settings := []layoutPage{
+		{name: "profile", path: "/settings/profile"},
+		{name: "another user's profile", path: fmt.Sprintf("/settings/users/%d", other.ID)},
+		{name: "security", path: "/settings/security"},
+		{name: "notifications", path: "/settings/notifications"},
+		{name: "users", path: "/settings/users", open: openMenus},
+		{name: "workspace security", path: "/settings/workspace-security"},
+		{name: "audit log", path: "/settings/audit"},
+		{name: "tokens", path: "/settings/tokens"},
+		{name: "outbox", path: "/settings/outbox"},
+		{name: "not found (signed in)", path: "/settings/no-such-page"},
+	}
+	for _, lang := range languages {
+		if _, err := a.DB.W.ExecContext(bg, "UPDATE users SET language = ? WHERE id = ?", lang, admin.ID); err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range settings {
+			check(lang, p)
+		}
+	}
+	// Keyboard only: Tab reaches every visible control of the Users page
+	// (the skip link and the Manage buttons included) and each shows where
+	// the focus is.
+	if err := chromedp.Do(ctx, chromedp.EmulateViewport(1280, 900), chromedp.Navigate(base+"/settings/users")); err != nil {
+		t.Fatal(err)
+	}
+	controls, err := chromedp.Run(ctx, chromedp.Evaluate[int](`[...document.querySelectorAll("a[href], button, input:not([type=hidden]), select, textarea, summary")].filter(e => e.checkVisibility()).length`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	reached := map[string]bool{}
+	for range controls + 1 {
+		if err := chromedp.Do(ctx, chromedp.KeyEvent(kb.Tab)); err != nil {
+			t.Fatal(err)
+		}
+		got, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](focusJS))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.HasPrefix(got[0], "body") {
+			continue // past the last control
+		}
+		reached[got[0]] = true
+		if got[1] != "" {
+			layout.add("users, keyboard: ", got[0]+" has no visible focus ("+got[1]+")", languages[len(languages)-1])
+		}
+	}
+	if len(reached) < controls {
+		t.Errorf("Tab reached %d of the %d controls of the users page", len(reached), controls)
+	}
+	t.Logf("checked %d pages × %d languages in %s", len(settings)+len(public)+2, len(languages), time.Since(start).Round(time.Second))
+	layout.report(t, "layout problems")
+	access.report(t, "axe-core critical or serious violations")
+}
+
+// emulateScheme sets prefers-color-scheme ("light", "dark"; "" clears it).
+func emulateScheme(scheme string) chromedp.Action[chromedp.Void] {
+	return chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+		p := emulation.SetEmulatedMediaParams{}
+		if scheme != "" {
+			p.Features = []*emulation.MediaFeature{{Name: "prefers-color-scheme", Value: scheme}}
+		}
+		_, err := cdp.Call(ctx, tg, emulation.SetEmulatedMedia, p)
+		return err
+	})
+}
+
+// mailedLink waits for the dev outbox to hold a mail with a link matching
+// re and returns the link's path.
+func mailedLink(t *testing.T, a interface {
+	OutboxMails(context.Context, *core.User, int) ([]*core.OutboxMail, error)
+}, admin *core.User, re *regexp.Regexp) string {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) {
+		mails, err := a.OutboxMails(context.Background(), admin, 50)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range mails {
+			if link := re.FindString(m.Text); link != "" {
+				return link
+			}
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatalf("no mail with a link like %s", re)
+	return ""
+}
