@@ -206,12 +206,22 @@ func totpView(setup *security.TOTPSetup) *totpSetupView {
 	}
 }
 
-// cancelSetup drops a set-up of a method that waits for its code.
-func (h *Handler) cancelSetup(w http.ResponseWriter, r *http.Request) {
-	p := principalFrom(r.Context())
+// methodOf reads the {method} of a path: totp or email; anything else
+// answers 404 and returns false.
+func (h *Handler) methodOf(w http.ResponseWriter, r *http.Request) (core.TwoFactorMethod, bool) {
 	method := core.TwoFactorMethod(r.PathValue("method"))
 	if method != core.MethodTOTP && method != core.MethodEmail {
 		h.fail(w, r, core.ErrNotFound)
+		return "", false
+	}
+	return method, true
+}
+
+// cancelSetup drops a set-up of a method that waits for its code.
+func (h *Handler) cancelSetup(w http.ResponseWriter, r *http.Request) {
+	p := principalFrom(r.Context())
+	method, ok := h.methodOf(w, r)
+	if !ok {
 		return
 	}
 	if err := h.deps.Security.CancelSetup(r.Context(), p, method); err != nil {
@@ -263,9 +273,8 @@ func (h *Handler) confirmEmail2FA(w http.ResponseWriter, r *http.Request) {
 
 func (h *Handler) disableMethod(w http.ResponseWriter, r *http.Request) {
 	p := principalFrom(r.Context())
-	method := core.TwoFactorMethod(r.PathValue("method"))
-	if method != core.MethodTOTP && method != core.MethodEmail {
-		h.fail(w, r, core.ErrNotFound)
+	method, ok := h.methodOf(w, r)
+	if !ok {
 		return
 	}
 	if !h.parseForm(w, r) {
