@@ -1,16 +1,38 @@
-// Roster pages work without this script; it only adds comforts.
-"use strict";
-document.addEventListener("DOMContentLoaded", function () {
-  // Ask before destructive actions: forms with data-confirm.
-  document.querySelectorAll("form[data-confirm]").forEach(function (form) {
-    form.addEventListener("submit", function (e) {
-      if (!window.confirm(form.getAttribute("data-confirm"))) {
-        e.preventDefault();
+// Roster pages work without this script; it only adds comforts. Every form
+// still posts as it would without it:
+//   - form[data-confirm] asks in the page's <dialog> first;
+//   - form[data-enhance] is sent with fetch, and the page that comes back
+//     replaces this one's content in place (scroll kept, flash as a toast);
+//   - the profile photo form shows a preview of a chosen or dropped file
+//     and uploads it with a progress bar;
+//   - copy buttons, and time zone selects defaulting to the browser's zone.
+// init(root) wires what lies inside root; it runs at load and again on
+// content that replaced the page's. Submits are handled once, on document.
+(function () {
+  "use strict";
+
+  var wired = new WeakSet();
+
+  // each calls fn once per element matching selector inside root.
+  function each(root, selector, fn) {
+    root.querySelectorAll(selector).forEach(function (el) {
+      if (!wired.has(el)) {
+        wired.add(el);
+        fn(el);
       }
     });
-  });
+  }
+
+  function init(root) {
+    each(root, "[data-js-hide]", function (el) { el.hidden = true; });
+    each(root, "[data-js-show]", function (el) { el.hidden = false; });
+    each(root, "button[data-copy]", wireCopy);
+    each(root, "select[data-browser-timezone]", wireZone);
+    each(root, "form[data-photo-form]", wirePhoto);
+  }
+
   // Copy buttons: data-copy names the element whose text is copied.
-  document.querySelectorAll("button[data-copy]").forEach(function (btn) {
+  function wireCopy(btn) {
     var target = document.getElementById(btn.getAttribute("data-copy"));
     if (!target || !navigator.clipboard) {
       return;
@@ -23,11 +45,12 @@ document.addEventListener("DOMContentLoaded", function () {
         setTimeout(function () { btn.textContent = label; }, 2000);
       });
     });
-  });
+  }
+
   // Time zone selects marked data-browser-timezone hold a default, not a
   // choice: select the browser's zone when the list has it. Without
   // script the default stays (the workspace's zone, or UTC at setup).
-  document.querySelectorAll("select[data-browser-timezone]").forEach(function (select) {
+  function wireZone(select) {
     var zone = "";
     try {
       zone = Intl.DateTimeFormat().resolvedOptions().timeZone || "";
@@ -50,19 +73,354 @@ document.addEventListener("DOMContentLoaded", function () {
         return;
       }
     }
-  });
-  // Profile photo: the avatar is a label for the file input, so clicking
-  // it opens the file picker; picking a file uploads it at once.
-  document.querySelectorAll("input[type=file][data-autosubmit]").forEach(function (input) {
-    var form = input.form;
-    if (!form) {
+  }
+
+  // ---- Toasts -----------------------------------------------------------
+
+  // toast shows text in the page's live region for about five seconds,
+  // with a button to dismiss it sooner.
+  function toast(text, kind) {
+    var region = document.getElementById("toasts");
+    var tpl = document.getElementById("toast-template");
+    if (!region || !tpl || !text) {
       return;
     }
-    form.querySelectorAll("[data-js-hide]").forEach(function (el) { el.hidden = true; });
+    var el = tpl.content.firstElementChild.cloneNode(true);
+    el.classList.add(kind === "error" ? "toast-error" : "toast-success");
+    el.querySelector(".toast-text").textContent = text;
+    var timer;
+    var close = function () {
+      clearTimeout(timer);
+      el.remove();
+    };
+    el.querySelector(".toast-close").addEventListener("click", close);
+    // Hovering or focusing a toast keeps it until the pointer or focus leaves.
+    var arm = function () { clearTimeout(timer); timer = setTimeout(close, 5000); };
+    el.addEventListener("mouseenter", function () { clearTimeout(timer); });
+    el.addEventListener("mouseleave", arm);
+    el.addEventListener("focusin", function () { clearTimeout(timer); });
+    el.addEventListener("focusout", arm);
+    region.appendChild(el);
+    arm();
+  }
+
+  // ---- Replacing the page with a response -------------------------------
+
+  function text(el) {
+    return el ? el.textContent.replace(/\s+/g, " ").trim() : "";
+  }
+
+  // swap puts the page in html (the response to a form) in place of this
+  // one: main#main and, around it, the top bar and navigation (a new name,
+  // photo or language shows everywhere). It returns the new main, or null
+  // when the response is no page of ours. An error is toasted with the text
+  // of errorFrom (a selector) when the new page has it, else of its alert.
+  function swap(html, url, redirected, errorFrom) {
+    var doc = new DOMParser().parseFromString(html, "text/html");
+    var fresh = doc.getElementById("main");
+    var main = document.getElementById("main");
+    if (!fresh || !main) {
+      return null;
+    }
+    var y = window.scrollY;
+    document.title = doc.title;
+    if (doc.documentElement.lang !== document.documentElement.lang || doc.body.className !== document.body.className) {
+      // Another language or layout: take the whole body.
+      document.documentElement.lang = doc.documentElement.lang;
+      document.body.className = doc.body.className;
+      document.body.replaceChildren.apply(document.body, Array.prototype.slice.call(doc.body.childNodes).map(function (n) {
+        return document.adoptNode(n);
+      }));
+    } else {
+      ["header.topbar", "nav.sidenav"].forEach(function (sel) {
+        var old = document.querySelector(sel);
+        var neu = doc.querySelector(sel);
+        if (old && neu) {
+          old.replaceWith(document.adoptNode(neu));
+        }
+      });
+      main.replaceWith(document.adoptNode(fresh));
+    }
+    fresh = document.getElementById("main");
+    // Only a redirect's target can be loaded again with GET.
+    if (redirected && url && url !== location.href) {
+      history.replaceState(null, "", url);
+    }
+    init(document.body);
+    window.scrollTo(0, y);
+    // The flash becomes a toast; an error stays in the page too.
+    var ok = fresh.querySelector(".alert-success");
+    if (ok) {
+      toast(text(ok), "success");
+      ok.remove();
+    }
+    var bad = (errorFrom && fresh.querySelector(errorFrom)) || fresh.querySelector(".alert-error");
+    if (bad) {
+      toast(text(bad), "error");
+    }
+    return fresh;
+  }
+
+  // refocus puts the focus back near where it was: on the first invalid
+  // field, else on the new page's button of the form that was sent.
+  function refocus(main, form, submitter) {
+    var target = main.querySelector("[aria-invalid=true]");
+    if (!target && form) {
+      var action = form.getAttribute("action");
+      main.querySelectorAll("form").forEach(function (f) {
+        if (!target && f.getAttribute("action") === action) {
+          target = f.querySelector("button[type=submit], button:not([type])");
+        }
+      });
+    }
+    if (!target && submitter && submitter.id) {
+      target = document.getElementById(submitter.id);
+    }
+    if (!target) {
+      target = main;
+      main.setAttribute("tabindex", "-1");
+    }
+    target.focus({ preventScroll: true });
+  }
+
+  // ---- Forms sent in the background ---------------------------------------
+
+  function setBusy(form, busy) {
+    form.setAttribute("aria-busy", busy ? "true" : "false");
+    form.querySelectorAll("button").forEach(function (b) { b.disabled = busy; });
+  }
+
+  function sendEnhanced(form, submitter) {
+    var data = new FormData(form);
+    if (submitter && submitter.name) {
+      data.append(submitter.name, submitter.value);
+    }
+    // The server reads url-encoded forms unless the form says multipart.
+    var body = form.enctype === "multipart/form-data" ? data : new URLSearchParams(data);
+    setBusy(form, true);
+    fetch(form.action, { method: "POST", body: body, credentials: "same-origin", redirect: "follow", headers: { "Accept": "text/html" } })
+      .then(function (res) {
+        return res.text().then(function (html) {
+          var main = swap(html, res.url, res.redirected);
+          if (!main) {
+            // Not one of our pages (a plain error): show it as it came.
+            document.open();
+            document.write(html);
+            document.close();
+            return;
+          }
+          refocus(main, form, submitter);
+        });
+      })
+      .catch(function () {
+        // No answer (offline, a dropped connection): send it the old way.
+        setBusy(form, false);
+        HTMLFormElement.prototype.submit.call(form);
+      });
+  }
+
+  // send submits a form that passed its confirmation, if it had one.
+  function send(form, submitter) {
+    if (form.hasAttribute("data-enhance") && window.fetch) {
+      sendEnhanced(form, submitter);
+    } else {
+      HTMLFormElement.prototype.submit.call(form);
+    }
+  }
+
+  // ---- Confirmation dialog ----------------------------------------------
+
+  function confirmThen(form, submitter, proceed) {
+    var dialog = document.getElementById("confirm-dialog");
+    if (!dialog || typeof dialog.showModal !== "function") {
+      if (window.confirm(form.getAttribute("data-confirm"))) {
+        proceed();
+      }
+      return;
+    }
+    var ok = document.getElementById("confirm-ok");
+    var trigger = submitter || document.activeElement;
+    dialog.querySelector(".dialog-text").textContent = form.getAttribute("data-confirm");
+    ok.textContent = form.getAttribute("data-confirm-button") || ok.getAttribute("data-label");
+    // A destructive action (its button is a danger one) gets a danger button.
+    var danger = !!(submitter ? submitter.classList.contains("btn-danger") : form.querySelector(".btn-danger"));
+    ok.classList.toggle("btn-danger", danger);
+    ok.classList.toggle("btn-primary", !danger);
+    dialog.returnValue = "";
+    dialog.addEventListener("close", function onClose() {
+      dialog.removeEventListener("close", onClose);
+      if (dialog.returnValue === "confirm") {
+        proceed();
+      } else if (trigger && trigger.isConnected) {
+        trigger.focus();
+      }
+    });
+    dialog.showModal();
+  }
+
+  document.addEventListener("submit", function (e) {
+    var form = e.target;
+    if (e.defaultPrevented || !(form instanceof HTMLFormElement) || form.method === "dialog") {
+      return;
+    }
+    var submitter = e.submitter || null;
+    var post = form.method.toLowerCase() === "post";
+    if (form.hasAttribute("data-confirm")) {
+      e.preventDefault();
+      confirmThen(form, submitter, function () { send(form, submitter); });
+      return;
+    }
+    if (post && form.hasAttribute("data-enhance") && window.fetch && window.DOMParser) {
+      e.preventDefault();
+      sendEnhanced(form, submitter);
+    }
+  });
+
+  // ---- Profile photo ----------------------------------------------------
+
+  // The file input stays in the form (label "Choose photo…", the avatar is
+  // a label too). A chosen or dropped file shows in the preview, cropped as
+  // the server crops it (the centre square, object-fit: cover in a round
+  // frame); Save uploads it with XMLHttpRequest for the progress bar.
+  function wirePhoto(form) {
+    var input = form.querySelector("input[type=file]");
+    var card = form.closest("[data-photo-drop]") || form;
+    var preview = card.querySelector("[data-photo-preview]");
+    var img = card.querySelector("[data-photo-preview-img]");
+    var progress = card.querySelector("[data-photo-progress]");
+    var save = card.querySelector("[data-photo-save]");
+    var cancel = card.querySelector("[data-photo-cancel]");
+    if (!input || !preview || !img || !save || !cancel) {
+      return;
+    }
+    var file = null;
+    var objectURL = "";
+
+    function show(f) {
+      file = f;
+      if (objectURL) {
+        URL.revokeObjectURL(objectURL);
+      }
+      objectURL = URL.createObjectURL(f);
+      img.src = objectURL;
+      progress.hidden = true;
+      progress.value = 0;
+      save.disabled = false;
+      cancel.disabled = false;
+      preview.hidden = false;
+      save.focus();
+    }
+    function reset() {
+      file = null;
+      input.value = "";
+      preview.hidden = true;
+      img.removeAttribute("src");
+      if (objectURL) {
+        URL.revokeObjectURL(objectURL);
+        objectURL = "";
+      }
+    }
     input.addEventListener("change", function () {
       if (input.files && input.files.length > 0) {
-        form.submit();
+        show(input.files[0]);
+      }
+    });
+    cancel.addEventListener("click", function () {
+      reset();
+      input.focus();
+    });
+
+    var depth = 0;
+    card.addEventListener("dragenter", function (e) {
+      if (hasFiles(e)) {
+        e.preventDefault();
+        depth++;
+        card.classList.add("is-dragover");
+      }
+    });
+    card.addEventListener("dragover", function (e) {
+      if (hasFiles(e)) {
+        e.preventDefault();
+        e.dataTransfer.dropEffect = "copy";
+        card.classList.add("is-dragover");
+      }
+    });
+    card.addEventListener("dragleave", function () {
+      depth = Math.max(0, depth - 1);
+      if (depth === 0) {
+        card.classList.remove("is-dragover");
+      }
+    });
+    card.addEventListener("drop", function (e) {
+      depth = 0;
+      card.classList.remove("is-dragover");
+      if (!hasFiles(e)) {
+        return;
+      }
+      e.preventDefault();
+      var f = e.dataTransfer.files[0];
+      try {
+        input.files = e.dataTransfer.files; // so a fallback submit carries it
+      } catch (err) { /* older browsers: the upload below still sends f */ }
+      show(f);
+    });
+
+    save.addEventListener("click", function () {
+      if (!file) {
+        return;
+      }
+      var data = new FormData(form);
+      data.set(input.name, file, file.name);
+      var xhr = new XMLHttpRequest();
+      xhr.open("POST", form.action);
+      xhr.setRequestHeader("Accept", "text/html");
+      progress.hidden = false;
+      progress.removeAttribute("value"); // indeterminate until the first event
+      save.disabled = true;
+      cancel.disabled = true;
+      xhr.upload.addEventListener("progress", function (e) {
+        if (e.lengthComputable) {
+          progress.value = Math.round(100 * e.loaded / e.total);
+        }
+      });
+      xhr.addEventListener("load", function () {
+        var redirected = xhr.responseURL !== "" && xhr.responseURL !== form.action;
+        // A refused photo: the toast says why (the field's message).
+        var main = swap(xhr.responseText, xhr.responseURL, redirected, ".photo-forms .field-error");
+        if (!main) {
+          document.open();
+          document.write(xhr.responseText);
+          document.close();
+          return;
+        }
+        var again = main.querySelector("input[type=file]");
+        if (again) {
+          again.focus({ preventScroll: true });
+        }
+      });
+      xhr.addEventListener("error", function () {
+        progress.hidden = true;
+        save.disabled = false;
+        cancel.disabled = false;
+        toast(form.getAttribute("data-failed"), "error");
+      });
+      xhr.send(data);
+    });
+  }
+
+  function hasFiles(e) {
+    var dt = e.dataTransfer;
+    return !!dt && Array.prototype.indexOf.call(dt.types || [], "Files") >= 0;
+  }
+
+  // Dropping a file anywhere else would open it in place of the page.
+  ["dragover", "drop"].forEach(function (type) {
+    window.addEventListener(type, function (e) {
+      if (hasFiles(e) && document.querySelector("[data-photo-drop]")) {
+        e.preventDefault();
       }
     });
   });
-});
+
+  document.addEventListener("DOMContentLoaded", function () { init(document.body); });
+}());
