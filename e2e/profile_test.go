@@ -36,9 +36,11 @@ func writePNG(t *testing.T) string {
 	return p
 }
 
-// TestProfileSettings: on Settings → Profile settings, pick a photo (it is
-// uploaded at once), change the name, the phone and the language, Save;
-// the page comes back in Spanish with the new values and the photo.
+// TestProfileSettings: on Settings → Profile settings, pick a photo (a
+// preview shows; Save uploads it), change the name, the phone and the
+// language, Save; the page turns Spanish in place, with the new values,
+// the photo and a toast. (TestWithoutJavaScript covers the same without
+// script.)
 func TestProfileSettings(t *testing.T) {
 	ctx := browser(t)
 	a, base := startRoster(t)
@@ -58,8 +60,10 @@ func TestProfileSettings(t *testing.T) {
 		chromedp.WaitVisible(css(`form[action="/logout"]`)),
 		// No photo yet: the initials show.
 		chromedp.WaitVisible(css(`.avatar-picker span.avatar`)),
-		// Picking a file uploads it (app.js submits the photo form).
+		// Picking a file shows the preview; Save uploads it.
 		chromedp.SetUploadFiles(css(`#photo-file`), []string{photoFile}),
+		chromedp.WaitVisible(css(`[data-photo-preview] img`)),
+		chromedp.Click(css(`[data-photo-save]`)),
 		chromedp.WaitVisible(css(`.avatar-picker img.avatar`)),
 		chromedp.Clear(css(`#name`)),
 		chromedp.SendKeys(css(`#name`), "Irene Nueva"),
@@ -67,8 +71,8 @@ func TestProfileSettings(t *testing.T) {
 		chromedp.SendKeys(css(`#phone`), "+34 612 345 678"),
 		chromedp.SetValue(css(`#language`), "es"),
 		chromedp.Click(css(`#details button[type="submit"]`)),
-		// The saved page is in Spanish.
-		chromedp.WaitVisible(css(`html[lang="es"] .alert-success`)),
+		// The saved page is in Spanish, and says so in a toast.
+		chromedp.WaitVisible(css(`html[lang="es"] #toasts .toast-success`)),
 	)
 	if err != nil {
 		t.Fatalf("browser flow: %v", err)
@@ -82,7 +86,10 @@ func TestProfileSettings(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"Perfil guardado.", "Irene Nueva", "Idioma", "Teléfono", "Guardar"} {
+	if toast, err := chromedp.Run(ctx, chromedp.Text(css(`#toasts .toast-success`))); err != nil || toast != "Perfil guardado." {
+		t.Errorf("toast %q (%v)", toast, err)
+	}
+	for _, want := range []string{"Irene Nueva", "Idioma", "Teléfono", "Guardar"} {
 		if !strings.Contains(text, want) {
 			t.Errorf("saved page lacks %q:\n%s", want, text)
 		}

@@ -134,8 +134,10 @@ func TestTwoFactorInBrowser(t *testing.T) {
 		t.Fatalf("status:\n%s (%v)", status, err)
 	}
 
-	// Turn it off with the password and a backup code.
+	// Turn it off with the password and a backup code (in the app's card,
+	// behind "Turn off…").
 	err = chromedp.Do(ctx,
+		chromedp.Click(css(`#totp details.method-action > summary`)),
 		chromedp.SendKeys(css(`#disable-totp-password`), pw),
 		chromedp.SendKeys(css(`#disable-totp-code`), codes[0]),
 		chromedp.Submit(css(`#disable-totp-code`)),

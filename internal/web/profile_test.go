@@ -120,7 +120,7 @@ func TestProfileSave(t *testing.T) {
 		w := e.get("/settings/profile", admin)
 		wantStatus(t, w, http.StatusOK)
 		checkNoInline(t, "profile", w.Body.String())
-		wantContains(t, w, `<form method="post" action="/settings/profile" class="form form-grid" novalidate>`,
+		wantContains(t, w, `<form method="post" action="/settings/profile" class="form form-grid" novalidate data-enhance>`,
 			`<option value="es">Español</option>`, `<option value="Europe/Madrid" selected>`, `name="note"`, ">Save</button>")
 
 		// A valid save applies at once and says so.
@@ -493,7 +493,7 @@ func TestPhotoUpload(t *testing.T) {
 		olgaC := e.login("olga@other.test")
 
 		w := e.get("/settings/profile", bobC)
-		wantContains(t, w, `enctype="multipart/form-data"`, `<input id="photo-file" type="file" name="photo" accept="image/*"`,
+		wantContains(t, w, `enctype="multipart/form-data"`, `<input id="photo-file" class="photo-input visually-hidden" type="file" name="photo" accept="image/*"`,
 			`<label for="photo-file" class="avatar-picker"`, ">BB</span>", "Upload photo")
 		wantNotContains(t, w, "Remove photo", "/photos/")
 
