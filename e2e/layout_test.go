@@ -96,6 +96,22 @@ const layoutJS = `(() => {
   return out;
 })()`
 
+// previewJS opens the photo preview as a dropped file does (with a tiny
+// PNG), dialogJS the confirmation dialog of the page's first form[data-confirm].
+const (
+	previewJS = `(() => {
+  const p = document.querySelector("[data-photo-preview]");
+  p.querySelector("img").src = "data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==";
+  p.hidden = false;
+})()`
+	dialogJS = `(() => {
+  const f = document.querySelector("form[data-confirm]"), d = document.getElementById("confirm-dialog");
+  d.querySelector(".dialog-text").textContent = f.dataset.confirm;
+  document.getElementById("confirm-ok").textContent = f.dataset.confirmButton;
+  d.showModal();
+})()`
+)
+
 // focusJS names the focused element and, when nothing shows it (no outline,
 // no ring), says so.
 const focusJS = `(() => {
@@ -165,7 +181,9 @@ func (f findings) report(t *testing.T, what string) {
 
 // TestLayoutAndAccessibility visits every page in all six languages at 1280,
 // 768 and 360 px, with 50-character names, a pending invitation, API tokens
-// and audit entries on screen. No page may scroll sideways and nothing may
+// and audit entries on screen, the photo preview and the confirmation
+// dialog open, and the Security page's method cards with an app set-up
+// pending (QR code) and with the app on (its disclosures open). No page may scroll sideways and nothing may
 // stick out of (or be clipped in) its card; axe-core (vendored, injected
 // through the DevTools protocol, so the page's CSP does not stop it) must
 // find no critical or serious violation, in the light and the dark theme.
@@ -174,7 +192,7 @@ func TestLayoutAndAccessibility(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx := browserWithin(t, 4*time.Minute)
+	ctx := browserWithin(t, 6*time.Minute)
 	a, base := startRoster(t)
 	bg := context.Background()
 	start := time.Now()
@@ -346,6 +364,9 @@ func TestLayoutAndAccessibility(t *testing.T) {
 		{name: "tokens", path: "/settings/tokens"},
 		{name: "outbox", path: "/settings/outbox"},
 		{name: "not found (signed in)", path: "/settings/no-such-page"},
+		// What app.js opens: the photo preview, the confirmation dialog.
+		{name: "profile, photo preview", path: "/settings/profile", open: previewJS},
+		{name: "security, dialog open", path: "/settings/security", open: dialogJS},
 	}
 	for _, lang := range languages {
 		if _, err := a.DB.W.ExecContext(bg, "UPDATE users SET language = ? WHERE id = ?", lang, admin.ID); err != nil {
@@ -385,7 +406,56 @@ func TestLayoutAndAccessibility(t *testing.T) {
 	if len(reached) < controls {
 		t.Errorf("Tab reached %d of the %d controls of the users page", len(reached), controls)
 	}
-	t.Logf("checked %d pages × %d languages in %s", len(settings)+len(public)+2, len(languages), time.Since(start).Round(time.Second))
+	// Two-step set-ups: the app's set-up pending, then the app on with its
+	// disclosures (turn off, new backup codes) open, where a form in a
+	// method card is narrowest.
+	t.Logf("settings pages checked at %s", time.Since(start).Round(time.Second))
+	adminPrincipal := &auth.Principal{User: admin, Session: res.Session}
+	if _, err := a.Security.StartTOTP(bg, adminPrincipal, pw, "", "", "203.0.113.9"); err != nil {
+		t.Fatal(err)
+	}
+	for _, lang := range languages {
+		if _, err := a.DB.W.ExecContext(bg, "UPDATE users SET language = ? WHERE id = ?", lang, admin.ID); err != nil {
+			t.Fatal(err)
+		}
+		check(lang, layoutPage{name: "security, app set-up pending (QR code)", path: "/settings/security"})
+	}
+	if _, err := a.DB.W.ExecContext(bg, "UPDATE users SET language = 'en' WHERE id = ?", admin.ID); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("pending set-up checked at %s", time.Since(start).Round(time.Second))
+	stepCtx, cancelStep := context.WithTimeout(ctx, 20*time.Second)
+	defer cancelStep()
+	err = chromedp.Do(stepCtx,
+		chromedp.EmulateViewport(1280, 900),
+		chromedp.Navigate(base+"/settings/security"),
+		// The pending set-up shows its key again (to browser sessions).
+		chromedp.WaitVisible(css(`#totp-secret`)),
+	)
+	if err != nil {
+		page, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`location.href + "\n" + document.body.innerText`))
+		t.Fatalf("read the pending set-up's key: %v\n%s", err, page)
+	}
+	secret, err := chromedp.Run(ctx, chromedp.Text(css(`#totp-secret`)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = chromedp.Do(ctx,
+		chromedp.SendKeys(css(`#totp-code`), security.CodeAt(strings.TrimSpace(secret), time.Now())),
+		chromedp.Submit(css(`#totp-code`)),
+		chromedp.WaitVisible(css(`#backup-codes`)),
+	)
+	if err != nil {
+		t.Fatalf("turn the app on: %v", err)
+	}
+	for _, lang := range languages {
+		if _, err := a.DB.W.ExecContext(bg, "UPDATE users SET language = ? WHERE id = ?", lang, admin.ID); err != nil {
+			t.Fatal(err)
+		}
+		check(lang, layoutPage{name: "security, app on, actions open", path: "/settings/security",
+			open: `document.querySelectorAll("details.method-action").forEach(d => { d.open = true; })`})
+	}
+	t.Logf("checked %d pages × %d languages in %s", len(settings)+len(public)+4, len(languages), time.Since(start).Round(time.Second))
 	layout.report(t, "layout problems")
 	access.report(t, "axe-core critical or serious violations")
 }
