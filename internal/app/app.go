@@ -25,7 +25,9 @@ import (
 	"roster/internal/httpx"
 	"roster/internal/i18n"
 	"roster/internal/jobs"
+	"roster/internal/live"
 	"roster/internal/mail"
+	"roster/internal/notify"
 	"roster/internal/photo"
 	"roster/internal/secrets"
 	"roster/internal/services"
@@ -58,6 +60,9 @@ type Config struct {
 	JobPollInterval time.Duration  // job queue poll interval (tests shorten it)
 	AuthConfig      auth.Config    // sign-in tuning; the session fields above override it
 	Timeouts        httpx.Timeouts // per-route-class read and write deadlines; zero fields: httpx.DefaultTimeouts
+	// NotificationRetention is how long notifications are kept; zero:
+	// notify.DefaultRetention (90 days).
+	NotificationRetention time.Duration
 }
 
 // RouteClasses lists the routes whose deadlines are not those of forms and
@@ -68,6 +73,7 @@ var RouteClasses = map[string]httpx.RouteClass{
 	"POST /settings/users/{id}/photo":         httpx.ClassUpload,
 	"PUT " + api.Prefix + "/me/photo":         httpx.ClassUpload,
 	"PUT " + api.Prefix + "/users/{id}/photo": httpx.ClassUpload,
+	"GET " + api.Prefix + "/me/notifications/stream": httpx.ClassStream,
 }
 
 // App is a running Roster.
@@ -79,6 +85,7 @@ type App struct {
 	// the command line and tests; their fields are promoted (a.Auth, ...).
 	*services.Set
 	Photos   *photo.Store
+	Live     *live.Hub // open notification streams
 	I18n     *i18n.Bundle
 	Secrets  *secrets.Box
 	Registry *prometheus.Registry
@@ -151,8 +158,17 @@ func Open(ctx context.Context, cfg Config, logger *slog.Logger) (_ *App, err err
 	if a.Photos, err = photo.OpenStore(ctx, cfg.FilesURL, cfg.DataDir); err != nil {
 		return nil, fmt.Errorf("open file storage: %w", err)
 	}
+	if a.DB.Pgx != nil {
+		a.Live = live.NewPostgresHub(a.DB.Pgx, logger)
+	} else {
+		a.Live = live.NewHub()
+	}
 	a.Set = services.New(services.Config{DB: a.DB, Mail: mailQueue, Secrets: a.Secrets, Photos: a.Photos,
-		BaseURL: base.String(), Auth: authCfg, RecentSignIn: cfg.RecentSignIn})
+		BaseURL: base.String(), Auth: authCfg, RecentSignIn: cfg.RecentSignIn,
+		Jobs: a.Queue, Workers: workers, Live: a.Live,
+		Texts: func(lang string) notify.Translator { return a.I18n.Localizer(lang) },
+		Notify: services.NotifyConfig{Retention: cfg.NotificationRetention}})
+	a.Queue.AddPeriodic(notify.PeriodicJobs()...)
 
 	a.Handler, err = a.routes(base)
 	if err != nil {
@@ -187,7 +203,8 @@ func (a *App) routes(base *url.URL) (http.Handler, error) {
 	}
 	mux := http.NewServeMux()
 	pages.Register(mux)
-	jsonAPI, err := api.New(api.Deps{Accounts: a.Accounts, Auth: a.Auth, Profiles: a.Profiles, Security: a.Security, I18n: a.I18n, RatePerSecond: a.Config.APIRate,
+	jsonAPI, err := api.New(api.Deps{Accounts: a.Accounts, Auth: a.Auth, Profiles: a.Profiles, Security: a.Security,
+		Notify: a.Notify, Live: a.Live, I18n: a.I18n, RatePerSecond: a.Config.APIRate,
 		RateBurst: a.Config.APIBurst, Version: Version, SecureCookies: https})
 	if err != nil {
 		return nil, err
@@ -252,6 +269,10 @@ func (a *App) Run(ctx context.Context, ln net.Listener) error {
 	if err := a.Queue.Start(ctx); err != nil {
 		return fmt.Errorf("start job queue: %w", err)
 	}
+	listenCtx, stopListening := context.WithCancel(context.WithoutCancel(ctx))
+	listening := make(chan struct{})
+	go func() { defer close(listening); a.Live.Listen(listenCtx) }()
+	defer func() { stopListening(); <-listening }()
 	// No ReadTimeout or WriteTimeout: httpx.Deadlines sets them per route
 	// class (a server-wide one would cut uploads or be too long for forms).
 	srv := &http.Server{Handler: a.Handler, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute,
@@ -275,6 +296,9 @@ func (a *App) Run(ctx context.Context, ln net.Listener) error {
 	case serveErr = <-errc:
 	}
 	a.Logger.Info("shutting down")
+	// Open streams end now: Shutdown waits for handlers, and a stream's
+	// handler never ends by itself.
+	a.Live.Close()
 	sctx, cancel := context.WithTimeout(context.Background(), a.Config.ShutdownTimeout)
 	defer cancel()
 	err := errors.Join(srv.Shutdown(sctx), a.Queue.Stop(sctx))

@@ -256,3 +256,22 @@ func (q *Queue) Client() *river.Client[*sql.Tx] { return q.client }
 func discardLogger() *slog.Logger {
 	return slog.New(slog.DiscardHandler)
 }
+
+// InsertManyTx enqueues several jobs inside the caller's transaction in
+// one batch.
+func (q *Queue) InsertManyTx(ctx context.Context, tx *sql.Tx, params []river.InsertManyParams) error {
+	if len(params) == 0 {
+		return nil
+	}
+	if _, err := q.client.InsertManyTx(ctx, tx, params); err != nil {
+		return fmt.Errorf("jobs: enqueue %d jobs: %w", len(params), err)
+	}
+	return nil
+}
+
+// AddPeriodic schedules jobs that run on an interval (call before Start).
+func (q *Queue) AddPeriodic(periodic ...*river.PeriodicJob) {
+	for _, p := range periodic {
+		q.client.PeriodicJobs().Add(p)
+	}
+}
