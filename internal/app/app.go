@@ -57,7 +57,8 @@ type Config struct {
 	APIRate         float64        // API requests per second per token/session
 	APIBurst        int            // API burst
 	ShutdownTimeout time.Duration  // how long in-flight requests and jobs may finish
-	JobPollInterval time.Duration  // job queue poll interval (tests shorten it)
+	JobPollInterval time.Duration  // job queue poll interval (tests shorten it); default 100ms on SQLite
+	JobRescueAfter  time.Duration  // a job left running this long by a dead instance runs again; default 5m
 	AuthConfig      auth.Config    // sign-in tuning; the session fields above override it
 	Timeouts        httpx.Timeouts // per-route-class read and write deadlines; zero fields: httpx.DefaultTimeouts
 	// NotificationRetention is how long notifications are kept; zero:
@@ -146,7 +147,8 @@ func Open(ctx context.Context, cfg Config, logger *slog.Logger) (_ *App, err err
 	workers := river.NewWorkers()
 	river.AddWorker(workers, &mail.SendWorker{Sender: sender, Box: a.Secrets})
 	a.Queue, err = jobs.New(jobs.Config{Engine: jobs.Engine(a.DB.Engine), DB: a.DB.W, PgxPool: a.DB.Pgx, Logger: logger,
-		Workers: workers, Registerer: a.Registry, FetchPollInterval: cfg.JobPollInterval})
+		Workers: workers, Registerer: a.Registry, FetchPollInterval: pollInterval(cfg.JobPollInterval, a.DB.Engine),
+		RescueAfter: cfg.JobRescueAfter})
 	if err != nil {
 		return nil, err
 	}
@@ -338,6 +340,17 @@ func (a *App) Close() error {
 		errs = append(errs, a.DB.Close())
 	}
 	return errors.Join(errs...)
+}
+
+// pollInterval is how often the queue looks for new jobs. PostgreSQL is
+// told of new jobs by NOTIFY; SQLite has no such signal, so it polls often
+// enough that an event reaches open streams well within a second (one
+// cheap indexed query per interval).
+func pollInterval(configured time.Duration, engine store.Engine) time.Duration {
+	if configured > 0 || engine != store.SQLite {
+		return configured
+	}
+	return 100 * time.Millisecond
 }
 
 func portOf(addr string) string {

@@ -10,6 +10,7 @@ import (
 	"github.com/riverqueue/river"
 
 	"roster/internal/core"
+	"roster/internal/jobs"
 	"roster/internal/store"
 )
 
@@ -94,7 +95,9 @@ func (DeliverArgs) Kind() string { return "notify.deliver" }
 
 // InsertOpts allows enough attempts for a day of retries; the worker
 // fails the delivery itself once RetryFor has passed.
-func (DeliverArgs) InsertOpts() river.InsertOpts { return river.InsertOpts{MaxAttempts: 1000} }
+func (DeliverArgs) InsertOpts() river.InsertOpts {
+	return river.InsertOpts{Queue: jobs.QueueNotify, MaxAttempts: 1000}
+}
 
 type deliverWorker struct {
 	river.WorkerDefaults[DeliverArgs]

@@ -165,3 +165,4 @@ func (s *Service) fanoutBatch(ctx context.Context, e *core.NotifyEvent, t *Type,
 	s.publish(ctx, feed)
 	return nil
 }
+

@@ -12,6 +12,7 @@ import (
 	"github.com/riverqueue/river"
 
 	"roster/internal/core"
+	"roster/internal/jobs"
 	"roster/internal/store"
 )
 
@@ -47,6 +48,9 @@ type FanoutArgs struct {
 
 // Kind implements river.JobArgs.
 func (FanoutArgs) Kind() string { return "notify.fanout" }
+
+// InsertOpts puts fan-outs on the notification queue.
+func (FanoutArgs) InsertOpts() river.InsertOpts { return river.InsertOpts{Queue: jobs.QueueNotify} }
 
 // Intake validates events posted by actor (an integration's token user)
 // and stores them with their fan-out jobs, all or nothing: one invalid
