@@ -70,10 +70,10 @@ type Config struct {
 // JSON: photo uploads get longer ones. A route streaming events adds itself
 // here as httpx.ClassStream to get none.
 var RouteClasses = map[string]httpx.RouteClass{
-	"POST /settings/profile/photo":            httpx.ClassUpload,
-	"POST /settings/users/{id}/photo":         httpx.ClassUpload,
-	"PUT " + api.Prefix + "/me/photo":         httpx.ClassUpload,
-	"PUT " + api.Prefix + "/users/{id}/photo": httpx.ClassUpload,
+	"POST /settings/profile/photo":                   httpx.ClassUpload,
+	"POST /settings/users/{id}/photo":                httpx.ClassUpload,
+	"PUT " + api.Prefix + "/me/photo":                httpx.ClassUpload,
+	"PUT " + api.Prefix + "/users/{id}/photo":        httpx.ClassUpload,
 	"GET " + api.Prefix + "/me/notifications/stream": httpx.ClassStream,
 }
 
@@ -168,7 +168,7 @@ func Open(ctx context.Context, cfg Config, logger *slog.Logger) (_ *App, err err
 	a.Set = services.New(services.Config{DB: a.DB, Mail: mailQueue, Secrets: a.Secrets, Photos: a.Photos,
 		BaseURL: base.String(), Auth: authCfg, RecentSignIn: cfg.RecentSignIn,
 		Jobs: a.Queue, Workers: workers, Live: a.Live,
-		Texts: func(lang string) notify.Translator { return a.I18n.Localizer(lang) },
+		Texts:  func(lang string) notify.Translator { return a.I18n.Localizer(lang) },
 		Notify: services.NotifyConfig{Retention: cfg.NotificationRetention}})
 	a.Queue.AddPeriodic(notify.PeriodicJobs()...)
 

@@ -165,4 +165,3 @@ func (s *Service) fanoutBatch(ctx context.Context, e *core.NotifyEvent, t *Type,
 	s.publish(ctx, feed)
 	return nil
 }
-
