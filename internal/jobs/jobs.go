@@ -288,7 +288,7 @@ func (q *Queue) InsertManyTx(ctx context.Context, tx *sql.Tx, params []river.Ins
 	if len(params) == 0 {
 		return nil
 	}
-	if _, err := q.client.InsertManyTx(ctx, tx, params); err != nil {
+	if _, err := q.client.InsertManyFastTx(ctx, tx, params); err != nil {
 		return fmt.Errorf("jobs: enqueue %d jobs: %w", len(params), err)
 	}
 	return nil
