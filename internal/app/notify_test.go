@@ -145,3 +145,32 @@ func TestStreamsAcrossInstances(t *testing.T) {
 		t.Fatalf("A after a read on B: %s", got)
 	}
 }
+
+// TestShutdownClosesStreams: an open stream does not hold up shutdown.
+func TestShutdownClosesStreams(t *testing.T) {
+	ctx := context.Background()
+	r := start(t, store.SQLite, app.Config{ShutdownTimeout: 20 * time.Second})
+	setup, err := r.Accounts.Setup(ctx, account.SetupInput{Workspace: "Acme", Name: "Ana", Email: "ana@example.com", Password: "tangerine-violin", Timezone: "UTC", Language: "en"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	token, _, err := r.Auth.CreateAPIToken(ctx, setup.User, "CRM", 30*24*time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	events := sse(t, r, token)
+	next(t, events, 5*time.Second)
+	began := time.Now()
+	r.shutdown(t)
+	if took := time.Since(began); took > 5*time.Second {
+		t.Fatalf("shutdown took %v with a stream open", took)
+	}
+	select {
+	case _, ok := <-events:
+		if ok {
+			t.Fatal("the stream sent more after shutdown")
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the stream was not closed at shutdown")
+	}
+}

@@ -73,7 +73,7 @@ type fixture struct {
 
 // newFixture makes a workspace with an admin and n users (languages in
 // turn from the six), and services with the given channels.
-func newFixture(t *testing.T, db *store.DB, n int, channels ...notify.Adapter) *fixture {
+func newFixture(t testing.TB, db *store.DB, n int, channels ...notify.Adapter) *fixture {
 	t.Helper()
 	ctx := context.Background()
 	set := servicetest.New(t, services.Config{DB: db, Mail: noMail{}, Channels: channels})

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -62,63 +63,156 @@ func (s *Service) Intake(ctx context.Context, actor *core.User, in []EventInput)
 		v.Add("events", "errors.notify.batch_size", map[string]any{"Max": MaxBatch})
 		return nil, v.Err()
 	}
-	prefix := func(i int) string {
-		if len(in) == 1 {
-			return ""
-		}
-		return fmt.Sprintf("events[%d].", i)
-	}
-	var named []int64
 	for i := range in {
-		s.check(&v, prefix(i), &in[i])
-		named = append(named, in[i].Recipients...)
+		s.check(&v, eventPrefix(len(in), i), &in[i])
 	}
 	if err := v.Err(); err != nil {
 		return nil, err
 	}
-	out := make([]Accepted, len(in))
+	return s.group.submit(ctx, s, &intakeReq{actor: actor, in: in})
+}
+
+// intakeReq is one Intake call waiting for its group's transaction.
+type intakeReq struct {
+	actor *core.User
+	in    []EventInput
+	out   []Accepted
+	err   error
+	done  chan struct{} // closed when out and err are set
+	lead  chan struct{} // closed when this request is to lead the next group
+}
+
+// intakeGroup is group commit for intake: while one transaction runs,
+// the calls that arrive wait, and the next transaction takes them all, so
+// a burst of single events costs a few transactions and a few job
+// inserts instead of one of each per event. There is no background
+// goroutine: the first waiting caller leads the next group.
+type intakeGroup struct {
+	mu      sync.Mutex
+	queue   []*intakeReq
+	leading bool
+}
+
+// maxGroupEvents bounds one group's transaction.
+const maxGroupEvents = 2000
+
+func (g *intakeGroup) submit(ctx context.Context, s *Service, r *intakeReq) ([]Accepted, error) {
+	r.done, r.lead = make(chan struct{}), make(chan struct{})
+	g.mu.Lock()
+	g.queue = append(g.queue, r)
+	if g.leading {
+		g.mu.Unlock()
+		select {
+		case <-r.done:
+			return r.out, r.err
+		case <-r.lead:
+		}
+		g.mu.Lock()
+	}
+	g.leading = true
+	for {
+		n, events := 0, 0
+		for n < len(g.queue) && (n == 0 || events+len(g.queue[n].in) <= maxGroupEvents) {
+			events += len(g.queue[n].in)
+			n++
+		}
+		batch := g.queue[:n:n]
+		g.queue = g.queue[n:]
+		g.mu.Unlock()
+		s.commitGroup(context.WithoutCancel(ctx), batch)
+		mine := false
+		for _, b := range batch {
+			if b == r {
+				mine = true
+			} else {
+				close(b.done)
+			}
+		}
+		g.mu.Lock()
+		if len(g.queue) == 0 {
+			g.leading = false
+			g.mu.Unlock()
+			break
+		}
+		if mine {
+			// Done: hand the lead to the first one waiting.
+			close(g.queue[0].lead)
+			g.mu.Unlock()
+			break
+		}
+	}
+	return r.out, r.err
+}
+
+// commitGroup stores the events of every request of a group in one
+// transaction with their fan-out jobs. A request naming a recipient
+// outside its workspace gets its field errors and stores nothing; the
+// others are not held up by it.
+func (s *Service) commitGroup(ctx context.Context, batch []*intakeReq) {
 	err := s.db.InTx(ctx, func(q *store.Q) error {
-		// Every named recipient must be a user of the actor's workspace.
-		users, err := q.UsersByID(ctx, actor.WorkspaceID, unique(named))
-		if err != nil {
-			return err
-		}
-		known := make(map[int64]bool, len(users))
-		for _, u := range users {
-			known[u.ID] = true
-		}
-		for i, e := range in {
-			for j, id := range e.Recipients {
-				if !known[id] {
-					v.Add(fmt.Sprintf("%srecipients[%d]", prefix(i), j), "errors.notify.unknown_recipient", map[string]any{"ID": id})
-				}
+		named := map[int64][]int64{} // workspace → ids
+		for _, r := range batch {
+			r.err = nil
+			for _, e := range r.in {
+				named[r.actor.WorkspaceID] = append(named[r.actor.WorkspaceID], e.Recipients...)
 			}
 		}
-		if err := v.Err(); err != nil {
-			return err
-		}
-		jobs := make([]river.InsertManyParams, 0, len(in))
-		for i, e := range in {
-			ev := &core.NotifyEvent{WorkspaceID: actor.WorkspaceID, Type: e.Type, Data: e.Data, Recipients: unique(e.Recipients),
-				AllUsers: e.AllUsers, ActorID: actor.ID, DedupeKey: e.DedupeKey, OccurredAt: e.OccurredAt}
-			if ev.OccurredAt.IsZero() {
-				ev.OccurredAt = s.db.Now()
-			}
-			dup, err := q.InsertNotifyEvent(ctx, ev)
+		known := map[int64]map[int64]bool{}
+		for ws, ids := range named {
+			users, err := q.UsersByID(ctx, ws, unique(ids))
 			if err != nil {
 				return err
 			}
-			out[i] = Accepted{ID: ev.ID, Duplicate: dup}
-			if !dup {
-				jobs = append(jobs, river.InsertManyParams{Args: FanoutArgs{EventID: ev.ID}})
+			known[ws] = make(map[int64]bool, len(users))
+			for _, u := range users {
+				known[ws][u.ID] = true
+			}
+		}
+		var jobs []river.InsertManyParams
+		for _, r := range batch {
+			var v core.Invalid
+			for i, e := range r.in {
+				for j, id := range e.Recipients {
+					if !known[r.actor.WorkspaceID][id] {
+						v.Add(fmt.Sprintf("%srecipients[%d]", eventPrefix(len(r.in), i), j), "errors.notify.unknown_recipient", map[string]any{"ID": id})
+					}
+				}
+			}
+			if r.err = v.Err(); r.err != nil {
+				continue
+			}
+			r.out = make([]Accepted, len(r.in))
+			for i, e := range r.in {
+				ev := &core.NotifyEvent{WorkspaceID: r.actor.WorkspaceID, Type: e.Type, Data: e.Data, Recipients: unique(e.Recipients),
+					AllUsers: e.AllUsers, ActorID: r.actor.ID, DedupeKey: e.DedupeKey, OccurredAt: e.OccurredAt}
+				if ev.OccurredAt.IsZero() {
+					ev.OccurredAt = s.db.Now()
+				}
+				dup, err := q.InsertNotifyEvent(ctx, ev)
+				if err != nil {
+					return err
+				}
+				r.out[i] = Accepted{ID: ev.ID, Duplicate: dup}
+				if !dup {
+					jobs = append(jobs, river.InsertManyParams{Args: FanoutArgs{EventID: ev.ID}})
+				}
 			}
 		}
 		return s.jobs.InsertManyTx(ctx, q.Tx, jobs)
 	})
 	if err != nil {
-		return nil, err
+		for _, r := range batch {
+			r.out, r.err = nil, err
+		}
 	}
-	return out, nil
+}
+
+// eventPrefix names event i of n in field errors ("" for a single event).
+func eventPrefix(n, i int) string {
+	if n == 1 {
+		return ""
+	}
+	return fmt.Sprintf("events[%d].", i)
 }
 
 // check validates one event's type, recipients and data.

@@ -72,6 +72,7 @@ type Service struct {
 	retryFor  time.Duration
 	logger    *slog.Logger
 	now       func() time.Time
+	group     intakeGroup
 }
 
 // New builds the service.
