@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -585,6 +586,59 @@ func TestSecurityNoticesReachTheCentre(t *testing.T) {
 		n := page.Items[0]
 		if n.Type != "security.new_device" || !n.Popup || !strings.Contains(n.Body, "192.0.2.7") || !strings.Contains(n.Title, "Firefox") {
 			t.Fatalf("notice with the master switch off: %+v", n)
+		}
+	})
+}
+
+// TestConcurrentIntakeSharesTransactionsSafely: many callers at once
+// (their events committed in shared transactions) each get their own
+// answer; a caller naming a stranger is refused alone.
+func TestConcurrentIntakeSharesTransactionsSafely(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		f := newFixture(t, db, 1)
+		stranger := f.otherWorkspace(t)
+		const n = 200
+		ids := make([]int64, n)
+		errs := make([]error, n)
+		var wg sync.WaitGroup
+		for i := range n {
+			wg.Go(func() {
+				to := f.users[0].ID
+				if i%10 == 3 {
+					to = stranger.ID
+				}
+				acc, err := f.n.Intake(ctx, f.admin, []notify.EventInput{{Type: "system.report", Recipients: []int64{to}, Data: map[string]any{"title": fmt.Sprint("R", i)}}})
+				errs[i] = err
+				if err == nil {
+					ids[i] = acc[0].ID
+				}
+			})
+		}
+		wg.Wait()
+		seen := map[int64]bool{}
+		for i := range n {
+			bad := i%10 == 3
+			switch {
+			case bad && core.ErrorCode(errs[i]) != core.EINVALID:
+				t.Fatalf("caller %d named a stranger: %v", i, errs[i])
+			case !bad && (errs[i] != nil || ids[i] == 0 || seen[ids[i]]):
+				t.Fatalf("caller %d: id %d, %v (seen %v)", i, ids[i], errs[i], seen[ids[i]])
+			}
+			seen[ids[i]] = true
+		}
+		if got := f.count(t, "notify_events"); got != n-n/10 {
+			t.Fatalf("%d events stored, want %d", got, n-n/10)
+		}
+		// Each stored event is the one its caller was told about.
+		for i := range n {
+			if ids[i] == 0 {
+				continue
+			}
+			e, err := db.Reader().NotifyEvent(ctx, ids[i])
+			if err != nil || e.Data["title"] != fmt.Sprint("R", i) {
+				t.Fatalf("caller %d got event %d holding %v (%v)", i, ids[i], e, err)
+			}
 		}
 	})
 }
