@@ -57,7 +57,7 @@ type Config struct {
 	APIRate         float64        // API requests per second per token/session
 	APIBurst        int            // API burst
 	ShutdownTimeout time.Duration  // how long in-flight requests and jobs may finish
-	JobPollInterval time.Duration  // job queue poll interval (tests shorten it); default 100ms on SQLite
+	JobPollInterval time.Duration  // job queue poll interval (tests shorten it); default 50ms on SQLite
 	JobRescueAfter  time.Duration  // a job left running this long by a dead instance runs again; default 5m
 	AuthConfig      auth.Config    // sign-in tuning; the session fields above override it
 	Timeouts        httpx.Timeouts // per-route-class read and write deadlines; zero fields: httpx.DefaultTimeouts
@@ -350,7 +350,7 @@ func pollInterval(configured time.Duration, engine store.Engine) time.Duration {
 	if configured > 0 || engine != store.SQLite {
 		return configured
 	}
-	return 100 * time.Millisecond
+	return 50 * time.Millisecond
 }
 
 func portOf(addr string) string {

@@ -72,8 +72,8 @@ func BenchmarkStreamLatency(b *testing.B) {
 				if err != nil {
 					return
 				}
-				if k := strings.Index(line, `"title":"ev-`); k >= 0 {
-					title := line[k+9 : k+9+strings.Index(line[k+9:], `"`)]
+				if k := strings.Index(line, "ev-"); k >= 0 && strings.HasPrefix(line, "data: ") {
+					title := line[k : k+strings.IndexAny(line[k:], `" `)]
 					now := time.Now()
 					mu.Lock()
 					if at, ok := sent[title]; ok {
