@@ -4,11 +4,9 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/danielgtaylor/huma/v2"
@@ -205,9 +203,9 @@ func (a *API) registerNotifications() {
 		Tags:        tags, Security: signedIn, Errors: []int{http.StatusUnprocessableEntity}}), a.putDefaults)
 	huma.Register(a.humaAPI, a.op(huma.Operation{OperationID: "post-event", Method: http.MethodPost, Path: "/events",
 		Summary: "Post an event to notify people about", DefaultStatus: http.StatusAccepted,
-		Description: "The event is stored and its fan-out queued in one transaction; people get it by their settings. " +
-			"Bad input is 422 with field errors and creates nothing.",
-		Tags: tags, Security: signedIn, Errors: []int{http.StatusConflict, http.StatusUnprocessableEntity}}), a.postEvent)
+		Description: "With an API token of the workspace (a session gets 403). The event is stored and its fan-out queued in " +
+			"one transaction; people get it by their settings. Bad input is 422 with field errors and creates nothing.",
+		Tags: tags, Security: signedIn, Errors: []int{http.StatusForbidden, http.StatusConflict, http.StatusUnprocessableEntity}}), a.postEvent)
 	huma.Register(a.humaAPI, a.op(huma.Operation{OperationID: "post-events-batch", Method: http.MethodPost, Path: "/events:batch",
 		Summary: "Post up to 500 events, all or nothing", DefaultStatus: http.StatusAccepted,
 		Description: "One invalid event stores none; field errors name it as events[i]....",
@@ -366,9 +364,17 @@ func eventInputs(events []EventIn) ([]notify.EventInput, error) {
 	return out, v.Err()
 }
 
+// errTokenOnly refuses intake from a session: events come from
+// integrations, which hold API tokens (made by admins), not from people's
+// sign-ins, so a user cannot notify the whole workspace from their session.
+var errTokenOnly = core.Errorf(core.EFORBIDDEN, "errors.notify.token_only")
+
 // intake runs the intake of events once per Idempotency-Key.
 func (a *API) intake(ctx context.Context, key string, raw []byte, events []EventIn, single bool) (*eventOutput, error) {
 	p := principal(ctx)
+	if p.Token == nil {
+		return nil, a.fail(ctx, errTokenOnly)
+	}
 	do := func() (notify.Answer, error) {
 		ins, err := eventInputs(events)
 		if err != nil {
@@ -495,5 +501,3 @@ func (a *API) listDeliveries(ctx context.Context, in *deliveriesInput) (*deliver
 	return out, nil
 }
 
-var _ = errors.Is
-var _ = strings.TrimSpace
