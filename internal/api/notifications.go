@@ -500,4 +500,3 @@ func (a *API) listDeliveries(ctx context.Context, in *deliveriesInput) (*deliver
 	}
 	return out, nil
 }
-

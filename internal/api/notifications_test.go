@@ -27,7 +27,6 @@ func (e *env) apiToken(u *core.User) string {
 	return tok
 }
 
-
 // countPosted counts the events integrations posted (sign-ins add
 // security notices of their own).
 func (e *env) countPosted() int {
