@@ -712,6 +712,10 @@
       setUnread(d.unread);
     }
     switch (kind) {
+    case "hello":
+      // The stream is open (the browser tests wait for this).
+      document.documentElement.setAttribute("data-live", "on");
+      break;
     case "new":
       if (d.notification) {
         if (d.notification.popup === true) {
