@@ -198,7 +198,7 @@ func Migrate(ctx context.Context, db *store.DB) error {
 
 func (a *App) routes(base *url.URL) (http.Handler, error) {
 	https := base.Scheme == "https"
-	pages, err := web.New(web.Deps{Accounts: a.Accounts, Auth: a.Auth, Profiles: a.Profiles, Security: a.Security, I18n: a.I18n, BaseURL: base,
+	pages, err := web.New(web.Deps{Accounts: a.Accounts, Auth: a.Auth, Profiles: a.Profiles, Security: a.Security, Notify: a.Notify, I18n: a.I18n, BaseURL: base,
 		DevOutbox: a.Config.SMTPURL == "", Logger: a.Logger})
 	if err != nil {
 		return nil, fmt.Errorf("pages: %w", err)
