@@ -375,15 +375,11 @@ func (a *API) intake(ctx context.Context, key string, raw []byte, events []Event
 	if p.Token == nil {
 		return nil, a.fail(ctx, errTokenOnly)
 	}
-	do := func() (notify.Answer, error) {
-		ins, err := eventInputs(events)
-		if err != nil {
-			return notify.Answer{}, err
-		}
-		acc, err := a.deps.Notify.Intake(ctx, p.User, ins)
-		if err != nil {
-			return notify.Answer{}, err
-		}
+	ins, err := eventInputs(events)
+	if err != nil {
+		return nil, a.fail(ctx, err)
+	}
+	answer := func(acc []notify.Accepted) (notify.Answer, error) {
 		var body any
 		if single {
 			body = EventAccepted{ID: acc[0].ID, Duplicate: acc[0].Duplicate}
@@ -398,11 +394,13 @@ func (a *API) intake(ctx context.Context, key string, raw []byte, events []Event
 		return notify.Answer{Status: http.StatusAccepted, Body: buf}, err
 	}
 	var ans notify.Answer
-	var err error
 	if key == "" {
-		ans, err = do()
+		var acc []notify.Accepted
+		if acc, err = a.deps.Notify.Intake(ctx, p.User, ins); err == nil {
+			ans, err = answer(acc)
+		}
 	} else {
-		ans, _, err = a.deps.Notify.Once(ctx, p.User.WorkspaceID, key, bytes.TrimSpace(raw), do)
+		ans, err = a.deps.Notify.IntakeOnce(ctx, p.User, ins, key, bytes.TrimSpace(raw), answer)
 	}
 	if err != nil {
 		return nil, a.fail(ctx, err)

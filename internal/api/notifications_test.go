@@ -139,7 +139,7 @@ func TestEventIntakeIdempotency(t *testing.T) {
 		e.do("POST", "/events", other, bearer(tok), header("Idempotency-Key", "k-1")).problem(http.StatusUnprocessableEntity)
 		// A key whose first request is still running: 409.
 		sum := sha256.Sum256([]byte(other))
-		if claimed, _, err := db.Writer().ClaimIdempotencyKey(context.Background(), e.admin.WorkspaceID, "k-2", sum[:], time.Hour); err != nil || !claimed {
+		if claimed, _, err := db.Writer().ClaimIdempotencyKey(context.Background(), e.admin.WorkspaceID, "k-2", sum[:], time.Hour, time.Hour); err != nil || !claimed {
 			t.Fatalf("claim: %v %v", claimed, err)
 		}
 		e.do("POST", "/events", other, bearer(tok), header("Idempotency-Key", "k-2")).problem(http.StatusConflict)

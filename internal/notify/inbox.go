@@ -2,6 +2,7 @@ package notify
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/riverqueue/river"
@@ -86,11 +87,11 @@ func (s *Service) SetRead(ctx context.Context, viewer *core.User, id int64, read
 		entry, err = q.SetRead(ctx, viewer.ID, id, read)
 		return err
 	})
+	if errors.Is(err, store.ErrNoChange) {
+		return s.UnreadCount(ctx, viewer)
+	}
 	if err != nil {
 		return 0, err
-	}
-	if entry == nil {
-		return s.UnreadCount(ctx, viewer)
 	}
 	s.publish(ctx, []core.FeedEntry{*entry})
 	return entry.Unread, nil
@@ -104,6 +105,9 @@ func (s *Service) ReadAll(ctx context.Context, viewer *core.User) error {
 		entry, err = q.ReadAll(ctx, viewer.ID)
 		return err
 	})
+	if errors.Is(err, store.ErrNoChange) {
+		return nil
+	}
 	if err != nil || entry == nil {
 		return err
 	}

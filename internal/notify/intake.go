@@ -4,10 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/riverqueue/river"
@@ -58,26 +61,37 @@ func (FanoutArgs) InsertOpts() river.InsertOpts { return river.InsertOpts{Queue:
 // event (field errors are prefixed "events[i]." when there are several)
 // stores none.
 func (s *Service) Intake(ctx context.Context, actor *core.User, in []EventInput) ([]Accepted, error) {
+	in, err := s.checkAll(in)
+	if err != nil {
+		return nil, err
+	}
+	return s.group.submit(ctx, s, &intakeReq{actor: actor, in: in})
+}
+
+// checkAll validates events and returns them normalised, as copies: the
+// caller's slice and maps are left as they were.
+func (s *Service) checkAll(in []EventInput) ([]EventInput, error) {
 	var v core.Invalid
 	if len(in) == 0 || len(in) > MaxBatch {
 		v.Add("events", "errors.notify.batch_size", map[string]any{"Max": MaxBatch})
 		return nil, v.Err()
 	}
+	in = slices.Clone(in)
 	for i := range in {
 		s.check(&v, eventPrefix(len(in), i), &in[i])
 	}
-	if err := v.Err(); err != nil {
-		return nil, err
-	}
-	return s.group.submit(ctx, s, &intakeReq{actor: actor, in: in})
+	return in, v.Err()
 }
 
 // intakeReq is one Intake call waiting for its group's transaction.
 type intakeReq struct {
 	actor *core.User
 	in    []EventInput
-	out   []Accepted
-	err   error
+	// idem, when set, is the idempotency key this request claimed: its
+	// answer is stored in the same transaction as the events.
+	idem *idemKey
+	out  []Accepted
+	err  error
 	done  chan struct{} // closed when out and err are set
 	lead  chan struct{} // closed when this request is to lead the next group
 }
@@ -119,7 +133,7 @@ func (g *intakeGroup) submit(ctx context.Context, s *Service, r *intakeReq) ([]A
 		batch := g.queue[:n:n]
 		g.queue = g.queue[n:]
 		g.mu.Unlock()
-		s.commitGroup(context.WithoutCancel(ctx), batch)
+		s.commitGroupSafely(context.WithoutCancel(ctx), batch)
 		mine := false
 		for _, b := range batch {
 			if b == r {
@@ -144,10 +158,26 @@ func (g *intakeGroup) submit(ctx context.Context, s *Service, r *intakeReq) ([]A
 	return r.out, r.err
 }
 
+// commitGroupSafely is commitGroup turning a panic into every request's
+// error, so that a bug fails one group instead of stopping intake for good
+// (the lead is handed on as usual).
+func (s *Service) commitGroupSafely(ctx context.Context, batch []*intakeReq) {
+	defer func() {
+		if p := recover(); p != nil {
+			s.logger.ErrorContext(ctx, "intake: panic", "panic", p)
+			for _, r := range batch {
+				r.out, r.err = nil, fmt.Errorf("intake: panic: %v", p)
+			}
+		}
+	}()
+	s.commitGroup(ctx, batch)
+}
+
 // commitGroup stores the events of every request of a group in one
-// transaction with their fan-out jobs. A request naming a recipient
-// outside its workspace gets its field errors and stores nothing; the
-// others are not held up by it.
+// transaction with their fan-out jobs. Each request runs in its own
+// savepoint: one naming a recipient outside its workspace gets its field
+// errors, one whose statements fail gets that error, and in both cases it
+// stores nothing while the others go on.
 func (s *Service) commitGroup(ctx context.Context, batch []*intakeReq) {
 	err := s.db.InTx(ctx, func(q *store.Q) error {
 		named := map[int64][]int64{} // workspace → ids
@@ -181,22 +211,34 @@ func (s *Service) commitGroup(ctx context.Context, batch []*intakeReq) {
 			if r.err = v.Err(); r.err != nil {
 				continue
 			}
-			r.out = make([]Accepted, len(r.in))
-			for i, e := range r.in {
-				ev := &core.NotifyEvent{WorkspaceID: r.actor.WorkspaceID, Type: e.Type, Data: e.Data, Recipients: unique(e.Recipients),
-					AllUsers: e.AllUsers, ActorID: r.actor.ID, DedupeKey: e.DedupeKey, OccurredAt: e.OccurredAt}
-				if ev.OccurredAt.IsZero() {
-					ev.OccurredAt = s.db.Now()
+			var mine []river.InsertManyParams
+			r.err = q.Savepoint(ctx, "intake", func() error {
+				r.out = make([]Accepted, len(r.in))
+				for i, e := range r.in {
+					ev := &core.NotifyEvent{WorkspaceID: r.actor.WorkspaceID, Type: e.Type, Data: e.Data, Recipients: unique(e.Recipients),
+						AllUsers: e.AllUsers, ActorID: r.actor.ID, DedupeKey: e.DedupeKey, OccurredAt: e.OccurredAt}
+					if ev.OccurredAt.IsZero() {
+						ev.OccurredAt = s.db.Now()
+					}
+					dup, err := q.InsertNotifyEvent(ctx, ev)
+					if err != nil {
+						return err
+					}
+					r.out[i] = Accepted{ID: ev.ID, Duplicate: dup}
+					if !dup {
+						mine = append(mine, river.InsertManyParams{Args: FanoutArgs{EventID: ev.ID}})
+					}
 				}
-				dup, err := q.InsertNotifyEvent(ctx, ev)
-				if err != nil {
-					return err
+				if r.idem != nil {
+					return r.idem.finish(ctx, q, r.out)
 				}
-				r.out[i] = Accepted{ID: ev.ID, Duplicate: dup}
-				if !dup {
-					jobs = append(jobs, river.InsertManyParams{Args: FanoutArgs{EventID: ev.ID}})
-				}
+				return nil
+			})
+			if r.err != nil {
+				r.out = nil
+				continue
 			}
+			jobs = append(jobs, mine...)
 		}
 		return s.jobs.InsertManyTx(ctx, q.Tx, jobs)
 	})
@@ -230,8 +272,16 @@ func (s *Service) check(v *core.Invalid, prefix string, e *EventInput) {
 	case len(e.Recipients) > MaxRecipients:
 		v.Add(prefix+"recipients", "errors.notify.too_many_recipients", map[string]any{"Max": MaxRecipients})
 	}
-	if len(e.DedupeKey) > MaxDedupeKey {
+	switch {
+	case utf8.RuneCountInString(e.DedupeKey) > MaxDedupeKey:
 		v.Add(prefix+"dedupe_key", "errors.field.too_long", map[string]any{"Count": MaxDedupeKey})
+	case !plainText(e.DedupeKey):
+		v.Add(prefix+"dedupe_key", "errors.notify.dedupe_key", nil)
+	}
+	// Normalised on a copy: the caller's map is theirs.
+	e.Data = maps.Clone(e.Data)
+	if e.Data == nil {
+		e.Data = map[string]any{}
 	}
 	checkData(v, prefix+"data.", t, e.Data)
 }
@@ -290,6 +340,19 @@ func checkData(v *core.Invalid, prefix string, t *Type, data map[string]any) {
 			data[f.Name] = n
 		}
 	}
+}
+
+// plainText is valid UTF-8 without control characters.
+func plainText(s string) bool {
+	if !utf8.ValidString(s) {
+		return false
+	}
+	for _, r := range s {
+		if unicode.IsControl(r) {
+			return false
+		}
+	}
+	return true
 }
 
 func integer(v any) (int64, bool) {

@@ -3,6 +3,7 @@ package notify
 import (
 	"context"
 	"fmt"
+	"unicode/utf8"
 
 	"roster/internal/core"
 	"roster/internal/store"
@@ -37,10 +38,15 @@ func (n Notices) Follow(ctx context.Context, q *store.Q, e *core.Event) error {
 	case core.NoticeNewDevice:
 		data["title"], data["ip"] = e.Device, e.IP
 	}
-	// A notice never fails its change for want of a detail.
+	// A notice never fails its change for want of a detail, nor for one
+	// too long for a title (addresses may have 254 characters).
 	for k, v := range data {
-		if v == "" {
+		str, _ := v.(string)
+		switch {
+		case str == "":
 			data[k] = "—"
+		case utf8.RuneCountInString(str) > MaxTitle:
+			data[k] = string([]rune(str)[:MaxTitle-1]) + "…"
 		}
 	}
 	var v core.Invalid

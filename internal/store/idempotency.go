@@ -22,27 +22,40 @@ type Idempotency struct {
 // than ttl is taken over). Otherwise prev is what the key holds: a
 // different hash, a request still running (Status 0), or the answer.
 // One statement decides, so two racing requests cannot both claim it.
-func (q *Q) ClaimIdempotencyKey(ctx context.Context, workspaceID int64, key string, hash []byte, ttl time.Duration) (claimed bool, prev *Idempotency, err error) {
-	now := q.now()
-	var got []byte
-	err = q.row(ctx, `INSERT INTO idempotency_keys (workspace_id, key, request_hash, status, created_at) VALUES (?, ?, ?, 0, ?)
-		ON CONFLICT (workspace_id, key) DO UPDATE SET request_hash = excluded.request_hash, status = 0, response = NULL,
-		created_at = excluded.created_at WHERE idempotency_keys.created_at < ? RETURNING request_hash`,
-		workspaceID, key, hash, ms(now), ms(now.Add(-ttl))).Scan(&got)
-	if err == nil && bytes.Equal(got, hash) {
-		return true, nil, nil
+//
+// An answer is kept for ttl. A claim still without an answer after
+// abandonAfter was left by a request that died before committing anything
+// (the answer commits with the work), so it is taken over.
+func (q *Q) ClaimIdempotencyKey(ctx context.Context, workspaceID int64, key string, hash []byte, ttl, abandonAfter time.Duration) (claimed bool, prev *Idempotency, err error) {
+	// A claim released between the two statements below is claimed again.
+	for range 3 {
+		now := q.now()
+		var got []byte
+		err = q.row(ctx, `INSERT INTO idempotency_keys (workspace_id, key, request_hash, status, created_at) VALUES (?, ?, ?, 0, ?)
+			ON CONFLICT (workspace_id, key) DO UPDATE SET request_hash = excluded.request_hash, status = 0, response = NULL,
+			created_at = excluded.created_at
+			WHERE idempotency_keys.created_at < ? OR (idempotency_keys.status = 0 AND idempotency_keys.created_at < ?)
+			RETURNING request_hash`,
+			workspaceID, key, hash, ms(now), ms(now.Add(-ttl)), ms(now.Add(-abandonAfter))).Scan(&got)
+		if err == nil && bytes.Equal(got, hash) {
+			return true, nil, nil
+		}
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return false, nil, fmt.Errorf("claim idempotency key: %w", err)
+		}
+		var p Idempotency
+		err = q.row(ctx, "SELECT request_hash, status, response FROM idempotency_keys WHERE workspace_id = ? AND key = ?", workspaceID, key).
+			Scan(&p.RequestHash, &p.Status, &p.Response)
+		if errors.Is(err, sql.ErrNoRows) {
+			continue
+		}
+		if err != nil {
+			return false, nil, fmt.Errorf("read idempotency key: %w", err)
+		}
+		return false, &p, nil
 	}
-	if err != nil && !errors.Is(err, sql.ErrNoRows) {
-		return false, nil, fmt.Errorf("claim idempotency key: %w", err)
-	}
-	var p Idempotency
-	var resp []byte
-	if err := q.row(ctx, "SELECT request_hash, status, response FROM idempotency_keys WHERE workspace_id = ? AND key = ?", workspaceID, key).
-		Scan(&p.RequestHash, &p.Status, &resp); err != nil {
-		return false, nil, fmt.Errorf("read idempotency key: %w", err)
-	}
-	p.Response = resp
-	return false, &p, nil
+	// Released every time we looked: as good as in progress.
+	return false, &Idempotency{RequestHash: hash}, nil
 }
 
 // FinishIdempotencyKey stores the answer of the request that claimed key.

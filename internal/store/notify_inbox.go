@@ -1,11 +1,13 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -29,19 +31,32 @@ func (q *Q) InsertNotifyEvent(ctx context.Context, e *core.NotifyEvent) (duplica
 	var dedupe sql.NullString
 	if e.DedupeKey != "" {
 		dedupe = sql.NullString{String: e.DedupeKey, Valid: true}
+		// The key is taken first, in its own table that pruning never
+		// touches: a key once used stays used.
+		var taken int64
+		err := q.row(ctx, `INSERT INTO notify_dedupe (workspace_id, dedupe_key, event_id) VALUES (?, ?, 0)
+			ON CONFLICT (workspace_id, dedupe_key) DO NOTHING RETURNING event_id`, e.WorkspaceID, e.DedupeKey).Scan(&taken)
+		if errors.Is(err, sql.ErrNoRows) {
+			if err := q.row(ctx, "SELECT event_id FROM notify_dedupe WHERE workspace_id = ? AND dedupe_key = ?", e.WorkspaceID, e.DedupeKey).Scan(&e.ID); err != nil {
+				return false, fmt.Errorf("read deduplicated event: %w", err)
+			}
+			return true, nil
+		}
+		if err != nil {
+			return false, fmt.Errorf("take dedupe key: %w", err)
+		}
 	}
 	e.CreatedAt = q.now()
 	err = q.row(ctx, `INSERT INTO notify_events (workspace_id, type, data, recipients, actor_id, dedupe_key, occurred_at, created_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (workspace_id, dedupe_key) DO NOTHING RETURNING id`,
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
 		e.WorkspaceID, e.Type, string(data), string(recipients), e.ActorID, dedupe, ms(e.OccurredAt), ms(e.CreatedAt)).Scan(&e.ID)
-	if errors.Is(err, sql.ErrNoRows) {
-		if err := q.row(ctx, "SELECT id FROM notify_events WHERE workspace_id = ? AND dedupe_key = ?", e.WorkspaceID, e.DedupeKey).Scan(&e.ID); err != nil {
-			return false, fmt.Errorf("read deduplicated event: %w", err)
-		}
-		return true, nil
-	}
 	if err != nil {
 		return false, fmt.Errorf("store event: %w", err)
+	}
+	if e.DedupeKey != "" {
+		if _, err := q.exec(ctx, "UPDATE notify_dedupe SET event_id = ? WHERE workspace_id = ? AND dedupe_key = ?", e.ID, e.WorkspaceID, e.DedupeKey); err != nil {
+			return false, fmt.Errorf("record dedupe key: %w", err)
+		}
 	}
 	return false, nil
 }
@@ -151,6 +166,10 @@ func (q *Q) InsertNotifications(ctx context.Context, ns []*core.Notification) ([
 func (q *Q) AddToInboxes(ctx context.Context, notifications []*core.Notification) ([]core.FeedEntry, error) {
 	now := q.now()
 	var feed []core.FeedEntry
+	// Inbox rows are locked in user order everywhere, so two transactions
+	// touching the same people cannot deadlock.
+	notifications = slices.Clone(notifications)
+	slices.SortFunc(notifications, func(a, b *core.Notification) int { return cmp.Compare(a.UserID, b.UserID) })
 	for chunk := range chunks(notifications, 400) {
 		byUser := make(map[int64]int64, len(chunk))
 		var b strings.Builder
@@ -200,9 +219,14 @@ func (q *Q) insertFeed(ctx context.Context, entries []core.FeedEntry) error {
 	return nil
 }
 
+// ErrNoChange is returned by SetRead and ReadAll when nothing changed; the
+// caller rolls back, so no feed number is spent.
+var ErrNoChange = errors.New("store: nothing changed")
+
 // SetRead marks the user's notification read (or unread) and, when that
-// changed it, adjusts the unread count and returns the feed entry; nil
-// when it already was. ENOTFOUND for a notification that is not the user's.
+// changed it, adjusts the unread count and returns the feed entry;
+// ErrNoChange when it already was. ENOTFOUND for a notification that is
+// not the user's.
 func (q *Q) SetRead(ctx context.Context, userID, id int64, read bool) (*core.FeedEntry, error) {
 	now := q.now()
 	// The inbox row first: it serialises this user's count changes.
@@ -236,7 +260,7 @@ func (q *Q) SetRead(ctx context.Context, userID, id int64, read bool) (*core.Fee
 		} else if err != nil {
 			return nil, fmt.Errorf("read notification: %w", err)
 		}
-		return nil, nil // the transaction is rolled back by the caller's choice; seq gaps are harmless
+		return nil, ErrNoChange
 	}
 	e := core.FeedEntry{UserID: userID, Seq: seq, Kind: kind, NotificationID: id, CreatedAt: now}
 	if err := q.row(ctx, "UPDATE notify_inbox SET unread = unread + ? WHERE user_id = ? RETURNING unread", delta, userID).Scan(&e.Unread); err != nil {
@@ -264,8 +288,11 @@ func (q *Q) ReadAll(ctx context.Context, userID int64) (*core.FeedEntry, error) 
 		return nil, fmt.Errorf("mark all read: %w", err)
 	}
 	n, err := res.RowsAffected()
-	if err != nil || n == 0 {
+	if err != nil {
 		return nil, err
+	}
+	if n == 0 {
+		return nil, ErrNoChange
 	}
 	e := core.FeedEntry{UserID: userID, Seq: seq, Kind: core.FeedReadAll, CreatedAt: now}
 	if err := q.row(ctx, "UPDATE notify_inbox SET unread = unread - ? WHERE user_id = ? RETURNING unread", n, userID).Scan(&e.Unread); err != nil {
@@ -444,38 +471,61 @@ func (q *Q) RecordAttempt(ctx context.Context, id int64, status, reason, lastErr
 
 // PruneNotifications deletes up to batch notifications created before
 // cutoff, keeping each inbox's unread count exact, and returns how many
-// it deleted. Old events (with their deliveries) and feed entries go too.
+// it deleted. The owners' inbox rows are locked first (in user order, as
+// everywhere), then the rows are deleted and the counts lowered by what
+// the delete itself saw unread: a read or unread committed meanwhile is
+// counted once.
 func (q *Q) PruneNotifications(ctx context.Context, cutoff time.Time, batch int) (int, error) {
-	rows, err := q.query(ctx, "SELECT id, user_id, read_at IS NULL FROM notifications WHERE created_at < ? ORDER BY id LIMIT ?", ms(cutoff), batch)
-	type old struct {
-		id, user int64
-		unread   bool
-	}
+	rows, err := q.query(ctx, "SELECT id, user_id FROM notifications WHERE created_at < ? ORDER BY id LIMIT ?", ms(cutoff), batch)
+	type old struct{ id, user int64 }
 	olds, err := collect(rows, err, "old notifications", func(s scanner) (old, error) {
 		var o old
-		err := s.Scan(&o.id, &o.user, &o.unread)
+		err := s.Scan(&o.id, &o.user)
 		return o, err
 	})
 	if err != nil || len(olds) == 0 {
 		return 0, err
 	}
 	ids := make([]int64, len(olds))
-	unread := make(map[int64]int64)
+	var users []int64
 	for i, o := range olds {
 		ids[i] = o.id
-		if o.unread {
-			unread[o.user]++
+		users = append(users, o.user)
+	}
+	slices.Sort(users)
+	users = slices.Compact(users)
+	if q.db.Engine == Postgres {
+		if _, err := q.exec(ctx, "SELECT user_id FROM notify_inbox WHERE user_id IN ("+marks(len(users))+") ORDER BY user_id FOR UPDATE", anys(users)...); err != nil {
+			return 0, fmt.Errorf("prune: lock inboxes: %w", err)
 		}
 	}
-	for user, n := range unread {
-		if _, err := q.exec(ctx, "UPDATE notify_inbox SET unread = unread - ? WHERE user_id = ?", n, user); err != nil {
-			return 0, fmt.Errorf("prune: count unread: %w", err)
+	rows, err = q.query(ctx, "DELETE FROM notifications WHERE id IN ("+marks(len(ids))+") RETURNING user_id, read_at IS NULL", anys(ids)...)
+	type gone struct {
+		user   int64
+		unread bool
+	}
+	deleted, err := collect(rows, err, "pruned notifications", func(s scanner) (gone, error) {
+		var g gone
+		err := s.Scan(&g.user, &g.unread)
+		return g, err
+	})
+	if err != nil {
+		return 0, err
+	}
+	unread := make(map[int64]int64)
+	for _, g := range deleted {
+		if g.unread {
+			unread[g.user]++
 		}
 	}
-	if _, err := q.exec(ctx, "DELETE FROM notifications WHERE id IN ("+marks(len(ids))+")", anys(ids)...); err != nil {
-		return 0, fmt.Errorf("prune notifications: %w", err)
+	for _, user := range users {
+		if n := unread[user]; n > 0 {
+			if _, err := q.exec(ctx, "UPDATE notify_inbox SET unread = unread - ? WHERE user_id = ?", n, user); err != nil {
+				return 0, fmt.Errorf("prune: count unread: %w", err)
+			}
+		}
 	}
-	return len(ids), nil
+	return len(deleted), nil
 }
 
 // PruneNotifyEvents deletes up to batch events (and their deliveries)

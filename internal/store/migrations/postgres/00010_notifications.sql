@@ -35,6 +35,15 @@ CREATE TABLE notify_events (
     created_at   BIGINT NOT NULL
 );
 CREATE UNIQUE INDEX notify_events_dedupe ON notify_events (workspace_id, dedupe_key);
+
+-- Dedupe keys outlive their events (pruned after the retention): one
+-- event per workspace and key, ever.
+CREATE TABLE notify_dedupe (
+    workspace_id BIGINT NOT NULL REFERENCES workspaces(id) ON DELETE CASCADE,
+    dedupe_key   TEXT   NOT NULL,
+    event_id     BIGINT NOT NULL,
+    PRIMARY KEY (workspace_id, dedupe_key)
+);
 CREATE INDEX notify_events_created ON notify_events (created_at);
 
 CREATE TABLE notifications (
@@ -109,6 +118,7 @@ DROP TABLE notify_deliveries;
 DROP TABLE notify_feed;
 DROP TABLE notify_inbox;
 DROP TABLE notifications;
+DROP TABLE notify_dedupe;
 DROP TABLE notify_events;
 DROP TABLE notify_prefs;
 DROP TABLE notify_settings;

@@ -1,5 +1,7 @@
 -- Notifications: settings, events taken in, the in-app centre, deliveries
 -- per channel, the live feed streams resume from, idempotency keys.
+-- On SQLite the id tables use AUTOINCREMENT: pruning the newest rows must
+-- never let an id come back (streams and pages key on ids).
 -- +goose Up
 -- A user's own switches; no row means the defaults (on, at the time of
 -- the event, 09:00).
@@ -24,7 +26,7 @@ CREATE TABLE notify_prefs (
 );
 
 CREATE TABLE notify_events (
-    id           INTEGER PRIMARY KEY,
+    id           INTEGER PRIMARY KEY AUTOINCREMENT,
     workspace_id BIGINT NOT NULL REFERENCES workspaces(id) ON DELETE CASCADE,
     type         TEXT   NOT NULL,
     data         TEXT   NOT NULL,
@@ -35,10 +37,19 @@ CREATE TABLE notify_events (
     created_at   BIGINT NOT NULL
 );
 CREATE UNIQUE INDEX notify_events_dedupe ON notify_events (workspace_id, dedupe_key);
+
+-- Dedupe keys outlive their events (pruned after the retention): one
+-- event per workspace and key, ever.
+CREATE TABLE notify_dedupe (
+    workspace_id BIGINT NOT NULL REFERENCES workspaces(id) ON DELETE CASCADE,
+    dedupe_key   TEXT   NOT NULL,
+    event_id     BIGINT NOT NULL,
+    PRIMARY KEY (workspace_id, dedupe_key)
+);
 CREATE INDEX notify_events_created ON notify_events (created_at);
 
 CREATE TABLE notifications (
-    id           INTEGER PRIMARY KEY,
+    id           INTEGER PRIMARY KEY AUTOINCREMENT,
     workspace_id BIGINT NOT NULL,
     user_id      BIGINT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
     event_id     BIGINT NOT NULL REFERENCES notify_events(id) ON DELETE CASCADE,
@@ -78,7 +89,7 @@ CREATE TABLE notify_feed (
 CREATE INDEX notify_feed_created ON notify_feed (created_at);
 
 CREATE TABLE notify_deliveries (
-    id           INTEGER PRIMARY KEY,
+    id           INTEGER PRIMARY KEY AUTOINCREMENT,
     workspace_id BIGINT NOT NULL,
     event_id     BIGINT NOT NULL REFERENCES notify_events(id) ON DELETE CASCADE,
     user_id      BIGINT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
@@ -109,6 +120,7 @@ DROP TABLE notify_deliveries;
 DROP TABLE notify_feed;
 DROP TABLE notify_inbox;
 DROP TABLE notifications;
+DROP TABLE notify_dedupe;
 DROP TABLE notify_events;
 DROP TABLE notify_prefs;
 DROP TABLE notify_settings;
