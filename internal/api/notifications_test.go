@@ -313,3 +313,39 @@ func TestDeliveriesForAdminsInTheirWorkspace(t *testing.T) {
 		e.do("GET", fmt.Sprintf("/users/%d/deliveries", gus.ID), "", bearer(admin)).problem(http.StatusNotFound)
 	})
 }
+
+// TestStreamEndsWhenTheSessionDoes: a stream stops once its session is
+// signed out, at the next heartbeat.
+func TestStreamEndsWhenTheSessionDoes(t *testing.T) {
+	e := newEnv(t, storetest.Open(t, store.SQLite), envOpts{deps: roomy})
+	bob := e.user("Acme", "Bob", "bob@example.com", core.RoleUser)
+	tok := e.login(bob.Email)
+	defer func(d time.Duration) { StreamHeartbeat = d }(StreamHeartbeat)
+	StreamHeartbeat = 50 * time.Millisecond
+	req, _ := http.NewRequest("GET", e.srv.URL+Prefix+"/me/notifications/stream", nil)
+	req.Header.Set("Authorization", "Bearer "+tok)
+	res, err := e.srv.Client().Do(req)
+	if err != nil || res.StatusCode != http.StatusOK {
+		t.Fatalf("stream: %v %v", res, err)
+	}
+	defer res.Body.Close()
+	r := bufio.NewReader(res.Body)
+	if _, name, _ := readEvent(t, r); name != "hello" {
+		t.Fatalf("first event %s", name)
+	}
+	e.do("POST", "/auth/logout", "", bearer(tok)).status(http.StatusNoContent)
+	ended := make(chan error, 1)
+	go func() {
+		for {
+			if _, err := r.ReadString('\n'); err != nil {
+				ended <- err
+				return
+			}
+		}
+	}()
+	select {
+	case <-ended:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the stream outlived its session")
+	}
+}

@@ -40,7 +40,8 @@ func (a *API) registerStream() {
 		Summary: "Server-Sent Events of my notifications",
 		Description: "A text/event-stream of new notifications and read-state changes, each with the unread count after it. " +
 			"Event ids are numbers per person; reconnect with Last-Event-ID to resume. At most 10 streams per person (429 beyond). " +
-			"A comment line is sent every 15 seconds.",
+			"A comment line is sent every 15 seconds, after the session or token is checked again: the stream ends once it is " +
+			"signed out, revoked or its user deactivated.",
 		Tags: []string{"Notifications"}, Security: signedIn, Errors: []int{http.StatusTooManyRequests}})
 	op.Responses = map[string]*huma.Response{"200": {Description: "The stream.",
 		Content: map[string]*huma.MediaType{"text/event-stream": {Schema: &huma.Schema{Type: huma.TypeString}}}}}
@@ -54,9 +55,16 @@ func (a *API) registerStream() {
 		if n, err := strconv.ParseInt(in.LastEventID, 10, 64); err == nil && n >= 0 {
 			after, resume = n, true
 		}
+		st := stateFrom(ctx)
+		// Checked again on every heartbeat: a stream must end once its
+		// session is signed out or revoked, or its user deactivated.
+		stillValid := func(ctx context.Context) bool {
+			p, err := a.deps.Auth.Authenticate(ctx, st.credential, st.ip)
+			return err == nil && p.User.ID == viewer.ID
+		}
 		return &huma.StreamResponse{Body: func(hc huma.Context) {
 			defer a.deps.Live.Unsubscribe(sub)
-			a.stream(hc.Context(), hc.BodyWriter(), viewer, sub, after, resume)
+			a.stream(hc.Context(), hc.BodyWriter(), viewer, sub, after, resume, stillValid)
 		}}, nil
 	})
 }
@@ -87,7 +95,7 @@ func (s sseWriter) comment() error {
 
 // stream sends the viewer's feed after a resumed position, or from now
 // with a hello, until the client leaves or the server shuts down.
-func (a *API) stream(ctx context.Context, body io.Writer, viewer *core.User, sub *live.Sub, after int64, resume bool) {
+func (a *API) stream(ctx context.Context, body io.Writer, viewer *core.User, sub *live.Sub, after int64, resume bool, stillValid func(context.Context) bool) {
 	w, _ := body.(http.ResponseWriter)
 	if w == nil {
 		return
@@ -147,7 +155,7 @@ func (a *API) stream(ctx context.Context, body io.Writer, viewer *core.User, sub
 			return
 		case <-sub.C:
 		case <-tick.C:
-			if out.comment() != nil {
+			if !stillValid(ctx) || out.comment() != nil {
 				return
 			}
 		}
