@@ -23,8 +23,13 @@ import (
 	"roster/internal/core"
 )
 
-// DefaultMaxPerUser bounds the open streams of one person (tabs, devices).
+// DefaultMaxPerUser bounds the open streams of one person (tabs, devices)
+// on one instance.
 const DefaultMaxPerUser = 10
+
+// DefaultMaxTotal bounds the open streams of one instance: each holds a
+// connection and a goroutine and reads the feed every heartbeat.
+const DefaultMaxTotal = 20_000
 
 // ErrTooMany is returned by Subscribe when the person has too many streams.
 var ErrTooMany = core.Errorf(core.ETOOMANY, "errors.notify.too_many_streams")
@@ -40,6 +45,8 @@ type Sub struct {
 // Hub routes wake-ups to the subscriptions of each person.
 type Hub struct {
 	MaxPerUser int
+	MaxTotal   int
+	total      int
 
 	mu   sync.Mutex
 	subs map[int64]map[*Sub]struct{}
@@ -52,7 +59,7 @@ type Hub struct {
 
 // NewHub returns an in-process hub.
 func NewHub() *Hub {
-	return &Hub{MaxPerUser: DefaultMaxPerUser, subs: map[int64]map[*Sub]struct{}{}, done: make(chan struct{}), logger: slog.Default()}
+	return &Hub{MaxPerUser: DefaultMaxPerUser, MaxTotal: DefaultMaxTotal, subs: map[int64]map[*Sub]struct{}{}, done: make(chan struct{}), logger: slog.Default()}
 }
 
 // channel is the PostgreSQL NOTIFY channel.
@@ -70,9 +77,10 @@ func NewPostgresHub(pool *pgxpool.Pool, logger *slog.Logger) *Hub {
 func (h *Hub) Subscribe(userID int64) (*Sub, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if len(h.subs[userID]) >= h.MaxPerUser {
+	if len(h.subs[userID]) >= h.MaxPerUser || h.total >= h.MaxTotal {
 		return nil, ErrTooMany
 	}
+	h.total++
 	s := &Sub{UserID: userID, C: make(chan struct{}, 1)}
 	if h.subs[userID] == nil {
 		h.subs[userID] = map[*Sub]struct{}{}
@@ -85,6 +93,9 @@ func (h *Hub) Subscribe(userID int64) (*Sub, error) {
 func (h *Hub) Unsubscribe(s *Sub) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	if _, ok := h.subs[s.UserID][s]; ok {
+		h.total--
+	}
 	delete(h.subs[s.UserID], s)
 	if len(h.subs[s.UserID]) == 0 {
 		delete(h.subs, s.UserID)
