@@ -26,8 +26,8 @@ type state struct {
 	// credential is the token or cookie value the caller authenticated
 	// with: a long stream checks it again as it goes.
 	credential string
-	ip        string
-	userAgent string
+	ip         string
+	userAgent  string
 }
 
 type stateKey struct{}

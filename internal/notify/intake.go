@@ -92,8 +92,8 @@ type intakeReq struct {
 	idem *idemKey
 	out  []Accepted
 	err  error
-	done  chan struct{} // closed when out and err are set
-	lead  chan struct{} // closed when this request is to lead the next group
+	done chan struct{} // closed when out and err are set
+	lead chan struct{} // closed when this request is to lead the next group
 }
 
 // intakeGroup is group commit for intake: while one transaction runs,
