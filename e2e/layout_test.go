@@ -20,6 +20,7 @@ import (
 	"roster/internal/account"
 	"roster/internal/auth"
 	"roster/internal/core"
+	"roster/internal/notify"
 	"roster/internal/security"
 )
 
@@ -207,7 +208,7 @@ func TestLayoutAndAccessibility(t *testing.T) {
 			t.Fatalf("%s: page language %q, want %q (%v)", p.name, got, lang, err)
 		}
 		if p.open != "" {
-			if err := chromedp.Do(ctx, chromedp.Evaluate[chromedp.Void](p.open)); err != nil {
+			if err := chromedp.Do(ctx, chromedp.Evaluate[chromedp.Void](p.open, chromedp.EvalAwaitPromise)); err != nil {
 				t.Fatalf("%s: %v", p.name, err)
 			}
 		}
@@ -351,6 +352,45 @@ func TestLayoutAndAccessibility(t *testing.T) {
 	if err != nil {
 		t.Fatalf("sign in: %v", err)
 	}
+	// Notifications of every kind, with long titles, for the centre.
+	var events []notify.EventInput
+	for _, e := range []struct {
+		typ  string
+		data map[string]any
+	}{
+		{"lead.incoming", map[string]any{"source": "form", "url": "https://crm.example/leads/7"}},
+		{"task.assigned", map[string]any{"from": longUserName}},
+		{"chat.message", map[string]any{"text": "¿Podrían enviarme la cotización actualizada con los descuentos por volumen?"}},
+		{"call.missed", nil},
+		{"system.billing", map[string]any{"days": 3}},
+	} {
+		d := map[string]any{"title": longTokenName}
+		for k, v := range e.data {
+			d[k] = v
+		}
+		events = append(events, notify.EventInput{Type: e.typ, Recipients: []int64{admin.ID}, Data: d})
+	}
+	if _, err := a.Notify.Intake(bg, admin, events); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(20 * time.Second); ; {
+		if n, _ := a.Notify.UnreadCount(bg, admin); n >= int64(len(events)) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the notifications were not fanned out")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	// What app.js opens on the centre: the bell's panel and a pop-up.
+	const panelJS = `(() => {
+  document.querySelector("[data-bell-toggle]").click();
+  const p = document.getElementById("popup-template").content.firstElementChild.cloneNode(true);
+  p.querySelector(".popup-title").textContent = document.querySelector(".notice-link").textContent;
+  p.querySelector(".popup-text").textContent = document.querySelector(".notice-body").textContent;
+  document.getElementById("popups").appendChild(p);
+  return new Promise(r => setTimeout(r, 300));
+})()`
 	// One Manage panel open, the last row's: the one with the least room.
 	openMenus := `(() => { const d = document.querySelectorAll("main details.row-menu"); d[d.length - 1].open = true; })()`
 	settings := []layoutPage{
@@ -358,6 +398,9 @@ func TestLayoutAndAccessibility(t *testing.T) {
 		{name: "another user's profile", path: fmt.Sprintf("/settings/users/%d", other.ID)},
 		{name: "security", path: "/settings/security"},
 		{name: "notifications", path: "/settings/notifications"},
+		{name: "notification defaults", path: "/settings/notifications/defaults"},
+		{name: "notification centre", path: "/notifications"},
+		{name: "notification centre, panel and pop-up open", path: "/notifications?category=leads", open: panelJS},
 		{name: "users", path: "/settings/users", open: openMenus},
 		{name: "workspace security", path: "/settings/workspace-security"},
 		{name: "audit log", path: "/settings/audit"},

@@ -13,6 +13,7 @@ targets=(
   "./internal/photo FuzzOrientation 20000x"
   "./internal/security FuzzMatchTOTP 20000x"
   "./internal/security FuzzParseAllowlist 20000x"
+  "./internal/notify FuzzEventData 5000x"
 )
 for t in "${targets[@]}"; do
   set -- $t

@@ -149,6 +149,8 @@ func serveConfig(args []string, stderr io.Writer) (cfg app.Config, logFormat str
 	f.float(&cfg.APIRate, "api-rate", 7, "API requests per second per token or session")
 	f.integer(&cfg.APIBurst, "api-burst", 14, "API burst above the rate")
 	f.duration(&cfg.ShutdownTimeout, "shutdown-timeout", 20*time.Second, "time given to in-flight requests and jobs at shutdown")
+	f.duration(&cfg.JobRescueAfter, "job-rescue-after", 5*time.Minute, "a job left running this long by an instance that died (kill -9, power loss) is run again")
+	f.duration(&cfg.NotificationRetention, "notification-retention", 90*24*time.Hour, "notifications older than this are deleted")
 	f.Usage = func() {
 		fmt.Fprint(f.Output(), "Usage: roster serve [flags]\n\nEach flag can also be set with the environment variable in brackets.\n\nFlags:\n")
 		f.PrintDefaults()

@@ -46,7 +46,8 @@ func TestServeHelpListsEveryFlagWithItsVariable(t *testing.T) {
 		"secret-key": "ROSTER_SECRET_KEY", "trusted-proxies": "ROSTER_TRUSTED_PROXIES", "session-idle": "ROSTER_SESSION_IDLE",
 		"session-max": "ROSTER_SESSION_MAX", "two-factor-idle": "ROSTER_TWO_FACTOR_IDLE", "recent-sign-in": "ROSTER_RECENT_SIGN_IN",
 		"files-url": "ROSTER_FILES_URL", "api-rate": "ROSTER_API_RATE", "api-burst": "ROSTER_API_BURST",
-		"shutdown-timeout": "ROSTER_SHUTDOWN_TIMEOUT",
+		"shutdown-timeout": "ROSTER_SHUTDOWN_TIMEOUT", "job-rescue-after": "ROSTER_JOB_RESCUE_AFTER",
+		"notification-retention": "ROSTER_NOTIFICATION_RETENTION",
 	} {
 		re := regexp.MustCompile(`(?m)^  -` + regexp.QuoteMeta(flag) + `\b[^\n]*\n(\s{4,}[^\n]*\n)*?\s{4,}[^\n]*\[` + env + `\]`)
 		if !re.MatchString(help) {
@@ -60,7 +61,8 @@ func TestServeHelpListsEveryFlagWithItsVariable(t *testing.T) {
 // table, compared with literal values.
 func TestServeDefaultsAreTheDocumentedOnes(t *testing.T) {
 	for _, env := range []string{"ROSTER_ADDR", "ROSTER_METRICS_ADDR", "ROSTER_DATA", "ROSTER_LOG_FORMAT", "ROSTER_SESSION_IDLE", "ROSTER_TWO_FACTOR_IDLE",
-		"ROSTER_SESSION_MAX", "ROSTER_RECENT_SIGN_IN", "ROSTER_API_RATE", "ROSTER_API_BURST", "ROSTER_SHUTDOWN_TIMEOUT"} {
+		"ROSTER_SESSION_MAX", "ROSTER_RECENT_SIGN_IN", "ROSTER_API_RATE", "ROSTER_API_BURST", "ROSTER_SHUTDOWN_TIMEOUT",
+		"ROSTER_JOB_RESCUE_AFTER", "ROSTER_NOTIFICATION_RETENTION"} {
 		t.Setenv(env, "") // restored when the test ends
 		os.Unsetenv(env)
 	}
@@ -84,6 +86,8 @@ func TestServeDefaultsAreTheDocumentedOnes(t *testing.T) {
 		{"--api-rate", cfg.APIRate, 7.0},
 		{"--api-burst", cfg.APIBurst, 14},
 		{"--shutdown-timeout", cfg.ShutdownTimeout, 20 * time.Second},
+		{"--job-rescue-after", cfg.JobRescueAfter, 5 * time.Minute},
+		{"--notification-retention", cfg.NotificationRetention, 90 * day},
 	} {
 		if c.got != c.want {
 			t.Errorf("%s defaults to %v, documented %v", c.name, c.got, c.want)

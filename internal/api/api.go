@@ -23,6 +23,8 @@ import (
 	"roster/internal/auth"
 	"roster/internal/httpx"
 	"roster/internal/i18n"
+	"roster/internal/live"
+	"roster/internal/notify"
 	"roster/internal/profile"
 	"roster/internal/security"
 )
@@ -39,6 +41,8 @@ type Deps struct {
 	Auth          *auth.Service
 	Profiles      *profile.Service
 	Security      *security.Service
+	Notify        *notify.Service
+	Live          *live.Hub // open notification streams
 	I18n          *i18n.Bundle
 	RatePerSecond float64 // per caller; default httpx.DefaultRate
 	RateBurst     int     // default httpx.DefaultBurst
@@ -88,8 +92,8 @@ func (rec recorder) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // New builds the API and its OpenAPI document.
 func New(d Deps) (*API, error) {
 	// Every route is served: the API requires every service it uses.
-	if d.Accounts == nil || d.Auth == nil || d.Profiles == nil || d.Security == nil || d.I18n == nil {
-		return nil, errors.New("api: Deps needs Accounts, Auth, Profiles, Security and I18n")
+	if d.Accounts == nil || d.Auth == nil || d.Profiles == nil || d.Security == nil || d.Notify == nil || d.Live == nil || d.I18n == nil {
+		return nil, errors.New("api: Deps needs Accounts, Auth, Profiles, Security, Notify, Live and I18n")
 	}
 	installErrorConstructor()
 	if d.RatePerSecond <= 0 {
@@ -158,6 +162,7 @@ func New(d Deps) (*API, error) {
 	a.registerTwoFactor()
 	a.registerSessions()
 	a.registerWorkspaceSecurity()
+	a.registerNotifications()
 	return a, nil
 }
 

@@ -14,6 +14,7 @@ import (
 	"roster/internal/auth"
 	"roster/internal/core"
 	"roster/internal/i18n"
+	"roster/internal/live"
 	"roster/internal/services"
 	"roster/internal/services/servicetest"
 	"roster/internal/store"
@@ -588,7 +589,8 @@ func TestNewNeedsEveryService(t *testing.T) {
 		t.Fatal(err)
 	}
 	full := func() Deps {
-		return Deps{Accounts: set.Accounts, Auth: set.Auth, Profiles: set.Profiles, Security: set.Security, I18n: bundle}
+		return Deps{Accounts: set.Accounts, Auth: set.Auth, Profiles: set.Profiles, Security: set.Security, Notify: set.Notify,
+			Live: live.NewHub(), I18n: bundle}
 	}
 	if a, err := New(full()); err != nil || a == nil {
 		t.Fatalf("New with every service: %v, %v", a, err)
@@ -598,6 +600,8 @@ func TestNewNeedsEveryService(t *testing.T) {
 		"Auth":     func(d *Deps) { d.Auth = nil },
 		"Profiles": func(d *Deps) { d.Profiles = nil },
 		"Security": func(d *Deps) { d.Security = nil },
+		"Notify":   func(d *Deps) { d.Notify = nil },
+		"Live":     func(d *Deps) { d.Live = nil },
 		"I18n":     func(d *Deps) { d.I18n = nil },
 	} {
 		d := full()

@@ -18,7 +18,9 @@ import (
 	"roster/internal/core"
 	"roster/internal/httpx"
 	"roster/internal/i18n"
+	"roster/internal/live"
 	"roster/internal/mail/mailtest"
+	"roster/internal/notify"
 	"roster/internal/profile"
 	"roster/internal/security"
 	"roster/internal/services"
@@ -71,6 +73,9 @@ type env struct {
 	accounts *account.Service
 	profiles *profile.Service
 	sec      *security.Service
+	notify   *notify.Service
+	hub      *live.Hub
+	set      *services.Set
 	bundle   *i18n.Bundle
 	mail     *fakeMail
 	api      *API
@@ -96,9 +101,11 @@ func newEnv(t *testing.T, db *store.DB, opts envOpts) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &env{t: t, db: db, bundle: bundle, mail: &fakeMail{}}
-	set := servicetest.New(t, services.Config{DB: db, Mail: e.mail, Auth: opts.auth, BaseURL: "http://localhost"})
-	e.auth, e.accounts, e.profiles, e.sec = set.Auth, set.Accounts, set.Profiles, set.Security
+	e := &env{t: t, db: db, bundle: bundle, mail: &fakeMail{}, hub: live.NewHub()}
+	t.Cleanup(e.hub.Close)
+	set := servicetest.New(t, services.Config{DB: db, Mail: e.mail, Auth: opts.auth, BaseURL: "http://localhost", Live: e.hub})
+	e.set = set
+	e.auth, e.accounts, e.profiles, e.sec, e.notify = set.Auth, set.Accounts, set.Profiles, set.Security, set.Notify
 	if opts.lang == "" {
 		opts.lang = "en"
 	}
@@ -112,7 +119,7 @@ func newEnv(t *testing.T, db *store.DB, opts envOpts) *env {
 	e.admin, e.adminSession = res.User, res.Token
 
 	d := opts.deps
-	d.Accounts, d.Auth, d.Profiles, d.Security, d.I18n = e.accounts, e.auth, e.profiles, e.sec, bundle
+	d.Accounts, d.Auth, d.Profiles, d.Security, d.Notify, d.Live, d.I18n = e.accounts, e.auth, e.profiles, e.sec, e.notify, e.hub, bundle
 	if e.api, err = New(d); err != nil {
 		t.Fatal(err)
 	}

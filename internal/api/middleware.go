@@ -23,8 +23,11 @@ type state struct {
 	loc       *i18n.Localizer
 	principal *auth.Principal // nil for anonymous operations
 	viaCookie bool            // authenticated by the session cookie
-	ip        string
-	userAgent string
+	// credential is the token or cookie value the caller authenticated
+	// with: a long stream checks it again as it goes.
+	credential string
+	ip         string
+	userAgent  string
 }
 
 type stateKey struct{}
@@ -77,7 +80,7 @@ func (a *API) wrap(op *huma.Operation, next func(huma.Context)) http.Handler {
 				}
 				return
 			}
-			st.principal, st.viaCookie = p, viaCookie
+			st.principal, st.viaCookie, st.credential = p, viaCookie, credentialOf(r)
 			st.loc = a.deps.I18n.Localizer(p.User.Language, st.loc.Lang())
 			if p.Token != nil {
 				limitKey = "token:" + strconv.FormatInt(p.Token.ID, 10)
@@ -165,6 +168,18 @@ func (a *API) authenticate(r *http.Request, ip string) (*auth.Principal, bool, e
 	}
 	p, err := a.deps.Auth.Authenticate(r.Context(), c.Value, ip)
 	return p, true, err
+}
+
+// credentialOf is the bearer token, or else the session cookie's value.
+func credentialOf(r *http.Request) string {
+	if h := r.Header.Get("Authorization"); h != "" {
+		_, token, _ := strings.Cut(strings.TrimSpace(h), " ")
+		return strings.TrimSpace(token)
+	}
+	if c, err := r.Cookie(auth.CookieName); err == nil {
+		return c.Value
+	}
+	return ""
 }
 
 // principal returns the caller of an authenticated operation.

@@ -25,7 +25,9 @@ import (
 	"roster/internal/httpx"
 	"roster/internal/i18n"
 	"roster/internal/jobs"
+	"roster/internal/live"
 	"roster/internal/mail"
+	"roster/internal/notify"
 	"roster/internal/photo"
 	"roster/internal/secrets"
 	"roster/internal/services"
@@ -55,19 +57,24 @@ type Config struct {
 	APIRate         float64        // API requests per second per token/session
 	APIBurst        int            // API burst
 	ShutdownTimeout time.Duration  // how long in-flight requests and jobs may finish
-	JobPollInterval time.Duration  // job queue poll interval (tests shorten it)
+	JobPollInterval time.Duration  // job queue poll interval (tests shorten it); default 50ms on SQLite
+	JobRescueAfter  time.Duration  // a job left running this long by a dead instance runs again; default 5m
 	AuthConfig      auth.Config    // sign-in tuning; the session fields above override it
 	Timeouts        httpx.Timeouts // per-route-class read and write deadlines; zero fields: httpx.DefaultTimeouts
+	// NotificationRetention is how long notifications are kept; zero:
+	// notify.DefaultRetention (90 days).
+	NotificationRetention time.Duration
 }
 
 // RouteClasses lists the routes whose deadlines are not those of forms and
 // JSON: photo uploads get longer ones. A route streaming events adds itself
 // here as httpx.ClassStream to get none.
 var RouteClasses = map[string]httpx.RouteClass{
-	"POST /settings/profile/photo":            httpx.ClassUpload,
-	"POST /settings/users/{id}/photo":         httpx.ClassUpload,
-	"PUT " + api.Prefix + "/me/photo":         httpx.ClassUpload,
-	"PUT " + api.Prefix + "/users/{id}/photo": httpx.ClassUpload,
+	"POST /settings/profile/photo":                   httpx.ClassUpload,
+	"POST /settings/users/{id}/photo":                httpx.ClassUpload,
+	"PUT " + api.Prefix + "/me/photo":                httpx.ClassUpload,
+	"PUT " + api.Prefix + "/users/{id}/photo":        httpx.ClassUpload,
+	"GET " + api.Prefix + "/me/notifications/stream": httpx.ClassStream,
 }
 
 // App is a running Roster.
@@ -79,6 +86,7 @@ type App struct {
 	// the command line and tests; their fields are promoted (a.Auth, ...).
 	*services.Set
 	Photos   *photo.Store
+	Live     *live.Hub // open notification streams
 	I18n     *i18n.Bundle
 	Secrets  *secrets.Box
 	Registry *prometheus.Registry
@@ -139,7 +147,8 @@ func Open(ctx context.Context, cfg Config, logger *slog.Logger) (_ *App, err err
 	workers := river.NewWorkers()
 	river.AddWorker(workers, &mail.SendWorker{Sender: sender, Box: a.Secrets})
 	a.Queue, err = jobs.New(jobs.Config{Engine: jobs.Engine(a.DB.Engine), DB: a.DB.W, PgxPool: a.DB.Pgx, Logger: logger,
-		Workers: workers, Registerer: a.Registry, FetchPollInterval: cfg.JobPollInterval})
+		Workers: workers, Registerer: a.Registry, FetchPollInterval: pollInterval(cfg.JobPollInterval, a.DB.Engine),
+		RescueAfter: cfg.JobRescueAfter})
 	if err != nil {
 		return nil, err
 	}
@@ -151,8 +160,17 @@ func Open(ctx context.Context, cfg Config, logger *slog.Logger) (_ *App, err err
 	if a.Photos, err = photo.OpenStore(ctx, cfg.FilesURL, cfg.DataDir); err != nil {
 		return nil, fmt.Errorf("open file storage: %w", err)
 	}
+	if a.DB.Pgx != nil {
+		a.Live = live.NewPostgresHub(a.DB.Pgx, logger)
+	} else {
+		a.Live = live.NewHub()
+	}
 	a.Set = services.New(services.Config{DB: a.DB, Mail: mailQueue, Secrets: a.Secrets, Photos: a.Photos,
-		BaseURL: base.String(), Auth: authCfg, RecentSignIn: cfg.RecentSignIn})
+		BaseURL: base.String(), Auth: authCfg, RecentSignIn: cfg.RecentSignIn,
+		Jobs: a.Queue, Workers: workers, Live: a.Live,
+		Texts:  func(lang string) notify.Translator { return a.I18n.Localizer(lang) },
+		Notify: services.NotifyConfig{Retention: cfg.NotificationRetention}})
+	a.Queue.AddPeriodic(notify.PeriodicJobs()...)
 
 	a.Handler, err = a.routes(base)
 	if err != nil {
@@ -180,14 +198,15 @@ func Migrate(ctx context.Context, db *store.DB) error {
 
 func (a *App) routes(base *url.URL) (http.Handler, error) {
 	https := base.Scheme == "https"
-	pages, err := web.New(web.Deps{Accounts: a.Accounts, Auth: a.Auth, Profiles: a.Profiles, Security: a.Security, I18n: a.I18n, BaseURL: base,
+	pages, err := web.New(web.Deps{Accounts: a.Accounts, Auth: a.Auth, Profiles: a.Profiles, Security: a.Security, Notify: a.Notify, I18n: a.I18n, BaseURL: base,
 		DevOutbox: a.Config.SMTPURL == "", Logger: a.Logger})
 	if err != nil {
 		return nil, fmt.Errorf("pages: %w", err)
 	}
 	mux := http.NewServeMux()
 	pages.Register(mux)
-	jsonAPI, err := api.New(api.Deps{Accounts: a.Accounts, Auth: a.Auth, Profiles: a.Profiles, Security: a.Security, I18n: a.I18n, RatePerSecond: a.Config.APIRate,
+	jsonAPI, err := api.New(api.Deps{Accounts: a.Accounts, Auth: a.Auth, Profiles: a.Profiles, Security: a.Security,
+		Notify: a.Notify, Live: a.Live, I18n: a.I18n, RatePerSecond: a.Config.APIRate,
 		RateBurst: a.Config.APIBurst, Version: Version, SecureCookies: https})
 	if err != nil {
 		return nil, err
@@ -252,6 +271,10 @@ func (a *App) Run(ctx context.Context, ln net.Listener) error {
 	if err := a.Queue.Start(ctx); err != nil {
 		return fmt.Errorf("start job queue: %w", err)
 	}
+	listenCtx, stopListening := context.WithCancel(context.WithoutCancel(ctx))
+	listening := make(chan struct{})
+	go func() { defer close(listening); a.Live.Listen(listenCtx) }()
+	defer func() { stopListening(); <-listening }()
 	// No ReadTimeout or WriteTimeout: httpx.Deadlines sets them per route
 	// class (a server-wide one would cut uploads or be too long for forms).
 	srv := &http.Server{Handler: a.Handler, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute,
@@ -275,6 +298,9 @@ func (a *App) Run(ctx context.Context, ln net.Listener) error {
 	case serveErr = <-errc:
 	}
 	a.Logger.Info("shutting down")
+	// Open streams end now: Shutdown waits for handlers, and a stream's
+	// handler never ends by itself.
+	a.Live.Close()
 	sctx, cancel := context.WithTimeout(context.Background(), a.Config.ShutdownTimeout)
 	defer cancel()
 	err := errors.Join(srv.Shutdown(sctx), a.Queue.Stop(sctx))
@@ -314,6 +340,17 @@ func (a *App) Close() error {
 		errs = append(errs, a.DB.Close())
 	}
 	return errors.Join(errs...)
+}
+
+// pollInterval is how often the queue looks for new jobs. PostgreSQL is
+// told of new jobs by NOTIFY; SQLite has no such signal, so it polls often
+// enough that an event reaches open streams well within a second (one
+// cheap indexed query per interval).
+func pollInterval(configured time.Duration, engine store.Engine) time.Duration {
+	if configured > 0 || engine != store.SQLite {
+		return configured
+	}
+	return 50 * time.Millisecond
 }
 
 func portOf(addr string) string {

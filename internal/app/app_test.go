@@ -35,13 +35,13 @@ type running struct {
 	client *http.Client
 }
 
-func start(t *testing.T, engine store.Engine, cfg app.Config) *running {
+func start(t testing.TB, engine store.Engine, cfg app.Config) *running {
 	t.Helper()
 	return startLogged(t, engine, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
 }
 
 // startLogged is start with the app logging to logger.
-func startLogged(t *testing.T, engine store.Engine, cfg app.Config, logger *slog.Logger) *running {
+func startLogged(t testing.TB, engine store.Engine, cfg app.Config, logger *slog.Logger) *running {
 	// engine "" keeps cfg.DatabaseURL as given.
 	t.Helper()
 	if engine == store.Postgres {
@@ -73,7 +73,7 @@ func startLogged(t *testing.T, engine store.Engine, cfg app.Config, logger *slog
 	return r
 }
 
-func (r *running) shutdown(t *testing.T) {
+func (r *running) shutdown(t testing.TB) {
 	if r.stop == nil {
 		return
 	}

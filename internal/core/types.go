@@ -265,4 +265,5 @@ const (
 	AuditSessionRevoked       AuditAction = "session.revoked"
 	AuditRequireTwoFactor     AuditAction = "workspace.require_two_factor"
 	AuditAllowlistChanged     AuditAction = "workspace.ip_allowlist"
+	AuditNotifyDefaults       AuditAction = "workspace.notification_defaults"
 )

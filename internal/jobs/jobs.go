@@ -41,7 +41,16 @@ const (
 const (
 	QueueDefault = river.QueueDefault
 	QueueMail    = "mail"
+	// QueueNotify carries notification fan-outs and deliveries: many
+	// short jobs, so it gets more workers (NotifyWorkers), and a burst of
+	// events cannot hold up mail or other jobs.
+	QueueNotify = "notify"
 )
+
+// NotifyWorkers is the worker count of QueueNotify. Each poll fetches up
+// to this many jobs, which is what bounds fan-out throughput on SQLite
+// (no LISTEN, one poll per interval).
+const NotifyWorkers = 50
 
 // DefaultMaxAttempts is how often a job runs before River discards it,
 // unless its args set InsertOpts.MaxAttempts. With River's attempt^4 second
@@ -80,7 +89,14 @@ type Config struct {
 	// FetchPollInterval is how often River polls for jobs when it is not
 	// notified of them. Zero keeps River's default; tests use a short one.
 	FetchPollInterval time.Duration
+	// RescueAfter is how long a job may stay running before it is taken
+	// for abandoned (its instance died) and run again; DefaultRescueAfter
+	// when zero. Every job must therefore be safe to run twice.
+	RescueAfter time.Duration
 }
+
+// DefaultRescueAfter is Config.RescueAfter's default.
+const DefaultRescueAfter = 5 * time.Minute
 
 // Queue is a River client plus the metrics fed from its events.
 type Queue struct {
@@ -149,6 +165,7 @@ func New(cfg Config) (*Queue, error) {
 	if len(cfg.Queues) == 0 {
 		queues[QueueDefault] = river.QueueConfig{MaxWorkers: maxWorkers}
 		queues[QueueMail] = river.QueueConfig{MaxWorkers: maxWorkers}
+		queues[QueueNotify] = river.QueueConfig{MaxWorkers: NotifyWorkers}
 	}
 	for name, n := range cfg.Queues {
 		if n <= 0 {
@@ -157,11 +174,19 @@ func New(cfg Config) (*Queue, error) {
 		queues[name] = river.QueueConfig{MaxWorkers: n}
 	}
 
+	rescue := cfg.RescueAfter
+	if rescue <= 0 {
+		rescue = DefaultRescueAfter
+	}
 	rc := &river.Config{
 		Logger:      logger,
 		MaxAttempts: DefaultMaxAttempts,
 		Queues:      queues,
 		Workers:     cfg.Workers,
+		// River wants the rescue delay at least the default job timeout;
+		// workers that need longer say so with their own Timeout.
+		JobTimeout:           min(time.Minute, rescue),
+		RescueStuckJobsAfter: rescue,
 	}
 	if cfg.FetchPollInterval > 0 {
 		rc.FetchPollInterval = cfg.FetchPollInterval
@@ -255,4 +280,23 @@ func (q *Queue) Client() *river.Client[*sql.Tx] { return q.client }
 // logs the outcome.
 func discardLogger() *slog.Logger {
 	return slog.New(slog.DiscardHandler)
+}
+
+// InsertManyTx enqueues several jobs inside the caller's transaction in
+// one batch.
+func (q *Queue) InsertManyTx(ctx context.Context, tx *sql.Tx, params []river.InsertManyParams) error {
+	if len(params) == 0 {
+		return nil
+	}
+	if _, err := q.client.InsertManyFastTx(ctx, tx, params); err != nil {
+		return fmt.Errorf("jobs: enqueue %d jobs: %w", len(params), err)
+	}
+	return nil
+}
+
+// AddPeriodic schedules jobs that run on an interval (call before Start).
+func (q *Queue) AddPeriodic(periodic ...*river.PeriodicJob) {
+	for _, p := range periodic {
+		q.client.PeriodicJobs().Add(p)
+	}
 }

@@ -7,10 +7,13 @@ package services
 import (
 	"time"
 
+	"github.com/riverqueue/river"
+
 	"roster/internal/account"
 	"roster/internal/auth"
 	"roster/internal/events"
 	"roster/internal/mail"
+	"roster/internal/notify"
 	"roster/internal/photo"
 	"roster/internal/profile"
 	"roster/internal/secrets"
@@ -27,9 +30,28 @@ type Config struct {
 	BaseURL      string        // for links in mail
 	Auth         auth.Config   // sign-in tuning
 	RecentSignIn time.Duration // see profile.Config
+	// Jobs is the durable job queue; Workers its worker registry, where
+	// the services register their jobs (before the queue starts).
+	Jobs    notify.Jobs
+	Workers *river.Workers
+	// Texts renders notifications in a person's language.
+	Texts func(lang string) notify.Translator
+	// Live tells open notification streams about changes; nil for none.
+	Live notify.Publisher
+	// Channels are the delivery channels other than the in-app centre.
+	Channels []notify.Adapter
+	// Notify tunes the notification engine (retention, retries).
+	Notify NotifyConfig
 	// Followers act on every recorded event after the security notices
-	// are mailed (the notification centre plugs in here).
+	// are mailed and made notifications.
 	Followers []Follower
+}
+
+// NotifyConfig tunes the notification engine; zero fields keep the
+// defaults of package notify.
+type NotifyConfig struct {
+	Retention time.Duration
+	RetryFor  time.Duration
 }
 
 // Follower acts on every recorded event (see events.Follower).
@@ -42,12 +64,21 @@ type Set struct {
 	Accounts *account.Service
 	Profiles *profile.Service
 	Security *security.Service
+	Notify   *notify.Service
 }
 
 // New builds the set.
 func New(c Config) *Set {
-	rec := events.New(append([]events.Follower{events.NoticeMail{Mail: c.Mail}}, c.Followers...)...)
+	followers := []events.Follower{events.NoticeMail{Mail: c.Mail}, notify.Notices{Jobs: c.Jobs}}
+	rec := events.New(append(followers, c.Followers...)...)
 	s := &Set{Events: rec}
+	s.Notify = notify.New(notify.Config{DB: c.DB, Jobs: c.Jobs, Events: rec, Texts: c.Texts, Live: c.Live, Adapters: c.Channels,
+		Retention: c.Notify.Retention, RetryFor: c.Notify.RetryFor})
+	if c.Workers != nil {
+		if err := s.Notify.Workers(c.Workers); err != nil {
+			panic(err) // a job kind registered twice: a wiring bug
+		}
+	}
 	s.Auth = auth.NewService(c.DB, c.Auth, rec)
 	s.Accounts = account.NewService(c.DB, s.Auth, c.Mail, rec, c.BaseURL)
 	s.Security = security.NewService(c.DB, s.Auth, c.Secrets, c.Mail, rec)

@@ -148,6 +148,37 @@ func TestSecurityNoticesReachFollowers(t *testing.T) {
 		if len(entries) != len(w.events) {
 			t.Fatalf("%d audit entries, %d events followed", len(entries), len(w.events))
 		}
+		// Each notice also became a notification in Bo's centre, in his
+		// language, the newest first.
+		var ids []int64
+		rows, err := db.R.QueryContext(ctx, db.Rebind("SELECT id FROM notify_events WHERE type LIKE 'security.%' ORDER BY id"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for rows.Next() {
+			var id int64
+			if err := rows.Scan(&id); err != nil {
+				t.Fatal(err)
+			}
+			ids = append(ids, id)
+		}
+		rows.Close()
+		for _, id := range ids {
+			if err := set.Notify.Fanout(ctx, id); err != nil {
+				t.Fatal(err)
+			}
+		}
+		page, err := set.Notify.List(ctx, bo, 0, "security", 100)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var inCentre []string
+		for i := len(page.Items) - 1; i >= 0; i-- {
+			inCentre = append(inCentre, page.Items[i].Type)
+		}
+		if strings.Join(inCentre, " ") != strings.Join(noticeNames(want), " ") {
+			t.Fatalf("security notices in the centre:\n got %v\nwant %v", inCentre, want)
+		}
 	})
 }
 

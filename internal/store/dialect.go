@@ -68,3 +68,7 @@ func fromNullMS(v sql.NullInt64) time.Time {
 	}
 	return time.UnixMilli(v.Int64).UTC()
 }
+
+// Rebind turns a query written with ? into the engine's placeholders, for
+// tests that query tables directly.
+func (db *DB) Rebind(query string) string { return db.rebind(query) }

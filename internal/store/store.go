@@ -257,3 +257,25 @@ func collect[T any](rows *sql.Rows, err error, what string, scan func(scanner) (
 	}
 	return out, nil
 }
+
+// Savepoint runs fn inside a savepoint of the transaction q: when fn
+// fails, what it wrote is undone and the transaction goes on (on
+// PostgreSQL, a failed statement otherwise spoils the whole transaction).
+func (q *Q) Savepoint(ctx context.Context, name string, fn func() error) error {
+	if q.Tx == nil {
+		return errors.New("store: savepoint outside a transaction")
+	}
+	if _, err := q.exec(ctx, "SAVEPOINT "+name); err != nil {
+		return fmt.Errorf("savepoint: %w", err)
+	}
+	if err := fn(); err != nil {
+		if _, rerr := q.exec(ctx, "ROLLBACK TO SAVEPOINT "+name); rerr != nil {
+			return errors.Join(err, fmt.Errorf("rollback to savepoint: %w", rerr))
+		}
+		return err
+	}
+	if _, err := q.exec(ctx, "RELEASE SAVEPOINT "+name); err != nil {
+		return fmt.Errorf("release savepoint: %w", err)
+	}
+	return nil
+}

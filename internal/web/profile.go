@@ -265,6 +265,8 @@ func auditKey(a core.AuditAction) string {
 		return i18n.Key("web.audit.require_two_factor")
 	case core.AuditAllowlistChanged:
 		return i18n.Key("web.audit.ip_allowlist")
+	case core.AuditNotifyDefaults:
+		return i18n.Key("web.audit.notification_defaults")
 	}
 	return i18n.Key("web.audit.other")
 }

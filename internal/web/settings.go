@@ -14,29 +14,34 @@ import (
 // flashes maps the ?done= value of a redirect after a successful change to
 // the message shown. Only these fixed names travel in the URL, never text.
 var flashes = map[string]string{
-	"invited":          i18n.Key("web.flash.invited"),
-	"access":           i18n.Key("web.flash.access_saved"),
-	"deactivated":      i18n.Key("web.flash.deactivated"),
-	"reactivated":      i18n.Key("web.flash.reactivated"),
-	"revoked":          i18n.Key("web.flash.token_revoked"),
-	"invite_revoked":   i18n.Key("web.flash.invite_revoked"),
-	"saved":            i18n.Key("web.flash.profile_saved"),
-	"photo_saved":      i18n.Key("web.flash.photo_saved"),
-	"photo_removed":    i18n.Key("web.flash.photo_removed"),
-	"email_cancelled":  i18n.Key("web.flash.email_cancelled"),
-	"password_changed": i18n.Key("web.flash.password_changed"),
-	"reset_sent":       i18n.Key("web.flash.reset_sent"),
-	"totp_on":          i18n.Key("web.flash.totp_on"),
-	"email_on":         i18n.Key("web.flash.email_codes_on"),
-	"two_factor_off":   i18n.Key("web.flash.two_factor_off"),
-	"setup_cancelled":  i18n.Key("web.flash.two_factor_setup_cancelled"),
-	"two_factor_reset": i18n.Key("web.flash.two_factor_reset"),
-	"session_revoked":  i18n.Key("web.flash.session_revoked"),
-	"sessions_revoked": i18n.Key("web.flash.sessions_revoked"),
-	"code_sent":        i18n.Key("web.flash.manage_code_sent"),
-	"require_on":       i18n.Key("web.flash.require_two_factor_on"),
-	"require_off":      i18n.Key("web.flash.require_two_factor_off"),
-	"allowlist_saved":  i18n.Key("web.flash.allowlist_saved"),
+	"invited":               i18n.Key("web.flash.invited"),
+	"access":                i18n.Key("web.flash.access_saved"),
+	"deactivated":           i18n.Key("web.flash.deactivated"),
+	"reactivated":           i18n.Key("web.flash.reactivated"),
+	"revoked":               i18n.Key("web.flash.token_revoked"),
+	"invite_revoked":        i18n.Key("web.flash.invite_revoked"),
+	"saved":                 i18n.Key("web.flash.profile_saved"),
+	"photo_saved":           i18n.Key("web.flash.photo_saved"),
+	"photo_removed":         i18n.Key("web.flash.photo_removed"),
+	"email_cancelled":       i18n.Key("web.flash.email_cancelled"),
+	"password_changed":      i18n.Key("web.flash.password_changed"),
+	"reset_sent":            i18n.Key("web.flash.reset_sent"),
+	"totp_on":               i18n.Key("web.flash.totp_on"),
+	"email_on":              i18n.Key("web.flash.email_codes_on"),
+	"two_factor_off":        i18n.Key("web.flash.two_factor_off"),
+	"setup_cancelled":       i18n.Key("web.flash.two_factor_setup_cancelled"),
+	"two_factor_reset":      i18n.Key("web.flash.two_factor_reset"),
+	"session_revoked":       i18n.Key("web.flash.session_revoked"),
+	"sessions_revoked":      i18n.Key("web.flash.sessions_revoked"),
+	"code_sent":             i18n.Key("web.flash.manage_code_sent"),
+	"require_on":            i18n.Key("web.flash.require_two_factor_on"),
+	"require_off":           i18n.Key("web.flash.require_two_factor_off"),
+	"allowlist_saved":       i18n.Key("web.flash.allowlist_saved"),
+	"notify_saved":          i18n.Key("web.flash.notify_saved"),
+	"notify_defaults_saved": i18n.Key("web.flash.notify_defaults_saved"),
+	"marked_read":           i18n.Key("web.flash.marked_read"),
+	"marked_unread":         i18n.Key("web.flash.marked_unread"),
+	"all_read":              i18n.Key("web.flash.all_read"),
 }
 
 // settingsView starts a page of the settings area with its navigation.
@@ -79,11 +84,6 @@ func (h *Handler) pathID(w http.ResponseWriter, r *http.Request) (id int64, ok b
 		return 0, false
 	}
 	return id, true
-}
-
-func (h *Handler) notifications(w http.ResponseWriter, r *http.Request) {
-	v := h.settingsView(r, "/settings/notifications", i18n.Key("web.notifications.title"))
-	h.render(w, r, http.StatusOK, "notifications", v)
 }
 
 // usersPerPage is the page size of the users list.

@@ -2,6 +2,7 @@ package web
 
 import (
 	"embed"
+	"encoding/json"
 	"fmt"
 	"html/template"
 	"io/fs"
@@ -136,6 +137,17 @@ func (h *Handler) funcs(lang string) template.FuncMap {
 		"disableForm":  disableForm,
 		"twoFactorKey": twoFactorKey,
 		"icon":         h.icon,
+		"badgeCount":   badgeCount,
+		"categoryIcon": categoryIcon,
+		"noticeView": func(n *core.Notification, loc *time.Location, back string) noticeItem {
+			return newNoticeItem(lang, n, loc, back)
+		},
+		"categoryIconsJSON": func() string {
+			buf, _ := json.Marshal(categoryIcons)
+			return string(buf)
+		},
+		"pluralForms": func(key string) string { return h.pluralForms(lang, key) },
+		"notifyKey":   notifyKey,
 	}
 	for k, f := range l.FuncMap() {
 		m[k] = f

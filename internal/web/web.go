@@ -23,6 +23,7 @@ import (
 	"roster/internal/core"
 	"roster/internal/httpx"
 	"roster/internal/i18n"
+	"roster/internal/notify"
 	"roster/internal/profile"
 	"roster/internal/security"
 )
@@ -33,6 +34,7 @@ type Deps struct {
 	Auth     *auth.Service
 	Profiles *profile.Service
 	Security *security.Service
+	Notify   *notify.Service
 	I18n     *i18n.Bundle
 	// BaseURL is the public URL; an https scheme makes cookies Secure.
 	BaseURL *url.URL
@@ -54,8 +56,8 @@ type Handler struct {
 // assets. It fails when a template does not parse or refers to a template
 // that does not exist, so a broken page stops the server at start.
 func New(d Deps) (*Handler, error) {
-	if d.Accounts == nil || d.Auth == nil || d.Profiles == nil || d.Security == nil || d.I18n == nil {
-		return nil, errors.New("web: Accounts, Auth, Profiles, Security and I18n are required")
+	if d.Accounts == nil || d.Auth == nil || d.Profiles == nil || d.Security == nil || d.Notify == nil || d.I18n == nil {
+		return nil, errors.New("web: Accounts, Auth, Profiles, Security, Notify and I18n are required")
 	}
 	if d.Logger == nil {
 		d.Logger = slog.Default()
@@ -114,6 +116,13 @@ func (h *Handler) Register(mux *http.ServeMux) {
 	mux.Handle("POST /settings/security/sessions/revoke-others", h.twoFactorSetup(h.revokeOtherSessions))
 	mux.Handle("POST /settings/security/send-code", h.twoFactorSetup(h.sendManageCode))
 	mux.Handle("GET /settings/notifications", h.signedIn(h.notifications))
+	mux.Handle("POST /settings/notifications", h.signedIn(h.saveNotifications))
+	mux.Handle("GET /settings/notifications/defaults", h.signedIn(h.notifyDefaults))
+	mux.Handle("POST /settings/notifications/defaults", h.signedIn(h.saveNotifyDefaults))
+	mux.Handle("GET /notifications", h.signedIn(h.centre))
+	mux.Handle("POST /notifications/read-all", h.signedIn(h.readAllNotifications))
+	mux.Handle("POST /notifications/{id}/read", h.signedIn(h.setNotificationRead(true)))
+	mux.Handle("POST /notifications/{id}/unread", h.signedIn(h.setNotificationRead(false)))
 	mux.Handle("GET /settings/users", h.signedIn(h.users))
 	mux.Handle("GET /settings/users/{id}", h.signedIn(h.profilePage))
 	mux.Handle("POST /settings/users/{id}", h.signedIn(h.saveProfile))
@@ -203,6 +212,9 @@ type view struct {
 	Fields    map[string]string // translated message per invalid field
 	Form      url.Values        // submitted values to show again
 	Data      any               // page-specific data
+	// Unread is the signed-in person's unread notification count, for
+	// the bell in the top bar.
+	Unread int64
 }
 
 type navItem struct {
@@ -222,6 +234,13 @@ func (h *Handler) pageFor(r *http.Request, title string) *view {
 		ws, err := h.deps.Accounts.Workspace(r.Context(), p.User)
 		if err == nil {
 			v.Workspace = ws
+		}
+		// The bell's count: one point read of an exact counter. A failure
+		// only costs the badge, never the page.
+		if n, err := h.deps.Notify.UnreadCount(r.Context(), p.User); err == nil {
+			v.Unread = n
+		} else {
+			httpx.LogError(r.Context(), h.logger(r.Context()), "unread count", err)
 		}
 	} else if ws, err := h.deps.Accounts.DefaultWorkspace(r.Context()); err == nil && ws != nil {
 		fallback = ws.Language

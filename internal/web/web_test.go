@@ -25,6 +25,7 @@ import (
 	"roster/internal/httpx"
 	"roster/internal/i18n"
 	"roster/internal/mail/mailtest"
+	"roster/internal/notify"
 	"roster/internal/profile"
 	"roster/internal/security"
 	"roster/internal/services"
@@ -71,6 +72,7 @@ type env struct {
 	auth     *auth.Service
 	profiles *profile.Service
 	security *security.Service
+	notify   *notify.Service
 }
 
 // option adjusts the handler's Deps or the services' Config before they
@@ -106,7 +108,8 @@ func newEnv(t *testing.T, db *store.DB, opts ...option) *env {
 	sc.DB, sc.Mail, sc.BaseURL = db, e.queue, d.BaseURL.String()
 	set := servicetest.New(t, sc)
 	e.auth, e.accounts, e.profiles, e.security = set.Auth, set.Accounts, set.Profiles, set.Security
-	d.Auth, d.Accounts, d.Profiles, d.Security = e.auth, e.accounts, e.profiles, e.security
+	d.Auth, d.Accounts, d.Profiles, d.Security, d.Notify = e.auth, e.accounts, e.profiles, e.security, set.Notify
+	e.notify = set.Notify
 	e.h, err = New(d)
 	if err != nil {
 		t.Fatalf("New: %v", err)

@@ -8,13 +8,21 @@ import (
 	"context"
 	"testing"
 
+	"github.com/riverqueue/river"
+
+	"roster/internal/i18n"
+	"roster/internal/jobs"
+	"roster/internal/notify"
 	"roster/internal/photo"
 	"roster/internal/secrets"
 	"roster/internal/services"
+	"roster/internal/store"
 )
 
-// New returns services.New(c) with c.Secrets, c.Photos and c.BaseURL
-// filled in when empty. c.DB and c.Mail must be set.
+// New returns services.New(c) with c.Secrets, c.Photos, c.BaseURL,
+// c.Texts and the job queue filled in when empty. c.DB and c.Mail must be
+// set. The queue is real but not started: a test runs jobs with Queue and
+// Start, or calls the work functions (notify.Service.Fanout) itself.
 func New(t testing.TB, c services.Config) *services.Set {
 	t.Helper()
 	if c.DB == nil || c.Mail == nil {
@@ -38,5 +46,31 @@ func New(t testing.TB, c services.Config) *services.Set {
 	if c.BaseURL == "" {
 		c.BaseURL = "https://roster.example"
 	}
+	if c.Texts == nil {
+		bundle, err := i18n.New()
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.Texts = func(lang string) notify.Translator { return bundle.Localizer(lang) }
+	}
+	if c.Jobs == nil {
+		q, w := Queue(t, c.DB)
+		c.Jobs, c.Workers = q, w
+	}
 	return services.New(c)
+}
+
+// Queue returns an unstarted job queue on db (River's tables migrated)
+// and its worker registry, for services.Config.
+func Queue(t testing.TB, db *store.DB) (*jobs.Queue, *river.Workers) {
+	t.Helper()
+	if err := jobs.Migrate(context.Background(), jobs.Engine(db.Engine), db.W); err != nil {
+		t.Fatal(err)
+	}
+	w := river.NewWorkers()
+	q, err := jobs.New(jobs.Config{Engine: jobs.Engine(db.Engine), DB: db.W, Workers: w})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return q, w
 }

@@ -5,7 +5,10 @@
 //     replaces this one's content in place (scroll kept, flash as a toast);
 //   - the profile photo form shows a preview of a chosen or dropped file
 //     and uploads it with a progress bar;
-//   - copy buttons, and time zone selects defaulting to the browser's zone.
+//   - copy buttons, and time zone selects defaulting to the browser's zone;
+//   - the bell opens a panel of the newest notifications, and one
+//     Server-Sent Events stream keeps the bell, the centre page and pop-ups
+//     of new notifications up to date in every open tab.
 // init(root) wires what lies inside root; it runs at load and again on
 // content that replaced the page's. Submits are handled once, on document.
 (function () {
@@ -29,6 +32,7 @@
     each(root, "button[data-copy]", wireCopy);
     each(root, "select[data-browser-timezone]", wireZone);
     each(root, "form[data-photo-form]", wirePhoto);
+    each(root, "[data-bell-toggle]", wireBell);
   }
 
   // Copy buttons: data-copy names the element whose text is copied.
@@ -422,5 +426,359 @@
     });
   });
 
-  document.addEventListener("DOMContentLoaded", function () { init(document.body); });
+  // ---- Notifications ------------------------------------------------------
+
+  // The bell is server-rendered with the count (a link to the centre
+  // without script). Here it opens a panel, and the stream below keeps
+  // its badge, the centre page and pop-ups current.
+
+  function bellEl() { return document.querySelector("[data-bell]"); }
+
+  // pluralText picks the form of el's data-label-forms (JSON, "#" for the
+  // count) that the page language's CLDR rules give n; data-label-none at 0.
+  function pluralText(el, n) {
+    if (n <= 0 && el.hasAttribute("data-label-none")) {
+      return el.getAttribute("data-label-none");
+    }
+    var forms = {};
+    try {
+      forms = JSON.parse(el.getAttribute("data-label-forms") || "{}");
+    } catch (e) { /* keep the text as it is */ }
+    var cat = "other";
+    try {
+      cat = new Intl.PluralRules(document.documentElement.lang).select(n);
+    } catch (e) { /* "other" */ }
+    var f = forms[cat] || forms.other;
+    return f ? f.split("#").join(String(n)) : null;
+  }
+
+  function setUnread(n) {
+    var bell = bellEl();
+    if (bell) {
+      var count = bell.querySelector("[data-bell-count]");
+      count.textContent = n > 99 ? "99+" : String(n);
+      count.hidden = n <= 0;
+      var label = pluralText(bell, n);
+      if (label) {
+        bell.querySelector("[data-bell-toggle]").setAttribute("aria-label", label);
+      }
+    }
+    var centre = document.querySelector("[data-centre-count]");
+    if (centre) {
+      var t = pluralText(centre, n);
+      if (t) {
+        centre.textContent = t;
+      }
+    }
+  }
+
+  // icon returns an <svg> of the page's sprite, as {{icon}} draws it.
+  function icon(name) {
+    var ns = "http://www.w3.org/2000/svg";
+    var ref = document.querySelector("[data-bell] use");
+    var sprite = ref ? ref.getAttribute("href").split("#")[0] : "";
+    var svg = document.createElementNS(ns, "svg");
+    svg.setAttribute("class", "icon");
+    svg.setAttribute("aria-hidden", "true");
+    svg.setAttribute("focusable", "false");
+    var use = document.createElementNS(ns, "use");
+    use.setAttribute("href", sprite + "#" + name);
+    svg.appendChild(use);
+    return svg;
+  }
+
+  function categoryIcon(category) {
+    var bell = bellEl();
+    try {
+      return JSON.parse(bell.getAttribute("data-icons"))[category] || "bell";
+    } catch (e) {
+      return "bell";
+    }
+  }
+
+  function when(iso) {
+    try {
+      return new Intl.DateTimeFormat(document.documentElement.lang, { dateStyle: "medium", timeStyle: "short" }).format(new Date(iso));
+    } catch (e) {
+      return iso;
+    }
+  }
+
+  // The panel: a popover under the bell listing the ten newest.
+  function wireBell(link) {
+    var bell = link.closest("[data-bell]");
+    var panel = bell.querySelector(".bell-panel");
+    link.setAttribute("role", "button");
+    link.setAttribute("aria-expanded", "false");
+    link.addEventListener("click", function (e) {
+      if (e.ctrlKey || e.metaKey || e.shiftKey || e.altKey || !window.fetch) {
+        return; // a new tab: the centre page
+      }
+      e.preventDefault();
+      if (panel.hidden) {
+        openPanel(bell);
+      } else {
+        closePanel(false);
+      }
+    });
+    link.addEventListener("keydown", function (e) {
+      if (e.key === " ") {
+        e.preventDefault();
+        link.click();
+      }
+    });
+    bell.querySelector("[data-bell-read-all]").addEventListener("click", function () {
+      fetch("/api/v1/me/notifications/read-all", { method: "POST", credentials: "same-origin", headers: { "Accept": "application/json" } })
+        .then(function (res) { return res.ok ? res.json() : null; })
+        .then(function () { setUnread(0); loadPanel(bell); });
+    });
+  }
+
+  function openPanel(bell) {
+    var panel = bell.querySelector(".bell-panel");
+    panel.hidden = false;
+    bell.querySelector("[data-bell-toggle]").setAttribute("aria-expanded", "true");
+    loadPanel(bell);
+    panel.focus();
+  }
+
+  function closePanel(refocus) {
+    var bell = bellEl();
+    if (!bell) {
+      return;
+    }
+    var panel = bell.querySelector(".bell-panel");
+    if (panel.hidden) {
+      return;
+    }
+    panel.hidden = true;
+    var link = bell.querySelector("[data-bell-toggle]");
+    link.setAttribute("aria-expanded", "false");
+    if (refocus) {
+      link.focus();
+    }
+  }
+
+  function loadPanel(bell) {
+    var list = bell.querySelector("[data-bell-list]");
+    var empty = bell.querySelector("[data-bell-empty]");
+    var failed = bell.querySelector("[data-bell-failed]");
+    fetch("/api/v1/me/notifications?limit=10", { credentials: "same-origin", headers: { "Accept": "application/json" } })
+      .then(function (res) {
+        if (!res.ok) {
+          throw new Error(res.status);
+        }
+        return res.json();
+      })
+      .then(function (page) {
+        failed.hidden = true;
+        list.replaceChildren.apply(list, page.items.map(panelItem));
+        empty.hidden = page.items.length > 0;
+        setUnread(page.unread);
+      })
+      .catch(function () {
+        failed.hidden = false;
+        empty.hidden = true;
+      });
+  }
+
+  function panelItem(n) {
+    var li = document.createElement("li");
+    li.setAttribute("data-notice-id", n.id);
+    li.className = n.read_at ? "" : "is-unread";
+    var title = document.createElement("p");
+    title.className = "notice-title";
+    var a = document.createElement("a");
+    a.className = "notice-link";
+    a.href = n.url || "/notifications";
+    if (n.url) {
+      a.rel = "noopener";
+    }
+    a.textContent = n.title;
+    title.appendChild(a);
+    var body = document.createElement("p");
+    body.className = "notice-body";
+    body.textContent = n.body;
+    var time = document.createElement("p");
+    time.className = "notice-body";
+    time.textContent = when(n.created_at);
+    li.append(title, body, time);
+    return li;
+  }
+
+  document.addEventListener("keydown", function (e) {
+    if (e.key === "Escape") {
+      var bell = bellEl();
+      if (bell && !bell.querySelector(".bell-panel").hidden) {
+        e.preventDefault();
+        closePanel(true);
+      }
+    }
+  });
+  document.addEventListener("click", function (e) {
+    var bell = bellEl();
+    if (bell && !bell.contains(e.target)) {
+      closePanel(false);
+    }
+  });
+
+  // Pop-ups of new notifications, at the right, for about eight seconds
+  // (kept while hovered or focused).
+  function popup(n) {
+    var region = document.getElementById("popups");
+    var tpl = document.getElementById("popup-template");
+    if (!region || !tpl) {
+      return;
+    }
+    var el = tpl.content.firstElementChild.cloneNode(true);
+    el.setAttribute("data-popup-id", n.id);
+    el.querySelector(".popup-icon").appendChild(icon(categoryIcon(n.category)));
+    el.querySelector(".popup-title").textContent = n.title;
+    el.querySelector(".popup-text").textContent = n.body;
+    var open = el.querySelector(".popup-open");
+    if (n.url) {
+      open.href = n.url;
+      open.rel = "noopener";
+    } else {
+      open.remove();
+    }
+    var timer;
+    var close = function () {
+      clearTimeout(timer);
+      el.remove();
+    };
+    var arm = function () { clearTimeout(timer); timer = setTimeout(close, 8000); };
+    el.querySelector(".popup-close").addEventListener("click", close);
+    el.addEventListener("mouseenter", function () { clearTimeout(timer); });
+    el.addEventListener("mouseleave", arm);
+    el.addEventListener("focusin", function () { clearTimeout(timer); });
+    el.addEventListener("focusout", arm);
+    region.appendChild(el);
+    while (region.children.length > 3) {
+      region.firstElementChild.remove();
+    }
+    arm();
+  }
+
+  // The centre page: new items at the top of its first page (when they
+  // match its filter), read states as they change in any tab.
+  function centreInsert(n) {
+    var centre = document.querySelector("[data-centre]");
+    var tpl = document.getElementById("notice-template");
+    if (!centre || !tpl || centre.getAttribute("data-first-page") !== "true") {
+      return;
+    }
+    var category = centre.getAttribute("data-category");
+    var list = centre.querySelector("[data-centre-list]");
+    if ((category && category !== n.category) || list.querySelector('[data-notice-id="' + n.id + '"]')) {
+      return;
+    }
+    var li = tpl.content.firstElementChild.cloneNode(true);
+    li.setAttribute("data-notice-id", n.id);
+    li.classList.toggle("is-unread", !n.read_at);
+    li.querySelector(".notice-icon").replaceChildren(icon(categoryIcon(n.category)));
+    var span = li.querySelector(".notice-link");
+    if (n.url) {
+      var a = document.createElement("a");
+      a.className = "notice-link";
+      a.href = n.url;
+      a.rel = "noopener";
+      span.replaceWith(a);
+      span = a;
+    }
+    span.textContent = n.title;
+    li.querySelector(".notice-body").textContent = n.body;
+    var time = li.querySelector("time");
+    time.setAttribute("datetime", n.created_at);
+    time.textContent = when(n.created_at);
+    li.querySelectorAll("form").forEach(function (f) {
+      f.setAttribute("action", f.getAttribute("action").replace("/0/", "/" + n.id + "/"));
+    });
+    list.prepend(li);
+    var empty = centre.querySelector("[data-centre-empty]");
+    if (empty) {
+      empty.hidden = true;
+    }
+  }
+
+  function markItems(id, unread) {
+    document.querySelectorAll(id ? '[data-notice-id="' + id + '"]' : "[data-notice-id]").forEach(function (el) {
+      el.classList.toggle("is-unread", unread);
+    });
+  }
+
+  function onEvent(kind, d) {
+    if (typeof d.unread === "number") {
+      setUnread(d.unread);
+    }
+    switch (kind) {
+    case "hello":
+      // The stream is open (the browser tests wait for this).
+      document.documentElement.setAttribute("data-live", "on");
+      break;
+    case "new":
+      if (d.notification) {
+        if (d.notification.popup === true) {
+          popup(d.notification);
+        }
+        centreInsert(d.notification);
+        var bell = bellEl();
+        if (bell && !bell.querySelector(".bell-panel").hidden) {
+          loadPanel(bell);
+        }
+      }
+      break;
+    case "read":
+    case "unread":
+      markItems(d.id, kind === "unread");
+      break;
+    case "read_all":
+      markItems(0, false);
+      break;
+    case "reset":
+      // The stream could not resume exactly: the list may miss items.
+      if (document.querySelector("[data-centre]")) {
+        location.reload();
+      }
+      break;
+    }
+  }
+
+  // One stream per page; EventSource reconnects by itself, sending
+  // Last-Event-ID, and the server resumes after it.
+  var stream = null;
+  function startStream() {
+    var bell = bellEl();
+    if (!bell || stream || !window.EventSource) {
+      return;
+    }
+    stream = new EventSource(bell.getAttribute("data-stream"));
+    ["hello", "new", "read", "unread", "read_all", "reset"].forEach(function (kind) {
+      stream.addEventListener(kind, function (e) {
+        var d;
+        try {
+          d = JSON.parse(e.data);
+        } catch (err) {
+          return;
+        }
+        onEvent(kind, d);
+      });
+    });
+  }
+  window.addEventListener("pagehide", function () {
+    if (stream) {
+      stream.close();
+      stream = null;
+    }
+  });
+  window.addEventListener("pageshow", function (e) {
+    if (e.persisted) {
+      startStream();
+    }
+  });
+
+  document.addEventListener("DOMContentLoaded", function () {
+    init(document.body);
+    startStream();
+  });
 }());

@@ -1,0 +1,142 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+
+	"roster/internal/core"
+)
+
+// NotifySettings returns the user's own switches; found is false when the
+// user never saved any (the defaults apply).
+func (q *Q) NotifySettings(ctx context.Context, userID int64) (s core.NotifySettings, found bool, err error) {
+	var updated int64
+	err = q.row(ctx, "SELECT receive, email_timing, digest_time, updated_at FROM notify_settings WHERE user_id = ?", userID).
+		Scan(&s.Receive, &s.EmailTiming, &s.DigestTime, &updated)
+	if errors.Is(err, sql.ErrNoRows) {
+		return s, false, nil
+	}
+	if err != nil {
+		return s, false, fmt.Errorf("read notification settings: %w", err)
+	}
+	s.UpdatedAt = fromMS(updated)
+	return s, true, nil
+}
+
+// NotifySettingsOf returns the saved switches of each of userIDs that has
+// any.
+func (q *Q) NotifySettingsOf(ctx context.Context, userIDs []int64) (map[int64]core.NotifySettings, error) {
+	out := make(map[int64]core.NotifySettings, len(userIDs))
+	for chunk := range chunks(userIDs, 500) {
+		rows, err := q.query(ctx, "SELECT user_id, receive, email_timing, digest_time FROM notify_settings WHERE user_id IN ("+marks(len(chunk))+")", anys(chunk)...)
+		if err != nil {
+			return nil, fmt.Errorf("read notification settings: %w", err)
+		}
+		for rows.Next() {
+			var id int64
+			var s core.NotifySettings
+			if err := rows.Scan(&id, &s.Receive, &s.EmailTiming, &s.DigestTime); err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("read notification settings: %w", err)
+			}
+			out[id] = s
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, fmt.Errorf("read notification settings: %w", err)
+		}
+	}
+	return out, nil
+}
+
+// SaveNotifySettings stores the user's switches.
+func (q *Q) SaveNotifySettings(ctx context.Context, userID int64, s core.NotifySettings) error {
+	_, err := q.exec(ctx, `INSERT INTO notify_settings (user_id, receive, email_timing, digest_time, updated_at) VALUES (?, ?, ?, ?, ?)
+		ON CONFLICT (user_id) DO UPDATE SET receive = excluded.receive, email_timing = excluded.email_timing,
+		digest_time = excluded.digest_time, updated_at = excluded.updated_at`,
+		userID, s.Receive, s.EmailTiming, s.DigestTime, ms(q.now()))
+	if err != nil {
+		return fmt.Errorf("save notification settings: %w", err)
+	}
+	return nil
+}
+
+// NotifyPrefs returns the chosen matrix cells of userIDs in the workspace;
+// include user 0 for the workspace's defaults.
+func (q *Q) NotifyPrefs(ctx context.Context, workspaceID int64, userIDs []int64) ([]core.NotifyPref, error) {
+	var out []core.NotifyPref
+	for chunk := range chunks(userIDs, 500) {
+		rows, err := q.query(ctx, "SELECT user_id, type, channel, enabled FROM notify_prefs WHERE workspace_id = ? AND user_id IN ("+marks(len(chunk))+")",
+			append([]any{workspaceID}, anys(chunk)...)...)
+		prefs, err := collect(rows, err, "notification preferences", func(s scanner) (core.NotifyPref, error) {
+			var p core.NotifyPref
+			err := s.Scan(&p.UserID, &p.Type, &p.Channel, &p.Enabled)
+			return p, err
+		})
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, prefs...)
+	}
+	return out, nil
+}
+
+// ReplaceNotifyPrefs makes set the chosen cells of userID (0: the
+// workspace's defaults) for the cells it names, and forgets the cells in
+// unset, which then follow the default again.
+func (q *Q) ReplaceNotifyPrefs(ctx context.Context, workspaceID, userID int64, set []core.NotifyPref, unset []core.NotifyPref) error {
+	for _, p := range unset {
+		if _, err := q.exec(ctx, "DELETE FROM notify_prefs WHERE workspace_id = ? AND user_id = ? AND type = ? AND channel = ?",
+			workspaceID, userID, p.Type, p.Channel); err != nil {
+			return fmt.Errorf("forget notification preference: %w", err)
+		}
+	}
+	for chunk := range chunks(set, 200) {
+		var b strings.Builder
+		args := make([]any, 0, len(chunk)*5)
+		for i, p := range chunk {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			b.WriteString("(?, ?, ?, ?, ?)")
+			args = append(args, workspaceID, userID, p.Type, p.Channel, p.Enabled)
+		}
+		if _, err := q.exec(ctx, "INSERT INTO notify_prefs (workspace_id, user_id, type, channel, enabled) VALUES "+b.String()+
+			" ON CONFLICT (workspace_id, user_id, type, channel) DO UPDATE SET enabled = excluded.enabled", args...); err != nil {
+			return fmt.Errorf("save notification preferences: %w", err)
+		}
+	}
+	return nil
+}
+
+// chunks yields s in slices of at most n.
+func chunks[T any](s []T, n int) func(yield func([]T) bool) {
+	return func(yield func([]T) bool) {
+		for len(s) > 0 {
+			k := min(n, len(s))
+			if !yield(s[:k]) {
+				return
+			}
+			s = s[k:]
+		}
+	}
+}
+
+// marks returns n comma-separated placeholders.
+func marks(n int) string {
+	if n <= 0 {
+		return ""
+	}
+	return strings.Repeat("?, ", n-1) + "?"
+}
+
+func anys[T any](s []T) []any {
+	out := make([]any, len(s))
+	for i, v := range s {
+		out[i] = v
+	}
+	return out
+}
