@@ -22,33 +22,68 @@ type fanoutWorker struct {
 }
 
 func (w *fanoutWorker) Work(ctx context.Context, job *river.Job[FanoutArgs]) error {
-	return w.s.Fanout(ctx, job.Args.EventID)
+	return w.s.Fanout(ctx, job.Args.EventIDs...)
 }
 
-// Fanout makes the event's notifications and deliveries, batch by batch,
-// each batch in one transaction with the delivery jobs it needs. It can
-// run any number of times: the unique (event, user) and (event, user,
+// target is one event to some of its recipients.
+type target struct {
+	e   *core.NotifyEvent
+	t   *Type
+	ids []int64
+}
+
+// Fanout makes the events' notifications and deliveries. Events with named
+// recipients are fanned out together, up to fanoutBatch people per
+// transaction (a burst of single events costs a few transactions); an
+// event for everyone goes through the workspace's active people in
+// batches. Each transaction also enqueues the delivery jobs it needs. It
+// can run any number of times: the unique (event, user) and (event, user,
 // channel) keys make a rerun after a crash add only what is missing.
-func (s *Service) Fanout(ctx context.Context, eventID int64) error {
-	e, err := s.db.Reader().NotifyEvent(ctx, eventID)
-	if errors.Is(err, core.ErrNotFound) {
-		return nil // pruned
-	}
-	if err != nil {
+func (s *Service) Fanout(ctx context.Context, eventIDs ...int64) error {
+	var pending []target
+	size := 0
+	flush := func() error {
+		if len(pending) == 0 {
+			return nil
+		}
+		err := s.fanoutTargets(ctx, pending)
+		pending, size = nil, 0
 		return err
 	}
-	t, ok := TypeOf(e.Type)
-	if !ok {
-		return river.JobCancel(fmt.Errorf("event %d: unknown type %q", e.ID, e.Type))
-	}
-	if !e.AllUsers {
-		for batch := range chunkIDs(e.Recipients, fanoutBatch) {
-			if err := s.fanoutBatch(ctx, e, t, batch); err != nil {
+	for _, id := range eventIDs {
+		e, err := s.db.Reader().NotifyEvent(ctx, id)
+		if errors.Is(err, core.ErrNotFound) {
+			continue // pruned
+		}
+		if err != nil {
+			return err
+		}
+		t, ok := TypeOf(e.Type)
+		if !ok {
+			s.logger.ErrorContext(ctx, "fan-out: unknown type", "event", e.ID, "type", e.Type)
+			continue
+		}
+		if e.AllUsers {
+			if err := s.fanoutAll(ctx, e, t); err != nil {
 				return err
 			}
+			continue
 		}
-		return nil
+		for batch := range chunkIDs(e.Recipients, fanoutBatch) {
+			if size+len(batch) > fanoutBatch {
+				if err := flush(); err != nil {
+					return err
+				}
+			}
+			pending = append(pending, target{e: e, t: t, ids: batch})
+			size += len(batch)
+		}
 	}
+	return flush()
+}
+
+// fanoutAll fans e out to every active person of its workspace.
+func (s *Service) fanoutAll(ctx context.Context, e *core.NotifyEvent, t *Type) error {
 	var after int64
 	for {
 		ids, err := s.db.Reader().ActiveUserIDs(ctx, e.WorkspaceID, after, fanoutBatch)
@@ -58,7 +93,7 @@ func (s *Service) Fanout(ctx context.Context, eventID int64) error {
 		if len(ids) == 0 {
 			return nil
 		}
-		if err := s.fanoutBatch(ctx, e, t, ids); err != nil {
+		if err := s.fanoutTargets(ctx, []target{{e: e, t: t, ids: ids}}); err != nil {
 			return err
 		}
 		after = ids[len(ids)-1]
@@ -77,68 +112,104 @@ func chunkIDs(ids []int64, n int) func(func([]int64) bool) {
 	}
 }
 
-// fanoutBatch fans e out to the users ids (active ones of e's workspace).
-func (s *Service) fanoutBatch(ctx context.Context, e *core.NotifyEvent, t *Type, ids []int64) error {
+// people is what the fan-out knows of one workspace's recipients.
+type people struct {
+	users    map[int64]*core.User // active ones only
+	switches map[int64]core.NotifySettings
+	r        resolver
+	chosen   map[int64]map[cell]bool
+	reach    map[Channel]map[int64]string
+}
+
+// load reads the active ones of ids in the workspace, their switches,
+// cells and reachability.
+func (s *Service) load(ctx context.Context, q *store.Q, workspaceID int64, ids []int64) (*people, error) {
+	all, err := q.UsersByID(ctx, workspaceID, ids)
+	if err != nil {
+		return nil, err
+	}
+	p := &people{users: map[int64]*core.User{}}
+	var active []*core.User
+	var uids []int64
+	for _, u := range all {
+		if u.State == core.StateActive {
+			p.users[u.ID] = u
+			active = append(active, u)
+			uids = append(uids, u.ID)
+		}
+	}
+	if len(active) == 0 {
+		return p, nil
+	}
+	if p.switches, err = q.NotifySettingsOf(ctx, uids); err != nil {
+		return nil, err
+	}
+	prefs, err := q.NotifyPrefs(ctx, workspaceID, append([]int64{0}, uids...))
+	if err != nil {
+		return nil, err
+	}
+	p.r, p.chosen = newResolver(prefs)
+	if p.reach, err = s.usability(ctx, q, active); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// fanoutTargets fans the targets out in one transaction.
+func (s *Service) fanoutTargets(ctx context.Context, targets []target) error {
 	var feed []core.FeedEntry
 	err := s.db.InTx(ctx, func(q *store.Q) error {
-		all, err := q.UsersByID(ctx, e.WorkspaceID, ids)
-		if err != nil {
-			return err
+		byWorkspace := map[int64]*people{}
+		ids := map[int64][]int64{}
+		for _, tg := range targets {
+			ids[tg.e.WorkspaceID] = append(ids[tg.e.WorkspaceID], tg.ids...)
 		}
-		users := all[:0]
-		for _, u := range all {
-			if u.State == core.StateActive {
-				users = append(users, u)
+		for ws, list := range ids {
+			p, err := s.load(ctx, q, ws, unique(list))
+			if err != nil {
+				return err
 			}
-		}
-		if len(users) == 0 {
-			return nil
-		}
-		uids := make([]int64, len(users))
-		for i, u := range users {
-			uids[i] = u.ID
-		}
-		switches, err := q.NotifySettingsOf(ctx, uids)
-		if err != nil {
-			return err
-		}
-		prefs, err := q.NotifyPrefs(ctx, e.WorkspaceID, append([]int64{0}, uids...))
-		if err != nil {
-			return err
-		}
-		r, chosen := newResolver(prefs)
-		reach, err := s.usability(ctx, q, users)
-		if err != nil {
-			return err
+			byWorkspace[ws] = p
 		}
 		texts := map[string]Translator{}
-		ns := make([]*core.Notification, 0, len(users))
+		var ns []*core.Notification
 		var ds []*core.Delivery
-		for _, u := range users {
-			sw, ok := switches[u.ID]
-			if !ok {
-				sw = defaultSwitches()
-			}
-			tr := texts[u.Language]
-			if tr == nil {
-				tr = s.texts(u.Language)
-				texts[u.Language] = tr
-			}
-			text := Render(t, e.Data, tr)
-			ns = append(ns, &core.Notification{WorkspaceID: e.WorkspaceID, UserID: u.ID, EventID: e.ID, Type: t.Key,
-				Category: string(t.Category), Title: text.Title, Body: text.Body, URL: text.URL,
-				Popup: Popup(t, sw.Receive, r.on(t, Browser, chosen[u.ID]))})
-			for _, ch := range Channels {
-				if ch == InApp {
-					continue
+		for _, tg := range targets {
+			p := byWorkspace[tg.e.WorkspaceID]
+			e, t := tg.e, tg.t
+			for _, id := range tg.ids {
+				u := p.users[id]
+				if u == nil {
+					continue // not active (or gone)
 				}
-				dec := Decide(Choice{Type: t, Channel: ch, Receive: sw.Receive, Usable: reach[ch][u.ID] == "", CellOn: r.on(t, ch, chosen[u.ID])})
-				d := &core.Delivery{WorkspaceID: e.WorkspaceID, EventID: e.ID, UserID: u.ID, Channel: string(ch), Status: core.DeliveryQueued}
-				if !dec.Deliver {
-					d.Status, d.Reason = core.DeliverySkipped, dec.Reason
+				sw, ok := p.switches[u.ID]
+				if !ok {
+					sw = defaultSwitches()
 				}
-				ds = append(ds, d)
+				tr := texts[u.Language]
+				if tr == nil {
+					tr = s.texts(u.Language)
+					texts[u.Language] = tr
+				}
+				text := Render(t, e.Data, tr)
+				ns = append(ns, &core.Notification{WorkspaceID: e.WorkspaceID, UserID: u.ID, EventID: e.ID, Type: t.Key,
+					Category: string(t.Category), Title: text.Title, Body: text.Body, URL: text.URL,
+					Popup: Popup(t, sw.Receive, p.r.on(t, Browser, p.chosen[u.ID]))})
+				for _, ch := range Channels {
+					if ch == InApp {
+						continue
+					}
+					dec := Decide(Choice{Type: t, Channel: ch, Receive: sw.Receive, Usable: p.reach[ch][u.ID] == "", CellOn: p.r.on(t, ch, p.chosen[u.ID])})
+					d := &core.Delivery{WorkspaceID: e.WorkspaceID, EventID: e.ID, UserID: u.ID, Channel: string(ch), Status: core.DeliveryQueued}
+					if !dec.Deliver {
+						d.Status, d.Reason = core.DeliverySkipped, dec.Reason
+					}
+					ds = append(ds, d)
+				}
 			}
+		}
+		if len(ns) == 0 {
+			return nil
 		}
 		stored, err := q.InsertNotifications(ctx, ns)
 		if err != nil {
@@ -160,7 +231,7 @@ func (s *Service) fanoutBatch(ctx context.Context, e *core.NotifyEvent, t *Type,
 		return s.jobs.InsertManyTx(ctx, q.Tx, jobs)
 	})
 	if err != nil {
-		return fmt.Errorf("fan out event %d: %w", e.ID, err)
+		return fmt.Errorf("fan out: %w", err)
 	}
 	s.publish(ctx, feed)
 	return nil

@@ -45,9 +45,10 @@ type Accepted struct {
 	Duplicate bool // an event with the same dedupe key existed; nothing new was made
 }
 
-// FanoutArgs is the durable job that fans an event out to its recipients.
+// FanoutArgs is the durable job that fans events out to their
+// recipients: the events one intake transaction took in, together.
 type FanoutArgs struct {
-	EventID int64 `json:"event_id"`
+	EventIDs []int64 `json:"event_ids"`
 }
 
 // Kind implements river.JobArgs.
@@ -198,7 +199,7 @@ func (s *Service) commitGroup(ctx context.Context, batch []*intakeReq) {
 				known[ws][u.ID] = true
 			}
 		}
-		var jobs []river.InsertManyParams
+		var events []int64
 		for _, r := range batch {
 			var v core.Invalid
 			for i, e := range r.in {
@@ -211,7 +212,7 @@ func (s *Service) commitGroup(ctx context.Context, batch []*intakeReq) {
 			if r.err = v.Err(); r.err != nil {
 				continue
 			}
-			var mine []river.InsertManyParams
+			var mine []int64
 			r.err = q.Savepoint(ctx, "intake", func() error {
 				r.out = make([]Accepted, len(r.in))
 				for i, e := range r.in {
@@ -226,7 +227,7 @@ func (s *Service) commitGroup(ctx context.Context, batch []*intakeReq) {
 					}
 					r.out[i] = Accepted{ID: ev.ID, Duplicate: dup}
 					if !dup {
-						mine = append(mine, river.InsertManyParams{Args: FanoutArgs{EventID: ev.ID}})
+						mine = append(mine, ev.ID)
 					}
 				}
 				if r.idem != nil {
@@ -238,7 +239,13 @@ func (s *Service) commitGroup(ctx context.Context, batch []*intakeReq) {
 				r.out = nil
 				continue
 			}
-			jobs = append(jobs, mine...)
+			events = append(events, mine...)
+		}
+		// One fan-out job per slice of the group's events: a burst of
+		// single events is fanned out together.
+		var jobs []river.InsertManyParams
+		for ids := range chunkIDs(events, MaxBatch) {
+			jobs = append(jobs, river.InsertManyParams{Args: FanoutArgs{EventIDs: slices.Clone(ids)}})
 		}
 		return s.jobs.InsertManyTx(ctx, q.Tx, jobs)
 	})

@@ -58,5 +58,5 @@ func (n Notices) Follow(ctx context.Context, q *store.Q, e *core.Event) error {
 	if _, err := q.InsertNotifyEvent(ctx, ev); err != nil {
 		return err
 	}
-	return n.Jobs.InsertTx(ctx, q.Tx, FanoutArgs{EventID: ev.ID}, nil)
+	return n.Jobs.InsertTx(ctx, q.Tx, FanoutArgs{EventIDs: []int64{ev.ID}}, nil)
 }

@@ -642,3 +642,45 @@ func TestConcurrentIntakeSharesTransactionsSafely(t *testing.T) {
 		}
 	})
 }
+
+// TestFanoutOfManyEventsAtOnce: one fan-out job carries several events to
+// the same people; each person gets each once, their feed numbers them in
+// order with the count after each, and a rerun adds nothing.
+func TestFanoutOfManyEventsAtOnce(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		f := newFixture(t, db, 2)
+		ids := []int64{f.users[0].ID, f.users[1].ID}
+		in := make([]notify.EventInput, 3)
+		for i := range in {
+			in[i] = notify.EventInput{Type: "system.report", Recipients: ids, Data: map[string]any{"title": fmt.Sprint("R", i)}}
+		}
+		acc, err := f.n.Intake(ctx, f.admin, in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		events := []int64{acc[0].ID, acc[1].ID, acc[2].ID}
+		for range 2 {
+			if err := f.n.Fanout(ctx, events...); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if n := f.count(t, "notifications"); n != 6 {
+			t.Fatalf("%d notifications, want 6", n)
+		}
+		for _, u := range f.users {
+			entries, _, err := f.n.Feed(ctx, u, 0, 10)
+			if err != nil || len(entries) != 3 {
+				t.Fatalf("feed of %d: %+v %v", u.ID, entries, err)
+			}
+			for i, e := range entries {
+				if e.Seq != int64(i+1) || e.Unread != int64(i+1) || (i > 0 && e.NotificationID <= entries[i-1].NotificationID) {
+					t.Fatalf("feed of %d: %+v", u.ID, entries)
+				}
+			}
+			if n, _ := f.n.UnreadCount(ctx, u); n != 3 {
+				t.Fatalf("unread of %d: %d", u.ID, n)
+			}
+		}
+	})
+}

@@ -123,7 +123,8 @@ func (q *Q) InsertNotifications(ctx context.Context, ns []*core.Notification) ([
 	now := q.now()
 	var stored []*core.Notification
 	for chunk := range chunks(ns, 300) {
-		byUser := make(map[int64]*core.Notification, len(chunk))
+		type key struct{ event, user int64 }
+		byKey := make(map[key]*core.Notification, len(chunk))
 		var b strings.Builder
 		args := make([]any, 0, len(chunk)*11)
 		for i, n := range chunk {
@@ -133,20 +134,20 @@ func (q *Q) InsertNotifications(ctx context.Context, ns []*core.Notification) ([
 			n.CreatedAt = now
 			b.WriteString("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
 			args = append(args, n.WorkspaceID, n.UserID, n.EventID, n.Type, n.Category, n.Title, n.Body, n.URL, n.Popup, ms(now))
-			byUser[n.UserID] = n
+			byKey[key{n.EventID, n.UserID}] = n
 		}
 		rows, err := q.query(ctx, `INSERT INTO notifications (workspace_id, user_id, event_id, type, category, title, body, url, popup, created_at)
-			VALUES `+b.String()+` ON CONFLICT (event_id, user_id) DO NOTHING RETURNING id, user_id`, args...)
+			VALUES `+b.String()+` ON CONFLICT (event_id, user_id) DO NOTHING RETURNING id, event_id, user_id`, args...)
 		if err != nil {
 			return nil, fmt.Errorf("store notifications: %w", err)
 		}
 		for rows.Next() {
-			var id, user int64
-			if err := rows.Scan(&id, &user); err != nil {
+			var id, event, user int64
+			if err := rows.Scan(&id, &event, &user); err != nil {
 				rows.Close()
 				return nil, fmt.Errorf("store notifications: %w", err)
 			}
-			if n := byUser[user]; n != nil {
+			if n := byKey[key{event, user}]; n != nil {
 				n.ID = id
 				stored = append(stored, n)
 			}
@@ -159,39 +160,54 @@ func (q *Q) InsertNotifications(ctx context.Context, ns []*core.Notification) ([
 	return stored, nil
 }
 
-// AddToInboxes counts one new unread notification for each of userIDs
-// (each at most once), numbers the change in each user's feed and returns
-// the feed entries. The inbox row is locked by the statement, so feed
-// numbers become visible in order.
+// AddToInboxes counts each of notifications as one new unread one in its
+// person's inbox, numbers them in each person's feed (in id order) and
+// returns the feed entries. One row per person and statement: the inbox
+// rows are locked by it, in person order, so feed numbers become visible
+// in order and two fan-outs cannot deadlock.
 func (q *Q) AddToInboxes(ctx context.Context, notifications []*core.Notification) ([]core.FeedEntry, error) {
 	now := q.now()
+	byUser := make(map[int64][]*core.Notification)
+	var users []int64
+	for _, n := range notifications {
+		if byUser[n.UserID] == nil {
+			users = append(users, n.UserID)
+		}
+		byUser[n.UserID] = append(byUser[n.UserID], n)
+	}
+	slices.Sort(users)
 	var feed []core.FeedEntry
-	// Inbox rows are locked in user order everywhere, so two transactions
-	// touching the same people cannot deadlock.
-	notifications = slices.Clone(notifications)
-	slices.SortFunc(notifications, func(a, b *core.Notification) int { return cmp.Compare(a.UserID, b.UserID) })
-	for chunk := range chunks(notifications, 400) {
-		byUser := make(map[int64]int64, len(chunk))
+	for chunk := range chunks(users, 400) {
 		var b strings.Builder
-		args := make([]any, 0, len(chunk))
-		for i, n := range chunk {
+		args := make([]any, 0, len(chunk)*3)
+		for i, u := range chunk {
 			if i > 0 {
 				b.WriteString(", ")
 			}
-			b.WriteString("(?, 1, 1)")
-			args = append(args, n.UserID)
-			byUser[n.UserID] = n.ID
+			b.WriteString("(?, ?, ?)")
+			n := len(byUser[u])
+			args = append(args, u, n, n)
 		}
 		rows, err := q.query(ctx, "INSERT INTO notify_inbox (user_id, unread, seq) VALUES "+b.String()+
-			" ON CONFLICT (user_id) DO UPDATE SET unread = notify_inbox.unread + 1, seq = notify_inbox.seq + 1 RETURNING user_id, seq, unread", args...)
-		entries, err := collect(rows, err, "inboxes", func(s scanner) (core.FeedEntry, error) {
-			e := core.FeedEntry{Kind: core.FeedNew, CreatedAt: now}
-			err := s.Scan(&e.UserID, &e.Seq, &e.Unread)
-			e.NotificationID = byUser[e.UserID]
-			return e, err
+			" ON CONFLICT (user_id) DO UPDATE SET unread = notify_inbox.unread + excluded.unread, seq = notify_inbox.seq + excluded.seq RETURNING user_id, seq, unread", args...)
+		type after struct{ user, seq, unread int64 }
+		rets, err := collect(rows, err, "inboxes", func(s scanner) (after, error) {
+			var a after
+			err := s.Scan(&a.user, &a.seq, &a.unread)
+			return a, err
 		})
 		if err != nil {
 			return nil, err
+		}
+		var entries []core.FeedEntry
+		for _, r := range rets {
+			ns := byUser[r.user]
+			slices.SortFunc(ns, func(a, b *core.Notification) int { return cmp.Compare(a.ID, b.ID) })
+			k := int64(len(ns))
+			for i, n := range ns {
+				entries = append(entries, core.FeedEntry{UserID: r.user, Seq: r.seq - k + int64(i) + 1, Kind: core.FeedNew,
+					NotificationID: n.ID, Unread: r.unread - k + int64(i) + 1, CreatedAt: now})
+			}
 		}
 		if err := q.insertFeed(ctx, entries); err != nil {
 			return nil, err
@@ -384,8 +400,8 @@ func (q *Q) InsertDeliveries(ctx context.Context, ds []*core.Delivery) ([]*core.
 	var stored []*core.Delivery
 	for chunk := range chunks(ds, 300) {
 		type key struct {
-			user    int64
-			channel string
+			event, user int64
+			channel     string
 		}
 		byKey := make(map[key]*core.Delivery, len(chunk))
 		var b strings.Builder
@@ -397,21 +413,21 @@ func (q *Q) InsertDeliveries(ctx context.Context, ds []*core.Delivery) ([]*core.
 			d.CreatedAt, d.UpdatedAt = now, now
 			b.WriteString("(?, ?, ?, ?, ?, ?, ?, ?)")
 			args = append(args, d.WorkspaceID, d.EventID, d.UserID, d.Channel, d.Status, d.Reason, ms(now), ms(now))
-			byKey[key{d.UserID, d.Channel}] = d
+			byKey[key{d.EventID, d.UserID, d.Channel}] = d
 		}
 		rows, err := q.query(ctx, `INSERT INTO notify_deliveries (workspace_id, event_id, user_id, channel, status, reason, created_at, updated_at)
-			VALUES `+b.String()+` ON CONFLICT (event_id, user_id, channel) DO NOTHING RETURNING id, user_id, channel`, args...)
+			VALUES `+b.String()+` ON CONFLICT (event_id, user_id, channel) DO NOTHING RETURNING id, event_id, user_id, channel`, args...)
 		if err != nil {
 			return nil, fmt.Errorf("store deliveries: %w", err)
 		}
 		for rows.Next() {
-			var id, user int64
+			var id, event, user int64
 			var ch string
-			if err := rows.Scan(&id, &user, &ch); err != nil {
+			if err := rows.Scan(&id, &event, &user, &ch); err != nil {
 				rows.Close()
 				return nil, fmt.Errorf("store deliveries: %w", err)
 			}
-			if d := byKey[key{user, ch}]; d != nil {
+			if d := byKey[key{event, user, ch}]; d != nil {
 				d.ID = id
 				stored = append(stored, d)
 			}
