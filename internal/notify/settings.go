@@ -202,6 +202,11 @@ func (s *Service) SaveSettings(ctx context.Context, viewer *core.User, in Settin
 		return nil, err
 	}
 	err := s.db.InTx(ctx, func(q *store.Q) error {
+		// The workspace's defaults decide which cells are stored (see
+		// savePrefs): hold them still while we compare.
+		if err := q.LockWorkspace(ctx, viewer.WorkspaceID); err != nil {
+			return err
+		}
 		own, found, err := q.NotifySettings(ctx, viewer.ID)
 		if err != nil {
 			return err
@@ -268,6 +273,9 @@ func (s *Service) SaveWorkspaceDefaults(ctx context.Context, viewer *core.User, 
 		return nil, err
 	}
 	err := s.db.InTx(ctx, func(q *store.Q) error {
+		if err := q.LockWorkspace(ctx, viewer.WorkspaceID); err != nil {
+			return err
+		}
 		if err := s.savePrefs(ctx, q, viewer.WorkspaceID, 0, prefs); err != nil {
 			return err
 		}
