@@ -21,6 +21,7 @@ import (
 	"roster/internal/auth"
 	"roster/internal/core"
 	"roster/internal/notify"
+	"roster/internal/notify"
 	"roster/internal/security"
 )
 
@@ -313,6 +314,7 @@ func TestLayoutAndAccessibility(t *testing.T) {
 		{name: "sign-in", path: "/login"},
 		{name: "invitation", path: inviteLink},
 		{name: "password reset", path: resetLink},
+		{name: "unsubscribe", path: "/unsubscribe/" + notify.UnsubscribeToken(a.Secrets.MAC, other.ID, "task.assigned")},
 		{name: "not found", path: "/no-such-page"},
 	}
 	for _, lang := range languages {

@@ -163,7 +163,7 @@ type Delivery struct {
 	EventID   int64     `json:"event_id"`
 	Channel   string    `json:"channel"`
 	Status    string    `json:"status" enum:"queued,sent,failed,skipped"`
-	Reason    string    `json:"reason,omitempty" doc:"For skipped: preference, master_off, channel_unavailable or read."`
+	Reason    string    `json:"reason,omitempty" doc:"For skipped: preference, master_off, channel_unavailable, read, digest (the person gets a daily digest) or notice (a security notice, mailed by the notice mailer)."`
 	Attempts  int       `json:"attempts"`
 	LastError string    `json:"last_error,omitempty"`
 	CreatedAt time.Time `json:"created_at"`

@@ -28,6 +28,7 @@ import (
 	"roster/internal/live"
 	"roster/internal/mail"
 	"roster/internal/notify"
+	"roster/internal/notify/email"
 	"roster/internal/photo"
 	"roster/internal/secrets"
 	"roster/internal/services"
@@ -165,9 +166,21 @@ func Open(ctx context.Context, cfg Config, logger *slog.Logger) (_ *App, err err
 	} else {
 		a.Live = live.NewHub()
 	}
+	emailChannel, err := email.New(email.Config{Sender: sender, BaseURL: strings.TrimSuffix(base.String(), "/"), MAC: a.Secrets.MAC,
+		Texts: func(lang string) mail.Translator { return a.I18n.Localizer(lang) },
+		Workspaces: func(ctx context.Context, id int64) (string, error) {
+			ws, err := a.DB.Reader().Workspace(ctx, id)
+			if err != nil {
+				return "", err
+			}
+			return ws.Name, nil
+		}})
+	if err != nil {
+		return nil, err
+	}
 	a.Set = services.New(services.Config{DB: a.DB, Mail: mailQueue, Secrets: a.Secrets, Photos: a.Photos,
 		BaseURL: base.String(), Auth: authCfg, RecentSignIn: cfg.RecentSignIn,
-		Jobs: a.Queue, Workers: workers, Live: a.Live,
+		Jobs: a.Queue, Workers: workers, Live: a.Live, Channels: []notify.Adapter{emailChannel},
 		Texts:  func(lang string) notify.Translator { return a.I18n.Localizer(lang) },
 		Notify: services.NotifyConfig{Retention: cfg.NotificationRetention}})
 	a.Queue.AddPeriodic(notify.PeriodicJobs()...)

@@ -6,13 +6,19 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"fmt"
+	"mime"
 	"net/http"
+	netmail "net/mail"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"roster/internal/account"
 	"roster/internal/app"
+	"roster/internal/core"
+	"roster/internal/mail/mailtest"
+	"roster/internal/profile"
 	"roster/internal/store"
 	"roster/internal/testenv"
 )
@@ -174,3 +180,107 @@ func TestShutdownClosesStreams(t *testing.T) {
 		t.Fatal("the stream was not closed at shutdown")
 	}
 }
+
+// TestNotificationEmail: an event for a person who gets it by email (the
+// default for task.assigned) goes through the real queue to a real SMTP
+// server: From, To, the subject in the person's language, both parts, the
+// item and settings links and the one-click List-Unsubscribe pair; the
+// one-click POST turns email off for that type, without a sign-in. A
+// temporary SMTP failure is retried into exactly one mail; a permanent
+// one fails the delivery, visibly.
+func TestNotificationEmail(t *testing.T) {
+	each(t, func(t *testing.T, engine store.Engine) {
+		ctx := context.Background()
+		smtpd := mailtest.NewServer(t)
+		r := start(t, engine, app.Config{SMTPURL: smtpd.URL(), MailFrom: "roster@example.com"})
+		setup, err := r.Accounts.Setup(ctx, account.SetupInput{Workspace: "Acme", Name: "Ana", Email: "ana@example.com", Password: "tangerine-violin", Timezone: "UTC", Language: "en"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		bea, err := r.Accounts.CreateUser(ctx, account.CreateUserInput{Workspace: "Acme", Name: "Bea", Email: "bea@example.com", Password: "tangerine-violin"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := r.Profiles.Update(ctx, bea, bea.ID, profile.Changes{Language: ptr("es")}, ""); err != nil {
+			t.Fatal(err)
+		}
+		bea, _ = r.DB.Reader().User(ctx, bea.ID)
+		token, _, err := r.Auth.CreateAPIToken(ctx, setup.User, "CRM", 30*24*time.Hour)
+		if err != nil {
+			t.Fatal(err)
+		}
+		before := len(smtpd.Messages())
+		postEvent(t, r, token, fmt.Sprintf(`{"type":"task.assigned","recipients":[%d],"data":{"title":"Llamar a Globex","from":"Ana","url":"https://crm.example/tasks/7"}}`, bea.ID))
+		msgs := smtpd.WaitFor(t, before+1, 10*time.Second)
+		raw := string(msgs[len(msgs)-1].Data)
+		parsed, err := netmail.ReadMessage(strings.NewReader(raw))
+		if err != nil {
+			t.Fatal(err)
+		}
+		subject, _ := new(mime.WordDecoder).DecodeHeader(parsed.Header.Get("Subject"))
+		if !strings.Contains(parsed.Header.Get("From"), "roster@example.com") || !strings.Contains(parsed.Header.Get("To"), "bea@example.com") ||
+			subject != "Nueva tarea: Llamar a Globex" && !strings.Contains(subject, "Llamar a Globex") || subject == "New task: Llamar a Globex" {
+			t.Fatalf("headers: From %q To %q Subject %q", parsed.Header.Get("From"), parsed.Header.Get("To"), subject)
+		}
+		unsub := parsed.Header.Get("List-Unsubscribe")
+		if parsed.Header.Get("List-Unsubscribe-Post") != "List-Unsubscribe=One-Click" || !strings.HasPrefix(unsub, "<"+r.URL+"/unsubscribe/") {
+			t.Fatalf("List-Unsubscribe %q, Post %q", unsub, parsed.Header.Get("List-Unsubscribe-Post"))
+		}
+		for _, want := range []string{"text/plain", "text/html", "https://crm.example/tasks/7", r.URL + "/settings/notifications"} {
+			if !strings.Contains(raw, want) {
+				t.Fatalf("mail lacks %q:\n%s", want, raw)
+			}
+		}
+		// The one-click POST, as a mail client sends it: no cookie, no Origin.
+		res, err := http.Post(strings.Trim(unsub, "<>"), "application/x-www-form-urlencoded", strings.NewReader("List-Unsubscribe=One-Click"))
+		if err != nil || res.StatusCode != http.StatusOK {
+			t.Fatalf("one-click: %v %v", res, err)
+		}
+		res.Body.Close()
+		s, err := r.Notify.Settings(ctx, bea)
+		if err != nil || s.Cells.On("task.assigned", "email") || !s.Cells.On("mention", "email") {
+			t.Fatalf("after one-click: task.assigned email %v, mention email %v (%v)", s.Cells.On("task.assigned", "email"), s.Cells.On("mention", "email"), err)
+		}
+		// A forged or altered link changes nothing.
+		res, _ = http.Post(r.URL+"/unsubscribe/"+strconv.FormatInt(bea.ID, 10)+".bWVudGlvbg.AAAAAAAAAAAAAAAAAAAAAA", "text/plain", nil)
+		if res.StatusCode != http.StatusNotFound {
+			t.Fatalf("forged link: %d", res.StatusCode)
+		}
+		res.Body.Close()
+
+		// Temporary failure, then success: one mail, delivery sent after 2 attempts.
+		deliveryOf := func(eventCount int) *core.Delivery {
+			t.Helper()
+			var d *core.Delivery
+			waitFor(t, "the email delivery to settle", func() bool {
+				ds, _ := r.DB.Reader().Deliveries(ctx, bea.WorkspaceID, bea.ID, 0, 100)
+				var emails []*core.Delivery
+				for _, x := range ds {
+					if x.Channel == "email" {
+						emails = append(emails, x)
+					}
+				}
+				if len(emails) < eventCount {
+					return false
+				}
+				d = emails[0] // newest
+				return d.Status != core.DeliveryQueued
+			})
+			return d
+		}
+		smtpd.FailNext(1, 451)
+		before = len(smtpd.Messages())
+		postEvent(t, r, token, fmt.Sprintf(`{"type":"mention","recipients":[%d],"data":{"title":"Globex","from":"Ana"}}`, bea.ID))
+		if d := deliveryOf(2); d.Status != core.DeliverySent || d.Attempts != 2 || len(smtpd.WaitFor(t, before+1, 10*time.Second)) != before+1 {
+			t.Fatalf("after a 451: %+v, %d mails", d, len(smtpd.Messages())-before)
+		}
+		// Permanent: failed, with the error, and no mail.
+		smtpd.FailNext(1, 550)
+		postEvent(t, r, token, fmt.Sprintf(`{"type":"mention","recipients":[%d],"data":{"title":"Initech","from":"Ana"}}`, bea.ID))
+		if d := deliveryOf(3); d.Status != core.DeliveryFailed || !strings.Contains(d.LastError, "550") {
+			t.Fatalf("after a 550: %+v", d)
+		}
+	})
+}
+
+func ptr[T any](v T) *T { return &v }

@@ -73,9 +73,9 @@ func RequestIP(r *http.Request) string {
 }
 
 // LinkPrefixes are the path prefixes of the one-time links Roster mails
-// (invitation, password reset, email confirmation and undo): what follows them is a
+// (invitation, password reset, email confirmation and undo, unsubscribe): what follows them is a
 // secret. A new mailed link route must be listed here.
-var LinkPrefixes = []string{"/invite/", "/password/reset/", "/email/confirm/", "/email/undo/"}
+var LinkPrefixes = []string{"/invite/", "/password/reset/", "/email/confirm/", "/email/undo/", "/unsubscribe/"}
 
 // loggedPath keeps one-time link tokens out of the logs: for a route with a
 // {token} wildcard the pattern is logged instead of the path that holds

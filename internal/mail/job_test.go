@@ -7,6 +7,7 @@ import (
 	"errors"
 	"log/slog"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -192,7 +193,7 @@ func TestDevOutbox(t *testing.T) {
 	if err := d.Send(context.Background(), m); err != nil {
 		t.Fatal(err)
 	}
-	if len(store.mail) != 1 || store.mail[0] != m {
+	if len(store.mail) != 1 || !reflect.DeepEqual(store.mail[0], m) {
 		t.Fatalf("stored %+v", store.mail)
 	}
 	out := logs.String()

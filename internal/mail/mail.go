@@ -29,6 +29,8 @@ type Message struct {
 	// WorkspaceID is the workspace of the recipient (or invitee): the dev
 	// outbox shows a mail only to that workspace's admins.
 	WorkspaceID int64 `json:"workspace_id,omitempty"`
+	// Headers are extra header fields, e.g. List-Unsubscribe.
+	Headers map[string]string `json:"headers,omitempty"`
 }
 
 // Sender delivers a Message.

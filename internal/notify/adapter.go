@@ -33,6 +33,9 @@ const (
 	UnusableNoDevice       = "no_device"       // no mobile app registered
 	UnusableNoSubscription = "no_subscription" // no browser subscribed
 	UnusableNotConnected   = "not_connected"   // Telegram not linked
+	// UnusableDigest: the person gets email once a day; an event's own
+	// email is skipped with ReasonDigest.
+	UnusableDigest = "digest"
 )
 
 // Message is what an adapter sends: one notification to one person.

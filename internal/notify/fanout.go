@@ -201,8 +201,13 @@ func (s *Service) fanoutTargets(ctx context.Context, targets []target) error {
 					}
 					dec := Decide(Choice{Type: t, Channel: ch, Receive: sw.Receive, Usable: p.reach[ch][u.ID] == "", CellOn: p.r.on(t, ch, p.chosen[u.ID])})
 					d := &core.Delivery{WorkspaceID: e.WorkspaceID, EventID: e.ID, UserID: u.ID, Channel: string(ch), Status: core.DeliveryQueued}
-					if !dec.Deliver {
+					if dec.Deliver && ch == Email && t.Internal() {
+						d.Status, d.Reason = core.DeliverySkipped, ReasonNotice
+					} else if !dec.Deliver {
 						d.Status, d.Reason = core.DeliverySkipped, dec.Reason
+						if dec.Reason == ReasonChannelUnavailable && p.reach[ch][u.ID] == UnusableDigest {
+							d.Reason = ReasonDigest
+						}
 					}
 					ds = append(ds, d)
 				}

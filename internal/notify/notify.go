@@ -58,6 +58,9 @@ type Config struct {
 	// DefaultRetryFor when zero.
 	RetryFor time.Duration
 	Logger   *slog.Logger
+	// MAC signs one-click unsubscribe links (secrets.Box.MAC); nil: no
+	// links are made.
+	MAC func(string) []byte
 }
 
 // Service is the notification domain.
@@ -73,12 +76,13 @@ type Service struct {
 	logger    *slog.Logger
 	now       func() time.Time
 	group     intakeGroup
+	mac       func(string) []byte
 }
 
 // New builds the service.
 func New(c Config) *Service {
 	s := &Service{db: c.DB, jobs: c.Jobs, events: c.Events, texts: c.Texts, live: c.Live, adapters: map[Channel]Adapter{},
-		retention: c.Retention, retryFor: c.RetryFor, logger: c.Logger, now: time.Now}
+		retention: c.Retention, retryFor: c.RetryFor, logger: c.Logger, now: time.Now, mac: c.MAC}
 	for _, a := range c.Adapters {
 		s.adapters[a.Channel()] = a
 	}

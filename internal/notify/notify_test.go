@@ -557,7 +557,8 @@ func TestInboxReadStateCountAndFeed(t *testing.T) {
 func TestSecurityNoticesReachTheCentre(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
-		f := newFixture(t, db, 1)
+		email := &fakeChannel{ch: notify.Email}
+		f := newFixture(t, db, 1, email)
 		bob := f.users[0]
 		off := false
 		if _, err := f.n.SaveSettings(ctx, bob, notify.SettingsInput{Receive: &off}); err != nil {
@@ -586,6 +587,15 @@ func TestSecurityNoticesReachTheCentre(t *testing.T) {
 		n := page.Items[0]
 		if n.Type != "security.new_device" || !n.Popup || !strings.Contains(n.Body, "192.0.2.7") || !strings.Contains(n.Title, "Firefox") {
 			t.Fatalf("notice with the master switch off: %+v", n)
+		}
+		// The security-notice mailer mails it (in the change's
+		// transaction); the email channel does not send a second copy.
+		var status, reason string
+		if err := db.R.QueryRow(db.Rebind("SELECT status, reason FROM notify_deliveries WHERE channel = 'email' AND user_id = ?"), bob.ID).Scan(&status, &reason); err != nil {
+			t.Fatal(err)
+		}
+		if status != "skipped" || reason != "notice" || len(email.sent) != 0 {
+			t.Fatalf("email delivery of a security notice: %s/%s, %d sent", status, reason, len(email.sent))
 		}
 	})
 }

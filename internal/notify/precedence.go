@@ -7,6 +7,13 @@ const (
 	ReasonMasterOff          = "master_off"
 	ReasonChannelUnavailable = "channel_unavailable"
 	ReasonRead               = "read"
+	// ReasonDigest: email for a person who chose the daily digest is
+	// not sent one by one; the digest carries it.
+	ReasonDigest = "digest"
+	// ReasonNotice: a security notice is mailed by the security-notice
+	// mailer in the change's own transaction (events.NoticeMail), so its
+	// email delivery here would be a second copy.
+	ReasonNotice = "notice"
 )
 
 // Decision is whether one event reaches one person on one channel, and

@@ -73,7 +73,7 @@ func New(c Config) *Set {
 	rec := events.New(append(followers, c.Followers...)...)
 	s := &Set{Events: rec}
 	s.Notify = notify.New(notify.Config{DB: c.DB, Jobs: c.Jobs, Events: rec, Texts: c.Texts, Live: c.Live, Adapters: c.Channels,
-		Retention: c.Notify.Retention, RetryFor: c.Notify.RetryFor})
+		Retention: c.Notify.Retention, RetryFor: c.Notify.RetryFor, MAC: c.Secrets.MAC})
 	if c.Workers != nil {
 		if err := s.Notify.Workers(c.Workers); err != nil {
 			panic(err) // a job kind registered twice: a wiring bug

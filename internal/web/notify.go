@@ -415,3 +415,40 @@ func newNoticeItem(lang string, n *core.Notification, loc *time.Location, back s
 	return noticeItem{ID: n.ID, Unread: n.ReadAt.IsZero(), Icon: categoryIcon(n.Category), URL: n.URL, Title: n.Title,
 		Body: n.Body, ISO: n.CreatedAt.UTC().Format(time.RFC3339), When: formatDateTime(lang, loc, n.CreatedAt), Back: back}
 }
+
+type unsubscribeData struct {
+	Token string
+	Type  string // the type's name in the page's language
+	Done  bool
+}
+
+// unsubscribeForm asks before turning email off: a person clicking the
+// link in a mail gets a button (mail scanners that open links change
+// nothing).
+func (h *Handler) unsubscribeForm(w http.ResponseWriter, r *http.Request) {
+	h.unsubscribePage(w, r, false)
+}
+
+// unsubscribe turns email off for the link's person and type at once. It
+// is also the RFC 8058 one-click POST a mail client sends with
+// List-Unsubscribe=One-Click, without a sign-in.
+func (h *Handler) unsubscribe(w http.ResponseWriter, r *http.Request) {
+	h.unsubscribePage(w, r, true)
+}
+
+func (h *Handler) unsubscribePage(w http.ResponseWriter, r *http.Request, apply bool) {
+	token := r.PathValue("token")
+	read := h.deps.Notify.ReadUnsubscribe
+	if apply {
+		read = h.deps.Notify.Unsubscribe
+	}
+	u, t, err := read(r.Context(), token)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	v := h.pageFor(r, i18n.Key("web.unsubscribe.title"))
+	h.speak(v, u.Language, "web.unsubscribe.title")
+	v.Data = unsubscribeData{Token: token, Type: h.loc(v.Lang).T("notify.type." + t.Key + ".name"), Done: apply}
+	h.render(w, r, http.StatusOK, "unsubscribe", v)
+}

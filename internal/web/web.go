@@ -100,6 +100,8 @@ func (h *Handler) Register(mux *http.ServeMux) {
 	mux.Handle("POST /settings/profile/password", h.signedIn(h.changePassword))
 	mux.Handle("GET /photos/{id}/{version}/{size}", h.twoFactorSetup(h.servePhoto))
 	mux.HandleFunc("GET /email/confirm/{token}", h.confirmEmail)
+	mux.HandleFunc("GET /unsubscribe/{token}", h.unsubscribeForm)
+	mux.HandleFunc("POST /unsubscribe/{token}", h.unsubscribe)
 	mux.HandleFunc("GET /email/undo/{token}", h.undoEmailForm)
 	mux.HandleFunc("POST /email/undo/{token}", h.undoEmail)
 	mux.HandleFunc("GET /password/reset/{token}", h.resetForm)

@@ -1,0 +1,114 @@
+// Package email is the email channel of notifications: one email per
+// delivery, sent through the one mailer (SMTP, or the dev outbox), in the
+// recipient's language from the embedded templates, with a one-click
+// unsubscribe link (RFC 8058) on everything but security notices.
+package email
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+
+	"roster/internal/core"
+	"roster/internal/mail"
+	"roster/internal/notify"
+	"roster/internal/store"
+)
+
+// Config is what the channel is built from.
+type Config struct {
+	Sender  mail.Sender // SMTP, or the dev outbox
+	Texts   func(lang string) mail.Translator
+	BaseURL string // for links
+	// MAC signs the one-click unsubscribe links (secrets.Box.MAC).
+	MAC func(string) []byte
+	// Workspaces names a workspace in the mail.
+	Workspaces func(ctx context.Context, id int64) (string, error)
+}
+
+// Channel sends notifications by email.
+type Channel struct{ c Config }
+
+var _ notify.Adapter = (*Channel)(nil)
+
+// New returns the email channel.
+func New(c Config) (*Channel, error) {
+	if c.Sender == nil || c.Texts == nil || c.MAC == nil || c.Workspaces == nil {
+		return nil, errors.New("email: Config needs Sender, Texts, MAC and Workspaces")
+	}
+	if _, err := url.Parse(c.BaseURL); err != nil || c.BaseURL == "" {
+		return nil, fmt.Errorf("email: base URL %q", c.BaseURL)
+	}
+	return &Channel{c: c}, nil
+}
+
+// Channel implements notify.Adapter.
+func (*Channel) Channel() notify.Channel { return notify.Email }
+
+// Reach implements notify.Adapter: everyone with an address, except those
+// who chose the daily digest (their email comes once a day).
+func (ch *Channel) Reach(ctx context.Context, q *store.Q, users []*core.User) (map[int64]string, error) {
+	ids := make([]int64, len(users))
+	for i, u := range users {
+		ids[i] = u.ID
+	}
+	switches, err := q.NotifySettingsOf(ctx, ids)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[int64]string)
+	for _, u := range users {
+		if s, ok := switches[u.ID]; ok && s.EmailTiming == core.EmailDaily {
+			out[u.ID] = notify.UnusableDigest
+		}
+	}
+	return out, nil
+}
+
+// Headers of a notification mail that can be turned off in one click.
+const (
+	HeaderListUnsubscribe     = "List-Unsubscribe"
+	HeaderListUnsubscribePost = "List-Unsubscribe-Post"
+)
+
+// Send implements notify.Adapter. A permanent SMTP failure (a 5xx for the
+// recipient) fails the delivery; anything else is retried.
+func (ch *Channel) Send(ctx context.Context, m *notify.Message) error {
+	msg, err := ch.Compose(ctx, m)
+	if err != nil {
+		return &notify.SendError{Err: err, Permanent: true}
+	}
+	if err := ch.c.Sender.Send(ctx, msg); err != nil {
+		return &notify.SendError{Err: err, Permanent: mail.IsPermanent(err)}
+	}
+	return nil
+}
+
+// Compose renders the mail of one delivery.
+func (ch *Channel) Compose(ctx context.Context, m *notify.Message) (mail.Message, error) {
+	u, n := m.User, m.Notification
+	workspace, err := ch.c.Workspaces(ctx, u.WorkspaceID)
+	if err != nil {
+		return mail.Message{}, err
+	}
+	link := n.URL
+	if link == "" {
+		link = ch.c.BaseURL + "/notifications"
+	}
+	data := map[string]any{"Name": u.Name, "Workspace": workspace, "Title": n.Title, "Body": n.Body, "Link": link,
+		"SettingsURL": ch.c.BaseURL + "/settings/notifications", "Unsubscribe": ""}
+	headers := map[string]string{}
+	if token := notify.UnsubscribeToken(ch.c.MAC, u.ID, n.Type); token != "" {
+		unsub := ch.c.BaseURL + "/unsubscribe/" + token
+		data["Unsubscribe"] = unsub
+		headers[HeaderListUnsubscribe] = "<" + unsub + ">"
+		headers[HeaderListUnsubscribePost] = "List-Unsubscribe=One-Click"
+	}
+	subject, text, html, err := mail.Render("notification", ch.c.Texts(u.Language), u.Language, data)
+	if err != nil {
+		return mail.Message{}, err
+	}
+	return mail.Message{To: u.Email, Subject: subject, Text: text, HTML: html, Lang: u.Language, Template: "notification",
+		WorkspaceID: u.WorkspaceID, Headers: headers}, nil
+}
