@@ -21,7 +21,6 @@ import (
 	"roster/internal/auth"
 	"roster/internal/core"
 	"roster/internal/notify"
-	"roster/internal/notify"
 	"roster/internal/security"
 )
 

@@ -21,7 +21,9 @@ import (
 
 type noMail struct{}
 
-func (noMail) EnqueueTx(context.Context, *sql.Tx, int64, string, string, string, map[string]any) error { return nil }
+func (noMail) EnqueueTx(context.Context, *sql.Tx, int64, string, string, string, map[string]any) error {
+	return nil
+}
 
 type recorder struct{ sent []mail.Message }
 
