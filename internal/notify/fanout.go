@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/riverqueue/river"
 
@@ -13,8 +14,10 @@ import (
 
 // fanoutBatch is how many recipients one fan-out transaction covers: big
 // enough that an event to 10,000 people takes few round trips, small
-// enough that a transaction stays short.
-const fanoutBatch = 1000
+// enough that a transaction stays short (well inside a job's timeout, so
+// a fan-out cut short has committed most of its work and its retry goes
+// on from there).
+const fanoutBatch = 250
 
 type fanoutWorker struct {
 	river.WorkerDefaults[FanoutArgs]
@@ -240,4 +243,10 @@ func (s *Service) fanoutTargets(ctx context.Context, targets []target) error {
 	}
 	s.publish(ctx, feed)
 	return nil
+}
+
+// NextRetry retries soon, with jitter: every attempt keeps what its
+// transactions committed, and the work is idempotent.
+func (w *fanoutWorker) NextRetry(job *river.Job[FanoutArgs]) time.Time {
+	return time.Now().Add(Backoff(job.Attempt))
 }
