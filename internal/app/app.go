@@ -154,7 +154,7 @@ func Open(ctx context.Context, cfg Config, logger *slog.Logger) (_ *App, err err
 		return nil, err
 	}
 
-	mailQueue := &mail.Queue{Jobs: a.Queue, Box: a.Secrets,
+	mailQueue := &mail.Queue{Jobs: a.Queue, Box: a.Secrets, SettingsURL: strings.TrimSuffix(base.String(), "/") + "/settings/notifications",
 		Translations: func(lang string) mail.Translator { return a.I18n.Localizer(lang) }}
 	authCfg := cfg.AuthConfig
 	authCfg.IdleTimeout, authCfg.AbsoluteTimeout, authCfg.TwoFactorIdle = cfg.SessionIdle, cfg.SessionMax, cfg.TwoFactorIdle
@@ -180,7 +180,7 @@ func Open(ctx context.Context, cfg Config, logger *slog.Logger) (_ *App, err err
 	}
 	a.Set = services.New(services.Config{DB: a.DB, Mail: mailQueue, Secrets: a.Secrets, Photos: a.Photos,
 		BaseURL: base.String(), Auth: authCfg, RecentSignIn: cfg.RecentSignIn,
-		Jobs: a.Queue, Workers: workers, Live: a.Live, Channels: []notify.Adapter{emailChannel},
+		Jobs: a.Queue, Workers: workers, Live: a.Live, Channels: []notify.Adapter{emailChannel}, Digests: emailChannel,
 		Texts:  func(lang string) notify.Translator { return a.I18n.Localizer(lang) },
 		Notify: services.NotifyConfig{Retention: cfg.NotificationRetention}})
 	a.Queue.AddPeriodic(notify.PeriodicJobs()...)

@@ -6,7 +6,10 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"fmt"
+	"io"
 	"mime"
+	"mime/multipart"
+	"mime/quotedprintable"
 	"net/http"
 	netmail "net/mail"
 	"strconv"
@@ -16,8 +19,10 @@ import (
 
 	"roster/internal/account"
 	"roster/internal/app"
+	"roster/internal/auth"
 	"roster/internal/core"
 	"roster/internal/mail/mailtest"
+	"roster/internal/notify"
 	"roster/internal/profile"
 	"roster/internal/store"
 	"roster/internal/testenv"
@@ -193,22 +198,7 @@ func TestNotificationEmail(t *testing.T) {
 		ctx := context.Background()
 		smtpd := mailtest.NewServer(t)
 		r := start(t, engine, app.Config{SMTPURL: smtpd.URL(), MailFrom: "roster@example.com"})
-		setup, err := r.Accounts.Setup(ctx, account.SetupInput{Workspace: "Acme", Name: "Ana", Email: "ana@example.com", Password: "tangerine-violin", Timezone: "UTC", Language: "en"})
-		if err != nil {
-			t.Fatal(err)
-		}
-		bea, err := r.Accounts.CreateUser(ctx, account.CreateUserInput{Workspace: "Acme", Name: "Bea", Email: "bea@example.com", Password: "tangerine-violin"})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := r.Profiles.Update(ctx, bea, bea.ID, profile.Changes{Language: ptr("es")}, ""); err != nil {
-			t.Fatal(err)
-		}
-		bea, _ = r.DB.Reader().User(ctx, bea.ID)
-		token, _, err := r.Auth.CreateAPIToken(ctx, setup.User, "CRM", 30*24*time.Hour)
-		if err != nil {
-			t.Fatal(err)
-		}
+		_, bea, token := adminAndMember(t, r, "es")
 		before := len(smtpd.Messages())
 		postEvent(t, r, token, fmt.Sprintf(`{"type":"task.assigned","recipients":[%d],"data":{"title":"Llamar a Globex","from":"Ana","url":"https://crm.example/tasks/7"}}`, bea.ID))
 		msgs := smtpd.WaitFor(t, before+1, 10*time.Second)
@@ -284,3 +274,151 @@ func TestNotificationEmail(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// adminAndMember sets up workspace Acme with its admin Ana and a member,
+// Bea, who reads in lang, and an API token of Ana's.
+func adminAndMember(t *testing.T, r *running, lang string) (*auth.LoginResult, *core.User, string) {
+	t.Helper()
+	ctx := context.Background()
+	setup, err := r.Accounts.Setup(ctx, account.SetupInput{Workspace: "Acme", Name: "Ana", Email: "ana@example.com", Password: "tangerine-violin", Timezone: "UTC", Language: "en"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bea, err := r.Accounts.CreateUser(ctx, account.CreateUserInput{Workspace: "Acme", Name: "Bea", Email: "bea@example.com", Password: "tangerine-violin"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.Profiles.Update(ctx, bea, bea.ID, profile.Changes{Language: ptr(lang)}, ""); err != nil {
+		t.Fatal(err)
+	}
+	bea, _ = r.DB.Reader().User(ctx, bea.ID)
+	token, _, err := r.Auth.CreateAPIToken(ctx, setup.User, "CRM", 30*24*time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return setup, bea, token
+}
+
+// TestDigestEmail: the daily digest through the real mailer and
+// templates to an in-process SMTP server: From, To, the subject in the
+// person's language, both parts, the items' links, "and N more" with the
+// centre, the settings link and the one-click pair, which turns the
+// digest off. Every other mail carries the settings link too.
+func TestDigestEmail(t *testing.T) {
+	each(t, func(t *testing.T, engine store.Engine) {
+		ctx := context.Background()
+		smtpd := mailtest.NewServer(t)
+		r := start(t, engine, app.Config{SMTPURL: smtpd.URL(), MailFrom: "roster@example.com"})
+		setup, bea, token := adminAndMember(t, r, "ru")
+		daily, at := core.EmailDaily, "09:00"
+		if _, err := r.Notify.SaveSettings(ctx, bea, notify.SettingsInput{EmailTiming: &daily, DigestTime: &at}); err != nil {
+			t.Fatal(err)
+		}
+		before := len(smtpd.Messages())
+		for i := range 7 { // one after the other, so the newest are known
+			postEvent(t, r, token, fmt.Sprintf(`{"type":"task.assigned","recipients":[%d],"data":{"title":"Задача %d","from":"Ana","url":"https://crm.example/tasks/%d"}}`, bea.ID, i, i))
+			waitFor(t, "the event to be held for the digest", func() bool {
+				var n int
+				_ = r.DB.R.QueryRow(r.DB.Rebind("SELECT COUNT(*) FROM notify_deliveries WHERE user_id = ? AND reason = 'digest'"), bea.ID).Scan(&n)
+				return n == i+1
+			})
+		}
+		if got := len(smtpd.Messages()); got != before {
+			t.Fatalf("%d mails went at the time of the events to a person on the daily digest", got-before)
+		}
+		// Make the digest due now, as the schedule would at 09:00.
+		if _, err := r.DB.W.Exec(r.DB.Rebind("UPDATE notify_settings SET digest_next_at = ? WHERE user_id = ?"), time.Now().UnixMilli(), bea.ID); err != nil {
+			t.Fatal(err)
+		}
+		if n, err := r.Notify.QueueDueDigests(ctx); err != nil || n != 1 {
+			t.Fatalf("queued %d digests (%v)", n, err)
+		}
+		msgs := smtpd.WaitFor(t, before+1, 10*time.Second)
+		raw := string(msgs[len(msgs)-1].Data)
+		parsed, err := netmail.ReadMessage(strings.NewReader(raw))
+		if err != nil {
+			t.Fatal(err)
+		}
+		subject, _ := new(mime.WordDecoder).DecodeHeader(parsed.Header.Get("Subject"))
+		if !strings.Contains(parsed.Header.Get("From"), "roster@example.com") || !strings.Contains(parsed.Header.Get("To"), "bea@example.com") ||
+			subject != "Ваша ежедневная сводка: 7 непрочитанных уведомлений" {
+			t.Fatalf("headers: From %q To %q Subject %q", parsed.Header.Get("From"), parsed.Header.Get("To"), subject)
+		}
+		unsub := parsed.Header.Get("List-Unsubscribe")
+		if parsed.Header.Get("List-Unsubscribe-Post") != "List-Unsubscribe=One-Click" || !strings.HasPrefix(unsub, "<"+r.URL+"/unsubscribe/") {
+			t.Fatalf("List-Unsubscribe %q, Post %q", unsub, parsed.Header.Get("List-Unsubscribe-Post"))
+		}
+		body := decodedParts(t, parsed)
+		for _, want := range []string{"text/plain", "text/html", "https://crm.example/tasks/6", "https://crm.example/tasks/2", "и ещё 2",
+			r.URL + "/notifications", r.URL + "/settings/notifications"} {
+			if !strings.Contains(body, want) {
+				t.Fatalf("digest lacks %q:\n%s", want, body)
+			}
+		}
+		if strings.Contains(body, "https://crm.example/tasks/1\"") || strings.Contains(body, "https://crm.example/tasks/1\n") {
+			t.Errorf("the digest shows more than the 5 newest:\n%s", body)
+		}
+		res, err := http.Post(strings.Trim(unsub, "<>"), "application/x-www-form-urlencoded", strings.NewReader("List-Unsubscribe=One-Click"))
+		if err != nil || res.StatusCode != http.StatusOK {
+			t.Fatalf("one-click: %v %v", res, err)
+		}
+		res.Body.Close()
+		s, err := r.Notify.Settings(ctx, bea)
+		if err != nil || s.Cells.On("task.assigned", "email") || s.Cells.On("mention", "email") {
+			t.Fatalf("after the digest's one-click: email still on (%v)", err)
+		}
+		// Another mail (a password reset, through the mail queue) links the
+		// settings page in its footer.
+		before = len(smtpd.Messages())
+		if err := r.Profiles.SendPasswordReset(ctx, setup.User, bea.ID, ""); err != nil {
+			t.Fatal(err)
+		}
+		msgs = smtpd.WaitFor(t, before+1, 10*time.Second)
+		parsed, err = netmail.ReadMessage(strings.NewReader(string(msgs[len(msgs)-1].Data)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if body := decodedParts(t, parsed); !strings.Contains(body, r.URL+"/settings/notifications") || !strings.Contains(body, "Настройки уведомлений") {
+			t.Errorf("a password reset mail lacks the settings link:\n%s", body)
+		}
+	})
+}
+
+// decodedParts returns the headers and decoded bodies of every part of m.
+func decodedParts(t *testing.T, m *netmail.Message) string {
+	t.Helper()
+	var out strings.Builder
+	mediaType, params, err := mime.ParseMediaType(m.Header.Get("Content-Type"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(mediaType, "multipart/") {
+		b, _ := io.ReadAll(decodeTransfer(m.Header.Get("Content-Transfer-Encoding"), m.Body))
+		return mediaType + "\n" + string(b)
+	}
+	mr := multipart.NewReader(m.Body, params["boundary"])
+	for {
+		p, err := mr.NextPart()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		out.WriteString(p.Header.Get("Content-Type") + "\n")
+		b, _ := io.ReadAll(decodeTransfer(p.Header.Get("Content-Transfer-Encoding"), p))
+		out.Write(b)
+		out.WriteString("\n")
+	}
+	return out.String()
+}
+
+func decodeTransfer(enc string, r io.Reader) io.Reader {
+	switch strings.ToLower(enc) {
+	case "quoted-printable":
+		return quotedprintable.NewReader(r)
+	case "base64":
+		return base64.NewDecoder(base64.StdEncoding, r)
+	}
+	return r
+}

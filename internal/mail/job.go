@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"time"
 
 	"github.com/riverqueue/river"
@@ -93,6 +94,9 @@ type Queue struct {
 	Jobs         Inserter
 	Translations Localizers
 	Box          *secrets.Box
+	// SettingsURL is the notification settings page, linked from the
+	// footer of every mail; "" for none.
+	SettingsURL string
 }
 
 // EnqueueTx renders template for lang with data and enqueues its delivery
@@ -108,6 +112,13 @@ type Enqueuer interface {
 var _ Enqueuer = (*Queue)(nil)
 
 func (q *Queue) EnqueueTx(ctx context.Context, tx *sql.Tx, workspaceID int64, to, lang, template string, data map[string]any) error {
+	if q.SettingsURL != "" {
+		data = maps.Clone(data)
+		if data == nil {
+			data = map[string]any{}
+		}
+		data["ManageURL"] = q.SettingsURL
+	}
 	subject, text, html, err := Render(template, q.Translations(lang), lang, data)
 	if err != nil {
 		return fmt.Errorf("render %s mail: %w", template, err)

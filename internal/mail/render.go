@@ -80,7 +80,8 @@ var loadTemplates = sync.OnceValues(func() (map[string]templateSet, error) {
 
 // Render renders the mail template name in lang with the translator t and
 // returns the subject and both body parts. data holds the template's
-// fields; "Lang" is added.
+// fields; "Lang" is added. "ManageURL", when given, puts a link to the
+// person's notification settings in the footer.
 func Render(name string, t Translator, lang string, data map[string]any) (subject, text, html string, err error) {
 	return render(name, t, lang, data, false)
 }
@@ -125,6 +126,9 @@ func render(name string, t Translator, lang string, data map[string]any, strict 
 	d := make(map[string]any, len(data)+1)
 	maps.Copy(d, data)
 	d["Lang"] = lang
+	if _, ok := d["ManageURL"]; !ok {
+		d["ManageURL"] = "" // the footer's settings link, when the sender has one
+	}
 
 	textT, err := set.text.Clone()
 	if err != nil {

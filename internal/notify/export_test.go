@@ -10,3 +10,8 @@ func DeliverForTest(ctx context.Context, s *Service, id int64) error { return s.
 
 // SetClockForTest moves the service's clock.
 func SetClockForTest(s *Service, now func() time.Time) { s.now = now }
+
+// SendDigestForTest runs one digest's send as its job does.
+func SendDigestForTest(ctx context.Context, s *Service, userID int64, date string) error {
+	return s.sendDigests(ctx, []DigestRef{{UserID: userID, Date: date}})
+}

@@ -202,15 +202,20 @@ func (s *Service) fanoutTargets(ctx context.Context, targets []target) error {
 					if ch == InApp {
 						continue
 					}
-					dec := Decide(Choice{Type: t, Channel: ch, Receive: sw.Receive, Usable: p.reach[ch][u.ID] == "", CellOn: p.r.on(t, ch, p.chosen[u.ID])})
+					// A person on the daily digest can be reached by email,
+					// once a day: the rule decides as for anyone, and what
+					// would go now is held for the digest.
+					reach := p.reach[ch][u.ID]
+					dec := Decide(Choice{Type: t, Channel: ch, Receive: sw.Receive, Usable: reach == "" || reach == UnusableDigest,
+						CellOn: p.r.on(t, ch, p.chosen[u.ID])})
 					d := &core.Delivery{WorkspaceID: e.WorkspaceID, EventID: e.ID, UserID: u.ID, Channel: string(ch), Status: core.DeliveryQueued}
-					if dec.Deliver && ch == Email && t.Internal() {
+					switch {
+					case dec.Deliver && ch == Email && t.Internal():
 						d.Status, d.Reason = core.DeliverySkipped, ReasonNotice
-					} else if !dec.Deliver {
+					case dec.Deliver && reach == UnusableDigest:
+						d.Status, d.Reason = core.DeliverySkipped, ReasonDigest
+					case !dec.Deliver:
 						d.Status, d.Reason = core.DeliverySkipped, dec.Reason
-						if dec.Reason == ReasonChannelUnavailable && p.reach[ch][u.ID] == UnusableDigest {
-							d.Reason = ReasonDigest
-						}
 					}
 					ds = append(ds, d)
 				}

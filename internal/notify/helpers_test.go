@@ -75,8 +75,16 @@ type fixture struct {
 // turn from the six), and services with the given channels.
 func newFixture(t testing.TB, db *store.DB, n int, channels ...notify.Adapter) *fixture {
 	t.Helper()
+	return newFixtureWith(t, db, n, services.Config{Channels: channels})
+}
+
+// newFixtureWith is newFixture with services built from c (DB and Mail
+// filled in).
+func newFixtureWith(t testing.TB, db *store.DB, n int, c services.Config) *fixture {
+	t.Helper()
 	ctx := context.Background()
-	set := servicetest.New(t, services.Config{DB: db, Mail: noMail{}, Channels: channels})
+	c.DB, c.Mail = db, noMail{}
+	set := servicetest.New(t, c)
 	f := &fixture{db: db, set: set, n: set.Notify}
 	f.ws = &core.Workspace{Name: "Acme", Timezone: "UTC", Language: "en", Country: "US"}
 	langs := []string{"en", "es", "pt-BR", "id", "tr", "ru"}

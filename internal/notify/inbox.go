@@ -196,6 +196,9 @@ func (s *Service) Prune(ctx context.Context, cutoff time.Time) (int, error) {
 			break
 		}
 	}
+	if err := s.db.Writer().PruneDigests(ctx, cutoff); err != nil {
+		return total, err
+	}
 	for {
 		var n int
 		err := s.db.InTx(ctx, func(q *store.Q) error {
@@ -215,7 +218,8 @@ func (s *Service) Prune(ctx context.Context, cutoff time.Time) (int, error) {
 // PeriodicJobs are the jobs the queue runs on a schedule.
 func PeriodicJobs() []*river.PeriodicJob {
 	return []*river.PeriodicJob{river.NewPeriodicJob(river.PeriodicInterval(time.Hour),
-		func() (river.JobArgs, *river.InsertOpts) { return PruneArgs{}, nil }, &river.PeriodicJobOpts{RunOnStart: true})}
+		func() (river.JobArgs, *river.InsertOpts) { return PruneArgs{}, nil }, &river.PeriodicJobOpts{RunOnStart: true}),
+		digestPeriodic()}
 }
 
 // Deliveries lists a user's deliveries, newest first (admins only; a user

@@ -61,6 +61,9 @@ type Config struct {
 	// MAC signs one-click unsubscribe links (secrets.Box.MAC); nil: no
 	// links are made.
 	MAC func(string) []byte
+	// Digests mails daily digests (the email channel); nil: none are
+	// sent.
+	Digests DigestSender
 }
 
 // Service is the notification domain.
@@ -77,12 +80,13 @@ type Service struct {
 	now       func() time.Time
 	group     intakeGroup
 	mac       func(string) []byte
+	digests   DigestSender
 }
 
 // New builds the service.
 func New(c Config) *Service {
 	s := &Service{db: c.DB, jobs: c.Jobs, events: c.Events, texts: c.Texts, live: c.Live, adapters: map[Channel]Adapter{},
-		retention: c.Retention, retryFor: c.RetryFor, logger: c.Logger, now: time.Now, mac: c.MAC}
+		retention: c.Retention, retryFor: c.RetryFor, logger: c.Logger, now: time.Now, mac: c.MAC, digests: c.Digests}
 	for _, a := range c.Adapters {
 		s.adapters[a.Channel()] = a
 	}
@@ -99,12 +103,18 @@ func New(c Config) *Service {
 }
 
 // Workers registers the service's jobs with River: fan-out, delivery,
-// pruning.
+// digests, pruning.
 func (s *Service) Workers(w *river.Workers) error {
 	if err := river.AddWorkerSafely(w, &fanoutWorker{s: s}); err != nil {
 		return err
 	}
 	if err := river.AddWorkerSafely(w, &deliverWorker{s: s}); err != nil {
+		return err
+	}
+	if err := river.AddWorkerSafely(w, &digestTickWorker{s: s}); err != nil {
+		return err
+	}
+	if err := river.AddWorkerSafely(w, &digestWorker{s: s}); err != nil {
 		return err
 	}
 	return river.AddWorkerSafely(w, &pruneWorker{s: s})

@@ -226,6 +226,9 @@ func (s *Service) SaveSettings(ctx context.Context, viewer *core.User, in Settin
 		if err := q.SaveNotifySettings(ctx, viewer.ID, own); err != nil {
 			return err
 		}
+		if err := s.reschedule(ctx, q, viewer, own, true); err != nil {
+			return err
+		}
 		return s.savePrefs(ctx, q, viewer.WorkspaceID, viewer.ID, prefs)
 	})
 	if err != nil {

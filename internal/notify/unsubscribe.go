@@ -26,11 +26,11 @@ func unsubscribeMAC(mac func(string) []byte, userID int64, typeKey string) strin
 }
 
 // UnsubscribeToken is the token of the one-click link for userID and
-// typeKey, signed with mac (secrets.Box.MAC); "" for a mandatory type,
-// which cannot be turned off.
+// typeKey (or DigestKey, for the daily digest), signed with mac
+// (secrets.Box.MAC); "" for a mandatory type, which cannot be turned off.
 func UnsubscribeToken(mac func(string) []byte, userID int64, typeKey string) string {
-	t, ok := TypeOf(typeKey)
-	if !ok || t.Mandatory || mac == nil {
+	_, ok := unsubscribable(typeKey)
+	if !ok || mac == nil {
 		return ""
 	}
 	return strconv.FormatInt(userID, 10) + "." + base64.RawURLEncoding.EncodeToString([]byte(typeKey)) + "." +
@@ -51,14 +51,35 @@ func (s *Service) ReadUnsubscribe(ctx context.Context, token string) (*core.User
 	return u, t, nil
 }
 
+// unsubscribable is the type a one-click link may name: one that can be
+// turned off, or the digest's pseudo type.
+func unsubscribable(key string) (*Type, bool) {
+	if key == DigestKey {
+		return digestType, true
+	}
+	t, ok := TypeOf(key)
+	return t, ok && !t.Mandatory
+}
+
 // Unsubscribe turns email off for the token's person and type, at once,
-// through the same save as the settings page.
+// through the same save as the settings page. The digest's link turns
+// email off for every type that can be turned off: no digest comes again
+// until the person turns some back on.
 func (s *Service) Unsubscribe(ctx context.Context, token string) (*core.User, *Type, error) {
 	u, t, err := s.ReadUnsubscribe(ctx, token)
 	if err != nil {
 		return nil, nil, err
 	}
-	if _, err := s.SaveSettings(ctx, u, SettingsInput{Cells: map[string]map[string]bool{t.Key: {string(Email): false}}}); err != nil {
+	cells := map[string]map[string]bool{t.Key: {string(Email): false}}
+	if t == digestType {
+		cells = map[string]map[string]bool{}
+		for _, other := range catalogue {
+			if !other.Mandatory {
+				cells[other.Key] = map[string]bool{string(Email): false}
+			}
+		}
+	}
+	if _, err := s.SaveSettings(ctx, u, SettingsInput{Cells: cells}); err != nil {
 		return nil, nil, err
 	}
 	return u, t, nil
@@ -77,8 +98,8 @@ func (s *Service) parseUnsubscribe(token string) (int64, *Type, error) {
 	if err != nil {
 		return 0, nil, ErrBadUnsubscribe
 	}
-	t, ok := TypeOf(string(key))
-	if !ok || t.Mandatory {
+	t, ok := unsubscribable(string(key))
+	if !ok {
 		return 0, nil, ErrBadUnsubscribe
 	}
 	if !hmac.Equal([]byte(parts[2]), []byte(unsubscribeMAC(s.mac, userID, t.Key))) {

@@ -46,6 +46,7 @@ type Service struct {
 	photos       *photo.Store
 	baseURL      string
 	recentSignIn time.Duration
+	zoneChanged  func(ctx context.Context, q *store.Q, u *core.User) error
 }
 
 // Config wires a Service.
@@ -58,6 +59,9 @@ type Config struct {
 	Photos       *photo.Store
 	BaseURL      string        // for links in mail
 	RecentSignIn time.Duration // default DefaultRecentSignIn
+	// ZoneChanged is told, in the transaction that changes it, that a
+	// person's time zone changed (their daily digest follows the zone).
+	ZoneChanged func(ctx context.Context, q *store.Q, u *core.User) error
 }
 
 // NewService returns the profile service.
@@ -65,7 +69,8 @@ func NewService(c Config) *Service {
 	if c.RecentSignIn <= 0 {
 		c.RecentSignIn = DefaultRecentSignIn
 	}
-	return &Service{db: c.DB, auth: c.Auth, accounts: c.Accounts, mail: c.Mail, events: c.Events, photos: c.Photos, baseURL: strings.TrimRight(c.BaseURL, "/"), recentSignIn: c.RecentSignIn}
+	return &Service{db: c.DB, auth: c.Auth, accounts: c.Accounts, mail: c.Mail, events: c.Events, photos: c.Photos, baseURL: strings.TrimRight(c.BaseURL, "/"), recentSignIn: c.RecentSignIn,
+		zoneChanged: c.ZoneChanged}
 }
 
 // Profile is a user as the profile page shows it to a given viewer.
@@ -161,8 +166,10 @@ func (s *Service) Update(ctx context.Context, actor *core.User, targetID int64, 
 				v.Add("language", "errors.field.language_invalid", nil)
 			}
 		}
+		zoneChanged := false
 		if c.Timezone != nil {
 			if core.ValidTimezone(*c.Timezone) {
+				zoneChanged = *c.Timezone != u.Timezone
 				u.Timezone = *c.Timezone
 			} else {
 				v.Add("timezone", "errors.field.timezone_invalid", nil)
@@ -183,6 +190,11 @@ func (s *Service) Update(ctx context.Context, actor *core.User, targetID int64, 
 		}
 		if err := q.UpdateUser(ctx, u); err != nil {
 			return err
+		}
+		if zoneChanged && s.zoneChanged != nil {
+			if err := s.zoneChanged(ctx, q, u); err != nil {
+				return err
+			}
 		}
 		if noteChanged {
 			return s.record(ctx, q, actor.ID, u, core.AuditNoteChanged, "", ip)

@@ -45,6 +45,8 @@ type Config struct {
 	// Followers act on every recorded event after the security notices
 	// are mailed and made notifications.
 	Followers []Follower
+	// Digests mails daily digests (the email channel); nil: none.
+	Digests notify.DigestSender
 }
 
 // NotifyConfig tunes the notification engine; zero fields keep the
@@ -73,7 +75,7 @@ func New(c Config) *Set {
 	rec := events.New(append(followers, c.Followers...)...)
 	s := &Set{Events: rec}
 	s.Notify = notify.New(notify.Config{DB: c.DB, Jobs: c.Jobs, Events: rec, Texts: c.Texts, Live: c.Live, Adapters: c.Channels,
-		Retention: c.Notify.Retention, RetryFor: c.Notify.RetryFor, MAC: c.Secrets.MAC})
+		Retention: c.Notify.Retention, RetryFor: c.Notify.RetryFor, MAC: c.Secrets.MAC, Digests: c.Digests})
 	if c.Workers != nil {
 		if err := s.Notify.Workers(c.Workers); err != nil {
 			panic(err) // a job kind registered twice: a wiring bug
@@ -83,6 +85,6 @@ func New(c Config) *Set {
 	s.Accounts = account.NewService(c.DB, s.Auth, c.Mail, rec, c.BaseURL)
 	s.Security = security.NewService(c.DB, s.Auth, c.Secrets, c.Mail, rec)
 	s.Profiles = profile.NewService(profile.Config{DB: c.DB, Auth: s.Auth, Accounts: s.Accounts, Mail: c.Mail, Events: rec,
-		Photos: c.Photos, BaseURL: c.BaseURL, RecentSignIn: c.RecentSignIn})
+		Photos: c.Photos, BaseURL: c.BaseURL, RecentSignIn: c.RecentSignIn, ZoneChanged: s.Notify.ZoneChanged})
 	return s
 }

@@ -112,3 +112,51 @@ func (ch *Channel) Compose(ctx context.Context, m *notify.Message) (mail.Message
 	return mail.Message{To: u.Email, Subject: subject, Text: text, HTML: html, Lang: u.Language, Template: "notification",
 		WorkspaceID: u.WorkspaceID, Headers: headers}, nil
 }
+
+var _ notify.DigestSender = (*Channel)(nil)
+
+// SendDigest implements notify.DigestSender: the daily digest, with the
+// newest unread notifications, the count of the rest and a one-click link
+// that stops these emails.
+func (ch *Channel) SendDigest(ctx context.Context, u *core.User, d *notify.Digest) error {
+	msg, err := ch.ComposeDigest(ctx, u, d)
+	if err != nil {
+		return &notify.SendError{Err: err, Permanent: true}
+	}
+	if err := ch.c.Sender.Send(ctx, msg); err != nil {
+		return &notify.SendError{Err: err, Permanent: mail.IsPermanent(err)}
+	}
+	return nil
+}
+
+// digestItem is one notification in a digest mail.
+type digestItem struct{ Title, Body, Link string }
+
+// ComposeDigest renders the digest mail of u.
+func (ch *Channel) ComposeDigest(ctx context.Context, u *core.User, d *notify.Digest) (mail.Message, error) {
+	workspace, err := ch.c.Workspaces(ctx, u.WorkspaceID)
+	if err != nil {
+		return mail.Message{}, err
+	}
+	centre := ch.c.BaseURL + "/notifications"
+	items := make([]digestItem, 0, len(d.Items))
+	for _, n := range d.Items {
+		link := n.URL
+		if link == "" {
+			link = centre
+		}
+		items = append(items, digestItem{Title: n.Title, Body: n.Body, Link: link})
+	}
+	unsub := ch.c.BaseURL + "/unsubscribe/" + notify.UnsubscribeToken(ch.c.MAC, u.ID, notify.DigestKey)
+	data := map[string]any{"Name": u.Name, "Workspace": workspace, "Total": d.Total, "Items": items, "More": d.Total - len(items),
+		"CentreURL": centre, "SettingsURL": ch.c.BaseURL + "/settings/notifications", "Unsubscribe": unsub}
+	subject, text, html, err := mail.Render("digest", ch.c.Texts(u.Language), u.Language, data)
+	if err != nil {
+		return mail.Message{}, err
+	}
+	return mail.Message{To: u.Email, Subject: subject, Text: text, HTML: html, Lang: u.Language, Template: "digest",
+		WorkspaceID: u.WorkspaceID, Headers: map[string]string{
+			HeaderListUnsubscribe:     "<" + unsub + ">",
+			HeaderListUnsubscribePost: "List-Unsubscribe=One-Click",
+		}}, nil
+}
