@@ -45,9 +45,19 @@ type NotificationSettings struct {
 	Receive     bool                       `json:"receive" doc:"The master switch. Off: nothing but mandatory types is delivered on any channel; the in-app centre still records everything but shows no pop-ups."`
 	EmailTiming string                     `json:"email_timing" enum:"instant,daily" doc:"Email at the time of the event, or once a day at digest_time."`
 	DigestTime  string                     `json:"digest_time" doc:"HH:MM in the person's time zone."`
+	QuietHours  []QuietRange               `json:"quiet_hours" nullable:"false" doc:"Quiet hours in the person's time zone: deliveries other than the in-app centre and mandatory types wait until they end."`
+	PausedUntil *time.Time                 `json:"paused_until,omitempty" doc:"Those deliveries wait until then."`
 	Channels    []ChannelState             `json:"channels" nullable:"false"`
 	Types       map[string]map[string]bool `json:"types" doc:"Event type key → channel → on, as it applies (the person's choice, else the workspace's default)."`
 	Chosen      map[string]map[string]bool `json:"chosen" doc:"The cells the person set themselves; the others follow the workspace's default."`
+}
+
+// QuietRange is a span of quiet hours starting on a weekday at from and
+// ending at to, the next day when to is not after from.
+type QuietRange struct {
+	Day  int    `json:"day" minimum:"0" maximum:"6" doc:"0 Sunday … 6 Saturday, the day the span starts."`
+	From string `json:"from" doc:"HH:MM"`
+	To   string `json:"to" doc:"HH:MM; not after from: the next day."`
 }
 
 // ChannelState says whether a channel can reach the person.
@@ -65,6 +75,8 @@ type settingsInput struct {
 		Receive     *bool                      `json:"receive,omitempty"`
 		EmailTiming *string                    `json:"email_timing,omitempty"`
 		DigestTime  *string                    `json:"digest_time,omitempty"`
+		QuietHours  *[]QuietRange              `json:"quiet_hours,omitempty" doc:"Replaces the quiet hours; [] for none."`
+		PausedUntil *string                    `json:"paused_until,omitempty" doc:"RFC 3339 instant to pause until (within a year); \"\" ends a pause."`
 		Types       map[string]map[string]bool `json:"types,omitempty" doc:"Cells to set; cells not named stay as they are."`
 	}
 }
@@ -273,7 +285,13 @@ func (a *API) settingsBody(ctx context.Context, s *notify.Settings) (*settingsOu
 	}
 	loc := a.localizer(ctx)
 	body := &NotificationSettings{Receive: s.Receive, EmailTiming: s.EmailTiming, DigestTime: s.DigestTime,
-		Types: matrixOut(s.Cells), Chosen: matrixOut(s.Chosen)}
+		QuietHours: []QuietRange{}, Types: matrixOut(s.Cells), Chosen: matrixOut(s.Chosen)}
+	for _, r := range s.Quiet {
+		body.QuietHours = append(body.QuietHours, QuietRange(r))
+	}
+	if !s.PausedUntil.IsZero() {
+		body.PausedUntil = &s.PausedUntil
+	}
 	for _, st := range states {
 		cs := ChannelState{Channel: string(st.Channel), Usable: st.Usable, Reason: st.Reason}
 		if st.Reason != "" {
@@ -293,8 +311,28 @@ func (a *API) getSettings(ctx context.Context, _ *struct{}) (*settingsOutput, er
 }
 
 func (a *API) putSettings(ctx context.Context, in *settingsInput) (*settingsOutput, error) {
-	s, err := a.deps.Notify.SaveSettings(ctx, principal(ctx).User, notify.SettingsInput{Receive: in.Body.Receive,
-		EmailTiming: in.Body.EmailTiming, DigestTime: in.Body.DigestTime, Cells: in.Body.Types})
+	change := notify.SettingsInput{Receive: in.Body.Receive, EmailTiming: in.Body.EmailTiming, DigestTime: in.Body.DigestTime,
+		Cells: in.Body.Types}
+	if in.Body.QuietHours != nil {
+		quiet := make([]core.QuietRange, 0, len(*in.Body.QuietHours))
+		for _, r := range *in.Body.QuietHours {
+			quiet = append(quiet, core.QuietRange(r))
+		}
+		change.Quiet = &quiet
+	}
+	if in.Body.PausedUntil != nil {
+		var until time.Time
+		if *in.Body.PausedUntil != "" {
+			var err error
+			if until, err = time.Parse(time.RFC3339, *in.Body.PausedUntil); err != nil {
+				var v core.Invalid
+				v.Add("paused_until", "errors.notify.paused_until", nil)
+				return nil, a.fail(ctx, v.Err())
+			}
+		}
+		change.PausedUntil = &until
+	}
+	s, err := a.deps.Notify.SaveSettings(ctx, principal(ctx).User, change)
 	if err != nil {
 		return nil, a.fail(ctx, err)
 	}

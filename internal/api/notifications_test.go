@@ -97,6 +97,10 @@ func TestNotificationSettingsAPI(t *testing.T) {
 			`{"receive":false,"types":{"mention":{"fax":true}}}`:                      "body.types.mention.fax",
 			`{"receive":false,"types":{"mention":{"in_app":false}}}`:                  "body.types.mention.in_app",
 			`{"receive":false,"digest_time":"7pm"}`:                                   "body.digest_time",
+			`{"receive":false,"quiet_hours":[{"day":1,"from":"22:00","to":"7:00"}]}`:  "body.quiet_hours[0]",
+			`{"receive":false,"quiet_hours":[{"day":1,"from":"22:00","to":"22:00"}]}`: "body.quiet_hours[0]",
+			`{"receive":false,"paused_until":"tomorrow"}`:                             "body.paused_until",
+			`{"receive":false,"paused_until":"2001-01-01T00:00:00Z"}`:                 "body.paused_until",
 		} {
 			p := e.do("PUT", "/me/notification-settings", body, bearer(tok)).problem(http.StatusUnprocessableEntity)
 			if len(p.Errors) != 1 || p.Errors[0].Location != loc {
@@ -105,6 +109,16 @@ func TestNotificationSettingsAPI(t *testing.T) {
 		}
 		if m := e.do("GET", "/me/notification-settings", "", bearer(tok)).json(); m["receive"] != true {
 			t.Fatal("a refused PUT changed the master switch")
+		}
+		until := time.Now().Add(time.Hour).UTC().Truncate(time.Second).Format(time.RFC3339)
+		m = e.do("PUT", "/me/notification-settings", `{"quiet_hours":[{"day":5,"from":"22:00","to":"07:00"}],"paused_until":"`+until+`"}`,
+			bearer(tok)).status(http.StatusOK).json()
+		if fmt.Sprint(m["quiet_hours"]) != "[map[day:5 from:22:00 to:07:00]]" || m["paused_until"] != until {
+			t.Errorf("quiet hours %v, paused until %v (want %s)", m["quiet_hours"], m["paused_until"], until)
+		}
+		m = e.do("PUT", "/me/notification-settings", `{"quiet_hours":[],"paused_until":""}`, bearer(tok)).status(http.StatusOK).json()
+		if fmt.Sprint(m["quiet_hours"]) != "[]" || m["paused_until"] != nil {
+			t.Errorf("after clearing: quiet hours %v, paused until %v", m["quiet_hours"], m["paused_until"])
 		}
 		m = e.do("PUT", "/me/notification-settings", `{"receive":false,"email_timing":"daily","digest_time":"18:00","types":{"mention":{"email":false}}}`,
 			bearer(tok)).status(http.StatusOK).json()

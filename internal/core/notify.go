@@ -84,7 +84,21 @@ type NotifySettings struct {
 	Receive     bool   // the master switch
 	EmailTiming string // EmailInstant or EmailDaily
 	DigestTime  string // HH:MM in the person's zone, for EmailDaily
+	// Quiet are the person's quiet hours: deliveries other than the
+	// in-app centre and mandatory types wait until they end.
+	Quiet []QuietRange
+	// PausedUntil holds those deliveries until then (zero: not paused).
+	PausedUntil time.Time
 	UpdatedAt   time.Time
+}
+
+// QuietRange is a span of quiet hours starting on a weekday (0 Sunday ...
+// 6 Saturday) at From and ending at To (HH:MM, local time), the next day
+// when To is not after From (22:00–07:00).
+type QuietRange struct {
+	Day  int    `json:"day"`
+	From string `json:"from"`
+	To   string `json:"to"`
 }
 
 // Email timings.

@@ -141,6 +141,21 @@ func (s *Service) deliver(ctx context.Context, id int64) error {
 	if err != nil {
 		return err
 	}
+	if t, ok := TypeOf(m.Notification.Type); ok && !t.Mandatory {
+		if !m.Notification.ReadAt.IsZero() {
+			// Read in the centre before it went: nothing to tell.
+			_, err := q.RecordAttempt(ctx, d.ID, core.DeliverySkipped, ReasonRead, "")
+			return err
+		}
+		if until, err := s.quietUntil(ctx, m.User); err != nil {
+			return err
+		} else if !until.IsZero() {
+			if err := q.HoldDelivery(ctx, d.ID, ReasonQuiet); err != nil {
+				return err
+			}
+			return river.JobSnooze(until.Sub(s.now()))
+		}
+	}
 	sendErr := a.Send(ctx, m)
 	if sendErr == nil {
 		_, err := q.RecordAttempt(ctx, d.ID, core.DeliverySent, "", "")
@@ -168,6 +183,16 @@ func (s *Service) deliver(ctx context.Context, id int64) error {
 		return river.JobSnooze(se.RetryAfter)
 	}
 	return fmt.Errorf("deliver %d on %s: %w", d.ID, d.Channel, sendErr)
+}
+
+// quietUntil is when u's quiet hours or pause end, zero when they are
+// not in one now.
+func (s *Service) quietUntil(ctx context.Context, u *core.User) (time.Time, error) {
+	own, found, err := s.db.Reader().NotifySettings(ctx, u.ID)
+	if err != nil || !found {
+		return time.Time{}, err
+	}
+	return QuietUntil(s.now(), zoneOf(u.Timezone), own.Quiet, own.PausedUntil), nil
 }
 
 // message loads what an adapter needs for d.

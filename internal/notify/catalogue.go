@@ -2,6 +2,7 @@ package notify
 
 import (
 	"slices"
+	"time"
 
 	"roster/internal/core"
 )
@@ -92,6 +93,10 @@ type Type struct {
 	BodyBy string
 	// CountBy names the Count field that picks the body's plural form.
 	CountBy string
+	// Delay holds the type's deliveries on channels other than the
+	// centre this long, so one read in the centre meanwhile is not sent
+	// (read suppression).
+	Delay time.Duration
 }
 
 // Field returns the type's field called name (title and url included).
@@ -123,16 +128,20 @@ var (
 	text = Field{Name: "text", Kind: Text, Required: true}
 )
 
+// ChatDelay is how long chat messages wait before leaving the centre: a
+// conversation going on in an open tab should not also ring the phone.
+const ChatDelay = 2 * time.Minute
+
 // catalogue is every event type, in display order.
 var catalogue = []*Type{
 	{Key: "call.incoming", Category: CategoryCalls, Defaults: []Channel{Browser, Mobile}},
 	{Key: "call.missed", Category: CategoryCalls, Defaults: []Channel{Browser, Mobile}},
 	{Key: "email.incoming", Category: CategoryEmail, Defaults: []Channel{Browser}, Fields: []Field{from}},
-	{Key: "chat.message", Category: CategoryChats, Defaults: []Channel{Browser, Mobile}, Fields: []Field{text}},
+	{Key: "chat.message", Category: CategoryChats, Defaults: []Channel{Browser, Mobile}, Fields: []Field{text}, Delay: ChatDelay},
 	{Key: "lead.incoming", Category: CategoryLeads, Defaults: []Channel{Email, Browser, Mobile}, BodyBy: "source",
 		Fields: []Field{{Name: "source", Kind: Enum, Required: true, Values: []string{"call", "chat", "form", "email"}}}},
-	{Key: "message.internal", Category: CategoryMessages, Defaults: []Channel{Browser, Mobile}, Fields: []Field{text}},
-	{Key: "chat.group", Category: CategoryMessages, Defaults: nil, Fields: []Field{from, text}},
+	{Key: "message.internal", Category: CategoryMessages, Defaults: []Channel{Browser, Mobile}, Fields: []Field{text}, Delay: ChatDelay},
+	{Key: "chat.group", Category: CategoryMessages, Defaults: nil, Fields: []Field{from, text}, Delay: ChatDelay},
 	{Key: "mention", Category: CategoryMessages, Defaults: []Channel{Email, Browser, Mobile}, Fields: []Field{from}},
 	{Key: "task.assigned", Category: CategoryTasks, Defaults: []Channel{Email, Browser, Mobile}, Fields: []Field{from}},
 	{Key: "task.due", Category: CategoryTasks, Defaults: []Channel{Browser, Mobile}, CountBy: "minutes",

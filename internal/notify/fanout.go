@@ -175,11 +175,13 @@ func (s *Service) fanoutTargets(ctx context.Context, targets []target) error {
 			byWorkspace[ws] = p
 		}
 		texts := map[string]Translator{}
+		typeOfEvent := map[int64]string{}
 		var ns []*core.Notification
 		var ds []*core.Delivery
 		for _, tg := range targets {
 			p := byWorkspace[tg.e.WorkspaceID]
 			e, t := tg.e, tg.t
+			typeOfEvent[e.ID] = t.Key
 			for _, id := range tg.ids {
 				u := p.users[id]
 				if u == nil {
@@ -237,9 +239,14 @@ func (s *Service) fanoutTargets(ctx context.Context, targets []target) error {
 		}
 		var jobs []river.InsertManyParams
 		for _, d := range made {
-			if d.Status == core.DeliveryQueued {
-				jobs = append(jobs, river.InsertManyParams{Args: DeliverArgs{DeliveryID: d.ID}})
+			if d.Status != core.DeliveryQueued {
+				continue
 			}
+			job := river.InsertManyParams{Args: DeliverArgs{DeliveryID: d.ID}}
+			if t, ok := TypeOf(typeOfEvent[d.EventID]); ok && t.Delay > 0 {
+				job.InsertOpts = &river.InsertOpts{ScheduledAt: d.CreatedAt.Add(t.Delay)}
+			}
+			jobs = append(jobs, job)
 		}
 		return s.jobs.InsertManyTx(ctx, q.Tx, jobs)
 	})

@@ -7,6 +7,9 @@ const (
 	ReasonMasterOff          = "master_off"
 	ReasonChannelUnavailable = "channel_unavailable"
 	ReasonRead               = "read"
+	// ReasonQuiet: a queued delivery held by the person's quiet hours or
+	// pause; it goes when they end.
+	ReasonQuiet = "quiet"
 	// ReasonDigest: email for a person who chose the daily digest is
 	// not sent one by one; the digest carries it.
 	ReasonDigest = "digest"

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"regexp"
+	"time"
 
 	"roster/internal/core"
 	"roster/internal/store"
@@ -40,6 +41,8 @@ type Settings struct {
 	Receive     bool
 	EmailTiming string
 	DigestTime  string
+	Quiet       []core.QuietRange
+	PausedUntil time.Time // zero: not paused
 	// Cells is every type × channel as it applies; Chosen the cells the
 	// person set themselves (the rest follow the workspace's default).
 	Cells  Matrix
@@ -113,7 +116,11 @@ func (s *Service) Settings(ctx context.Context, viewer *core.User) (*Settings, e
 		return nil, err
 	}
 	r, users := newResolver(prefs)
-	out := &Settings{Receive: own.Receive, EmailTiming: own.EmailTiming, DigestTime: own.DigestTime, Cells: Matrix{}, Chosen: Matrix{}}
+	out := &Settings{Receive: own.Receive, EmailTiming: own.EmailTiming, DigestTime: own.DigestTime, Quiet: own.Quiet,
+		Cells: Matrix{}, Chosen: Matrix{}}
+	if own.PausedUntil.After(s.now()) {
+		out.PausedUntil = own.PausedUntil
+	}
 	for _, t := range catalogue {
 		for _, ch := range Channels {
 			out.Cells.set(t.Key, ch, r.on(t, ch, users[viewer.ID]))
@@ -154,6 +161,10 @@ type SettingsInput struct {
 	Receive     *bool
 	EmailTiming *string
 	DigestTime  *string
+	// Quiet replaces the quiet hours; PausedUntil the pause (a zero time
+	// ends it).
+	Quiet       *[]core.QuietRange
+	PausedUntil *time.Time
 	// Cells to set: type key → channel name → on. Every named cell must
 	// exist and be switchable.
 	Cells map[string]map[string]bool
@@ -197,6 +208,13 @@ func (s *Service) SaveSettings(ctx context.Context, viewer *core.User, in Settin
 	if in.DigestTime != nil && !hhmm.MatchString(*in.DigestTime) {
 		v.Add("digest_time", "errors.notify.digest_time", nil)
 	}
+	if in.Quiet != nil {
+		checkQuiet(&v, *in.Quiet)
+	}
+	if in.PausedUntil != nil && !in.PausedUntil.IsZero() &&
+		(!in.PausedUntil.After(s.now()) || in.PausedUntil.After(s.now().AddDate(1, 0, 0))) {
+		v.Add("paused_until", "errors.notify.paused_until", nil)
+	}
 	prefs := checkCells(&v, in.Cells)
 	if err := v.Err(); err != nil {
 		return nil, err
@@ -222,6 +240,12 @@ func (s *Service) SaveSettings(ctx context.Context, viewer *core.User, in Settin
 		}
 		if in.DigestTime != nil {
 			own.DigestTime = *in.DigestTime
+		}
+		if in.Quiet != nil {
+			own.Quiet = *in.Quiet
+		}
+		if in.PausedUntil != nil {
+			own.PausedUntil = *in.PausedUntil
 		}
 		if err := q.SaveNotifySettings(ctx, viewer.ID, own); err != nil {
 			return err

@@ -564,3 +564,12 @@ func (q *Q) PruneNotifyEvents(ctx context.Context, cutoff time.Time, batch int) 
 func (q *Q) NotificationOfEvent(ctx context.Context, userID, eventID int64) (*core.Notification, error) {
 	return scanNotification(q.row(ctx, "SELECT "+notificationCols+" FROM notifications WHERE event_id = ? AND user_id = ?", eventID, userID))
 }
+
+// HoldDelivery notes why a queued delivery waits (quiet hours); it stays
+// queued.
+func (q *Q) HoldDelivery(ctx context.Context, id int64, reason string) error {
+	if _, err := q.exec(ctx, "UPDATE notify_deliveries SET reason = ?, updated_at = ? WHERE id = ? AND status = 'queued'", reason, ms(q.now()), id); err != nil {
+		return fmt.Errorf("hold delivery: %w", err)
+	}
+	return nil
+}

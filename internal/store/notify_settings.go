@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -14,15 +15,22 @@ import (
 // user never saved any (the defaults apply).
 func (q *Q) NotifySettings(ctx context.Context, userID int64) (s core.NotifySettings, found bool, err error) {
 	var updated int64
-	err = q.row(ctx, "SELECT receive, email_timing, digest_time, updated_at FROM notify_settings WHERE user_id = ?", userID).
-		Scan(&s.Receive, &s.EmailTiming, &s.DigestTime, &updated)
+	var quiet string
+	var paused sql.NullInt64
+	err = q.row(ctx, "SELECT receive, email_timing, digest_time, quiet_hours, paused_until, updated_at FROM notify_settings WHERE user_id = ?", userID).
+		Scan(&s.Receive, &s.EmailTiming, &s.DigestTime, &quiet, &paused, &updated)
 	if errors.Is(err, sql.ErrNoRows) {
 		return s, false, nil
 	}
 	if err != nil {
 		return s, false, fmt.Errorf("read notification settings: %w", err)
 	}
-	s.UpdatedAt = fromMS(updated)
+	if quiet != "" {
+		if err := json.Unmarshal([]byte(quiet), &s.Quiet); err != nil {
+			return s, false, fmt.Errorf("read quiet hours: %w", err)
+		}
+	}
+	s.UpdatedAt, s.PausedUntil = fromMS(updated), fromNullMS(paused)
 	return s, true, nil
 }
 
@@ -54,10 +62,20 @@ func (q *Q) NotifySettingsOf(ctx context.Context, userIDs []int64) (map[int64]co
 
 // SaveNotifySettings stores the user's switches.
 func (q *Q) SaveNotifySettings(ctx context.Context, userID int64, s core.NotifySettings) error {
-	_, err := q.exec(ctx, `INSERT INTO notify_settings (user_id, receive, email_timing, digest_time, updated_at) VALUES (?, ?, ?, ?, ?)
+	quiet := ""
+	if len(s.Quiet) > 0 {
+		b, err := json.Marshal(s.Quiet)
+		if err != nil {
+			return fmt.Errorf("encode quiet hours: %w", err)
+		}
+		quiet = string(b)
+	}
+	_, err := q.exec(ctx, `INSERT INTO notify_settings (user_id, receive, email_timing, digest_time, quiet_hours, paused_until, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (user_id) DO UPDATE SET receive = excluded.receive, email_timing = excluded.email_timing,
-		digest_time = excluded.digest_time, updated_at = excluded.updated_at`,
-		userID, s.Receive, s.EmailTiming, s.DigestTime, ms(q.now()))
+		digest_time = excluded.digest_time, quiet_hours = excluded.quiet_hours, paused_until = excluded.paused_until,
+		updated_at = excluded.updated_at`,
+		userID, s.Receive, s.EmailTiming, s.DigestTime, quiet, nullMS(s.PausedUntil), ms(q.now()))
 	if err != nil {
 		return fmt.Errorf("save notification settings: %w", err)
 	}

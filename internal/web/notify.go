@@ -112,10 +112,57 @@ type notifySettingsData struct {
 	Receive     bool
 	EmailTiming string
 	DigestTime  string
+	Quiet       []quietDay
+	PausedUntil string // datetime-local in the viewer's zone, "" for none
 	Channels    []notify.ChannelState
 	Matrix      matrixData
 	IsAdmin     bool
 }
+
+// quietDay is one weekday's row of the quiet-hours form: the page offers
+// one span a day (the API takes up to two).
+type quietDay struct {
+	Day      int
+	DayKey   string
+	On       bool
+	From, To string
+}
+
+// weekOrder lists the form's days Monday first.
+var weekOrder = []int{1, 2, 3, 4, 5, 6, 0}
+
+func quietDays(ranges []core.QuietRange) []quietDay {
+	out := make([]quietDay, 0, 7)
+	for _, day := range weekOrder {
+		d := quietDay{Day: day, DayKey: "web.weekday." + strconv.Itoa(day), From: "22:00", To: "07:00"}
+		for _, r := range ranges {
+			if r.Day == day {
+				d.On, d.From, d.To = true, r.From, r.To
+				break
+			}
+		}
+		out = append(out, d)
+	}
+	return out
+}
+
+// i18n keys of weekdays, for the catalog check.
+var _ = []string{i18n.Key("web.weekday.0"), i18n.Key("web.weekday.1"), i18n.Key("web.weekday.2"), i18n.Key("web.weekday.3"),
+	i18n.Key("web.weekday.4"), i18n.Key("web.weekday.5"), i18n.Key("web.weekday.6")}
+
+// formQuiet reads the quiet-hours rows of the form.
+func formQuiet(f url.Values) []core.QuietRange {
+	out := []core.QuietRange{}
+	for _, day := range weekOrder {
+		d := strconv.Itoa(day)
+		if formOn(f.Get("quiet_on_" + d)) {
+			out = append(out, core.QuietRange{Day: day, From: f.Get("quiet_from_" + d), To: f.Get("quiet_to_" + d)})
+		}
+	}
+	return out
+}
+
+const datetimeLocal = "2006-01-02T15:04"
 
 func (h *Handler) notifications(w http.ResponseWriter, r *http.Request) {
 	h.renderNotifySettings(w, r, nil)
@@ -137,15 +184,25 @@ func (h *Handler) renderNotifySettings(w http.ResponseWriter, r *http.Request, f
 		return
 	}
 	v := h.settingsView(r, notifySettingsURL, i18n.Key("web.notifications.title"))
-	d := &notifySettingsData{Receive: s.Receive, EmailTiming: s.EmailTiming, DigestTime: s.DigestTime, Channels: states, IsAdmin: me.IsAdmin()}
+	d := &notifySettingsData{Receive: s.Receive, EmailTiming: s.EmailTiming, DigestTime: s.DigestTime, Channels: states, IsAdmin: me.IsAdmin(),
+		Quiet: quietDays(s.Quiet)}
+	if !s.PausedUntil.IsZero() {
+		d.PausedUntil = s.PausedUntil.In(loadLocation(me.Timezone)).Format(datetimeLocal)
+	}
 	status := http.StatusOK
 	on := func(t *notify.Type, ch notify.Channel) bool { return s.Cells.On(t.Key, ch) }
 	if failed != nil {
 		v.Flash = ""
 		status = h.applyError(ctx, w, v, failed)
+		for field, msg := range v.Fields {
+			if strings.HasPrefix(field, "quiet_hours[") { // one message under the card
+				v.Fields["quiet_hours"] = msg
+			}
+		}
 		f := r.PostForm
 		d.Receive = formOn(f.Get("receive"))
 		d.EmailTiming, d.DigestTime = f.Get("email_timing"), f.Get("digest_time")
+		d.Quiet, d.PausedUntil = quietDays(formQuiet(f)), f.Get("paused_until")
 		on = postedOn(formMatrix(f), s.Cells)
 	}
 	d.Matrix = newMatrix(on, v.Fields)
@@ -170,6 +227,21 @@ func (h *Handler) saveNotifications(w http.ResponseWriter, r *http.Request) {
 	if f.Has("digest_time") {
 		t := f.Get("digest_time")
 		in.DigestTime = &t
+	}
+	if f.Has("paused_until") { // the quiet-hours card is on the form
+		quiet := formQuiet(f)
+		in.Quiet = &quiet
+		var until time.Time
+		if p := f.Get("paused_until"); p != "" {
+			var err error
+			if until, err = time.ParseInLocation(datetimeLocal, p, loadLocation(me.Timezone)); err != nil {
+				var v core.Invalid
+				v.Add("paused_until", "errors.notify.paused_until", nil)
+				h.notifyFailed(w, r, v.Err(), h.renderNotifySettings)
+				return
+			}
+		}
+		in.PausedUntil = &until
 	}
 	if _, err := h.deps.Notify.SaveSettings(r.Context(), me, in); err != nil {
 		h.notifyFailed(w, r, err, h.renderNotifySettings)

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"roster/internal/core"
 	"roster/internal/notify"
@@ -184,7 +185,53 @@ func TestNotificationSettingsPage(t *testing.T) {
 		w = e.post("/settings/notifications", cookie, f)
 		wantStatus(t, w, http.StatusUnprocessableEntity)
 		wantContains(t, w, "Enter a time as HH:MM, for example 09:00.", `value="25:00" class="time-input" aria-describedby="digest-hint" aria-invalid="true"`)
+
+		// Quiet hours and a pause, in the person's zone.
+		f = matrixForm(func(string) bool { return true })
+		f.Set("quiet_on_1", "on")
+		f.Set("quiet_from_1", "22:00")
+		f.Set("quiet_to_1", "07:00")
+		f.Set("quiet_on_6", "on")
+		f.Set("quiet_from_6", "13:00")
+		f.Set("quiet_to_6", "18:00")
+		until := time.Now().In(loadZone(t, u.Timezone)).Add(48 * time.Hour).Truncate(time.Minute)
+		f.Set("paused_until", until.Format("2006-01-02T15:04"))
+		w = e.post("/settings/notifications", cookie, f)
+		wantRedirect(t, w, http.StatusSeeOther, "/settings/notifications?done=notify_saved")
+		s, err = e.notify.Settings(ctx, u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fmt.Sprint(s.Quiet) != "[{1 22:00 07:00} {6 13:00 18:00}]" || !s.PausedUntil.Equal(until) {
+			t.Errorf("quiet hours %v, paused until %v (want %v)", s.Quiet, s.PausedUntil, until)
+		}
+		w = e.get("/settings/notifications", cookie)
+		wantContains(t, w, `name="quiet_on_1" value="on" checked`, `name="quiet_from_6" value="13:00"`, `value="`+until.Format("2006-01-02T15:04")+`"`)
+		wantNotContains(t, w, `name="quiet_on_2" value="on" checked`)
+		// A pause in the past, or a quiet span that starts where it ends:
+		// 422 at the field, nothing saved.
+		f.Set("paused_until", "2001-01-01T10:00")
+		w = e.post("/settings/notifications", cookie, f)
+		wantStatus(t, w, http.StatusUnprocessableEntity)
+		wantContains(t, w, "Enter a date and time in the future, within a year.")
+		f.Set("paused_until", "")
+		f.Set("quiet_to_6", "13:00")
+		w = e.post("/settings/notifications", cookie, f)
+		wantStatus(t, w, http.StatusUnprocessableEntity)
+		wantContains(t, w, "The start and end must differ.")
+		if s, _ := e.notify.Settings(ctx, u); !s.PausedUntil.Equal(until) || len(s.Quiet) != 2 {
+			t.Error("a refused save changed the quiet hours")
+		}
 	})
+}
+
+func loadZone(t *testing.T, name string) *time.Location {
+	t.Helper()
+	loc, err := time.LoadLocation(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return loc
 }
 
 // TestNotificationDefaultsPage: only admins see and save the workspace's
