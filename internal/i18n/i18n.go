@@ -102,6 +102,9 @@ type Bundle struct {
 	files map[string]map[string]string
 	// warned remembers missing keys already logged, so each is logged once.
 	warned sync.Map
+	// localizers keeps one Localizer per language: they are read-only,
+	// and the same one lets renderers cache what they bind to it.
+	localizers sync.Map
 }
 
 // New loads all embedded catalogs. It fails on a malformed file, a file
@@ -246,11 +249,15 @@ func (b *Bundle) Localizer(langs ...string) *Localizer {
 			break
 		}
 	}
-	return &Localizer{
+	if l, ok := b.localizers.Load(lang); ok {
+		return l.(*Localizer)
+	}
+	l, _ := b.localizers.LoadOrStore(lang, &Localizer{
 		bundle: b,
 		lang:   lang,
 		loc:    goi18n.NewLocalizer(b.bundle, lang),
-	}
+	})
+	return l.(*Localizer)
 }
 
 // maxAcceptEntries bounds the work done on a hostile Accept-Language header.

@@ -7,6 +7,7 @@ import (
 	htmltemplate "html/template"
 	"io/fs"
 	"maps"
+	"reflect"
 	"strings"
 	"sync"
 	texttemplate "text/template"
@@ -130,13 +131,9 @@ func render(name string, t Translator, lang string, data map[string]any, strict 
 		d["ManageURL"] = "" // the footer's settings link, when the sender has one
 	}
 
-	textT, err := set.text.Clone()
+	textT, htmlT, err := bound(name, set, t, funcs, strict)
 	if err != nil {
-		return "", "", "", fmt.Errorf("mail: clone %s: %w", name, err)
-	}
-	textT.Funcs(funcs)
-	if strict {
-		textT.Option("missingkey=error")
+		return "", "", "", err
 	}
 	var buf bytes.Buffer
 	if err := textT.ExecuteTemplate(&buf, "subject", d); err != nil {
@@ -150,19 +147,56 @@ func render(name string, t Translator, lang string, data map[string]any, strict 
 	}
 	text = tidyText(buf.String())
 
-	htmlT, err := set.html.Clone()
-	if err != nil {
-		return "", "", "", fmt.Errorf("mail: clone %s HTML: %w", name, err)
-	}
-	htmlT.Funcs(funcs)
-	if strict {
-		htmlT.Option("missingkey=error")
-	}
 	buf.Reset()
 	if err := htmlT.Execute(&buf, d); err != nil {
 		return "", "", "", fmt.Errorf("mail: render %s HTML: %w", name, err)
 	}
 	return subject, text, buf.String(), nil
+}
+
+// boundKey names a template set bound to one translator.
+type boundKey struct {
+	name string
+	t    Translator
+}
+
+type boundSet struct {
+	text *texttemplate.Template
+	html *htmltemplate.Template
+}
+
+// boundSets keeps the templates bound to a translator that stays the same
+// (i18n keeps one per language), so a burst of mail (the daily digests)
+// does not clone the templates for every message.
+var boundSets sync.Map
+
+// bound returns the set's templates with the translation funcs bound.
+func bound(name string, set templateSet, t Translator, funcs map[string]any, strict bool) (*texttemplate.Template, *htmltemplate.Template, error) {
+	cacheable := !strict && t != nil && reflect.TypeOf(t).Kind() == reflect.Pointer
+	if cacheable {
+		if b, ok := boundSets.Load(boundKey{name, t}); ok {
+			return b.(boundSet).text, b.(boundSet).html, nil
+		}
+	}
+	textT, err := set.text.Clone()
+	if err != nil {
+		return nil, nil, fmt.Errorf("mail: clone %s: %w", name, err)
+	}
+	textT.Funcs(funcs)
+	htmlT, err := set.html.Clone()
+	if err != nil {
+		return nil, nil, fmt.Errorf("mail: clone %s HTML: %w", name, err)
+	}
+	htmlT.Funcs(funcs)
+	if strict {
+		textT.Option("missingkey=error")
+		htmlT.Option("missingkey=error")
+	}
+	if cacheable {
+		b, _ := boundSets.LoadOrStore(boundKey{name, t}, boundSet{textT, htmlT})
+		return b.(boundSet).text, b.(boundSet).html, nil
+	}
+	return textT, htmlT, nil
 }
 
 // tidyText trims trailing spaces and collapses runs of blank lines left by

@@ -34,16 +34,35 @@ type SMTPConfig struct {
 	From string
 	// Timeout bounds connecting and each SMTP command. Default 30s.
 	Timeout time.Duration
+	// Connections bounds the connections open at once; default
+	// DefaultSMTPConnections.
+	Connections int
 }
 
-// SMTP sends mail through one SMTP server. It keeps one connection open
-// across sends, dialling again when the connection is gone, and closes it
-// after 30 seconds without use. It is safe for concurrent use; sends are
-// serialised on the connection.
+// DefaultSMTPConnections is how many mails go out at once: enough that a
+// burst (the daily digests of a large workspace) is not one long queue
+// behind one connection's round trips, few enough for any mail server.
+const DefaultSMTPConnections = 4
+
+// SMTP sends mail through one SMTP server. It keeps up to Connections
+// connections open across sends, dialling again when one is gone, and
+// closes each after 30 seconds without use. It is safe for concurrent
+// use; each connection carries one send at a time, and a send takes the
+// connection used last, so mail sent one at a time reuses one connection.
 type SMTP struct {
 	client *gomail.Client // configuration only; connections are managed here
 	from   string
 
+	slots chan struct{} // one token per connection that may be in use
+	mu    sync.Mutex
+	free  []*smtpConn // connections not in use, the last used last
+	all   []*smtpConn
+	done  bool
+}
+
+// smtpConn is one connection and its idle timer.
+type smtpConn struct {
+	client *gomail.Client
 	mu     sync.Mutex
 	conn   *gosmtp.Client
 	gen    uint64 // bumped on every use, so a stale idle timer does nothing
@@ -134,7 +153,17 @@ func NewSMTP(cfg SMTPConfig) (*SMTP, error) {
 	if err != nil {
 		return nil, fmt.Errorf("mail: SMTP client: %w", err)
 	}
-	return &SMTP{client: client, from: cfg.From}, nil
+	n := cfg.Connections
+	if n <= 0 {
+		n = DefaultSMTPConnections
+	}
+	out := &SMTP{client: client, from: cfg.From, slots: make(chan struct{}, n)}
+	for range n {
+		c := &smtpConn{client: client}
+		out.free = append(out.free, c)
+		out.all = append(out.all, c)
+	}
+	return out, nil
 }
 
 // Send delivers m. Errors for which IsPermanent is true will fail again on
@@ -148,94 +177,124 @@ func (s *SMTP) Send(ctx context.Context, m Message) error {
 		return err
 	}
 
+	select {
+	case s.slots <- struct{}{}:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.closed {
+	if s.done {
+		s.mu.Unlock()
+		<-s.slots
 		return errors.New("mail: SMTP sender is closed")
 	}
-	s.gen++
-	if s.idle != nil {
-		s.idle.Stop()
-	}
-	defer s.armIdle()
+	c := s.free[len(s.free)-1]
+	s.free = s.free[:len(s.free)-1]
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		s.free = append(s.free, c)
+		s.mu.Unlock()
+		<-s.slots
+	}()
+	return c.send(ctx, m.To, msg)
+}
 
-	reused := s.conn != nil
-	if err := s.dial(ctx); err != nil {
+// send sends msg on c.
+func (c *smtpConn) send(ctx context.Context, to string, msg *gomail.Msg) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return errors.New("mail: SMTP sender is closed")
+	}
+	c.gen++
+	if c.idle != nil {
+		c.idle.Stop()
+	}
+	defer c.armIdle()
+
+	reused := c.conn != nil
+	if err := c.dial(ctx); err != nil {
 		return err
 	}
-	err = s.client.SendWithSMTPClient(s.conn, msg)
+	err := c.client.SendWithSMTPClient(c.conn, msg)
 	var se *gomail.SendError
 	if reused && errors.As(err, &se) && se.Reason == gomail.ErrConnCheck {
 		// The kept connection went away while idle (server timeout,
 		// restart). Nothing was sent on it, so a fresh one is safe.
-		s.drop()
-		if err := s.dial(ctx); err != nil {
+		c.drop()
+		if err := c.dial(ctx); err != nil {
 			return err
 		}
-		err = s.client.SendWithSMTPClient(s.conn, msg)
+		err = c.client.SendWithSMTPClient(c.conn, msg)
 	}
 	if err != nil {
 		if !errors.As(err, &se) || se.ErrorCode() == 0 {
 			// Not a clean SMTP reply: the connection is in an unknown
 			// state, so do not reuse it.
-			s.drop()
+			c.drop()
 		}
-		return fmt.Errorf("mail: send to %s: %w", m.To, err)
+		return fmt.Errorf("mail: send to %s: %w", to, err)
 	}
 	return nil
 }
 
-// dial connects when there is no open connection. s.mu must be held.
-func (s *SMTP) dial(ctx context.Context) error {
-	if s.conn != nil {
+// dial connects when there is no open connection. c.mu must be held.
+func (c *smtpConn) dial(ctx context.Context) error {
+	if c.conn != nil {
 		return nil
 	}
-	conn, err := s.client.DialToSMTPClientWithContext(ctx)
+	conn, err := c.client.DialToSMTPClientWithContext(ctx)
 	if err != nil {
-		return fmt.Errorf("mail: connect to SMTP server %s: %w", s.client.ServerAddr(), err)
+		return fmt.Errorf("mail: connect to SMTP server %s: %w", c.client.ServerAddr(), err)
 	}
-	s.conn = conn
+	c.conn = conn
 	return nil
 }
 
-// drop closes the connection, politely if it still answers. s.mu must be
+// drop closes the connection, politely if it still answers. c.mu must be
 // held.
-func (s *SMTP) drop() {
-	if s.conn == nil {
+func (c *smtpConn) drop() {
+	if c.conn == nil {
 		return
 	}
-	if err := s.client.CloseWithSMTPClient(s.conn); err != nil {
-		_ = s.conn.Close()
+	if err := c.client.CloseWithSMTPClient(c.conn); err != nil {
+		_ = c.conn.Close()
 	}
-	s.conn = nil
+	c.conn = nil
 }
 
 // armIdle schedules closing the connection after idleTimeout without use.
-// s.mu must be held.
-func (s *SMTP) armIdle() {
-	if s.conn == nil || s.closed {
+// c.mu must be held.
+func (c *smtpConn) armIdle() {
+	if c.conn == nil || c.closed {
 		return
 	}
-	gen := s.gen
-	s.idle = time.AfterFunc(idleTimeout, func() {
-		s.mu.Lock()
-		defer s.mu.Unlock()
-		if s.gen == gen {
-			s.drop()
+	gen := c.gen
+	c.idle = time.AfterFunc(idleTimeout, func() {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		if c.gen == gen {
+			c.drop()
 		}
 	})
 }
 
-// Close closes the open connection, if any. Later sends fail.
+// Close closes the open connections. Later sends fail.
 func (s *SMTP) Close() error {
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.closed = true
-	s.gen++
-	if s.idle != nil {
-		s.idle.Stop()
+	s.done = true
+	s.mu.Unlock()
+	for _, c := range s.all {
+		c.mu.Lock()
+		c.closed = true
+		c.gen++
+		if c.idle != nil {
+			c.idle.Stop()
+		}
+		c.drop()
+		c.mu.Unlock()
 	}
-	s.drop()
 	return nil
 }
 

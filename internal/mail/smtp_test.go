@@ -10,6 +10,7 @@ import (
 	"mime/quotedprintable"
 	netmail "net/mail"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -154,6 +155,30 @@ func TestSMTPReusesConnection(t *testing.T) {
 	srv.WaitFor(t, 3, waitTimeout)
 	if n := srv.Connections(); n != 1 {
 		t.Fatalf("server saw %d connections for 3 sends, want 1", n)
+	}
+}
+
+// TestSMTPConnectionsBounded: concurrent sends share at most Connections
+// connections, and every mail arrives.
+func TestSMTPConnectionsBounded(t *testing.T) {
+	srv := mailtest.NewServer(t)
+	s, err := mail.NewSMTP(mail.SMTPConfig{URL: srv.URL(), From: "roster@example.com", Connections: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	var wg sync.WaitGroup
+	for range 60 {
+		wg.Go(func() {
+			if err := s.Send(context.Background(), sample); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	srv.WaitFor(t, 60, waitTimeout)
+	if n := srv.Connections(); n < 1 || n > 3 {
+		t.Fatalf("server saw %d connections for 60 concurrent sends, want at most 3", n)
 	}
 }
 

@@ -208,89 +208,130 @@ func (s *Service) QueueDueDigests(ctx context.Context) (int, error) {
 	}
 }
 
-// sendDigests sends each queued digest of refs. One that fails for a
-// while gets a job of its own, so the others are not sent again.
+// digestOutcome is what became of one digest of a batch.
+type digestOutcome struct {
+	d          *store.Digest
+	status     string // sent, empty, failed, or queued again
+	items      int
+	err        error
+	retryAfter time.Duration
+}
+
+// sendDigests sends the queued digests of refs: their rows, people,
+// switches and contents are read a batch at a time, the mails go out one
+// by one, and the outcomes are written in one transaction. A digest that
+// fails for a while gets a job of its own then, so the others are not
+// sent again; a job of one digest is retried by the queue itself.
 func (s *Service) sendDigests(ctx context.Context, refs []DigestRef) error {
-	for _, ref := range refs {
-		retryAfter, err := s.sendDigest(ctx, ref)
-		if err == nil {
-			continue
-		}
-		if len(refs) == 1 {
-			if retryAfter > 0 {
-				return river.JobSnooze(retryAfter)
-			}
-			return err
-		}
-		if retryAfter <= 0 {
-			retryAfter = Backoff(1)
-		}
-		err = s.db.InTx(ctx, func(q *store.Q) error {
-			return s.jobs.InsertTx(ctx, q.Tx, DigestArgs{Digests: []DigestRef{ref}}, &river.InsertOpts{ScheduledAt: s.now().Add(retryAfter)})
-		})
+	byDate := map[string][]int64{}
+	for _, r := range refs {
+		byDate[r.Date] = append(byDate[r.Date], r.UserID)
+	}
+	var outcomes []digestOutcome
+	for date, ids := range byDate {
+		out, err := s.sendDigestsOf(ctx, date, ids)
 		if err != nil {
 			return err
 		}
+		outcomes = append(outcomes, out...)
+	}
+	var retry error
+	var retryAfter time.Duration
+	err := s.db.InTx(ctx, func(q *store.Q) error {
+		for _, o := range outcomes {
+			lastError := ""
+			if o.err != nil {
+				lastError = o.err.Error()
+			}
+			if _, err := q.FinishDigest(ctx, o.d.UserID, o.d.LocalDate, o.status, o.items, lastError); err != nil {
+				return err
+			}
+			if o.status != "queued" {
+				continue
+			}
+			if len(refs) == 1 {
+				retry, retryAfter = o.err, o.retryAfter
+				continue
+			}
+			wait := o.retryAfter
+			if wait <= 0 {
+				wait = Backoff(1)
+			}
+			if err := s.jobs.InsertTx(ctx, q.Tx, DigestArgs{Digests: []DigestRef{{UserID: o.d.UserID, Date: o.d.LocalDate}}},
+				&river.InsertOpts{ScheduledAt: s.now().Add(wait)}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("record digests: %w", err)
+	}
+	if retry != nil {
+		if retryAfter > 0 {
+			return river.JobSnooze(retryAfter)
+		}
+		return fmt.Errorf("digest: %w", retry)
 	}
 	return nil
 }
 
-// sendDigest sends one queued digest. A temporary failure leaves it
-// queued and returns the error, with the wait the peer asked for, until
-// RetryFor has passed since it was due; then, or on a permanent failure,
-// it is failed.
-func (s *Service) sendDigest(ctx context.Context, ref DigestRef) (retryAfter time.Duration, _ error) {
-	q := s.db.Writer()
-	d, err := q.DigestRow(ctx, ref.UserID, ref.Date)
-	if errors.Is(err, core.ErrNotFound) {
-		return 0, nil // pruned
+// sendDigestsOf sends the queued digests of localDate of userIDs and
+// returns what became of each.
+func (s *Service) sendDigestsOf(ctx context.Context, localDate string, userIDs []int64) ([]digestOutcome, error) {
+	q := s.db.Reader()
+	digests, err := q.QueuedDigests(ctx, localDate, userIDs)
+	if err != nil || len(digests) == 0 {
+		return nil, err
 	}
+	ids := make([]int64, len(digests))
+	byWorkspace := map[int64][]int64{}
+	for i, d := range digests {
+		ids[i] = d.UserID
+		byWorkspace[d.WorkspaceID] = append(byWorkspace[d.WorkspaceID], d.UserID)
+	}
+	users := map[int64]*core.User{}
+	for ws, wsIDs := range byWorkspace {
+		list, err := q.UsersByID(ctx, ws, wsIDs)
+		if err != nil {
+			return nil, err
+		}
+		for _, u := range list {
+			users[u.ID] = u
+		}
+	}
+	switches, err := q.NotifySettingsOf(ctx, ids)
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
-	if d.Status != "queued" {
-		return 0, nil // done before
-	}
-	finish := func(status string, items int, lastError string) error {
-		_, err := q.FinishDigest(ctx, d.UserID, d.LocalDate, status, items, lastError)
-		return err
-	}
-	u, err := q.UserInWorkspace(ctx, d.WorkspaceID, d.UserID)
-	if errors.Is(err, core.ErrNotFound) {
-		return 0, finish("empty", 0, "")
-	}
+	now := s.now()
+	contents, err := q.DigestItems(ctx, localDate, ids, now, DigestShown)
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
-	own, found, err := q.NotifySettings(ctx, u.ID)
-	if err != nil {
-		return 0, err
+	out := make([]digestOutcome, 0, len(digests))
+	for _, d := range digests {
+		u, c := users[d.UserID], contents[d.UserID]
+		sw, found := switches[d.UserID]
+		if u == nil || u.State != core.StateActive || !found || !sw.Receive || c == nil {
+			out = append(out, digestOutcome{d: d, status: "empty"})
+			continue
+		}
+		o := digestOutcome{d: d, status: "sent", items: c.Total}
+		if sendErr := s.digests.SendDigest(ctx, u, &Digest{LocalDate: d.LocalDate, Items: c.Items, Total: c.Total}); sendErr != nil {
+			var se *SendError
+			if !errors.As(sendErr, &se) {
+				se = &SendError{Err: sendErr}
+			}
+			o.err, o.retryAfter = se, se.RetryAfter
+			o.status = "queued"
+			if se.Permanent || se.Dead || now.Sub(d.DueAt) >= s.retryFor {
+				o.status = "failed"
+			}
+		}
+		out = append(out, o)
 	}
-	if u.State != core.StateActive || !found || !own.Receive {
-		return 0, finish("empty", 0, "")
-	}
-	items, total, err := q.DigestItems(ctx, u.ID, d.DueAt.Add(-24*time.Hour), s.now(), DigestShown)
-	if err != nil {
-		return 0, err
-	}
-	if total == 0 {
-		return 0, finish("empty", 0, "")
-	}
-	sendErr := s.digests.SendDigest(ctx, u, &Digest{LocalDate: d.LocalDate, Items: items, Total: total})
-	if sendErr == nil {
-		return 0, finish("sent", total, "")
-	}
-	var se *SendError
-	if !errors.As(sendErr, &se) {
-		se = &SendError{Err: sendErr}
-	}
-	if se.Permanent || se.Dead || s.now().Sub(d.DueAt) >= s.retryFor {
-		return 0, finish("failed", total, se.Error())
-	}
-	if err := finish("queued", total, se.Error()); err != nil {
-		return 0, err
-	}
-	return se.RetryAfter, fmt.Errorf("digest of user %d for %s: %w", d.UserID, d.LocalDate, sendErr)
+	return out, nil
 }
 
 // digestPeriodic is the job that queues due digests.

@@ -15,3 +15,8 @@ func SetClockForTest(s *Service, now func() time.Time) { s.now = now }
 func SendDigestForTest(ctx context.Context, s *Service, userID int64, date string) error {
 	return s.sendDigests(ctx, []DigestRef{{UserID: userID, Date: date}})
 }
+
+// SendDigestBatchForTest runs one digest job of refs.
+func SendDigestBatchForTest(ctx context.Context, s *Service, refs []DigestRef) error {
+	return s.sendDigests(ctx, refs)
+}

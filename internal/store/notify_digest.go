@@ -109,17 +109,35 @@ func (q *Q) DigestRow(ctx context.Context, userID int64, localDate string) (*Dig
 	return &d, nil
 }
 
+// QueuedDigests returns the digests of userIDs for localDate still
+// queued.
+func (q *Q) QueuedDigests(ctx context.Context, localDate string, userIDs []int64) ([]*Digest, error) {
+	var out []*Digest
+	for chunk := range chunks(userIDs, 500) {
+		rows, err := q.query(ctx, `SELECT user_id, workspace_id, local_date, due_at, status, items, attempts, last_error FROM notify_digests
+			WHERE local_date = ? AND status = 'queued' AND user_id IN (`+marks(len(chunk))+`)`, append([]any{localDate}, anys(chunk)...)...)
+		ds, err := collect(rows, err, "digests", scanDigest)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, ds...)
+	}
+	return out, nil
+}
+
+func scanDigest(s scanner) (*Digest, error) {
+	var d Digest
+	var due int64
+	err := s.Scan(&d.UserID, &d.WorkspaceID, &d.LocalDate, &due, &d.Status, &d.Items, &d.Attempts, &d.LastError)
+	d.DueAt = fromMS(due)
+	return &d, err
+}
+
 // Digests returns userID's digests, newest date first.
 func (q *Q) Digests(ctx context.Context, userID int64, limit int) ([]*Digest, error) {
 	rows, err := q.query(ctx, `SELECT user_id, workspace_id, local_date, due_at, status, items, attempts, last_error FROM notify_digests
 		WHERE user_id = ? ORDER BY local_date DESC LIMIT ?`, userID, limit)
-	return collect(rows, err, "digests", func(s scanner) (*Digest, error) {
-		var d Digest
-		var due int64
-		err := s.Scan(&d.UserID, &d.WorkspaceID, &d.LocalDate, &due, &d.Status, &d.Items, &d.Attempts, &d.LastError)
-		d.DueAt = fromMS(due)
-		return &d, err
-	})
+	return collect(rows, err, "digests", scanDigest)
 }
 
 // FinishDigest records an attempt at a queued digest: its new status
@@ -135,26 +153,57 @@ func (q *Q) FinishDigest(ctx context.Context, userID int64, localDate, status st
 	return n > 0, err
 }
 
-// DigestItems returns the newest limit of userID's unread notifications
-// created in (since, until] whose email was held for the digest, and how
-// many there are in all.
-func (q *Q) DigestItems(ctx context.Context, userID int64, since, until time.Time, limit int) ([]*core.Notification, int, error) {
-	const from = ` FROM notifications n JOIN notify_deliveries d
-		ON d.event_id = n.event_id AND d.user_id = n.user_id AND d.channel = 'email'
-		WHERE n.user_id = ? AND n.created_at > ? AND n.created_at <= ? AND n.read_at IS NULL
-		AND d.status = 'skipped' AND d.reason = 'digest'`
-	args := []any{userID, ms(since), ms(until)}
-	var total int
-	if err := q.row(ctx, "SELECT COUNT(*)"+from, args...).Scan(&total); err != nil {
-		return nil, 0, fmt.Errorf("count digest items: %w", err)
+// DigestContent is what one person's digest holds.
+type DigestContent struct {
+	Items []*core.Notification // newest first
+	Total int
+}
+
+// DigestItems returns, for each of userIDs with a digest of localDate,
+// the newest limit of their unread notifications whose email was held
+// for the digest, created in the 24 hours before the digest was due (up
+// to until), and how many there are in all. People with none are absent.
+func (q *Q) DigestItems(ctx context.Context, localDate string, userIDs []int64, until time.Time, limit int) (map[int64]*DigestContent, error) {
+	out := map[int64]*DigestContent{}
+	for chunk := range chunks(userIDs, 500) {
+		rows, err := q.query(ctx, `SELECT id, workspace_id, user_id, event_id, type, category, title, body, url, popup, created_at, read_at, total FROM (
+			SELECT n.id, n.workspace_id, n.user_id, n.event_id, n.type, n.category, n.title, n.body, n.url, n.popup, n.created_at, n.read_at,
+				ROW_NUMBER() OVER (PARTITION BY n.user_id ORDER BY n.id DESC) AS place,
+				COUNT(*) OVER (PARTITION BY n.user_id) AS total
+			FROM notify_digests g
+			JOIN notifications n ON n.user_id = g.user_id AND n.created_at > g.due_at - ? AND n.created_at <= ? AND n.read_at IS NULL
+			JOIN notify_deliveries d ON d.event_id = n.event_id AND d.user_id = n.user_id AND d.channel = 'email'
+				AND d.status = 'skipped' AND d.reason = 'digest'
+			WHERE g.local_date = ? AND g.user_id IN (`+marks(len(chunk))+`)
+		) x WHERE place <= ? ORDER BY user_id, id DESC`,
+			append(append([]any{int64(24 * time.Hour / time.Millisecond), ms(until), localDate}, anys(chunk)...), limit)...)
+		if err != nil {
+			return nil, fmt.Errorf("digest items: %w", err)
+		}
+		for rows.Next() {
+			var total int
+			var n core.Notification
+			var created int64
+			var read sql.NullInt64
+			if err := rows.Scan(&n.ID, &n.WorkspaceID, &n.UserID, &n.EventID, &n.Type, &n.Category, &n.Title, &n.Body, &n.URL, &n.Popup,
+				&created, &read, &total); err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("digest items: %w", err)
+			}
+			n.CreatedAt, n.ReadAt = fromMS(created), fromNullMS(read)
+			c := out[n.UserID]
+			if c == nil {
+				c = &DigestContent{Total: total}
+				out[n.UserID] = c
+			}
+			c.Items = append(c.Items, &n)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, fmt.Errorf("digest items: %w", err)
+		}
 	}
-	if total == 0 {
-		return nil, 0, nil
-	}
-	rows, err := q.query(ctx, "SELECT n.id, n.workspace_id, n.user_id, n.event_id, n.type, n.category, n.title, n.body, n.url, n.popup, n.created_at, n.read_at"+
-		from+" ORDER BY n.id DESC LIMIT ?", append(args, limit)...)
-	items, err := collect(rows, err, "digest items", scanNotification)
-	return items, total, err
+	return out, nil
 }
 
 // PruneDigests deletes digest records created before cutoff.
