@@ -175,7 +175,7 @@ type Delivery struct {
 	EventID   int64     `json:"event_id"`
 	Channel   string    `json:"channel"`
 	Status    string    `json:"status" enum:"queued,sent,failed,skipped"`
-	Reason    string    `json:"reason,omitempty" doc:"For skipped: preference, master_off, channel_unavailable, read, digest (the person gets a daily digest) or notice (a security notice, mailed by the notice mailer)."`
+	Reason    string    `json:"reason,omitempty" doc:"For skipped: preference, master_off, channel_unavailable, read (read in the centre before it went), digest (the person gets a daily digest) or notice (a security notice, mailed by the notice mailer); for queued: quiet (held by the person's quiet hours or pause)."`
 	Attempts  int       `json:"attempts"`
 	LastError string    `json:"last_error,omitempty"`
 	CreatedAt time.Time `json:"created_at"`
@@ -242,7 +242,101 @@ func (a *API) registerNotifications() {
 	huma.Register(a.humaAPI, a.op(huma.Operation{OperationID: "list-user-deliveries", Method: http.MethodGet,
 		Path: "/users/{id}/deliveries", Summary: "A user's deliveries per channel (admins)",
 		Tags: tags, Security: signedIn, Errors: []int{http.StatusNotFound}}), a.listDeliveries)
+	huma.Register(a.humaAPI, a.op(huma.Operation{OperationID: "list-deliveries", Method: http.MethodGet,
+		Path: "/deliveries", Summary: "The workspace's delivery log, by person, channel and status (admins)",
+		Tags: tags, Security: signedIn, Errors: []int{http.StatusNotFound, http.StatusUnprocessableEntity}}), a.deliveryLog)
+	huma.Register(a.humaAPI, a.op(huma.Operation{OperationID: "retry-delivery", Method: http.MethodPost,
+		Path: "/deliveries/{id}/retry", Summary: "Send a failed delivery again (admins)",
+		Tags: tags, Security: signedIn, Errors: []int{http.StatusNotFound, http.StatusConflict}}), a.retryDelivery)
+	huma.Register(a.humaAPI, a.op(huma.Operation{OperationID: "list-notification-deliveries", Method: http.MethodGet,
+		Path: "/me/notifications/{id}/deliveries", Summary: "Where one of my notifications went, and why not",
+		Tags: tags, Security: signedIn, Errors: []int{http.StatusNotFound}}), a.notificationDeliveries)
 	a.registerStream()
+}
+
+// LoggedDelivery is a delivery in the workspace's log.
+type LoggedDelivery struct {
+	Delivery
+	UserID   int64  `json:"user_id"`
+	UserName string `json:"user_name"`
+	Type     string `json:"type,omitempty" doc:"The notification's type; absent once it was pruned."`
+	Title    string `json:"title,omitempty" doc:"The notification's title in the person's language."`
+}
+
+type deliveryLogInput struct {
+	UserID  int64  `query:"user_id" minimum:"0"`
+	Channel string `query:"channel" doc:"email, mobile, browser or telegram"`
+	Status  string `query:"status" doc:"queued, sent, failed or skipped"`
+	Cursor  string `query:"cursor"`
+	Limit   int    `query:"limit" default:"50" minimum:"1" maximum:"100"`
+}
+
+type deliveryLogOutput struct {
+	Body struct {
+		Items      []*LoggedDelivery `json:"items" nullable:"false"`
+		NextCursor string            `json:"next_cursor,omitempty"`
+	}
+}
+
+func deliveryOut(d *core.Delivery) Delivery {
+	return Delivery{ID: d.ID, EventID: d.EventID, Channel: d.Channel, Status: d.Status, Reason: d.Reason, Attempts: d.Attempts,
+		LastError: d.LastError, CreatedAt: d.CreatedAt.UTC(), UpdatedAt: d.UpdatedAt.UTC()}
+}
+
+func (a *API) deliveryLog(ctx context.Context, in *deliveryLogInput) (*deliveryLogOutput, error) {
+	before, err := cursorOf(in.Cursor)
+	if err != nil {
+		return nil, a.fail(ctx, err)
+	}
+	ds, err := a.deps.Notify.DeliveryLog(ctx, principal(ctx).User,
+		notify.DeliveryFilter{UserID: in.UserID, Channel: in.Channel, Status: in.Status, Before: before}, in.Limit+1)
+	if err != nil {
+		return nil, a.fail(ctx, err)
+	}
+	out := &deliveryLogOutput{}
+	out.Body.Items = []*LoggedDelivery{}
+	if len(ds) > in.Limit {
+		ds = ds[:in.Limit]
+		out.Body.NextCursor = strconv.FormatInt(ds[len(ds)-1].ID, 10)
+	}
+	for _, d := range ds {
+		out.Body.Items = append(out.Body.Items, &LoggedDelivery{Delivery: deliveryOut(&d.Delivery), UserID: d.UserID, UserName: d.UserName,
+			Type: d.Type, Title: d.Title})
+	}
+	return out, nil
+}
+
+type deliveryIDInput struct {
+	ID int64 `path:"id" minimum:"1"`
+}
+
+type deliveryOutput struct{ Body Delivery }
+
+func (a *API) retryDelivery(ctx context.Context, in *deliveryIDInput) (*deliveryOutput, error) {
+	d, err := a.deps.Notify.RetryDelivery(ctx, principal(ctx).User, in.ID)
+	if err != nil {
+		return nil, a.fail(ctx, err)
+	}
+	return &deliveryOutput{Body: deliveryOut(d)}, nil
+}
+
+type notificationDeliveriesOutput struct {
+	Body struct {
+		Items []Delivery `json:"items" nullable:"false"`
+	}
+}
+
+func (a *API) notificationDeliveries(ctx context.Context, in *notificationIDInput) (*notificationDeliveriesOutput, error) {
+	ds, err := a.deps.Notify.NotificationDeliveries(ctx, principal(ctx).User, in.ID)
+	if err != nil {
+		return nil, a.fail(ctx, err)
+	}
+	out := &notificationDeliveriesOutput{}
+	out.Body.Items = []Delivery{}
+	for _, d := range ds {
+		out.Body.Items = append(out.Body.Items, deliveryOut(d))
+	}
+	return out, nil
 }
 
 func (a *API) eventTypes(ctx context.Context, _ *struct{}) (*eventTypesOutput, error) {
@@ -531,8 +625,8 @@ func (a *API) listDeliveries(ctx context.Context, in *deliveriesInput) (*deliver
 		out.Body.NextCursor = strconv.FormatInt(ds[len(ds)-1].ID, 10)
 	}
 	for _, d := range ds {
-		out.Body.Items = append(out.Body.Items, &Delivery{ID: d.ID, EventID: d.EventID, Channel: d.Channel, Status: d.Status,
-			Reason: d.Reason, Attempts: d.Attempts, LastError: d.LastError, CreatedAt: d.CreatedAt.UTC(), UpdatedAt: d.UpdatedAt.UTC()})
+		dd := deliveryOut(d)
+		out.Body.Items = append(out.Body.Items, &dd)
 	}
 	return out, nil
 }

@@ -325,6 +325,36 @@ func TestDeliveriesForAdminsInTheirWorkspace(t *testing.T) {
 		e.do("GET", fmt.Sprintf("/users/%d/deliveries", bob.ID), "", bearer(e.login(bob.Email))).problem(http.StatusForbidden)
 		e.do("GET", "/users/999999/deliveries", "", bearer(admin)).problem(http.StatusNotFound)
 		e.do("GET", fmt.Sprintf("/users/%d/deliveries", gus.ID), "", bearer(admin)).problem(http.StatusNotFound)
+
+		// The workspace's log, its filters, and a retry of a failed one.
+		first := int64(items[len(items)-1].(map[string]any)["id"].(float64))
+		if _, err := db.W.Exec(db.Rebind("UPDATE notify_deliveries SET status = 'failed', reason = '', last_error = '550 no such user' WHERE id = ?"), first); err != nil {
+			t.Fatal(err)
+		}
+		m = e.do("GET", fmt.Sprintf("/deliveries?status=failed&user_id=%d", bob.ID), "", bearer(admin)).status(http.StatusOK).json()
+		if items := m["items"].([]any); len(items) != 1 || items[0].(map[string]any)["user_name"] != "Bob" ||
+			items[0].(map[string]any)["last_error"] != "550 no such user" || items[0].(map[string]any)["type"] != "mention" {
+			t.Fatalf("failed deliveries: %v", m)
+		}
+		e.do("GET", "/deliveries?status=lost", "", bearer(admin)).problem(http.StatusUnprocessableEntity)
+		e.do("GET", fmt.Sprintf("/deliveries?user_id=%d", gus.ID), "", bearer(admin)).problem(http.StatusNotFound)
+		e.do("GET", "/deliveries", "", bearer(e.login(bob.Email))).problem(http.StatusForbidden)
+		e.do("POST", fmt.Sprintf("/deliveries/%d/retry", first), "", bearer(e.login(bob.Email))).problem(http.StatusForbidden)
+		if m := e.do("POST", fmt.Sprintf("/deliveries/%d/retry", first), "", bearer(admin)).status(http.StatusOK).json(); m["status"] != "queued" {
+			t.Fatalf("retry: %v", m)
+		}
+		e.do("POST", fmt.Sprintf("/deliveries/%d/retry", first), "", bearer(admin)).problem(http.StatusConflict)
+		e.do("POST", "/deliveries/999999/retry", "", bearer(admin)).problem(http.StatusNotFound)
+
+		// Bob sees where his notification went; nobody else does.
+		bobToken := e.login(bob.Email)
+		list := e.do("GET", "/me/notifications", "", bearer(bobToken)).status(http.StatusOK).json()
+		nid := int64(list["items"].([]any)[0].(map[string]any)["id"].(float64))
+		m = e.do("GET", fmt.Sprintf("/me/notifications/%d/deliveries", nid), "", bearer(bobToken)).status(http.StatusOK).json()
+		if len(m["items"].([]any)) != 4 {
+			t.Fatalf("Bob's notification's deliveries: %v", m)
+		}
+		e.do("GET", fmt.Sprintf("/me/notifications/%d/deliveries", nid), "", bearer(admin)).problem(http.StatusNotFound)
 	})
 }
 

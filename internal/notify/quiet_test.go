@@ -158,9 +158,20 @@ func TestQuietHoursAndReadSuppression(t *testing.T) {
 	})
 }
 
-// deliverJobDue is when the delivery job of delivery id is due.
+// deliverJobDue is when the (first) delivery job of delivery id is due.
 func deliverJobDue(t *testing.T, db *store.DB, id int64) time.Time {
 	t.Helper()
+	due := deliverJobsDue(t, db, id)
+	if len(due) == 0 {
+		t.Fatalf("no job for delivery %d", id)
+	}
+	return due[0]
+}
+
+// deliverJobsDue is when each delivery job of delivery id is due.
+func deliverJobsDue(t *testing.T, db *store.DB, id int64) []time.Time {
+	t.Helper()
+	var out []time.Time
 	args := "args::text" // River keeps args as JSONB on both engines
 	if db.Engine == store.SQLite {
 		args = "json(args)"
@@ -182,18 +193,21 @@ func deliverJobDue(t *testing.T, db *store.DB, id int64) time.Time {
 		}
 		switch v := at.(type) {
 		case time.Time:
-			return v
+			out = append(out, v)
 		case string:
+			parsed := false
 			for _, layout := range []string{time.RFC3339Nano, "2006-01-02 15:04:05.999999999-07:00", "2006-01-02 15:04:05.999999999"} {
 				if ts, err := time.Parse(layout, v); err == nil {
-					return ts
+					out, parsed = append(out, ts), true
+					break
 				}
 			}
-			t.Fatalf("scheduled_at %q", v)
+			if !parsed {
+				t.Fatalf("scheduled_at %q", v)
+			}
 		default:
 			t.Fatalf("scheduled_at %T %v", at, at)
 		}
 	}
-	t.Fatalf("no job for delivery %d", id)
-	return time.Time{}
+	return out
 }

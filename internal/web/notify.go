@@ -324,6 +324,7 @@ type centreFilter struct {
 
 type centreData struct {
 	Items      []*core.Notification
+	Deliveries map[int64][]*core.Delivery // by notification
 	Unread     int64
 	Category   string
 	Filters    []centreFilter
@@ -373,6 +374,10 @@ func (h *Handler) centre(w http.ResponseWriter, r *http.Request) {
 	// The list's count was read with the page: keep the bell in step.
 	v.Unread = page.Unread
 	d := &centreData{Items: page.Items, Unread: page.Unread, Category: category, Before: before}
+	if d.Deliveries, err = h.deps.Notify.DeliveriesOf(ctx, me, page.Items); err != nil {
+		h.fail(w, r, err)
+		return
+	}
 	d.Filters = append(d.Filters, centreFilter{Value: "", URL: centreQuery("", 0, ""), Active: category == ""})
 	for _, c := range notify.Categories {
 		d.Filters = append(d.Filters, centreFilter{Value: string(c), URL: centreQuery(string(c), 0, ""), Active: category == string(c)})
@@ -478,6 +483,25 @@ type noticeItem struct {
 	Icon             string
 	URL, Title, Body string
 	ISO, When, Back  string
+	Deliveries       []deliveryLine // where it went, on the centre's page
+}
+
+// deliveryLine is one channel of a notification's deliveries, as catalog
+// keys.
+type deliveryLine struct {
+	ChannelKey, StatusKey, ReasonKey string
+}
+
+func deliveryLines(ds []*core.Delivery) []deliveryLine {
+	out := make([]deliveryLine, 0, len(ds))
+	for _, d := range ds {
+		l := deliveryLine{ChannelKey: "notify.channel." + d.Channel, StatusKey: "notify.status." + d.Status}
+		if d.Reason != "" {
+			l.ReasonKey = "notify.reason." + d.Reason
+		}
+		out = append(out, l)
+	}
+	return out
 }
 
 func newNoticeItem(lang string, n *core.Notification, loc *time.Location, back string) noticeItem {

@@ -373,3 +373,43 @@ func TestNotificationCentre(t *testing.T) {
 		wantNotContains(t, w, `class="notice is-unread"`)
 	})
 }
+
+// TestDeliveryLogPage: admins see the workspace's deliveries with their
+// filters and send a failed one again; members cannot; the centre shows
+// each notification's deliveries to its person.
+func TestDeliveryLogPage(t *testing.T) {
+	e := newEnv(t, storetest.Open(t, store.SQLite))
+	admin := e.setup("en")
+	u := e.createUser("Acme", "Uma User", "uma@acme.test", core.RoleUser)
+	e.seed(admin, u, "task.assigned", 2)
+	// No channel is configured here: every delivery was skipped. Make one
+	// failed, as a rejecting peer would have.
+	var id int64
+	if err := e.db.R.QueryRow("SELECT MIN(id) FROM notify_deliveries WHERE channel = 'mobile'").Scan(&id); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.db.W.Exec("UPDATE notify_deliveries SET status = 'failed', reason = '', last_error = 'UNREGISTERED' WHERE id = ?", id); err != nil {
+		t.Fatal(err)
+	}
+	member := e.login("uma@acme.test")
+	wantStatus(t, e.get("/settings/deliveries", member), http.StatusForbidden)
+	wantStatus(t, e.post("/settings/deliveries/"+strconv.FormatInt(id, 10)+"/retry", member, url.Values{}), http.StatusForbidden)
+	w := e.get("/notifications", member)
+	wantContains(t, w, "Where it went", "<li>Mobile app: Skipped (Channel not available)</li>", "<li>Mobile app: Failed</li>")
+
+	cookie := e.login("ada@acme.test")
+	w = e.get("/settings/deliveries?status=failed&channel=mobile", cookie)
+	wantContains(t, w, `href="/settings/deliveries"`, "UNREGISTERED", "Uma User", `action="/settings/deliveries/`+strconv.FormatInt(id, 10)+`/retry"`,
+		`<option value="failed" selected>`)
+	f := url.Values{"back": {"status=failed&channel=mobile"}}
+	w = e.post("/settings/deliveries/"+strconv.FormatInt(id, 10)+"/retry", cookie, f)
+	wantRedirect(t, w, http.StatusSeeOther, "/settings/deliveries?channel=mobile&done=delivery_retried&status=failed")
+	var status string
+	if err := e.db.R.QueryRow("SELECT status FROM notify_deliveries WHERE id = ?", id).Scan(&status); err != nil || status != "queued" {
+		t.Fatalf("after retry: %q %v", status, err)
+	}
+	w = e.get("/settings/deliveries?channel=mobile&done=delivery_retried&status=failed", cookie)
+	wantContains(t, w, "The delivery is queued again.", "No deliveries match.")
+	// Only a failed one goes again.
+	wantStatus(t, e.post("/settings/deliveries/"+strconv.FormatInt(id, 10)+"/retry", cookie, f), http.StatusConflict)
+}

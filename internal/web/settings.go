@@ -38,6 +38,7 @@ var flashes = map[string]string{
 	"require_off":           i18n.Key("web.flash.require_two_factor_off"),
 	"allowlist_saved":       i18n.Key("web.flash.allowlist_saved"),
 	"notify_saved":          i18n.Key("web.flash.notify_saved"),
+	"delivery_retried":      i18n.Key("web.flash.delivery_retried"),
 	"notify_defaults_saved": i18n.Key("web.flash.notify_defaults_saved"),
 	"marked_read":           i18n.Key("web.flash.marked_read"),
 	"marked_unread":         i18n.Key("web.flash.marked_unread"),
@@ -60,6 +61,7 @@ func (h *Handler) settingsView(r *http.Request, active, title string) *view {
 	if u.IsAdmin() {
 		add(i18n.Key("web.nav.workspace_security"), "/settings/workspace-security", "lock")
 		add(i18n.Key("web.nav.audit"), "/settings/audit", "list")
+		add(i18n.Key("web.nav.deliveries"), deliveriesURL, "bell")
 		add(i18n.Key("web.nav.tokens"), "/settings/tokens", "key")
 		if h.deps.DevOutbox {
 			add(i18n.Key("web.nav.outbox"), "/settings/outbox", "mail")

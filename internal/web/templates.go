@@ -142,6 +142,10 @@ func (h *Handler) funcs(lang string) template.FuncMap {
 		"noticeView": func(n *core.Notification, loc *time.Location, back string) noticeItem {
 			return newNoticeItem(lang, n, loc, back)
 		},
+		"withDeliveries": func(item noticeItem, ds []*core.Delivery) noticeItem {
+			item.Deliveries = deliveryLines(ds)
+			return item
+		},
 		"categoryIconsJSON": func() string {
 			buf, _ := json.Marshal(categoryIcons)
 			return string(buf)

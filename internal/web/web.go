@@ -146,6 +146,8 @@ func (h *Handler) Register(mux *http.ServeMux) {
 	mux.Handle("POST /settings/workspace-security/require", h.signedIn(h.setRequireTwoFactor))
 	mux.Handle("POST /settings/workspace-security/allowlist", h.signedIn(h.setAllowlist))
 	mux.Handle("GET /settings/audit", h.signedIn(h.auditPage))
+	mux.Handle("GET "+deliveriesURL, h.signedIn(h.deliveriesPage))
+	mux.Handle("POST "+deliveriesURL+"/{id}/retry", h.signedIn(h.retryDelivery))
 	mux.Handle("GET /settings/audit.csv", h.signedIn(h.auditCSV))
 	mux.Handle("GET /settings/outbox", h.signedIn(h.outbox))
 	mux.Handle("GET /settings/outbox/{id}", h.signedIn(h.outboxHTML))
