@@ -3,8 +3,11 @@ package email_test
 import (
 	"context"
 	"database/sql"
+	"errors"
+	"net"
 	"strings"
 	"testing"
+	"time"
 
 	"roster/internal/core"
 	"roster/internal/i18n"
@@ -133,4 +136,35 @@ func TestDigestPeopleAndLinks(t *testing.T) {
 			t.Fatal("a mandatory type got an unsubscribe token")
 		}
 	})
+}
+
+// TestConnectionRefusedIsTemporary: a mail server that is down is a
+// temporary failure (the delivery is retried), not a permanent one.
+func TestConnectionRefusedIsTemporary(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close() // nothing listens there now
+	sender, err := mail.NewSMTP(mail.SMTPConfig{URL: "smtp://" + addr, From: "roster@example.com", Timeout: 2 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bundle, err := i18n.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ch, err := email.New(email.Config{Sender: sender, BaseURL: "https://roster.example", MAC: func(s string) []byte { return []byte(s) },
+		Texts:      func(lang string) mail.Translator { return bundle.Localizer(lang) },
+		Workspaces: func(context.Context, int64) (string, error) { return "Acme", nil }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = ch.Send(context.Background(), &notify.Message{Delivery: &core.Delivery{ID: 1}, User: &core.User{ID: 1, Email: "bo@example.com", Language: "en"},
+		Notification: &core.Notification{Type: "mention", Title: "Hello"}})
+	var se *notify.SendError
+	if !errors.As(err, &se) || se.Permanent || se.Dead {
+		t.Fatalf("connection refused: %v (%+v), want a temporary SendError", err, se)
+	}
 }
