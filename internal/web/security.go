@@ -19,7 +19,9 @@ import (
 type securityData struct {
 	Sessions  []*core.Session
 	CurrentID int64
-	Status    *security.Status
+	// Devices are the mobile app's installs that get push notifications.
+	Devices []*core.MobileDevice
+	Status  *security.Status
 	// Setup is the key of the authenticator set-up waiting for its code,
 	// shown until it is confirmed, cancelled or expires.
 	Setup *totpSetupView
@@ -97,7 +99,12 @@ func (h *Handler) renderSecurity(w http.ResponseWriter, r *http.Request, d *secu
 		h.fail(w, r, err)
 		return
 	}
-	d.Sessions, d.CurrentID, d.Status = sessions, p.Session.ID, st
+	devices, err := h.deps.Devices.List(ctx, p.User)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	d.Sessions, d.CurrentID, d.Status, d.Devices = sessions, p.Session.ID, st, devices
 	// A set-up waiting for its code stays on screen across reloads and
 	// wrong codes; its key is kept sealed on the server.
 	if d.Setup == nil && st.PendingTOTP != nil {
@@ -328,6 +335,20 @@ func (h *Handler) revokeSession(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	redirect(w, r, "/settings/security?done=session_revoked")
+}
+
+// removeDevice stops push notifications to one of the person's devices.
+func (h *Handler) removeDevice(w http.ResponseWriter, r *http.Request) {
+	p := principalFrom(r.Context())
+	id, ok := h.pathID(w, r)
+	if !ok {
+		return
+	}
+	if err := h.deps.Devices.Remove(r.Context(), p.User, id); err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	redirect(w, r, "/settings/security?done=device_removed#devices")
 }
 
 func (h *Handler) signOut(w http.ResponseWriter, r *http.Request, p *auth.Principal) {

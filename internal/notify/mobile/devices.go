@@ -64,12 +64,15 @@ func (d *Devices) validate(u *core.User, in RegisterInput) (*core.MobileDevice, 
 	case in.Token == "":
 		v.Add("token", i18n.Key("mobile.error.token_required"), nil)
 	case len(in.Token) > MaxTokenBytes:
-		v.Add("token", i18n.Key("mobile.error.token_too_long"), map[string]any{"Max": MaxTokenBytes})
+		v.Add("token", i18n.Key("errors.field.too_long"), map[string]any{"Count": MaxTokenBytes})
 	case !tokenChars(in.Token):
 		v.Add("token", i18n.Key("mobile.error.token_invalid"), nil)
 	}
-	if len(in.AppVersion) > MaxAppVersionBytes || !printable(in.AppVersion) {
-		v.Add("app_version", i18n.Key("mobile.error.app_version"), map[string]any{"Max": MaxAppVersionBytes})
+	switch {
+	case len(in.AppVersion) > MaxAppVersionBytes:
+		v.Add("app_version", i18n.Key("errors.field.too_long"), map[string]any{"Count": MaxAppVersionBytes})
+	case !printable(in.AppVersion):
+		v.Add("app_version", i18n.Key("mobile.error.app_version"), nil)
 	}
 	locale := ""
 	if in.Locale != "" {
