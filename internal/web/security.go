@@ -19,9 +19,7 @@ import (
 type securityData struct {
 	Sessions  []*core.Session
 	CurrentID int64
-	// Devices are the mobile app's installs that get push notifications.
-	Devices []*core.MobileDevice
-	Status  *security.Status
+	Status    *security.Status
 	// Setup is the key of the authenticator set-up waiting for its code,
 	// shown until it is confirmed, cancelled or expires.
 	Setup *totpSetupView
@@ -39,6 +37,8 @@ type securityData struct {
 	// Required is true while the workspace requires two-step verification
 	// and this person has none: every other page sends them here.
 	Required bool
+	// Devices are the mobile app's installs that get push notifications.
+	Devices []*core.MobileDevice
 }
 
 type totpSetupView struct {
@@ -99,12 +99,11 @@ func (h *Handler) renderSecurity(w http.ResponseWriter, r *http.Request, d *secu
 		h.fail(w, r, err)
 		return
 	}
-	devices, err := h.deps.Devices.List(ctx, p.User)
-	if err != nil {
+	d.Sessions, d.CurrentID, d.Status = sessions, p.Session.ID, st
+	if d.Devices, err = h.deps.Devices.List(ctx, p.User); err != nil {
 		h.fail(w, r, err)
 		return
 	}
-	d.Sessions, d.CurrentID, d.Status, d.Devices = sessions, p.Session.ID, st, devices
 	// A set-up waiting for its code stays on screen across reloads and
 	// wrong codes; its key is kept sealed on the server.
 	if d.Setup == nil && st.PendingTOTP != nil {
