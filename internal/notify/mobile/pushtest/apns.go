@@ -24,6 +24,7 @@ type APNs struct {
 	script
 	URL     string
 	RootCAs *x509.CertPool
+	Cert    *x509.Certificate
 	Key     []byte // the .p8 file
 	KeyID   string
 	TeamID  string
@@ -56,7 +57,7 @@ func NewAPNs(t testing.TB) *APNs {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /3/device/{token}", a.send)
 	srv, pool := startTLS(t, mux)
-	a.URL, a.RootCAs = srv.URL, pool
+	a.URL, a.RootCAs, a.Cert = srv.URL, pool, srv.Certificate()
 	return a
 }
 

@@ -25,6 +25,7 @@ type FCM struct {
 	TokenURL    string         // the token server, the credentials' token_uri
 	Credentials []byte         // a service account's JSON key file
 	RootCAs     *x509.CertPool // trusts both servers
+	Cert        *x509.Certificate
 	Project     string
 	Email       string // the service account's
 
@@ -54,7 +55,7 @@ func NewFCM(t testing.TB) *FCM {
 	mux.HandleFunc("POST /token", f.token)
 	mux.HandleFunc("POST /v1/projects/{project}/{send}", f.send)
 	srv, pool := startTLS(t, mux)
-	f.URL, f.TokenURL, f.RootCAs = srv.URL, srv.URL+"/token", pool
+	f.URL, f.TokenURL, f.RootCAs, f.Cert = srv.URL, srv.URL+"/token", pool, srv.Certificate()
 	der, err := x509.MarshalPKCS8PrivateKey(key)
 	if err != nil {
 		t.Fatal(err)
