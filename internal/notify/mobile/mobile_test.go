@@ -44,7 +44,7 @@ type env struct {
 
 // newEnv makes two workspaces (Acme with Ana and Bo, Globex with Cy)
 // and the channel with the providers asked for.
-func newEnv(t *testing.T, db *store.DB, withFCM, withAPNs bool) *env {
+func newEnv(t testing.TB, db *store.DB, withFCM, withAPNs bool) *env {
 	t.Helper()
 	ctx := context.Background()
 	box, err := secrets.Load("", t.TempDir())
@@ -98,7 +98,7 @@ func newEnv(t *testing.T, db *store.DB, withFCM, withAPNs bool) *env {
 	return e
 }
 
-func (e *env) register(t *testing.T, u *core.User, platform, token string) *core.MobileDevice {
+func (e *env) register(t testing.TB, u *core.User, platform, token string) *core.MobileDevice {
 	t.Helper()
 	d, err := e.devices.Register(context.Background(), u, mobile.RegisterInput{Platform: platform, Token: token, AppVersion: "3.1.0", Locale: "es-MX"})
 	if err != nil {

@@ -56,7 +56,7 @@ func NewAPNs(t testing.TB) *APNs {
 		Topic: "com.example.roster", key: key, jwtsSeen: map[string]bool{}}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /3/device/{token}", a.send)
-	srv, pool := startTLS(t, mux)
+	srv, pool := startTLS(t, mux, &a.script)
 	a.URL, a.RootCAs, a.Cert = srv.URL, pool, srv.Certificate()
 	return a
 }

@@ -54,7 +54,7 @@ func NewFCM(t testing.TB) *FCM {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /token", f.token)
 	mux.HandleFunc("POST /v1/projects/{project}/{send}", f.send)
-	srv, pool := startTLS(t, mux)
+	srv, pool := startTLS(t, mux, &f.script)
 	f.URL, f.TokenURL, f.RootCAs, f.Cert = srv.URL, srv.URL+"/token", pool, srv.Certificate()
 	der, err := x509.MarshalPKCS8PrivateKey(key)
 	if err != nil {

@@ -10,9 +10,11 @@ import (
 	"crypto/x509"
 	"encoding/json"
 	"fmt"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -42,7 +44,11 @@ type script struct {
 	received   []Received
 	violations []string
 	attempts   int
+	conns      atomic.Int64
 }
+
+// Conns is how many connections clients opened to the server.
+func (s *script) Conns() int { return int(s.conns.Load()) }
 
 func (s *script) answer(token string) (Answer, bool) {
 	s.mu.Lock()
@@ -129,9 +135,14 @@ func (s *script) WaitFor(t testing.TB, n int, within time.Duration) []Received {
 
 // startTLS starts h on HTTP/2 with TLS and returns the server and a pool
 // trusting its certificate.
-func startTLS(t testing.TB, h http.Handler) (*httptest.Server, *x509.CertPool) {
+func startTLS(t testing.TB, h http.Handler, s *script) (*httptest.Server, *x509.CertPool) {
 	srv := httptest.NewUnstartedServer(h)
 	srv.EnableHTTP2 = true
+	srv.Config.ConnState = func(_ net.Conn, state http.ConnState) {
+		if state == http.StateNew {
+			s.conns.Add(1)
+		}
+	}
 	srv.StartTLS()
 	t.Cleanup(srv.Close)
 	pool := x509.NewCertPool()
