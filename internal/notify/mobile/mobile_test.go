@@ -350,8 +350,8 @@ func TestSendToEveryDevice(t *testing.T) {
 			t.Fatalf("one device took it: %v", err)
 		}
 		// Both fail for now: retried after the longest Retry-After.
-		e.fcm.Then(pushtest.Answer{Status: 429, Reason: "QUOTA_EXCEEDED", RetryAfter: "7"})
-		e.apns.Then(pushtest.Answer{Status: 429, Reason: "TooManyRequests", RetryAfter: "3"})
+		e.fcm.Then(pushtest.Answer{Status: 429, Reason: "QUOTA_EXCEEDED", RetryAfter: "3"})
+		e.apns.Then(pushtest.Answer{Status: 429, Reason: "TooManyRequests", RetryAfter: "7"})
 		se := sendErr(e.ch.Send(ctx, e.message(e.ana, 3)))
 		if se == nil || se.Permanent || se.Dead || se.RetryAfter != 7*time.Second {
 			t.Fatalf("both busy: %+v", se)
