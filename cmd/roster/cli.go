@@ -17,6 +17,8 @@ import (
 	"roster/internal/account"
 	"roster/internal/app"
 	"roster/internal/core"
+	"roster/internal/notify/mobile/apns"
+	"roster/internal/notify/mobile/fcm"
 	"roster/internal/store"
 )
 
@@ -151,6 +153,7 @@ func serveConfig(args []string, stderr io.Writer) (cfg app.Config, logFormat str
 	f.duration(&cfg.ShutdownTimeout, "shutdown-timeout", 20*time.Second, "time given to in-flight requests and jobs at shutdown")
 	f.duration(&cfg.JobRescueAfter, "job-rescue-after", 5*time.Minute, "a job left running this long by an instance that died (kill -9, power loss) is run again")
 	f.duration(&cfg.NotificationRetention, "notification-retention", 90*24*time.Hour, "notifications older than this are deleted")
+	mobileFlags(f, &cfg)
 	f.Usage = func() {
 		fmt.Fprint(f.Output(), "Usage: roster serve [flags]\n\nEach flag can also be set with the environment variable in brackets.\n\nFlags:\n")
 		f.PrintDefaults()
@@ -167,6 +170,20 @@ func serveConfig(args []string, stderr io.Writer) (cfg app.Config, logFormat str
 		return cfg, "", errors.New("--mail-from is required with --smtp-url")
 	}
 	return cfg, logFormat, nil
+}
+
+// mobileFlags are the settings of push to the mobile app; FCM and APNs are
+// each off until their key file is given.
+func mobileFlags(f envFlags, cfg *app.Config) {
+	m := &cfg.Mobile
+	f.str(&m.FCMCredentials, "fcm-credentials", "", "FCM: the Firebase service account's JSON key file; empty: FCM off")
+	f.str(&m.FCMEndpoint, "fcm-endpoint", fcm.DefaultEndpoint, "FCM: base URL of the HTTP v1 API")
+	f.str(&m.APNsKey, "apns-key", "", "APNs: the .p8 key file (token auth); empty: APNs off")
+	f.str(&m.APNsKeyID, "apns-key-id", "", "APNs: the key's id")
+	f.str(&m.APNsTeamID, "apns-team-id", "", "APNs: the team id")
+	f.str(&m.APNsTopic, "apns-topic", "", "APNs: the app's bundle id")
+	f.str(&m.APNsEnvironment, "apns-environment", apns.Production, "APNs: production or sandbox")
+	f.str(&m.APNsEndpoint, "apns-endpoint", "", "APNs: base URL overriding the environment's")
 }
 
 func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {

@@ -48,6 +48,14 @@ func TestServeHelpListsEveryFlagWithItsVariable(t *testing.T) {
 		"files-url": "ROSTER_FILES_URL", "api-rate": "ROSTER_API_RATE", "api-burst": "ROSTER_API_BURST",
 		"shutdown-timeout": "ROSTER_SHUTDOWN_TIMEOUT", "job-rescue-after": "ROSTER_JOB_RESCUE_AFTER",
 		"notification-retention": "ROSTER_NOTIFICATION_RETENTION",
+		"fcm-credentials":        "ROSTER_FCM_CREDENTIALS",
+		"fcm-endpoint":           "ROSTER_FCM_ENDPOINT",
+		"apns-key":               "ROSTER_APNS_KEY",
+		"apns-key-id":            "ROSTER_APNS_KEY_ID",
+		"apns-team-id":           "ROSTER_APNS_TEAM_ID",
+		"apns-topic":             "ROSTER_APNS_TOPIC",
+		"apns-environment":       "ROSTER_APNS_ENVIRONMENT",
+		"apns-endpoint":          "ROSTER_APNS_ENDPOINT",
 	} {
 		re := regexp.MustCompile(`(?m)^  -` + regexp.QuoteMeta(flag) + `\b[^\n]*\n(\s{4,}[^\n]*\n)*?\s{4,}[^\n]*\[` + env + `\]`)
 		if !re.MatchString(help) {
@@ -62,7 +70,8 @@ func TestServeHelpListsEveryFlagWithItsVariable(t *testing.T) {
 func TestServeDefaultsAreTheDocumentedOnes(t *testing.T) {
 	for _, env := range []string{"ROSTER_ADDR", "ROSTER_METRICS_ADDR", "ROSTER_DATA", "ROSTER_LOG_FORMAT", "ROSTER_SESSION_IDLE", "ROSTER_TWO_FACTOR_IDLE",
 		"ROSTER_SESSION_MAX", "ROSTER_RECENT_SIGN_IN", "ROSTER_API_RATE", "ROSTER_API_BURST", "ROSTER_SHUTDOWN_TIMEOUT",
-		"ROSTER_JOB_RESCUE_AFTER", "ROSTER_NOTIFICATION_RETENTION"} {
+		"ROSTER_JOB_RESCUE_AFTER", "ROSTER_NOTIFICATION_RETENTION", "ROSTER_FCM_CREDENTIALS", "ROSTER_FCM_ENDPOINT", "ROSTER_APNS_KEY",
+		"ROSTER_APNS_ENVIRONMENT", "ROSTER_APNS_ENDPOINT"} {
 		t.Setenv(env, "") // restored when the test ends
 		os.Unsetenv(env)
 	}
@@ -88,6 +97,11 @@ func TestServeDefaultsAreTheDocumentedOnes(t *testing.T) {
 		{"--shutdown-timeout", cfg.ShutdownTimeout, 20 * time.Second},
 		{"--job-rescue-after", cfg.JobRescueAfter, 5 * time.Minute},
 		{"--notification-retention", cfg.NotificationRetention, 90 * day},
+		{"--fcm-credentials", cfg.Mobile.FCMCredentials, ""},
+		{"--fcm-endpoint", cfg.Mobile.FCMEndpoint, "https://fcm.googleapis.com"},
+		{"--apns-key", cfg.Mobile.APNsKey, ""},
+		{"--apns-environment", cfg.Mobile.APNsEnvironment, "production"},
+		{"--apns-endpoint", cfg.Mobile.APNsEndpoint, ""},
 	} {
 		if c.got != c.want {
 			t.Errorf("%s defaults to %v, documented %v", c.name, c.got, c.want)

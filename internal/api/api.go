@@ -25,6 +25,7 @@ import (
 	"roster/internal/i18n"
 	"roster/internal/live"
 	"roster/internal/notify"
+	"roster/internal/notify/mobile"
 	"roster/internal/profile"
 	"roster/internal/security"
 )
@@ -42,7 +43,8 @@ type Deps struct {
 	Profiles      *profile.Service
 	Security      *security.Service
 	Notify        *notify.Service
-	Live          *live.Hub // open notification streams
+	Devices       *mobile.Devices // the mobile app's devices
+	Live          *live.Hub       // open notification streams
 	I18n          *i18n.Bundle
 	RatePerSecond float64 // per caller; default httpx.DefaultRate
 	RateBurst     int     // default httpx.DefaultBurst
@@ -94,6 +96,9 @@ func New(d Deps) (*API, error) {
 	// Every route is served: the API requires every service it uses.
 	if d.Accounts == nil || d.Auth == nil || d.Profiles == nil || d.Security == nil || d.Notify == nil || d.Live == nil || d.I18n == nil {
 		return nil, errors.New("api: Deps needs Accounts, Auth, Profiles, Security, Notify, Live and I18n")
+	}
+	if d.Devices == nil {
+		return nil, errors.New("api: Deps needs Devices")
 	}
 	installErrorConstructor()
 	if d.RatePerSecond <= 0 {
@@ -163,6 +168,7 @@ func New(d Deps) (*API, error) {
 	a.registerSessions()
 	a.registerWorkspaceSecurity()
 	a.registerNotifications()
+	a.registerDevices()
 	return a, nil
 }
 

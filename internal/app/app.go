@@ -29,6 +29,7 @@ import (
 	"roster/internal/mail"
 	"roster/internal/notify"
 	"roster/internal/notify/email"
+	"roster/internal/notify/mobile"
 	"roster/internal/photo"
 	"roster/internal/secrets"
 	"roster/internal/services"
@@ -65,6 +66,9 @@ type Config struct {
 	// NotificationRetention is how long notifications are kept; zero:
 	// notify.DefaultRetention (90 days).
 	NotificationRetention time.Duration
+	// Mobile configures push to the mobile app (FCM, APNs); empty: the
+	// mobile channel is not configured.
+	Mobile mobile.Settings
 }
 
 // RouteClasses lists the routes whose deadlines are not those of forms and
@@ -178,9 +182,17 @@ func Open(ctx context.Context, cfg Config, logger *slog.Logger) (_ *App, err err
 	if err != nil {
 		return nil, err
 	}
+	channels := []notify.Adapter{emailChannel}
+	mobileChannel, err := mobile.Open(cfg.Mobile, mobile.Config{DB: a.DB, Secrets: a.Secrets, BaseURL: strings.TrimSuffix(base.String(), "/"), Logger: logger})
+	if err != nil {
+		return nil, fmt.Errorf("mobile push: %w", err)
+	}
+	if mobileChannel != nil {
+		channels = append(channels, mobileChannel)
+	}
 	a.Set = services.New(services.Config{DB: a.DB, Mail: mailQueue, Secrets: a.Secrets, Photos: a.Photos,
 		BaseURL: base.String(), Auth: authCfg, RecentSignIn: cfg.RecentSignIn,
-		Jobs: a.Queue, Workers: workers, Live: a.Live, Channels: []notify.Adapter{emailChannel}, Digests: emailChannel,
+		Jobs: a.Queue, Workers: workers, Live: a.Live, Channels: channels, Digests: emailChannel,
 		Texts:  func(lang string) notify.Translator { return a.I18n.Localizer(lang) },
 		Notify: services.NotifyConfig{Retention: cfg.NotificationRetention}})
 	a.Queue.AddPeriodic(notify.PeriodicJobs()...)
@@ -211,7 +223,7 @@ func Migrate(ctx context.Context, db *store.DB) error {
 
 func (a *App) routes(base *url.URL) (http.Handler, error) {
 	https := base.Scheme == "https"
-	pages, err := web.New(web.Deps{Accounts: a.Accounts, Auth: a.Auth, Profiles: a.Profiles, Security: a.Security, Notify: a.Notify, I18n: a.I18n, BaseURL: base,
+	pages, err := web.New(web.Deps{Accounts: a.Accounts, Auth: a.Auth, Profiles: a.Profiles, Security: a.Security, Notify: a.Notify, Devices: a.Devices, I18n: a.I18n, BaseURL: base,
 		DevOutbox: a.Config.SMTPURL == "", Logger: a.Logger})
 	if err != nil {
 		return nil, fmt.Errorf("pages: %w", err)
@@ -219,7 +231,7 @@ func (a *App) routes(base *url.URL) (http.Handler, error) {
 	mux := http.NewServeMux()
 	pages.Register(mux)
 	jsonAPI, err := api.New(api.Deps{Accounts: a.Accounts, Auth: a.Auth, Profiles: a.Profiles, Security: a.Security,
-		Notify: a.Notify, Live: a.Live, I18n: a.I18n, RatePerSecond: a.Config.APIRate,
+		Notify: a.Notify, Devices: a.Devices, Live: a.Live, I18n: a.I18n, RatePerSecond: a.Config.APIRate,
 		RateBurst: a.Config.APIBurst, Version: Version, SecureCookies: https})
 	if err != nil {
 		return nil, err

@@ -14,6 +14,7 @@ import (
 	"roster/internal/events"
 	"roster/internal/mail"
 	"roster/internal/notify"
+	"roster/internal/notify/mobile"
 	"roster/internal/photo"
 	"roster/internal/profile"
 	"roster/internal/secrets"
@@ -67,6 +68,7 @@ type Set struct {
 	Profiles *profile.Service
 	Security *security.Service
 	Notify   *notify.Service
+	Devices  *mobile.Devices // the mobile app's devices (push notifications)
 }
 
 // New builds the set.
@@ -81,6 +83,7 @@ func New(c Config) *Set {
 			panic(err) // a job kind registered twice: a wiring bug
 		}
 	}
+	s.Devices = mobile.NewDevices(c.DB, c.Secrets)
 	s.Auth = auth.NewService(c.DB, c.Auth, rec)
 	s.Accounts = account.NewService(c.DB, s.Auth, c.Mail, rec, c.BaseURL)
 	s.Security = security.NewService(c.DB, s.Auth, c.Secrets, c.Mail, rec)

@@ -37,6 +37,8 @@ type securityData struct {
 	// Required is true while the workspace requires two-step verification
 	// and this person has none: every other page sends them here.
 	Required bool
+	// Devices are the mobile app's installs that get push notifications.
+	Devices []*core.MobileDevice
 }
 
 type totpSetupView struct {
@@ -98,6 +100,10 @@ func (h *Handler) renderSecurity(w http.ResponseWriter, r *http.Request, d *secu
 		return
 	}
 	d.Sessions, d.CurrentID, d.Status = sessions, p.Session.ID, st
+	if d.Devices, err = h.deps.Devices.List(ctx, p.User); err != nil {
+		h.fail(w, r, err)
+		return
+	}
 	// A set-up waiting for its code stays on screen across reloads and
 	// wrong codes; its key is kept sealed on the server.
 	if d.Setup == nil && st.PendingTOTP != nil {
@@ -328,6 +334,20 @@ func (h *Handler) revokeSession(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	redirect(w, r, "/settings/security?done=session_revoked")
+}
+
+// removeDevice stops push notifications to one of the person's devices.
+func (h *Handler) removeDevice(w http.ResponseWriter, r *http.Request) {
+	p := principalFrom(r.Context())
+	id, ok := h.pathID(w, r)
+	if !ok {
+		return
+	}
+	if err := h.deps.Devices.Remove(r.Context(), p.User, id); err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	redirect(w, r, "/settings/security?done=device_removed#devices")
 }
 
 func (h *Handler) signOut(w http.ResponseWriter, r *http.Request, p *auth.Principal) {

@@ -43,6 +43,7 @@ var flashes = map[string]string{
 	"marked_read":           i18n.Key("web.flash.marked_read"),
 	"marked_unread":         i18n.Key("web.flash.marked_unread"),
 	"all_read":              i18n.Key("web.flash.all_read"),
+	"device_removed":        i18n.Key("mobile.flash.device_removed"),
 }
 
 // settingsView starts a page of the settings area with its navigation.

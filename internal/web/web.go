@@ -24,6 +24,7 @@ import (
 	"roster/internal/httpx"
 	"roster/internal/i18n"
 	"roster/internal/notify"
+	"roster/internal/notify/mobile"
 	"roster/internal/profile"
 	"roster/internal/security"
 )
@@ -35,6 +36,7 @@ type Deps struct {
 	Profiles *profile.Service
 	Security *security.Service
 	Notify   *notify.Service
+	Devices  *mobile.Devices // the mobile app's devices, listed with the sessions
 	I18n     *i18n.Bundle
 	// BaseURL is the public URL; an https scheme makes cookies Secure.
 	BaseURL *url.URL
@@ -58,6 +60,9 @@ type Handler struct {
 func New(d Deps) (*Handler, error) {
 	if d.Accounts == nil || d.Auth == nil || d.Profiles == nil || d.Security == nil || d.Notify == nil || d.I18n == nil {
 		return nil, errors.New("web: Accounts, Auth, Profiles, Security, Notify and I18n are required")
+	}
+	if d.Devices == nil {
+		return nil, errors.New("web: Devices is required")
 	}
 	if d.Logger == nil {
 		d.Logger = slog.Default()
@@ -117,6 +122,7 @@ func (h *Handler) Register(mux *http.ServeMux) {
 	mux.Handle("POST /settings/security/sessions/{id}/revoke", h.twoFactorSetup(h.revokeSession))
 	mux.Handle("POST /settings/security/sessions/revoke-others", h.twoFactorSetup(h.revokeOtherSessions))
 	mux.Handle("POST /settings/security/send-code", h.twoFactorSetup(h.sendManageCode))
+	mux.Handle("POST /settings/security/devices/{id}/remove", h.twoFactorSetup(h.removeDevice))
 	mux.Handle("GET /settings/notifications", h.signedIn(h.notifications))
 	mux.Handle("POST /settings/notifications", h.signedIn(h.saveNotifications))
 	mux.Handle("GET /settings/notifications/defaults", h.signedIn(h.notifyDefaults))
