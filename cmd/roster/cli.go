@@ -19,6 +19,7 @@ import (
 	"roster/internal/core"
 	"roster/internal/notify/mobile/apns"
 	"roster/internal/notify/mobile/fcm"
+	"roster/internal/seed"
 	"roster/internal/store"
 )
 
@@ -29,6 +30,7 @@ Usage:
   roster migrate [flags]          apply database migrations and exit
   roster user create [flags]      create a user; the password is read from stdin
   roster token create [flags]     create an API token and print it once
+  roster seed [flags]             fill an empty database with test data (benchmarks, demos)
   roster version                  print the version
 `
 
@@ -48,6 +50,8 @@ func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return createUser(ctx, args[2:], stdin, stdout, stderr)
 	case cmd == "token create":
 		return createToken(ctx, args[2:], stdout, stderr)
+	case args[0] == "seed":
+		return seedData(ctx, args[1:], stdout, stderr)
 	case args[0] == "version", args[0] == "--version":
 		fmt.Fprintln(stdout, "roster", app.Version)
 		return nil
@@ -344,6 +348,47 @@ func createToken(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	}
 	fmt.Fprintf(stderr, "token %d %q expires %s; it is shown only once:\n", t.ID, t.Name, t.ExpiresAt.Format(time.RFC3339))
 	fmt.Fprintln(stdout, secret)
+	return nil
+}
+
+// seedData fills an empty database for benchmarks and demos, and writes
+// every seeded person's API token and session to a credentials file.
+func seedData(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	var cfg app.Config
+	var c seed.Config
+	var out string
+	f := newFlags("roster seed", stderr)
+	storageFlags(f, &cfg)
+	f.IntVar(&c.Workspaces, "workspaces", 1, "how many workspaces")
+	f.IntVar(&c.UsersPerWorkspace, "users-per-workspace", 100, "people in each (the first is its admin)")
+	f.IntVar(&c.NotificationsPerUser, "notifications-per-user", 20, "notifications each person has (half of them unread)")
+	f.StringVar(&c.Password, "password", "seed-password-1", "everyone's password")
+	f.StringVar(&out, "credentials", "", "file to write each person's API token and session to, one JSON line each (secret: keep it away from production)")
+	if err := f.Parse(args); err != nil {
+		return ignoreHelp(err)
+	}
+	db, err := openStore(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	if out != "" {
+		file, err := os.OpenFile(out, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+		if err != nil {
+			return err
+		}
+		defer file.Close()
+		w := bufio.NewWriter(file)
+		defer w.Flush()
+		c.Credentials = w
+	}
+	start := time.Now()
+	res, err := seed.Seed(ctx, db, c)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "seeded %d workspaces, %d people, %d notifications in %s\n", res.Workspaces, res.Users, res.Notifications,
+		time.Since(start).Round(time.Millisecond))
 	return nil
 }
 
