@@ -19,7 +19,9 @@ import (
 
 type noMail struct{}
 
-func (noMail) EnqueueTx(context.Context, *sql.Tx, int64, string, string, string, map[string]any) error { return nil }
+func (noMail) EnqueueTx(context.Context, *sql.Tx, int64, string, string, string, map[string]any) error {
+	return nil
+}
 
 // TestSeed: the people, their credentials and notifications are what the
 // rest of Roster reads: every token and session signs in as its person,
