@@ -3,7 +3,7 @@ GO ?= go
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X roster/internal/app.Version=$(VERSION)
 
-.PHONY: run build test test-short test-postgres test-e2e fuzz lint bench
+.PHONY: run build test test-short test-postgres test-e2e fuzz lint bench bench-quick bench-go
 
 run:
 	$(GO) run ./cmd/roster serve
@@ -36,5 +36,14 @@ lint:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || (gofmt -l $$(git ls-files '*.go'); exit 1)
 	$(GO) vet ./...
 
+# The load benchmarks against a bare baseline (bench/run.sh; needs wrk):
+# results in bench/results/.
 bench:
+	./bench/run.sh
+
+bench-quick:
+	WORKSPACES=2 USERS=1000 NOTIFICATIONS=20 DURATION=3s ROUNDS=1 ./bench/run.sh
+
+# The Go benchmarks of each package.
+bench-go:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
