@@ -108,6 +108,15 @@ func (f envFlags) float(p *float64, name string, def float64, help string) {
 	f.Float64Var(p, name, def, help+" ["+envName(name)+"]")
 }
 
+func (f envFlags) boolean(p *bool, name string, def bool, help string) {
+	if v, ok := os.LookupEnv(envName(name)); ok {
+		if x, err := strconv.ParseBool(v); err == nil {
+			def = x
+		}
+	}
+	f.BoolVar(p, name, def, help+" ["+envName(name)+"]")
+}
+
 func (f envFlags) integer(p *int, name string, def int, help string) {
 	if v, ok := os.LookupEnv(envName(name)); ok {
 		if x, err := strconv.Atoi(v); err == nil {
@@ -142,6 +151,7 @@ func serveConfig(args []string, stderr io.Writer) (cfg app.Config, logFormat str
 	f := newFlags("roster serve", stderr)
 	f.str(&cfg.Addr, "addr", ":8080", "address to listen on")
 	f.str(&cfg.MetricsAddr, "metrics-addr", "", "address serving Prometheus /metrics, apart from the public one, e.g. 127.0.0.1:9090; empty: off")
+	f.boolean(&cfg.Pprof, "pprof", false, "also serve Go's profiler (/debug/pprof/) on --metrics-addr, for measuring")
 	storageFlags(f, &cfg)
 	f.str(&logFormat, "log-format", "text", "log format: text or json")
 	f.str(&cfg.FilesURL, "files-url", "", "where photos are stored: empty for <data>/files, file:///path, or s3://bucket?region=...&endpoint=... for several instances")

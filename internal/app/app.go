@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"net/netip"
 	"net/url"
 	"strings"
@@ -44,6 +45,7 @@ var Version = "dev"
 type Config struct {
 	Addr            string         // listen address, e.g. ":8080"
 	MetricsAddr     string         // listen address of /metrics, e.g. "127.0.0.1:9090"; empty: no metrics endpoint
+	Pprof           bool           // also serve /debug/pprof/ on MetricsAddr
 	DataDir         string         // SQLite database, secret key and files
 	DatabaseURL     string         // empty: SQLite in DataDir; postgres://...: PostgreSQL
 	BaseURL         string         // public URL for links; https turns on Secure cookies
@@ -311,7 +313,15 @@ func (a *App) Run(ctx context.Context, ln net.Listener) error {
 	if a.metricsLn != nil {
 		mux := http.NewServeMux()
 		mux.Handle("GET /metrics", promhttp.HandlerFor(a.Registry, promhttp.HandlerOpts{Registry: a.Registry}))
-		metricsSrv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, WriteTimeout: 30 * time.Second,
+		if a.Config.Pprof {
+			// Only on the private listener: profiles tell a lot.
+			mux.HandleFunc("/debug/pprof/", pprof.Index)
+			mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+			mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+			mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+			mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+		}
+		metricsSrv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, WriteTimeout: 2 * time.Minute,
 			ErrorLog: slog.NewLogLogger(a.Logger.Handler(), slog.LevelWarn)}
 		go func() { errc <- metricsSrv.Serve(a.metricsLn) }()
 		a.Logger.Info("metrics are served", "addr", a.metricsLn.Addr().String())

@@ -589,3 +589,23 @@ func (r *running) signIn(ctx context.Context, in auth.LoginInput) (*auth.LoginRe
 	}
 	return res.LoginResult, nil
 }
+
+// TestPprofOnlyWhenAsked: the profiler is served on the metrics listener
+// when --pprof is given, never on the public one, and not at all without
+// it.
+func TestPprofOnlyWhenAsked(t *testing.T) {
+	for _, on := range []bool{false, true} {
+		r := start(t, store.SQLite, app.Config{MetricsAddr: "127.0.0.1:0", Pprof: on})
+		res, err := http.Get("http://" + r.MetricsAddr() + "/debug/pprof/")
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		if want := map[bool]int{false: http.StatusNotFound, true: http.StatusOK}[on]; res.StatusCode != want {
+			t.Errorf("pprof %v: /debug/pprof/ on the metrics listener is %d, want %d", on, res.StatusCode, want)
+		}
+		if resp, _ := r.get(t, "/debug/pprof/"); resp.StatusCode == http.StatusOK {
+			t.Errorf("pprof %v: the public listener serves the profiler", on)
+		}
+	}
+}
