@@ -492,7 +492,7 @@ func (q *Q) RecordAttempt(ctx context.Context, id int64, status, reason, lastErr
 // the delete itself saw unread: a read or unread committed meanwhile is
 // counted once.
 func (q *Q) PruneNotifications(ctx context.Context, cutoff time.Time, batch int) (int, error) {
-	rows, err := q.query(ctx, "SELECT id, user_id FROM notifications WHERE created_at < ? ORDER BY id LIMIT ?", ms(cutoff), batch)
+	rows, err := q.query(ctx, "SELECT id, user_id FROM notifications WHERE created_at < ? ORDER BY created_at, id LIMIT ?", ms(cutoff), batch)
 	type old struct{ id, user int64 }
 	olds, err := collect(rows, err, "old notifications", func(s scanner) (old, error) {
 		var o old
@@ -552,7 +552,7 @@ func (q *Q) PruneNotifyEvents(ctx context.Context, cutoff time.Time, batch int) 
 		return 0, fmt.Errorf("prune feed: %w", err)
 	}
 	res, err := q.exec(ctx, `DELETE FROM notify_events WHERE id IN (SELECT e.id FROM notify_events e WHERE e.created_at < ?
-		AND NOT EXISTS (SELECT 1 FROM notifications n WHERE n.event_id = e.id) ORDER BY e.id LIMIT ?)`, ms(cutoff), batch)
+		AND NOT EXISTS (SELECT 1 FROM notifications n WHERE n.event_id = e.id) ORDER BY e.created_at, e.id LIMIT ?)`, ms(cutoff), batch)
 	if err != nil {
 		return 0, fmt.Errorf("prune events: %w", err)
 	}
