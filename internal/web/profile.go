@@ -2,6 +2,7 @@ package web
 
 import (
 	"errors"
+	"html/template"
 	"io"
 	"mime"
 	"net/http"
@@ -42,8 +43,8 @@ type profileData struct {
 	// Values are what the main and email forms show: the stored values,
 	// or what was typed when a save was refused.
 	Values      map[string]string
-	Zones       []string
-	EmailLocked bool // two-step verification is on: no email change
+	ZoneOptions template.HTML // the time zone select's options, the person's selected
+	EmailLocked bool          // two-step verification is on: no email change
 	// EmailEditable: the viewer may change this address; others see it only.
 	EmailEditable bool
 	CanReset      bool // the viewer may send this user a password reset link
@@ -195,11 +196,7 @@ func (h *Handler) renderProfile(w http.ResponseWriter, r *http.Request, id int64
 	} else if r.URL.Query().Get("done") == "email_sent" && p.PendingEmail != "" {
 		v.Flash = l.T("web.flash.email_sent", map[string]any{"Email": p.PendingEmail})
 	}
-	d.Zones = timezones
-	if tz := d.Values["timezone"]; !slices.Contains(timezones, tz) {
-		// Keep a zone that is not in the short list (or was mistyped) selectable.
-		d.Zones = append([]string{tz}, timezones...)
-	}
+	d.ZoneOptions = zoneOptions(d.Values["timezone"])
 	v.Data = d
 	h.render(w, r, status, "profile", v)
 }

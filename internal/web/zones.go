@@ -1,7 +1,10 @@
 package web
 
 import (
+	"html/template"
 	"slices"
+	"strings"
+	"sync"
 	_ "time/tzdata" // zone data in the binary, so time zones work in minimal containers
 )
 
@@ -48,4 +51,28 @@ var timezones = []string{
 	"Europe/Rome", "Europe/Samara", "Europe/Sofia", "Europe/Stockholm", "Europe/Vienna",
 	"Europe/Vilnius", "Europe/Volgograd", "Europe/Warsaw", "Europe/Zurich",
 	"Pacific/Auckland", "Pacific/Fiji", "Pacific/Guam", "Pacific/Honolulu", "Pacific/Port_Moresby",
+}
+
+// zoneOptionsHTML is the time zone select's options, escaped once: the
+// profile page is the one most often shown, and ranging over 400 zones in
+// the template was most of its rendering.
+var zoneOptionsHTML = sync.OnceValue(func() string {
+	var b strings.Builder
+	for _, z := range timezones {
+		e := template.HTMLEscapeString(z)
+		b.WriteString(`<option value="` + e + `">` + e + "</option>\n")
+	}
+	return b.String()
+})
+
+// zoneOptions is the options with selected marked; a zone that is not in
+// the list (or was mistyped) comes first, selected, so it stays selectable.
+func zoneOptions(selected string) template.HTML {
+	all := zoneOptionsHTML()
+	e := template.HTMLEscapeString(selected)
+	if !slices.Contains(timezones, selected) {
+		return template.HTML(`<option value="` + e + `" selected>` + e + "</option>\n" + all)
+	}
+	mark := `<option value="` + e + `">`
+	return template.HTML(strings.Replace(all, mark, `<option value="`+e+`" selected>`, 1))
 }
