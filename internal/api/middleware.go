@@ -58,7 +58,13 @@ func clientIP(r *http.Request) string { return httpx.RequestIP(r) }
 func (a *API) wrap(op *huma.Operation, next func(huma.Context)) http.Handler {
 	needsAuth := len(op.Security) > 0
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		st := a.newState(r)
+		// A signed-in caller is answered in their own language: the
+		// anonymous one (which reads the default workspace) is worked out
+		// only for others.
+		st := &state{ip: clientIP(r), userAgent: r.UserAgent()}
+		if !needsAuth {
+			st = a.newState(r)
+		}
 		// Answers carry tokens and personal data: keep them out of caches.
 		w.Header().Set("Cache-Control", "no-store")
 		ctx := context.WithValue(r.Context(), stateKey{}, st)
@@ -68,6 +74,7 @@ func (a *API) wrap(op *huma.Operation, next func(huma.Context)) http.Handler {
 		if needsAuth {
 			p, viaCookie, err := a.authenticate(r, st.ip)
 			if err != nil {
+				st.loc = a.newState(r).loc
 				// Failed attempts count against the client's address.
 				if ok, wait := a.limiter.Allow(limitKey); !ok {
 					writeProblem(w, rateLimited(st.loc, wait))
@@ -81,7 +88,7 @@ func (a *API) wrap(op *huma.Operation, next func(huma.Context)) http.Handler {
 				return
 			}
 			st.principal, st.viaCookie, st.credential = p, viaCookie, credentialOf(r)
-			st.loc = a.deps.I18n.Localizer(p.User.Language, st.loc.Lang())
+			st.loc = a.deps.I18n.Localizer(p.User.Language)
 			if p.Token != nil {
 				limitKey = "token:" + strconv.FormatInt(p.Token.ID, 10)
 			} else {

@@ -215,6 +215,13 @@ func (a *API) logout(ctx context.Context, _ *struct{}) (*logoutOutput, error) {
 }
 
 func (a *API) me(ctx context.Context, _ *struct{}) (*userOutput, error) {
-	p := principal(ctx)
-	return a.userOutput(ctx, p.User, p.User)
+	own, err := a.deps.Profiles.Own(ctx, principal(ctx).User)
+	if err != nil {
+		return nil, a.fail(ctx, err)
+	}
+	out, err := a.withTwoFactor(ctx, fromProfile(own))
+	if err != nil {
+		return nil, a.fail(ctx, err)
+	}
+	return &userOutput{Body: out}, nil
 }

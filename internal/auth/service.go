@@ -260,17 +260,12 @@ func (s *Service) Authenticate(ctx context.Context, token, ip string) (*Principa
 	if IsAPIToken(token) {
 		return s.authenticateAPIToken(ctx, token)
 	}
-	r := s.db.Reader()
-	sess, err := r.SessionByTokenHash(ctx, HashToken(token))
+	sess, user, err := s.db.Reader().SessionWithUser(ctx, HashToken(token))
 	if err != nil {
 		if core.ErrorCode(err) == core.ENOTFOUND {
 			return nil, core.ErrUnauthorized
 		}
 		return nil, err
-	}
-	user, err := r.User(ctx, sess.UserID)
-	if err != nil {
-		return nil, fmt.Errorf("session user: %w", err)
 	}
 	now := s.db.Now()
 	if !now.Before(sess.ExpiresAt) || now.Sub(sess.LastSeenAt) >= s.idleFor(user) {
@@ -296,8 +291,7 @@ func (s *Service) Authenticate(ctx context.Context, token, ip string) (*Principa
 }
 
 func (s *Service) authenticateAPIToken(ctx context.Context, token string) (*Principal, error) {
-	r := s.db.Reader()
-	t, err := r.APITokenByHash(ctx, HashToken(token))
+	t, user, err := s.db.Reader().APITokenWithUser(ctx, HashToken(token))
 	if err != nil {
 		if core.ErrorCode(err) == core.ENOTFOUND {
 			return nil, core.ErrUnauthorized
@@ -307,10 +301,6 @@ func (s *Service) authenticateAPIToken(ctx context.Context, token string) (*Prin
 	now := s.db.Now()
 	if !t.RevokedAt.IsZero() || !now.Before(t.ExpiresAt) {
 		return nil, core.ErrUnauthorized
-	}
-	user, err := r.User(ctx, t.UserID)
-	if err != nil {
-		return nil, fmt.Errorf("token user: %w", err)
 	}
 	if user.State != core.StateActive {
 		return nil, core.ErrUnauthorized

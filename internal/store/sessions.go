@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"roster/internal/core"
@@ -138,4 +139,54 @@ func (q *Q) RevokeUserAPITokens(ctx context.Context, userID int64) ([]*core.APIT
 	rows, err := q.query(ctx, "UPDATE api_tokens SET revoked_at = ? WHERE user_id = ? AND revoked_at IS NULL RETURNING "+tokenCols,
 		ms(q.now()), userID)
 	return collect(rows, err, "revoked api tokens", scanToken)
+}
+
+// prefixScanner scans pre's columns ahead of those its caller asks for: a
+// joined row read by two scan functions in one query.
+type prefixScanner struct {
+	row scanner
+	pre []any
+}
+
+func (p prefixScanner) Scan(dest ...any) error { return p.row.Scan(append(p.pre, dest...)...) }
+
+// APITokenWithUser finds a token by the hash of its secret, with the user
+// it acts as, in one query (every API request starts here).
+func (q *Q) APITokenWithUser(ctx context.Context, hash []byte) (*core.APIToken, *core.User, error) {
+	var t core.APIToken
+	var created, expires int64
+	var used, revoked sql.NullInt64
+	row := q.row(ctx, "SELECT "+tokenColsPrefixed+", "+prefixed("u.", userCols)+" FROM api_tokens t JOIN users u ON u.id = t.user_id WHERE t.token_hash = ?", hash)
+	u, err := scanUser(prefixScanner{row, []any{&t.ID, &t.UserID, &t.Name, &t.TokenHash, &created, &expires, &used, &revoked}})
+	if err != nil {
+		return nil, nil, err
+	}
+	t.CreatedAt, t.ExpiresAt = fromMS(created), fromMS(expires)
+	t.LastUsedAt, t.RevokedAt = fromNullMS(used), fromNullMS(revoked)
+	return &t, u, nil
+}
+
+// SessionWithUser finds a session by the hash of its token, with its
+// user, in one query.
+func (q *Q) SessionWithUser(ctx context.Context, hash []byte) (*core.Session, *core.User, error) {
+	var s core.Session
+	var kind string
+	var created, seen, expires int64
+	row := q.row(ctx, "SELECT "+prefixed("s.", sessionCols)+", "+prefixed("u.", userCols)+" FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.token_hash = ?", hash)
+	u, err := scanUser(prefixScanner{row, []any{&s.ID, &s.UserID, &kind, &s.TokenHash, &created, &seen, &expires, &s.IP, &s.Device}})
+	if err != nil {
+		return nil, nil, err
+	}
+	s.Kind = core.SessionKind(kind)
+	s.CreatedAt, s.LastSeenAt, s.ExpiresAt = fromMS(created), fromMS(seen), fromMS(expires)
+	return &s, u, nil
+}
+
+// prefixed qualifies each of a column list's names with p.
+func prefixed(p, cols string) string {
+	parts := strings.Split(cols, ",")
+	for i, c := range parts {
+		parts[i] = p + strings.TrimSpace(c)
+	}
+	return strings.Join(parts, ", ")
 }

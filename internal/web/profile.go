@@ -137,7 +137,13 @@ func (h *Handler) profilePage(w http.ResponseWriter, r *http.Request) {
 func (h *Handler) renderProfile(w http.ResponseWriter, r *http.Request, id int64, failed error, form url.Values) {
 	ctx := r.Context()
 	me := principalFrom(ctx).User
-	p, err := h.deps.Profiles.Get(ctx, me, id)
+	var p *profile.Profile
+	var err error
+	if id == me.ID {
+		p, err = h.deps.Profiles.Own(ctx, me)
+	} else {
+		p, err = h.deps.Profiles.Get(ctx, me, id)
+	}
 	if err != nil {
 		h.fail(w, r, err)
 		return

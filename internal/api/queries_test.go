@@ -1,0 +1,39 @@
+package api
+
+import (
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+
+	"roster/internal/store"
+	"roster/internal/store/storetest"
+)
+
+// TestQueriesPerRequest holds the hottest reads to the queries they make
+// (issue 11: GET /me made seven; now five): a bearer token and its user are one
+// query. A change that adds one must move this bound on purpose.
+func TestQueriesPerRequest(t *testing.T) {
+	e := newEnv(t, storetest.Open(t, store.SQLite), envOpts{})
+	tok := e.login(e.admin.Email)
+	e.do("GET", "/me", "", bearer(tok)).status(http.StatusOK) // the first use touches the session
+	var mu sync.Mutex
+	var seen []string
+	e.db.SetQueryHook(func(q string) {
+		mu.Lock()
+		seen = append(seen, strings.Join(strings.Fields(q), " "))
+		mu.Unlock()
+	})
+	e.do("GET", "/me", "", bearer(tok)).status(http.StatusOK)
+	e.db.SetQueryHook(nil)
+	const most = 5
+	if len(seen) > most {
+		t.Errorf("GET /me made %d queries, at most %d:\n%s", len(seen), most, strings.Join(seen, "\n"))
+	}
+	for _, q := range seen {
+		if strings.HasPrefix(q, "SELECT") && strings.Contains(q, "FROM sessions WHERE token_hash") {
+			t.Errorf("the session is read apart from its user: %s", q)
+		}
+	}
+	t.Logf("GET /me: %d queries", len(seen))
+}
