@@ -35,7 +35,7 @@ md="bench/results/$stamp.md"
 echo "[" >"$json"
 first=1
 
-# wrk script: each request takes a random person's credential.
+# wrk script: each request takes a random client's credential.
 cat >"$dir/load.lua" <<'LUA'
 local creds = {}
 for line in io.lines(os.getenv("CREDS")) do creds[#creds + 1] = line end
@@ -83,8 +83,14 @@ for engine in "${engines[@]}"; do
   [ "$engine" = postgres ] && args+=(--database-url "$ROSTER_BENCH_POSTGRES_URL")
   "$dir/roster" seed "${args[@]}" --workspaces "$WORKSPACES" --users-per-workspace "$USERS" \
     --notifications-per-user "$NOTIFICATIONS" --credentials "$dir/creds-$engine.jsonl"
-  sed -n 's/.*"api_token":"\([^"]*\)".*/\1/p' "$dir/creds-$engine.jsonl" >"$dir/tokens"
-  sed -n 's/.*"session":"\([^"]*\)".*/\1/p' "$dir/creds-$engine.jsonl" >"$dir/sessions"
+  # As many clients as connections, spread over the workspaces: each
+  # credential is then used as often as a busy client uses its own (a
+  # random one of 100,000 per request would make every request its
+  # token's first of the minute, which is written down).
+  step=$(( WORKSPACES * USERS / CONNECTIONS )); [ "$step" -lt 1 ] && step=1
+  awk -v s="$step" 'NR % s == 1 || s == 1' "$dir/creds-$engine.jsonl" | head -n "$CONNECTIONS" >"$dir/clients.jsonl"
+  sed -n 's/.*"api_token":"\([^"]*\)".*/\1/p' "$dir/clients.jsonl" >"$dir/tokens"
+  sed -n 's/.*"session":"\([^"]*\)".*/\1/p' "$dir/clients.jsonl" >"$dir/sessions"
   # Events go to person 1, so they are posted with the tokens of person 1's workspace.
   sed -n 's/.*"workspace_id":1,.*"api_token":"\([^"]*\)".*/\1/p' "$dir/creds-$engine.jsonl" >"$dir/tokens-ws1"
   roster_addr="127.0.0.1:$((20000 + RANDOM % 10000))"
