@@ -48,6 +48,8 @@ type DB struct {
 	Pgx *pgxpool.Pool
 
 	now func() time.Time
+	// rStmts and wStmts keep prepared statements on SQLite (see stmts.go).
+	rStmts, wStmts *stmtCache
 	// seen, when set, is told every query this DB runs (tests count
 	// them; see SetQueryHook).
 	seen atomic.Pointer[func(query string)]
@@ -108,7 +110,7 @@ func openSQLite(ctx context.Context, path string) (*DB, error) {
 		return nil, fmt.Errorf("open sqlite readers: %w", err)
 	}
 	r.SetMaxOpenConns(max(4, runtime.NumCPU()))
-	return &DB{Engine: SQLite, W: w, R: r, now: time.Now}, nil
+	return &DB{Engine: SQLite, W: w, R: r, now: time.Now, rStmts: newStmtCache(r), wStmts: newStmtCache(w)}, nil
 }
 
 func openPostgres(ctx context.Context, url string) (*DB, error) {
@@ -132,6 +134,8 @@ func openPostgres(ctx context.Context, url string) (*DB, error) {
 
 // Close closes every pool.
 func (db *DB) Close() error {
+	db.rStmts.close()
+	db.wStmts.close()
 	var errs []error
 	errs = append(errs, db.W.Close())
 	if db.R != db.W {
@@ -177,10 +181,10 @@ func (db *DB) Migrate(ctx context.Context) error {
 }
 
 // Reader returns queries that run on the read pool.
-func (db *DB) Reader() *Q { return &Q{db: db, x: db.R} }
+func (db *DB) Reader() *Q { return &Q{db: db, x: db.R, stmts: db.rStmts} }
 
 // Writer returns queries that run outside a transaction on the writer.
-func (db *DB) Writer() *Q { return &Q{db: db, x: db.W} }
+func (db *DB) Writer() *Q { return &Q{db: db, x: db.W, stmts: db.wStmts} }
 
 // InTx runs fn in a transaction, committing when it returns nil. Jobs
 // enqueued on q.Tx commit or vanish with it.
@@ -189,7 +193,7 @@ func (db *DB) InTx(ctx context.Context, fn func(q *Q) error) error {
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
 	}
-	if err := fn(&Q{db: db, x: tx, Tx: tx}); err != nil {
+	if err := fn(&Q{db: db, x: tx, Tx: tx, stmts: db.wStmts}); err != nil {
 		_ = tx.Rollback()
 		return err
 	}
@@ -210,19 +214,32 @@ type Q struct {
 	db *DB
 	x  execer
 	// Tx is the open transaction, or nil outside InTx.
-	Tx *sql.Tx
+	Tx    *sql.Tx
+	stmts *stmtCache // nil: nothing kept prepared (PostgreSQL)
 }
 
 func (q *Q) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
-	return q.x.ExecContext(ctx, q.db.sql(query), args...)
+	query = q.db.sql(query)
+	if st := q.stmt(ctx, query); st != nil {
+		return st.ExecContext(ctx, args...)
+	}
+	return q.x.ExecContext(ctx, query, args...)
 }
 
 func (q *Q) query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
-	return q.x.QueryContext(ctx, q.db.sql(query), args...)
+	query = q.db.sql(query)
+	if st := q.stmt(ctx, query); st != nil {
+		return st.QueryContext(ctx, args...)
+	}
+	return q.x.QueryContext(ctx, query, args...)
 }
 
 func (q *Q) row(ctx context.Context, query string, args ...any) *sql.Row {
-	return q.x.QueryRowContext(ctx, q.db.sql(query), args...)
+	query = q.db.sql(query)
+	if st := q.stmt(ctx, query); st != nil {
+		return st.QueryRowContext(ctx, args...)
+	}
+	return q.x.QueryRowContext(ctx, query, args...)
 }
 
 // insert runs an INSERT ... RETURNING id and returns the id.
