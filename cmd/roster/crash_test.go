@@ -110,7 +110,7 @@ func crashRun(t *testing.T, engine store.Engine) {
 		}
 		addr := ln.Addr().String()
 		ln.Close()
-		cmd := exec.Command(bin, "serve", "--addr", addr, "--data", data, "--database-url", dbURL, "--job-rescue-after", "2s")
+		cmd := exec.Command(bin, "serve", "--addr", addr, "--data", data, "--database-url", dbURL, "--job-rescue-after", "10s")
 		cmd.Env = append(os.Environ(), "ROSTER_LOG_FORMAT=json")
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
