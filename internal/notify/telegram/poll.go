@@ -55,7 +55,7 @@ func (ch *Channel) Run(ctx context.Context) {
 
 // identify calls getMe until it answers or ctx ends.
 func (ch *Channel) identify(ctx context.Context) bool {
-	for wait := time.Second; ; wait = min(wait*2, ch.c.RetryEvery) {
+	for wait := min(time.Second, ch.c.RetryEvery); ; wait = min(wait*2, ch.c.RetryEvery) {
 		cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 		me, err := ch.bot.GetMe(cctx)
 		cancel()
@@ -79,7 +79,7 @@ func (ch *Channel) identify(ctx context.Context) bool {
 // Telegram accepts it or ctx ends.
 func (ch *Channel) registerWebhook(ctx context.Context) {
 	hook := ch.c.BaseURL + WebhookPath
-	for wait := time.Second; ; wait = min(wait*2, ch.c.RetryEvery) {
+	for wait := min(time.Second, ch.c.RetryEvery); ; wait = min(wait*2, ch.c.RetryEvery) {
 		cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 		_, err := ch.bot.SetWebhook(cctx, &bot.SetWebhookParams{URL: hook, SecretToken: ch.secret, AllowedUpdates: []string{"message"}})
 		cancel()
@@ -237,4 +237,3 @@ func (ch *Channel) getUpdates(ctx context.Context, offset int64) ([]models.Updat
 	}
 	return out.Result, nil
 }
-
