@@ -47,7 +47,8 @@ func TestServeHelpListsEveryFlagWithItsVariable(t *testing.T) {
 		"session-max": "ROSTER_SESSION_MAX", "two-factor-idle": "ROSTER_TWO_FACTOR_IDLE", "recent-sign-in": "ROSTER_RECENT_SIGN_IN",
 		"files-url": "ROSTER_FILES_URL", "api-rate": "ROSTER_API_RATE", "api-burst": "ROSTER_API_BURST",
 		"shutdown-timeout": "ROSTER_SHUTDOWN_TIMEOUT", "job-rescue-after": "ROSTER_JOB_RESCUE_AFTER",
-		"notification-retention": "ROSTER_NOTIFICATION_RETENTION",
+		"notification-retention": "ROSTER_NOTIFICATION_RETENTION", "telegram-bot-token": "ROSTER_TELEGRAM_BOT_TOKEN",
+		"telegram-api-url": "ROSTER_TELEGRAM_API_URL", "telegram-webhook": "ROSTER_TELEGRAM_WEBHOOK",
 	} {
 		re := regexp.MustCompile(`(?m)^  -` + regexp.QuoteMeta(flag) + `\b[^\n]*\n(\s{4,}[^\n]*\n)*?\s{4,}[^\n]*\[` + env + `\]`)
 		if !re.MatchString(help) {
@@ -62,7 +63,8 @@ func TestServeHelpListsEveryFlagWithItsVariable(t *testing.T) {
 func TestServeDefaultsAreTheDocumentedOnes(t *testing.T) {
 	for _, env := range []string{"ROSTER_ADDR", "ROSTER_METRICS_ADDR", "ROSTER_DATA", "ROSTER_LOG_FORMAT", "ROSTER_SESSION_IDLE", "ROSTER_TWO_FACTOR_IDLE",
 		"ROSTER_SESSION_MAX", "ROSTER_RECENT_SIGN_IN", "ROSTER_API_RATE", "ROSTER_API_BURST", "ROSTER_SHUTDOWN_TIMEOUT",
-		"ROSTER_JOB_RESCUE_AFTER", "ROSTER_NOTIFICATION_RETENTION"} {
+		"ROSTER_JOB_RESCUE_AFTER", "ROSTER_NOTIFICATION_RETENTION", "ROSTER_TELEGRAM_BOT_TOKEN", "ROSTER_TELEGRAM_API_URL",
+		"ROSTER_TELEGRAM_WEBHOOK"} {
 		t.Setenv(env, "") // restored when the test ends
 		os.Unsetenv(env)
 	}
@@ -88,6 +90,9 @@ func TestServeDefaultsAreTheDocumentedOnes(t *testing.T) {
 		{"--shutdown-timeout", cfg.ShutdownTimeout, 20 * time.Second},
 		{"--job-rescue-after", cfg.JobRescueAfter, 5 * time.Minute},
 		{"--notification-retention", cfg.NotificationRetention, 90 * day},
+		{"--telegram-bot-token", cfg.TelegramBotToken, ""},
+		{"--telegram-api-url", cfg.TelegramAPIURL, "https://api.telegram.org"},
+		{"--telegram-webhook", cfg.TelegramWebhook, false},
 	} {
 		if c.got != c.want {
 			t.Errorf("%s defaults to %v, documented %v", c.name, c.got, c.want)
@@ -112,6 +117,20 @@ func TestEnvironmentSetsFlags(t *testing.T) {
 	t.Setenv("ROSTER_LOG_FORMAT", "yaml")
 	if _, _, err := run(t, "", "serve", "--addr", "127.0.0.1:0", "--data", t.TempDir()); err == nil || !strings.Contains(err.Error(), "log-format") {
 		t.Fatalf("ROSTER_LOG_FORMAT=yaml not refused: %v", err)
+	}
+}
+
+// TestTelegramTokenNeverInHelp: the bot token set by its variable is read
+// but --help does not print it.
+func TestTelegramTokenNeverInHelp(t *testing.T) {
+	t.Setenv("ROSTER_TELEGRAM_BOT_TOKEN", "123456:very-secret-token")
+	t.Setenv("ROSTER_TELEGRAM_WEBHOOK", "true")
+	cfg, _, err := serveConfig(nil, io.Discard)
+	if err != nil || cfg.TelegramBotToken != "123456:very-secret-token" || !cfg.TelegramWebhook {
+		t.Fatalf("variables not read: %q %v %v", cfg.TelegramBotToken, cfg.TelegramWebhook, err)
+	}
+	if _, help, _ := run(t, "", "serve", "--help"); strings.Contains(help, "very-secret-token") {
+		t.Fatal("serve --help shows the bot token")
 	}
 }
 

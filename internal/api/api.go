@@ -49,6 +49,9 @@ type Deps struct {
 	MaxBodyBytes  int64   // default DefaultMaxBodyBytes
 	Version       string  // shown in the OpenAPI document
 	SecureCookies bool    // the base URL is https: cookies the API clears carry Secure
+	// Telegram links chats for the Telegram channel; nil when not
+	// configured.
+	Telegram TelegramLinks
 }
 
 // API is the JSON API. Build it with New, mount it with Register.
@@ -163,6 +166,7 @@ func New(d Deps) (*API, error) {
 	a.registerSessions()
 	a.registerWorkspaceSecurity()
 	a.registerNotifications()
+	a.registerTelegram()
 	return a, nil
 }
 
