@@ -169,6 +169,14 @@ func TestWindow(t *testing.T) {
 	if len(l.chats) > 4 {
 		t.Errorf("%d chats kept", len(l.chats))
 	}
+	// The window's edge is exact: a chat's next message 999 ms after its
+	// last one waits the remaining millisecond.
+	edge := newLimiter(DefaultLimits, func() time.Time { return t0 })
+	edge.reserve(7)
+	edge.now = func() time.Time { return t0.Add(999 * time.Millisecond) }
+	if w, ok := edge.reserve(7); !ok || w != time.Millisecond {
+		t.Fatalf("999 ms after: wait %v", w)
+	}
 	// Beyond MaxWait: nothing granted.
 	l.lim.MaxWait = 500 * time.Millisecond
 	if w, ok := l.reserve(1); ok || w != 2*time.Second {
