@@ -17,6 +17,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"roster/internal/app"
+	"roster/internal/notify/telegram/telegramtest"
 	"roster/internal/testenv"
 )
 
@@ -42,7 +43,11 @@ func startRoster(t *testing.T) (*app.App, string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := app.Config{DataDir: filepath.Join(t.TempDir(), "data"), BaseURL: "http://" + ln.Addr().String()}
+	// Telegram against a local Bot API server, so its part of the
+	// notification settings is drawn.
+	bot := telegramtest.NewServer(t)
+	cfg := app.Config{DataDir: filepath.Join(t.TempDir(), "data"), BaseURL: "http://" + ln.Addr().String(),
+		TelegramBotToken: bot.Token, TelegramAPIURL: bot.APIURL()}
 	ctx, cancel := context.WithCancel(context.Background())
 	a, err := app.Open(ctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {

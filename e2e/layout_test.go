@@ -383,6 +383,12 @@ func TestLayoutAndAccessibility(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+	// Telegram connected, with the longest username Telegram allows, so
+	// "Connected as @…" and Disconnect are drawn.
+	if err := a.DB.Writer().LinkTelegram(bg, core.TelegramLink{UserID: admin.ID, WorkspaceID: admin.WorkspaceID, ChatID: 1,
+		Username: "maximiliano_fernandez_castellan", LinkedAt: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
 	// What app.js opens on the centre: the bell's panel and a pop-up.
 	const panelJS = `(() => {
   document.querySelector("[data-bell-toggle]").click();

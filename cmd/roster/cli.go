@@ -19,6 +19,7 @@ import (
 	"roster/internal/core"
 	"roster/internal/notify/mobile/apns"
 	"roster/internal/notify/mobile/fcm"
+	"roster/internal/notify/telegram"
 	"roster/internal/seed"
 	"roster/internal/store"
 )
@@ -85,6 +86,22 @@ func (f envFlags) str(p *string, name, def, help string) {
 	f.StringVar(p, name, def, help+" ["+envName(name)+"]")
 }
 
+// secret is str for a value --help must never print: its variable's value
+// is not shown as the default.
+func (f envFlags) secret(p *string, name, help string) {
+	*p = os.Getenv(envName(name))
+	f.Func(name, help+" ["+envName(name)+"]", func(s string) error { *p = s; return nil })
+}
+
+func (f envFlags) boolean(p *bool, name string, def bool, help string) {
+	if v, ok := os.LookupEnv(envName(name)); ok {
+		if x, err := strconv.ParseBool(v); err == nil {
+			def = x
+		}
+	}
+	f.BoolVar(p, name, def, help+" ["+envName(name)+"]")
+}
+
 func (f envFlags) duration(p *time.Duration, name string, def time.Duration, help string) {
 	if v, ok := os.LookupEnv(envName(name)); ok {
 		if d, err := parseDuration(v); err == nil {
@@ -106,15 +123,6 @@ func (f envFlags) float(p *float64, name string, def float64, help string) {
 		}
 	}
 	f.Float64Var(p, name, def, help+" ["+envName(name)+"]")
-}
-
-func (f envFlags) boolean(p *bool, name string, def bool, help string) {
-	if v, ok := os.LookupEnv(envName(name)); ok {
-		if x, err := strconv.ParseBool(v); err == nil {
-			def = x
-		}
-	}
-	f.BoolVar(p, name, def, help+" ["+envName(name)+"]")
 }
 
 func (f envFlags) integer(p *int, name string, def int, help string) {
@@ -168,6 +176,9 @@ func serveConfig(args []string, stderr io.Writer) (cfg app.Config, logFormat str
 	f.duration(&cfg.JobRescueAfter, "job-rescue-after", 5*time.Minute, "a job left running this long by an instance that died (kill -9, power loss) is run again")
 	f.duration(&cfg.NotificationRetention, "notification-retention", 90*24*time.Hour, "notifications older than this are deleted")
 	mobileFlags(f, &cfg)
+	f.secret(&cfg.TelegramBotToken, "telegram-bot-token", "the Telegram bot's token from BotFather; empty: no Telegram channel (secret: never logged)")
+	f.str(&cfg.TelegramAPIURL, "telegram-api-url", telegram.DefaultAPIURL, "the Telegram Bot API base URL (a local Bot API server, or a test double)")
+	f.boolean(&cfg.TelegramWebhook, "telegram-webhook", false, "receive Telegram updates by webhook at <base-url>/telegram/webhook instead of long polling; needs a public https --base-url")
 	f.Usage = func() {
 		fmt.Fprint(f.Output(), "Usage: roster serve [flags]\n\nEach flag can also be set with the environment variable in brackets.\n\nFlags:\n")
 		f.PrintDefaults()

@@ -56,6 +56,7 @@ func TestServeHelpListsEveryFlagWithItsVariable(t *testing.T) {
 		"apns-topic":             "ROSTER_APNS_TOPIC",
 		"apns-environment":       "ROSTER_APNS_ENVIRONMENT",
 		"apns-endpoint":          "ROSTER_APNS_ENDPOINT",
+		"telegram-bot-token":     "ROSTER_TELEGRAM_BOT_TOKEN", "telegram-api-url": "ROSTER_TELEGRAM_API_URL", "telegram-webhook": "ROSTER_TELEGRAM_WEBHOOK",
 	} {
 		re := regexp.MustCompile(`(?m)^  -` + regexp.QuoteMeta(flag) + `\b[^\n]*\n(\s{4,}[^\n]*\n)*?\s{4,}[^\n]*\[` + env + `\]`)
 		if !re.MatchString(help) {
@@ -71,7 +72,8 @@ func TestServeDefaultsAreTheDocumentedOnes(t *testing.T) {
 	for _, env := range []string{"ROSTER_ADDR", "ROSTER_METRICS_ADDR", "ROSTER_DATA", "ROSTER_LOG_FORMAT", "ROSTER_SESSION_IDLE", "ROSTER_TWO_FACTOR_IDLE",
 		"ROSTER_SESSION_MAX", "ROSTER_RECENT_SIGN_IN", "ROSTER_API_RATE", "ROSTER_API_BURST", "ROSTER_SHUTDOWN_TIMEOUT",
 		"ROSTER_JOB_RESCUE_AFTER", "ROSTER_NOTIFICATION_RETENTION", "ROSTER_FCM_CREDENTIALS", "ROSTER_FCM_ENDPOINT", "ROSTER_APNS_KEY",
-		"ROSTER_APNS_ENVIRONMENT", "ROSTER_APNS_ENDPOINT"} {
+		"ROSTER_APNS_ENVIRONMENT", "ROSTER_APNS_ENDPOINT", "ROSTER_TELEGRAM_BOT_TOKEN", "ROSTER_TELEGRAM_API_URL",
+		"ROSTER_TELEGRAM_WEBHOOK"} {
 		t.Setenv(env, "") // restored when the test ends
 		os.Unsetenv(env)
 	}
@@ -102,6 +104,9 @@ func TestServeDefaultsAreTheDocumentedOnes(t *testing.T) {
 		{"--apns-key", cfg.Mobile.APNsKey, ""},
 		{"--apns-environment", cfg.Mobile.APNsEnvironment, "production"},
 		{"--apns-endpoint", cfg.Mobile.APNsEndpoint, ""},
+		{"--telegram-bot-token", cfg.TelegramBotToken, ""},
+		{"--telegram-api-url", cfg.TelegramAPIURL, "https://api.telegram.org"},
+		{"--telegram-webhook", cfg.TelegramWebhook, false},
 	} {
 		if c.got != c.want {
 			t.Errorf("%s defaults to %v, documented %v", c.name, c.got, c.want)
@@ -126,6 +131,20 @@ func TestEnvironmentSetsFlags(t *testing.T) {
 	t.Setenv("ROSTER_LOG_FORMAT", "yaml")
 	if _, _, err := run(t, "", "serve", "--addr", "127.0.0.1:0", "--data", t.TempDir()); err == nil || !strings.Contains(err.Error(), "log-format") {
 		t.Fatalf("ROSTER_LOG_FORMAT=yaml not refused: %v", err)
+	}
+}
+
+// TestTelegramTokenNeverInHelp: the bot token set by its variable is read
+// but --help does not print it.
+func TestTelegramTokenNeverInHelp(t *testing.T) {
+	t.Setenv("ROSTER_TELEGRAM_BOT_TOKEN", "123456:very-secret-token")
+	t.Setenv("ROSTER_TELEGRAM_WEBHOOK", "true")
+	cfg, _, err := serveConfig(nil, io.Discard)
+	if err != nil || cfg.TelegramBotToken != "123456:very-secret-token" || !cfg.TelegramWebhook {
+		t.Fatalf("variables not read: %q %v %v", cfg.TelegramBotToken, cfg.TelegramWebhook, err)
+	}
+	if _, help, _ := run(t, "", "serve", "--help"); strings.Contains(help, "very-secret-token") {
+		t.Fatal("serve --help shows the bot token")
 	}
 }
 

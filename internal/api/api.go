@@ -51,6 +51,9 @@ type Deps struct {
 	MaxBodyBytes  int64   // default DefaultMaxBodyBytes
 	Version       string  // shown in the OpenAPI document
 	SecureCookies bool    // the base URL is https: cookies the API clears carry Secure
+	// Telegram links chats for the Telegram channel; nil when not
+	// configured.
+	Telegram TelegramLinks
 }
 
 // API is the JSON API. Build it with New, mount it with Register.
@@ -169,6 +172,7 @@ func New(d Deps) (*API, error) {
 	a.registerWorkspaceSecurity()
 	a.registerNotifications()
 	a.registerDevices()
+	a.registerTelegram()
 	return a, nil
 }
 

@@ -31,6 +31,7 @@ import (
 	"roster/internal/notify"
 	"roster/internal/notify/email"
 	"roster/internal/notify/mobile"
+	"roster/internal/notify/telegram"
 	"roster/internal/photo"
 	"roster/internal/secrets"
 	"roster/internal/services"
@@ -71,6 +72,13 @@ type Config struct {
 	// Mobile configures push to the mobile app (FCM, APNs); empty: the
 	// mobile channel is not configured.
 	Mobile mobile.Settings
+	// TelegramBotToken turns the Telegram channel on (a secret: never
+	// logged); TelegramAPIURL is the Bot API base (default the official
+	// one); TelegramWebhook receives updates by webhook instead of long
+	// polling (needs a public https BaseURL).
+	TelegramBotToken string
+	TelegramAPIURL   string
+	TelegramWebhook  bool
 }
 
 // RouteClasses lists the routes whose deadlines are not those of forms and
@@ -102,6 +110,8 @@ type App struct {
 
 	smtp      *mail.SMTP
 	metricsLn net.Listener // nil without Config.MetricsAddr
+	// Telegram is the Telegram channel, nil when not configured.
+	Telegram *telegram.Channel
 }
 
 // Open connects to the database, applies migrations and wires every part.
@@ -192,6 +202,14 @@ func Open(ctx context.Context, cfg Config, logger *slog.Logger) (_ *App, err err
 	if mobileChannel != nil {
 		channels = append(channels, mobileChannel)
 	}
+	if cfg.TelegramBotToken != "" {
+		if a.Telegram, err = telegram.New(telegram.Config{Token: cfg.TelegramBotToken, APIURL: cfg.TelegramAPIURL, Webhook: cfg.TelegramWebhook,
+			BaseURL: strings.TrimSuffix(base.String(), "/"), DB: a.DB, MAC: a.Secrets.MAC, Logger: logger,
+			Texts: func(lang string) notify.Translator { return a.I18n.Localizer(lang) }}); err != nil {
+			return nil, err
+		}
+		channels = append(channels, a.Telegram)
+	}
 	a.Set = services.New(services.Config{DB: a.DB, Mail: mailQueue, Secrets: a.Secrets, Photos: a.Photos,
 		BaseURL: base.String(), Auth: authCfg, RecentSignIn: cfg.RecentSignIn,
 		Jobs: a.Queue, Workers: workers, Live: a.Live, Channels: channels, Digests: emailChannel,
@@ -225,20 +243,28 @@ func Migrate(ctx context.Context, db *store.DB) error {
 
 func (a *App) routes(base *url.URL) (http.Handler, error) {
 	https := base.Scheme == "https"
-	pages, err := web.New(web.Deps{Accounts: a.Accounts, Auth: a.Auth, Profiles: a.Profiles, Security: a.Security, Notify: a.Notify, Devices: a.Devices, I18n: a.I18n, BaseURL: base,
-		DevOutbox: a.Config.SMTPURL == "", Logger: a.Logger})
+	webDeps := web.Deps{Accounts: a.Accounts, Auth: a.Auth, Profiles: a.Profiles, Security: a.Security, Notify: a.Notify, Devices: a.Devices, I18n: a.I18n, BaseURL: base,
+		DevOutbox: a.Config.SMTPURL == "", Logger: a.Logger}
+	apiDeps := api.Deps{Accounts: a.Accounts, Auth: a.Auth, Profiles: a.Profiles, Security: a.Security,
+		Notify: a.Notify, Devices: a.Devices, Live: a.Live, I18n: a.I18n, RatePerSecond: a.Config.APIRate,
+		RateBurst: a.Config.APIBurst, Version: Version, SecureCookies: https}
+	if a.Telegram != nil {
+		webDeps.Telegram, apiDeps.Telegram = a.Telegram, a.Telegram
+	}
+	pages, err := web.New(webDeps)
 	if err != nil {
 		return nil, fmt.Errorf("pages: %w", err)
 	}
 	mux := http.NewServeMux()
 	pages.Register(mux)
-	jsonAPI, err := api.New(api.Deps{Accounts: a.Accounts, Auth: a.Auth, Profiles: a.Profiles, Security: a.Security,
-		Notify: a.Notify, Devices: a.Devices, Live: a.Live, I18n: a.I18n, RatePerSecond: a.Config.APIRate,
-		RateBurst: a.Config.APIBurst, Version: Version, SecureCookies: https})
+	jsonAPI, err := api.New(apiDeps)
 	if err != nil {
 		return nil, err
 	}
 	jsonAPI.Register(mux)
+	if a.Telegram != nil && a.Config.TelegramWebhook {
+		mux.Handle("POST "+telegram.WebhookPath, a.Telegram.WebhookHandler())
+	}
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		_, _ = w.Write([]byte("ok\n"))
@@ -302,6 +328,14 @@ func (a *App) Run(ctx context.Context, ln net.Listener) error {
 	listening := make(chan struct{})
 	go func() { defer close(listening); a.Live.Listen(listenCtx) }()
 	defer func() { stopListening(); <-listening }()
+	if a.Telegram != nil {
+		// Polling (or the webhook's registration) runs beside the job
+		// queue and stops with it.
+		tgCtx, stopTelegram := context.WithCancel(ctx)
+		tgDone := make(chan struct{})
+		go func() { defer close(tgDone); a.Telegram.Run(tgCtx) }()
+		defer func() { stopTelegram(); <-tgDone }()
+	}
 	// No ReadTimeout or WriteTimeout: httpx.Deadlines sets them per route
 	// class (a server-wide one would cut uploads or be too long for forms).
 	srv := &http.Server{Handler: a.Handler, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute,

@@ -117,6 +117,7 @@ type notifySettingsData struct {
 	Channels    []notify.ChannelState
 	Matrix      matrixData
 	IsAdmin     bool
+	Telegram    *telegramView // nil: the channel is not configured
 }
 
 // quietDay is one weekday's row of the quiet-hours form: the page offers
@@ -186,6 +187,10 @@ func (h *Handler) renderNotifySettings(w http.ResponseWriter, r *http.Request, f
 	v := h.settingsView(r, notifySettingsURL, i18n.Key("web.notifications.title"))
 	d := &notifySettingsData{Receive: s.Receive, EmailTiming: s.EmailTiming, DigestTime: s.DigestTime, Channels: states, IsAdmin: me.IsAdmin(),
 		Quiet: quietDays(s.Quiet)}
+	if d.Telegram, err = h.telegramState(w, r, me); err != nil {
+		h.fail(w, r, err)
+		return
+	}
 	if !s.PausedUntil.IsZero() {
 		d.PausedUntil = s.PausedUntil.In(loadLocation(me.Timezone)).Format(datetimeLocal)
 	}

@@ -44,6 +44,9 @@ type Deps struct {
 	// a page listing the mails Roster would have sent.
 	DevOutbox bool
 	Logger    *slog.Logger
+	// Telegram links chats for the Telegram channel; nil when the
+	// operator has not configured it.
+	Telegram TelegramLinks
 }
 
 // Handler serves the pages.
@@ -127,6 +130,8 @@ func (h *Handler) Register(mux *http.ServeMux) {
 	mux.Handle("POST /settings/notifications", h.signedIn(h.saveNotifications))
 	mux.Handle("GET /settings/notifications/defaults", h.signedIn(h.notifyDefaults))
 	mux.Handle("POST /settings/notifications/defaults", h.signedIn(h.saveNotifyDefaults))
+	mux.Handle("POST /settings/notifications/telegram", h.signedIn(h.connectTelegram))
+	mux.Handle("POST /settings/notifications/telegram/disconnect", h.signedIn(h.disconnectTelegram))
 	mux.Handle("GET /notifications", h.signedIn(h.centre))
 	mux.Handle("POST /notifications/read-all", h.signedIn(h.readAllNotifications))
 	mux.Handle("POST /notifications/{id}/read", h.signedIn(h.setNotificationRead(true)))
