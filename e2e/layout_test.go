@@ -193,7 +193,7 @@ func TestLayoutAndAccessibility(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx := browserWithin(t, 6*time.Minute)
+	ctx := browserWithin(t, 12*time.Minute) // a guard against a hang, not a speed limit: 6 minutes ran out on a loaded machine
 	a, base := startRoster(t)
 	bg := context.Background()
 	start := time.Now()
