@@ -21,12 +21,17 @@ type Limits struct {
 	MaxWait time.Duration
 	// MaxChats bounds the per-chat windows kept in memory.
 	MaxChats int
+	// Margin widens every span: Telegram counts arrivals, and a request
+	// can spend longer on its way than the one before it, so two
+	// messages sent exactly a span apart may arrive closer.
+	Margin time.Duration
 }
 
 // DefaultLimits are Telegram's published limits: 1 message a second per
-// chat, 20 a minute per group, 30 a second overall.
+// chat, 20 a minute per group, 30 a second overall, each kept with 100 ms
+// to spare for network jitter.
 var DefaultLimits = Limits{PerChat: 1, ChatSpan: time.Second, PerGroup: 20, GroupSpan: time.Minute, Overall: 30, Span: time.Second,
-	MaxWait: 2 * time.Second, MaxChats: 10000}
+	MaxWait: 2 * time.Second, MaxChats: 10000, Margin: 100 * time.Millisecond}
 
 // window allows at most n events in any span-long interval: it keeps the
 // instants of the events it granted within the last span (and those
@@ -113,7 +118,7 @@ type limiter struct {
 }
 
 func newLimiter(lim Limits, now func() time.Time) *limiter {
-	return &limiter{lim: lim, now: now, overall: window{n: lim.Overall, span: lim.Span}, chats: map[int64]*chatWindows{}}
+	return &limiter{lim: lim, now: now, overall: window{n: lim.Overall, span: lim.Span + lim.Margin}, chats: map[int64]*chatWindows{}}
 }
 
 // isGroup: group and channel chats have negative ids.
@@ -127,16 +132,16 @@ func (l *limiter) chat(chat int64, now time.Time) *chatWindows {
 		return c
 	}
 	if len(l.chats) >= l.lim.MaxChats {
-		longest := max(l.lim.ChatSpan, l.lim.GroupSpan)
+		longest := max(l.lim.ChatSpan, l.lim.GroupSpan) + l.lim.Margin
 		for id, c := range l.chats {
 			if !c.last.After(now.Add(-longest)) {
 				delete(l.chats, id)
 			}
 		}
 	}
-	c := &chatWindows{windows: []*window{{n: l.lim.PerChat, span: l.lim.ChatSpan}}}
+	c := &chatWindows{windows: []*window{{n: l.lim.PerChat, span: l.lim.ChatSpan + l.lim.Margin}}}
 	if isGroup(chat) {
-		c.windows = append(c.windows, &window{n: l.lim.PerGroup, span: l.lim.GroupSpan})
+		c.windows = append(c.windows, &window{n: l.lim.PerGroup, span: l.lim.GroupSpan + l.lim.Margin})
 	}
 	l.chats[chat] = c
 	return c

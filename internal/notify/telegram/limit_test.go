@@ -74,7 +74,8 @@ func TestRateLimitsOver10000Messages(t *testing.T) {
 			t.Fatal(err)
 		}
 		if ch.c.Limits != DefaultLimits || DefaultLimits.PerChat != 1 || DefaultLimits.ChatSpan != time.Second ||
-			DefaultLimits.Overall != 30 || DefaultLimits.Span != time.Second || DefaultLimits.PerGroup != 20 || DefaultLimits.GroupSpan != time.Minute {
+			DefaultLimits.Overall != 30 || DefaultLimits.Span != time.Second || DefaultLimits.PerGroup != 20 || DefaultLimits.GroupSpan != time.Minute ||
+			DefaultLimits.Margin <= 0 {
 			t.Fatalf("limits %+v are not Telegram's", ch.c.Limits)
 		}
 		const total, senders = 10000, 100
@@ -135,10 +136,10 @@ func TestRateLimitsOver10000Messages(t *testing.T) {
 		if len(srv.Violations) > 0 {
 			t.Fatalf("%d limit violations, first: %s", len(srv.Violations), srv.Violations[0])
 		}
-		// 30 a second is the bound: 10,000 take at least 333 s; the limiter
-		// should not waste much beyond it.
-		if took < 333*time.Second || took > 400*time.Second {
-			t.Errorf("10,000 messages took %v of fake time (333 s at 30 a second)", took)
+		// 30 a second (every 1.1 s with the margin) is the bound: 10,000
+		// take at least 367 s; the limiter should not waste much beyond it.
+		if took < 366*time.Second || took > 420*time.Second {
+			t.Errorf("10,000 messages took %v of fake time (367 s at 30 every 1.1 s)", took)
 		}
 		if snoozes == 0 {
 			t.Error("100 senders at 30 a second never waited past MaxWait: the snooze path went untested")
@@ -170,11 +171,11 @@ func TestWindow(t *testing.T) {
 		t.Errorf("%d chats kept", len(l.chats))
 	}
 	// The window's edge is exact: a chat's next message 999 ms after its
-	// last one waits the remaining millisecond.
+	// last one waits the remaining millisecond and the margin.
 	edge := newLimiter(DefaultLimits, func() time.Time { return t0 })
 	edge.reserve(7)
 	edge.now = func() time.Time { return t0.Add(999 * time.Millisecond) }
-	if w, ok := edge.reserve(7); !ok || w != time.Millisecond {
+	if w, ok := edge.reserve(7); !ok || w != time.Millisecond+DefaultLimits.Margin {
 		t.Fatalf("999 ms after: wait %v", w)
 	}
 	// Beyond MaxWait: nothing granted.
