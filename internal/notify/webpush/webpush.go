@@ -1,0 +1,405 @@
+// Package webpush is the browser push channel of notifications (Web
+// Push: RFC 8030 delivery, RFC 8291 message encryption, RFC 8292 VAPID):
+// the browsers people subscribe (Subscriptions) and the adapter (Channel)
+// that sends each delivery to every browser of its person through the
+// browser vendor's push service.
+package webpush
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/netip"
+	"strconv"
+	"strings"
+	"time"
+
+	wp "github.com/SherClockHolmes/webpush-go"
+
+	"roster/internal/core"
+	"roster/internal/notify"
+	"roster/internal/notify/mobile/push"
+	"roster/internal/secrets"
+	"roster/internal/store"
+)
+
+// Config is what the channel is built from.
+type Config struct {
+	DB      *store.DB
+	Secrets *secrets.Box // seals the VAPID private key and the subscriptions; MACs the endpoints
+	// Subject is the VAPID contact, "mailto:…" or "https://…"; required.
+	Subject string
+	// BaseURL is Roster's public URL: a notification without a link
+	// opens BaseURL+"/notifications".
+	BaseURL string
+	// HTTPClient sends the pushes; nil for NewHTTPClient(AllowedNetworks).
+	HTTPClient *http.Client
+	// AllowedNetworks may be connected to even when not public (tests:
+	// 127.0.0.0/8 and ::1/128), and hold the only http (not https)
+	// endpoints accepted.
+	AllowedNetworks []netip.Prefix
+	Logger          *slog.Logger
+	Now             func() time.Time
+}
+
+// Message lifetimes at the push services, as on the mobile channel: a
+// browser offline longer does not get it, and a ringing call is worth
+// nothing a couple of minutes later.
+const (
+	DefaultTTL = 24 * time.Hour
+	CallTTL    = 2 * time.Minute
+)
+
+// Payload sizes. The library pads every message to one 4096-byte
+// aes128gcm record: 86 bytes of header (salt, record size, key id
+// length, 65-byte key), the 16-byte tag and the 1-byte delimiter leave
+// MaxPlaintext bytes of JSON.
+const (
+	RecordSize   = 4096
+	MaxPlaintext = RecordSize - 86 - 16 - 1
+)
+
+// Icon is shown with every notification.
+const Icon = "/static/icon-192.png"
+
+// Channel sends notifications to browsers.
+type Channel struct {
+	c      Config
+	subs   *Subscriptions
+	signer *signer
+	client *http.Client
+	public string
+	// libKey is the private key as the library wants it (it signs a JWT
+	// of its own on every send, which doer replaces).
+	libKey string
+}
+
+var (
+	_ notify.Adapter  = (*Channel)(nil)
+	_ notify.Unlinker = (*Channel)(nil)
+)
+
+// Open returns the Web Push channel, loading the VAPID key pair, made and
+// stored (the private key sealed) on the first start. Instances starting
+// at once on one database end with one key pair.
+func Open(ctx context.Context, c Config) (*Channel, error) {
+	if c.DB == nil || c.Secrets == nil {
+		return nil, errors.New("webpush: Config needs DB and Secrets")
+	}
+	if !strings.HasPrefix(c.Subject, "mailto:") && !strings.HasPrefix(c.Subject, "https://") || len(c.Subject) < len("mailto:x") {
+		return nil, fmt.Errorf("webpush: the VAPID subject must be a mailto: or https: contact, got %q", c.Subject)
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	c.BaseURL = strings.TrimSuffix(c.BaseURL, "/")
+	key, err := loadKeys(ctx, c.DB, c.Secrets)
+	if err != nil {
+		return nil, err
+	}
+	pub, err := key.PublicKey.Bytes()
+	if err != nil {
+		return nil, err
+	}
+	priv, err := key.Bytes()
+	if err != nil {
+		return nil, err
+	}
+	ch := &Channel{c: c, subs: &Subscriptions{db: c.DB, box: c.Secrets, allowed: c.AllowedNetworks},
+		public: base64.RawURLEncoding.EncodeToString(pub), libKey: base64.RawURLEncoding.EncodeToString(priv), client: c.HTTPClient}
+	ch.signer = &signer{key: key, public: ch.public, subject: c.Subject, now: c.Now, cache: map[string]cachedAuth{}}
+	if ch.client == nil {
+		ch.client = NewHTTPClient(c.AllowedNetworks)
+	}
+	return ch, nil
+}
+
+// PublicKey is the VAPID public key, the browser's applicationServerKey:
+// the uncompressed P-256 point (65 bytes) in base64url without padding.
+func (ch *Channel) PublicKey() string { return ch.public }
+
+// Subscriptions returns the subscription rules of the channel (they
+// accept http endpoints on AllowedNetworks, which NewSubscriptions'
+// refuse).
+func (ch *Channel) Subscriptions() *Subscriptions { return ch.subs }
+
+// Channel implements notify.Adapter.
+func (*Channel) Channel() notify.Channel { return notify.Browser }
+
+// Reach implements notify.Adapter: a person is reached when a browser of
+// theirs is subscribed; one query per workspace of users.
+func (ch *Channel) Reach(ctx context.Context, q *store.Q, users []*core.User) (map[int64]string, error) {
+	byWorkspace := map[int64][]int64{}
+	for _, u := range users {
+		byWorkspace[u.WorkspaceID] = append(byWorkspace[u.WorkspaceID], u.ID)
+	}
+	out := make(map[int64]string)
+	for ws, ids := range byWorkspace {
+		has, err := q.PushSubscribers(ctx, ws, ids)
+		if err != nil {
+			return nil, err
+		}
+		for _, id := range ids {
+			if !has[id] {
+				out[id] = notify.UnusableNoSubscription
+			}
+		}
+	}
+	return out, nil
+}
+
+// Unlink implements notify.Unlinker. It does nothing: Send removes the
+// subscriptions their push service called gone as it meets them (and
+// returns Dead only when none is left), so there is nothing to forget
+// for the person as a whole.
+func (*Channel) Unlink(context.Context, *notify.Message) error { return nil }
+
+// Payload is the JSON the service worker receives.
+type Payload struct {
+	Title string `json:"title"`
+	Body  string `json:"body"`
+	URL   string `json:"url"`
+	Tag   string `json:"tag"`
+	Icon  string `json:"icon"`
+	Lang  string `json:"lang"`
+}
+
+// message is one notification as every browser of the person gets it.
+type message struct {
+	payload []byte
+	ttl     int // seconds
+	urgency wp.Urgency
+	topic   string
+}
+
+type kind int
+
+const (
+	temporary kind = iota
+	permanent
+	dead
+)
+
+// outcome is what happened on one subscription.
+type outcome struct {
+	sub        *core.PushSubscription
+	ok         bool
+	kind       kind
+	err        string
+	retryAfter time.Duration
+}
+
+// Send implements notify.Adapter: the message goes to every browser the
+// person subscribed. The delivery is sent when any push service took
+// it. Subscriptions their service calls gone (404, 410) are removed at
+// once. Otherwise, when any failed for now (429, 5xx, network), the
+// delivery is retried after the longest Retry-After asked; when all
+// failed for good it fails, Dead when every one was gone.
+func (ch *Channel) Send(ctx context.Context, m *notify.Message) error {
+	subs, err := ch.c.DB.Reader().PushSubscriptions(ctx, m.User.WorkspaceID, m.User.ID)
+	if err != nil {
+		return err
+	}
+	if len(subs) == 0 {
+		return &notify.SendError{Err: errors.New("webpush: no subscribed browser"), Dead: true}
+	}
+	msg, err := ch.message(m)
+	if err != nil {
+		return &notify.SendError{Err: err, Permanent: true}
+	}
+	outcomes := make([]outcome, 0, len(subs))
+	for _, sub := range subs {
+		outcomes = append(outcomes, ch.sendOne(ctx, sub, msg))
+	}
+	return ch.settle(ctx, outcomes)
+}
+
+func (ch *Channel) sendOne(ctx context.Context, sub *core.PushSubscription, msg *message) outcome {
+	o := outcome{sub: sub}
+	if err := ch.subs.open(sub); err != nil {
+		o.kind, o.err = permanent, err.Error()
+		return o
+	}
+	auth, err := ch.signer.authorization(sub.Endpoint)
+	if err != nil {
+		o.kind, o.err = permanent, err.Error()
+		return o
+	}
+	res, err := wp.SendNotificationWithContext(ctx, msg.payload, &wp.Subscription{Endpoint: sub.Endpoint,
+		Keys: wp.Keys{P256dh: base64.RawURLEncoding.EncodeToString(sub.P256dh), Auth: base64.RawURLEncoding.EncodeToString(sub.Auth)}},
+		&wp.Options{HTTPClient: doer{ch.client, auth}, RecordSize: RecordSize, Subscriber: ch.c.Subject, Topic: msg.topic,
+			TTL: msg.ttl, Urgency: msg.urgency, VAPIDPublicKey: ch.public, VAPIDPrivateKey: ch.libKey})
+	if err != nil {
+		// Never the endpoint in the message: it is a capability URL.
+		o.kind, o.err = temporary, scrub(err, sub.Endpoint)
+		if errors.Is(err, ErrRefusedAddress) || errors.Is(err, wp.ErrMaxPadExceeded) {
+			o.kind = permanent
+		}
+		return o
+	}
+	io.Copy(io.Discard, io.LimitReader(res.Body, 64<<10)) // so the connection is reused
+	res.Body.Close()
+	o.kind = classify(res.StatusCode)
+	if o.kind == temporary {
+		o.retryAfter = push.RetryAfter(res.Header, ch.c.Now())
+	}
+	if res.StatusCode >= 200 && res.StatusCode < 300 {
+		o.ok = true
+	}
+	o.err = fmt.Sprintf("push service answered %d", res.StatusCode)
+	return o
+}
+
+// classify turns a push service's status into a kind of failure (RFC
+// 8030 and the vendors' documentation): 404 and 410 mean the subscription
+// is gone; 429 and 5xx are for now; any other refusal (400 bad request,
+// 401/403 VAPID refused, 413 too large, a redirect) is for good.
+func classify(status int) kind {
+	switch {
+	case status == http.StatusNotFound || status == http.StatusGone:
+		return dead
+	case status == http.StatusTooManyRequests || status >= 500:
+		return temporary
+	}
+	return permanent
+}
+
+// scrub removes the endpoint from an error text (net/http quotes the URL).
+func scrub(err error, endpoint string) string {
+	s := err.Error()
+	if u, aerr := audience(endpoint); aerr == nil {
+		s = strings.ReplaceAll(s, endpoint, u+"/…")
+		s = strings.ReplaceAll(s, strconv.Quote(endpoint), strconv.Quote(u+"/…"))
+	}
+	return s
+}
+
+// doer sends the library's request with Roster's cached VAPID
+// Authorization in place of the one the library signs on every call (its
+// token ignores the caller's clock and expiry, and prefixes a "mailto:"
+// subject with another "mailto:").
+type doer struct {
+	c    *http.Client
+	auth string
+}
+
+func (d doer) Do(r *http.Request) (*http.Response, error) {
+	r.Header.Set("Authorization", d.auth)
+	return d.c.Do(r)
+}
+
+// settle records what the sends did and gives the delivery's result.
+func (ch *Channel) settle(ctx context.Context, outcomes []outcome) error {
+	var sent []int64
+	var temp, perm, gone []string
+	var retryAfter time.Duration
+	q := ch.c.DB.Writer()
+	for _, o := range outcomes {
+		if o.ok {
+			sent = append(sent, o.sub.ID)
+			continue
+		}
+		what := fmt.Sprintf("browser subscription %d: %s", o.sub.ID, o.err)
+		switch o.kind {
+		case temporary:
+			temp = append(temp, what)
+			retryAfter = max(retryAfter, o.retryAfter)
+		case permanent:
+			perm = append(perm, what)
+		case dead:
+			// Only if the browser did not subscribe again since this send
+			// read the row.
+			removed, err := q.DeleteDeadPushSubscription(ctx, o.sub.ID, o.sub.SubscribedAt)
+			if err != nil {
+				return err
+			}
+			if removed {
+				gone = append(gone, what)
+				ch.c.Logger.InfoContext(ctx, "push subscription removed", "subscription", o.sub.ID, "user", o.sub.UserID, "err", o.err)
+			} else {
+				perm = append(perm, what+" (subscribed again since; kept)")
+			}
+		}
+	}
+	if len(sent) > 0 {
+		if err := q.TouchPushSubscriptions(ctx, sent); err != nil {
+			ch.c.Logger.WarnContext(ctx, "record push subscription use", "err", err)
+		}
+		return nil
+	}
+	switch {
+	case len(temp) > 0:
+		return &notify.SendError{Err: errors.New("webpush: " + strings.Join(append(temp, append(perm, gone...)...), "; ")), RetryAfter: retryAfter}
+	case len(perm) > 0:
+		return &notify.SendError{Err: errors.New("webpush: " + strings.Join(append(perm, gone...), "; ")), Permanent: true}
+	}
+	return &notify.SendError{Err: errors.New("webpush: " + strings.Join(gone, "; ")), Dead: true}
+}
+
+// message builds what every browser of the person is sent.
+func (ch *Channel) message(m *notify.Message) (*message, error) {
+	n := m.Notification
+	ttl := DefaultTTL
+	if n.Category == string(notify.CategoryCalls) && n.Type == "call.incoming" {
+		ttl = CallTTL
+	}
+	now := ch.c.Now()
+	created := n.CreatedAt
+	if created.IsZero() {
+		created = now
+	}
+	left := created.Add(ttl).Sub(now)
+	if left <= 0 {
+		return nil, fmt.Errorf("webpush: the notification expired at %s before it could be sent", created.Add(ttl).UTC().Format(time.RFC3339))
+	}
+	link := n.URL
+	if !strings.HasPrefix(link, "https://") && !strings.HasPrefix(link, "http://") {
+		link = ch.c.BaseURL + "/notifications"
+	}
+	topic := "roster-" + strconv.FormatInt(n.ID, 10)
+	p := Payload{Title: n.Title, Body: n.Body, URL: link, Tag: topic, Icon: Icon, Lang: m.User.Language}
+	size := func(title, body string) int {
+		q := p
+		q.Title, q.Body = title, body
+		return len(encode(q))
+	}
+	var err error
+	if p.Title, p.Body, err = push.Fit(p.Title, p.Body, MaxPlaintext, size); err != nil {
+		return nil, fmt.Errorf("webpush: %w", err)
+	}
+	urgency := wp.UrgencyNormal
+	if urgent(n.Category) {
+		urgency = wp.UrgencyHigh
+	}
+	return &message{payload: encode(p), ttl: int(left.Round(time.Second) / time.Second), urgency: urgency, topic: topic}, nil
+}
+
+// encode is the payload's JSON, without HTML escaping (it is not HTML,
+// and "<" as \u003c takes six bytes of the 4 KB).
+func encode(p Payload) []byte {
+	var b bytes.Buffer
+	e := json.NewEncoder(&b)
+	e.SetEscapeHTML(false)
+	e.Encode(p) // strings only: cannot fail
+	return bytes.TrimSuffix(b.Bytes(), []byte("\n"))
+}
+
+// urgent categories ask the push service to wake the device at once (as
+// the mobile channel's high priority); the others may wait for its next
+// wake-up.
+func urgent(category string) bool {
+	switch notify.Category(category) {
+	case notify.CategoryCalls, notify.CategoryChats, notify.CategoryMessages, notify.CategorySecurity:
+		return true
+	}
+	return false
+}

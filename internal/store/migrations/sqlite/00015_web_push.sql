@@ -1,0 +1,38 @@
+-- Web Push (browser push notifications).
+-- push_subscriptions: one row per push service endpoint. The endpoint is a
+-- capability URL (whoever holds it can push to the browser) and, with the
+-- browser's keys, is stored sealed (secrets.Box); endpoint_hash, a keyed
+-- MAC of the endpoint, makes it unique: the same browser subscribing again
+-- updates its row, also when another person signs in on it.
+-- subscribed_at moves on every subscription, so a push service's "gone"
+-- answer removes a row only when it was not subscribed again since.
+-- +goose Up
+CREATE TABLE push_subscriptions (
+    id            INTEGER PRIMARY KEY AUTOINCREMENT,
+    workspace_id  BIGINT NOT NULL REFERENCES workspaces(id) ON DELETE CASCADE,
+    user_id       BIGINT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    endpoint_hash BLOB  NOT NULL,
+    sealed        BLOB  NOT NULL,
+    browser       TEXT   NOT NULL DEFAULT '',
+    os            TEXT   NOT NULL DEFAULT '',
+    created_at    BIGINT NOT NULL,
+    subscribed_at BIGINT NOT NULL,
+    last_used_at  BIGINT
+);
+CREATE UNIQUE INDEX push_subscriptions_endpoint ON push_subscriptions (endpoint_hash);
+CREATE INDEX push_subscriptions_user ON push_subscriptions (workspace_id, user_id);
+
+-- The application server's VAPID key pair (RFC 8292), one for the
+-- installation: made on first start, the private key sealed. Browsers
+-- subscribed with its public key, so replacing it orphans every
+-- subscription.
+CREATE TABLE push_vapid_keys (
+    id             INTEGER NOT NULL PRIMARY KEY CHECK (id = 1),
+    public_key     TEXT    NOT NULL,
+    private_sealed BLOB   NOT NULL,
+    created_at     BIGINT  NOT NULL
+);
+
+-- +goose Down
+DROP TABLE push_vapid_keys;
+DROP TABLE push_subscriptions;
