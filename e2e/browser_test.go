@@ -39,15 +39,25 @@ func chromium(t *testing.T) string {
 
 func startRoster(t *testing.T) (*app.App, string) {
 	t.Helper()
+	return startRosterWith(t, nil)
+}
+
+// startRosterWith is startRoster with change applied to the configuration.
+func startRosterWith(t *testing.T, change func(*app.Config)) (*app.App, string) {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	// Telegram against a local Bot API server, so its part of the
-	// notification settings is drawn.
+	// notification settings is drawn; browser push on, as the binary has
+	// it by default.
 	bot := telegramtest.NewServer(t)
 	cfg := app.Config{DataDir: filepath.Join(t.TempDir(), "data"), BaseURL: "http://" + ln.Addr().String(),
-		TelegramBotToken: bot.Token, TelegramAPIURL: bot.APIURL()}
+		TelegramBotToken: bot.Token, TelegramAPIURL: bot.APIURL(), BrowserPush: true}
+	if change != nil {
+		change(&cfg)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	a, err := app.Open(ctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {

@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/netip"
 	"os"
 	"strconv"
 	"strings"
@@ -155,7 +156,7 @@ func newLogger(format string, w io.Writer) (*slog.Logger, error) {
 // serveConfig reads serve's flags (and their ROSTER_* variables) into a
 // Config; --help gives flag.ErrHelp.
 func serveConfig(args []string, stderr io.Writer) (cfg app.Config, logFormat string, err error) {
-	var proxies string
+	var proxies, pushNetworks string
 	f := newFlags("roster serve", stderr)
 	f.str(&cfg.Addr, "addr", ":8080", "address to listen on")
 	f.str(&cfg.MetricsAddr, "metrics-addr", "", "address serving Prometheus /metrics, apart from the public one, e.g. 127.0.0.1:9090; empty: off")
@@ -179,12 +180,24 @@ func serveConfig(args []string, stderr io.Writer) (cfg app.Config, logFormat str
 	f.secret(&cfg.TelegramBotToken, "telegram-bot-token", "the Telegram bot's token from BotFather; empty: no Telegram channel (secret: never logged)")
 	f.str(&cfg.TelegramAPIURL, "telegram-api-url", telegram.DefaultAPIURL, "the Telegram Bot API base URL (a local Bot API server, or a test double)")
 	f.boolean(&cfg.TelegramWebhook, "telegram-webhook", false, "receive Telegram updates by webhook at <base-url>/telegram/webhook instead of long polling; needs a public https --base-url")
+	f.boolean(&cfg.BrowserPush, "browser-push", true, "send notifications to browsers by Web Push (VAPID keys are made at first start)")
+	f.str(&cfg.PushSubject, "push-subject", "", "the contact push services see in VAPID (mailto:… or https://…); empty: --mail-from's address, else an https --base-url")
+	f.str(&pushNetworks, "push-allowed-networks", "", "comma-separated CIDRs a push endpoint may resolve into although private (a push service of your own network); by default only public addresses are dialled")
 	f.Usage = func() {
 		fmt.Fprint(f.Output(), "Usage: roster serve [flags]\n\nEach flag can also be set with the environment variable in brackets.\n\nFlags:\n")
 		f.PrintDefaults()
 	}
 	if err := f.Parse(args); err != nil {
 		return cfg, "", err
+	}
+	for _, p := range strings.Split(pushNetworks, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			prefix, err := netip.ParsePrefix(p)
+			if err != nil {
+				return cfg, "", fmt.Errorf("--push-allowed-networks: %q is not a CIDR: %w", p, err)
+			}
+			cfg.PushAllowedNetworks = append(cfg.PushAllowedNetworks, prefix.Masked())
+		}
 	}
 	for _, p := range strings.Split(proxies, ",") {
 		if p = strings.TrimSpace(p); p != "" {

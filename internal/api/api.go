@@ -26,6 +26,7 @@ import (
 	"roster/internal/live"
 	"roster/internal/notify"
 	"roster/internal/notify/mobile"
+	"roster/internal/notify/webpush"
 	"roster/internal/profile"
 	"roster/internal/security"
 )
@@ -54,6 +55,11 @@ type Deps struct {
 	// Telegram links chats for the Telegram channel; nil when not
 	// configured.
 	Telegram TelegramLinks
+	// Push keeps the browsers subscribed to push notifications; PushKey
+	// is the server's VAPID public key, "" when browser push is not
+	// configured (subscribing is then 409).
+	Push    *webpush.Subscriptions
+	PushKey string
 }
 
 // API is the JSON API. Build it with New, mount it with Register.
@@ -100,8 +106,8 @@ func New(d Deps) (*API, error) {
 	if d.Accounts == nil || d.Auth == nil || d.Profiles == nil || d.Security == nil || d.Notify == nil || d.Live == nil || d.I18n == nil {
 		return nil, errors.New("api: Deps needs Accounts, Auth, Profiles, Security, Notify, Live and I18n")
 	}
-	if d.Devices == nil {
-		return nil, errors.New("api: Deps needs Devices")
+	if d.Devices == nil || d.Push == nil {
+		return nil, errors.New("api: Deps needs Devices and Push")
 	}
 	installErrorConstructor()
 	if d.RatePerSecond <= 0 {
@@ -173,6 +179,7 @@ func New(d Deps) (*API, error) {
 	a.registerNotifications()
 	a.registerDevices()
 	a.registerTelegram()
+	a.registerPush()
 	return a, nil
 }
 

@@ -590,7 +590,7 @@ func TestNewNeedsEveryService(t *testing.T) {
 	}
 	full := func() Deps {
 		return Deps{Accounts: set.Accounts, Auth: set.Auth, Profiles: set.Profiles, Security: set.Security, Notify: set.Notify,
-			Live: live.NewHub(), I18n: bundle, Devices: set.Devices}
+			Live: live.NewHub(), I18n: bundle, Devices: set.Devices, Push: set.Push}
 	}
 	if a, err := New(full()); err != nil || a == nil {
 		t.Fatalf("New with every service: %v, %v", a, err)
@@ -604,6 +604,7 @@ func TestNewNeedsEveryService(t *testing.T) {
 		"Live":     func(d *Deps) { d.Live = nil },
 		"I18n":     func(d *Deps) { d.I18n = nil },
 		"Devices":  func(d *Deps) { d.Devices = nil },
+		"Push":     func(d *Deps) { d.Push = nil },
 	} {
 		d := full()
 		drop(&d)

@@ -121,6 +121,7 @@ func newEnv(t *testing.T, db *store.DB, opts envOpts) *env {
 	d := opts.deps
 	d.Accounts, d.Auth, d.Profiles, d.Security, d.Notify, d.Live, d.I18n = e.accounts, e.auth, e.profiles, e.sec, e.notify, e.hub, bundle
 	d.Devices = set.Devices
+	d.Push = set.Push
 	if e.api, err = New(d); err != nil {
 		t.Fatal(err)
 	}

@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/pprof"
+	stdmail "net/mail"
 	"net/netip"
 	"net/url"
 	"strings"
@@ -32,6 +33,7 @@ import (
 	"roster/internal/notify/email"
 	"roster/internal/notify/mobile"
 	"roster/internal/notify/telegram"
+	"roster/internal/notify/webpush"
 	"roster/internal/photo"
 	"roster/internal/secrets"
 	"roster/internal/services"
@@ -79,6 +81,15 @@ type Config struct {
 	TelegramBotToken string
 	TelegramAPIURL   string
 	TelegramWebhook  bool
+	// BrowserPush turns Web Push on; PushSubject is the VAPID contact
+	// (default from MailFrom or an https BaseURL); PushAllowedNetworks
+	// are private networks push endpoints may resolve into (tests, a
+	// push service of one's own).
+	BrowserPush         bool
+	PushSubject         string
+	PushAllowedNetworks []netip.Prefix
+	// PushHTTPClient replaces the Web Push client (tests only).
+	PushHTTPClient *http.Client
 }
 
 // RouteClasses lists the routes whose deadlines are not those of forms and
@@ -112,6 +123,8 @@ type App struct {
 	metricsLn net.Listener // nil without Config.MetricsAddr
 	// Telegram is the Telegram channel, nil when not configured.
 	Telegram *telegram.Channel
+	// WebPush is the browser push channel, nil when turned off.
+	WebPush *webpush.Channel
 }
 
 // Open connects to the database, applies migrations and wires every part.
@@ -210,11 +223,25 @@ func Open(ctx context.Context, cfg Config, logger *slog.Logger) (_ *App, err err
 		}
 		channels = append(channels, a.Telegram)
 	}
+	if cfg.BrowserPush {
+		subject := pushSubject(cfg, base)
+		if a.WebPush, err = webpush.Open(ctx, webpush.Config{DB: a.DB, Secrets: a.Secrets, Subject: subject,
+			BaseURL: strings.TrimSuffix(base.String(), "/"), AllowedNetworks: cfg.PushAllowedNetworks,
+			HTTPClient: cfg.PushHTTPClient, Logger: logger}); err != nil {
+			return nil, fmt.Errorf("browser push: %w", err)
+		}
+		channels = append(channels, a.WebPush)
+	}
 	a.Set = services.New(services.Config{DB: a.DB, Mail: mailQueue, Secrets: a.Secrets, Photos: a.Photos,
 		BaseURL: base.String(), Auth: authCfg, RecentSignIn: cfg.RecentSignIn,
 		Jobs: a.Queue, Workers: workers, Live: a.Live, Channels: channels, Digests: emailChannel,
 		Texts:  func(lang string) notify.Translator { return a.I18n.Localizer(lang) },
 		Notify: services.NotifyConfig{Retention: cfg.NotificationRetention}})
+	if a.WebPush != nil {
+		// The channel's rules also know which private networks its
+		// endpoints may be in (--push-allowed-networks).
+		a.Set.Push = a.WebPush.Subscriptions()
+	}
 	a.Queue.AddPeriodic(notify.PeriodicJobs()...)
 
 	a.Handler, err = a.routes(base)
@@ -228,6 +255,24 @@ func Open(ctx context.Context, cfg Config, logger *slog.Logger) (_ *App, err err
 		}
 	}
 	return a, nil
+}
+
+// pushSubject is the contact push services see in VAPID tokens (RFC 8292
+// §2.1): the one given, else the mail sender's address, else an https
+// base URL. Without any, a mailto: at the base URL's host stands in:
+// Google's and Mozilla's push services take it, Apple's may not.
+func pushSubject(cfg Config, base *url.URL) string {
+	switch {
+	case cfg.PushSubject != "":
+		return cfg.PushSubject
+	case cfg.MailFrom != "":
+		if addr, err := stdmail.ParseAddress(cfg.MailFrom); err == nil {
+			return "mailto:" + addr.Address
+		}
+	case base.Scheme == "https":
+		return strings.TrimSuffix(base.String(), "/")
+	}
+	return "mailto:roster@" + base.Hostname()
 }
 
 // Migrate applies Roster's and the job queue's migrations.
@@ -250,6 +295,10 @@ func (a *App) routes(base *url.URL) (http.Handler, error) {
 		RateBurst: a.Config.APIBurst, Version: Version, SecureCookies: https}
 	if a.Telegram != nil {
 		webDeps.Telegram, apiDeps.Telegram = a.Telegram, a.Telegram
+	}
+	webDeps.Push, apiDeps.Push = a.Push, a.Push
+	if a.WebPush != nil {
+		webDeps.PushKey, apiDeps.PushKey = a.WebPush.PublicKey(), a.WebPush.PublicKey()
 	}
 	pages, err := web.New(webDeps)
 	if err != nil {

@@ -104,31 +104,12 @@ func TestMobilePushEndToEnd(t *testing.T) {
 			t.Fatalf("settings: %s", body)
 		}
 
-		mobileDelivery := func(events int) *core.Delivery {
-			t.Helper()
-			var d *core.Delivery
-			waitFor(t, "the mobile delivery to settle", func() bool {
-				ds, _ := r.DB.Reader().Deliveries(ctx, bea.WorkspaceID, bea.ID, 0, 100)
-				var mine []*core.Delivery
-				for _, x := range ds {
-					if x.Channel == "mobile" {
-						mine = append(mine, x)
-					}
-				}
-				if len(mine) < events {
-					return false
-				}
-				d = mine[0] // newest
-				return d.Status != core.DeliveryQueued
-			})
-			return d
-		}
 		event := func(title string) {
 			postEvent(t, r, token, fmt.Sprintf(`{"type":"task.assigned","recipients":[%d],"data":{"title":%q,"from":"Ana","url":"https://crm.example/tasks/7"}}`, bea.ID, title))
 		}
 
 		event("Call Globex")
-		if d := mobileDelivery(1); d.Status != core.DeliverySent || d.Attempts != 1 {
+		if d := settledDelivery(t, r, bea, "mobile", 1); d.Status != core.DeliverySent || d.Attempts != 1 {
 			t.Fatalf("first: %+v", d)
 		}
 		f, a := fcmd.WaitFor(t, 1, 5*time.Second)[0], apnsd.WaitFor(t, 1, 5*time.Second)[0]
@@ -147,7 +128,7 @@ func TestMobilePushEndToEnd(t *testing.T) {
 		fcmd.Then(pushtest.Answer{Status: 503, Reason: "UNAVAILABLE", RetryAfter: "1"})
 		apnsd.Then(pushtest.Answer{Status: 429, Reason: "TooManyRequests"})
 		event("Call Initech")
-		if d := mobileDelivery(2); d.Status != core.DeliverySent || d.Attempts != 2 {
+		if d := settledDelivery(t, r, bea, "mobile", 2); d.Status != core.DeliverySent || d.Attempts != 2 {
 			t.Fatalf("after busy: %+v", d)
 		}
 		count := func(rs []pushtest.Received, title string) int {
@@ -167,7 +148,7 @@ func TestMobilePushEndToEnd(t *testing.T) {
 		fcmd.Then(pushtest.Answer{Status: 400, Reason: "INVALID_ARGUMENT"})
 		apnsd.Then(pushtest.Answer{Status: 400, Reason: "BadCollapseId"})
 		event("Call Umbrella")
-		if d := mobileDelivery(3); d.Status != core.DeliveryFailed || !strings.Contains(d.LastError, "INVALID_ARGUMENT") || !strings.Contains(d.LastError, "BadCollapseId") {
+		if d := settledDelivery(t, r, bea, "mobile", 3); d.Status != core.DeliveryFailed || !strings.Contains(d.LastError, "INVALID_ARGUMENT") || !strings.Contains(d.LastError, "BadCollapseId") {
 			t.Fatalf("refused: %+v", d)
 		}
 		status, body = apiCall(t, r, "GET", fmt.Sprintf("/users/%d/deliveries", bea.ID), token, "")
@@ -182,7 +163,7 @@ func TestMobilePushEndToEnd(t *testing.T) {
 		fcmd.Always(e2eAndroidToken, pushtest.Answer{Status: 404, Reason: "UNREGISTERED"})
 		apnsd.Always(e2eAPNsToken, pushtest.Answer{Status: 410, Reason: "Unregistered", Timestamp: time.Now().Add(time.Minute)})
 		event("Call Hooli")
-		if d := mobileDelivery(4); d.Status != core.DeliveryFailed {
+		if d := settledDelivery(t, r, bea, "mobile", 4); d.Status != core.DeliveryFailed {
 			t.Fatalf("gone: %+v", d)
 		}
 		if status, body := apiCall(t, r, "GET", "/me/devices", login.Token, ""); status != http.StatusOK || !strings.Contains(string(body), `"items":[]`) {
@@ -190,7 +171,7 @@ func TestMobilePushEndToEnd(t *testing.T) {
 		}
 		// Nothing to reach now: skipped, not failed.
 		event("Call Stark")
-		if d := mobileDelivery(5); d.Status != core.DeliverySkipped || d.Reason != "channel_unavailable" {
+		if d := settledDelivery(t, r, bea, "mobile", 5); d.Status != core.DeliverySkipped || d.Reason != "channel_unavailable" {
 			t.Fatalf("no device: %+v", d)
 		}
 		if v := append(fcmd.Violations(), apnsd.Violations()...); len(v) > 0 || fcmd.TokenRequests() != 1 {

@@ -76,6 +76,28 @@ func next(t *testing.T, c <-chan string, within time.Duration) string {
 	return ""
 }
 
+// settledDelivery waits until u has at least events deliveries on channel
+// and the newest is no longer queued, and returns it.
+func settledDelivery(t *testing.T, r *running, u *core.User, channel string, events int) *core.Delivery {
+	t.Helper()
+	var d *core.Delivery
+	waitFor(t, "the "+channel+" delivery to settle", func() bool {
+		ds, _ := r.DB.Reader().Deliveries(context.Background(), u.WorkspaceID, u.ID, 0, 100)
+		var mine []*core.Delivery
+		for _, x := range ds {
+			if x.Channel == channel {
+				mine = append(mine, x)
+			}
+		}
+		if len(mine) < events {
+			return false
+		}
+		d = mine[0] // newest
+		return d.Status != core.DeliveryQueued
+	})
+	return d
+}
+
 func postEvent(t *testing.T, r *running, token, body string) {
 	t.Helper()
 	req, _ := http.NewRequest("POST", r.URL+"/api/v1/events", strings.NewReader(body))
@@ -239,35 +261,16 @@ func TestNotificationEmail(t *testing.T) {
 		res.Body.Close()
 
 		// Temporary failure, then success: one mail, delivery sent after 2 attempts.
-		deliveryOf := func(eventCount int) *core.Delivery {
-			t.Helper()
-			var d *core.Delivery
-			waitFor(t, "the email delivery to settle", func() bool {
-				ds, _ := r.DB.Reader().Deliveries(ctx, bea.WorkspaceID, bea.ID, 0, 100)
-				var emails []*core.Delivery
-				for _, x := range ds {
-					if x.Channel == "email" {
-						emails = append(emails, x)
-					}
-				}
-				if len(emails) < eventCount {
-					return false
-				}
-				d = emails[0] // newest
-				return d.Status != core.DeliveryQueued
-			})
-			return d
-		}
 		smtpd.FailNext(1, 451)
 		before = len(smtpd.Messages())
 		postEvent(t, r, token, fmt.Sprintf(`{"type":"mention","recipients":[%d],"data":{"title":"Globex","from":"Ana"}}`, bea.ID))
-		if d := deliveryOf(2); d.Status != core.DeliverySent || d.Attempts != 2 || len(smtpd.WaitFor(t, before+1, 10*time.Second)) != before+1 {
+		if d := settledDelivery(t, r, bea, "email", 2); d.Status != core.DeliverySent || d.Attempts != 2 || len(smtpd.WaitFor(t, before+1, 10*time.Second)) != before+1 {
 			t.Fatalf("after a 451: %+v, %d mails", d, len(smtpd.Messages())-before)
 		}
 		// Permanent: failed, with the error, and no mail.
 		smtpd.FailNext(1, 550)
 		postEvent(t, r, token, fmt.Sprintf(`{"type":"mention","recipients":[%d],"data":{"title":"Initech","from":"Ana"}}`, bea.ID))
-		if d := deliveryOf(3); d.Status != core.DeliveryFailed || !strings.Contains(d.LastError, "550") {
+		if d := settledDelivery(t, r, bea, "email", 3); d.Status != core.DeliveryFailed || !strings.Contains(d.LastError, "550") {
 			t.Fatalf("after a 550: %+v", d)
 		}
 	})

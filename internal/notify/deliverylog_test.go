@@ -3,6 +3,7 @@ package notify_test
 import (
 	"context"
 	"errors"
+	"sync"
 	"testing"
 
 	"roster/internal/core"
@@ -73,9 +74,31 @@ func TestDeliveryLogAndRetry(t *testing.T) {
 		if _, err := f.n.RetryDelivery(ctx, stranger, failed.ID); core.ErrorCode(err) != core.ENOTFOUND {
 			t.Errorf("another workspace's admin retries: %v", err)
 		}
-		d, err := f.n.RetryDelivery(ctx, f.admin, failed.ID)
-		if err != nil || d.Status != "queued" {
-			t.Fatalf("retry: %+v %v", d, err)
+		// Twenty admins' clicks at once (two tabs, a double click): one
+		// retry is queued, the others are told it is no longer failed.
+		var wg sync.WaitGroup
+		var mu sync.Mutex
+		queued, refused := 0, 0
+		for range 20 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				d, err := f.n.RetryDelivery(ctx, f.admin, failed.ID)
+				mu.Lock()
+				defer mu.Unlock()
+				switch {
+				case err == nil && d.Status == "queued":
+					queued++
+				case errors.Is(err, notify.ErrNotRetryable):
+					refused++
+				default:
+					t.Errorf("retry: %+v %v", d, err)
+				}
+			}()
+		}
+		wg.Wait()
+		if queued != 1 || refused != 19 {
+			t.Fatalf("20 retries at once: %d queued, %d refused", queued, refused)
 		}
 		if _, err := f.n.RetryDelivery(ctx, f.admin, failed.ID); !errors.Is(err, notify.ErrNotRetryable) {
 			t.Errorf("retrying a queued delivery: %v", err)

@@ -15,6 +15,7 @@ import (
 	"roster/internal/mail"
 	"roster/internal/notify"
 	"roster/internal/notify/mobile"
+	"roster/internal/notify/webpush"
 	"roster/internal/photo"
 	"roster/internal/profile"
 	"roster/internal/secrets"
@@ -68,7 +69,8 @@ type Set struct {
 	Profiles *profile.Service
 	Security *security.Service
 	Notify   *notify.Service
-	Devices  *mobile.Devices // the mobile app's devices (push notifications)
+	Devices  *mobile.Devices        // the mobile app's devices (push notifications)
+	Push     *webpush.Subscriptions // the browsers subscribed to push notifications
 }
 
 // New builds the set.
@@ -84,6 +86,7 @@ func New(c Config) *Set {
 		}
 	}
 	s.Devices = mobile.NewDevices(c.DB, c.Secrets)
+	s.Push = webpush.NewSubscriptions(c.DB, c.Secrets)
 	s.Auth = auth.NewService(c.DB, c.Auth, rec)
 	s.Accounts = account.NewService(c.DB, s.Auth, c.Mail, rec, c.BaseURL)
 	s.Security = security.NewService(c.DB, s.Auth, c.Secrets, c.Mail, rec)

@@ -118,6 +118,7 @@ type notifySettingsData struct {
 	Matrix      matrixData
 	IsAdmin     bool
 	Telegram    *telegramView // nil: the channel is not configured
+	Push        *pushView     // nil: browser push not configured and nothing subscribed
 }
 
 // quietDay is one weekday's row of the quiet-hours form: the page offers
@@ -188,6 +189,10 @@ func (h *Handler) renderNotifySettings(w http.ResponseWriter, r *http.Request, f
 	d := &notifySettingsData{Receive: s.Receive, EmailTiming: s.EmailTiming, DigestTime: s.DigestTime, Channels: states, IsAdmin: me.IsAdmin(),
 		Quiet: quietDays(s.Quiet)}
 	if d.Telegram, err = h.telegramState(w, r, me); err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	if d.Push, err = h.pushState(ctx, me, v.Loc); err != nil {
 		h.fail(w, r, err)
 		return
 	}

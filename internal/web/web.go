@@ -47,6 +47,11 @@ type Deps struct {
 	// Telegram links chats for the Telegram channel; nil when the
 	// operator has not configured it.
 	Telegram TelegramLinks
+	// Push lists and removes the browsers subscribed to push
+	// notifications; PushKey is the server's VAPID public key, "" when
+	// browser push is not configured.
+	Push    PushSubscriptions
+	PushKey string
 }
 
 // Handler serves the pages.
@@ -55,6 +60,9 @@ type Handler struct {
 	secure bool
 	pages  map[string]map[string]pageTemplate // lang -> page -> template
 	static *staticFiles
+	// workerJS and manifest are built once, with the icons' hashed URLs.
+	workerJS string
+	manifest []byte
 }
 
 // New parses every template once for every language and hashes the static
@@ -76,6 +84,10 @@ func New(d Deps) (*Handler, error) {
 		return nil, err
 	}
 	h.static = st
+	h.workerJS = h.workerSource()
+	if h.manifest, err = h.buildManifest(); err != nil {
+		return nil, err
+	}
 	if h.pages, err = h.parseTemplates(); err != nil {
 		return nil, err
 	}
@@ -86,6 +98,8 @@ func New(d Deps) (*Handler, error) {
 func (h *Handler) Register(mux *http.ServeMux) {
 	mux.HandleFunc("GET /{$}", h.index)
 	mux.HandleFunc("GET /static/{name}", h.serveStatic)
+	mux.HandleFunc("GET /sw.js", h.serveWorker)
+	mux.HandleFunc("GET /manifest.webmanifest", h.serveManifest)
 
 	mux.HandleFunc("GET /setup", h.setupForm)
 	mux.HandleFunc("POST /setup", h.setupSubmit)
@@ -132,6 +146,7 @@ func (h *Handler) Register(mux *http.ServeMux) {
 	mux.Handle("POST /settings/notifications/defaults", h.signedIn(h.saveNotifyDefaults))
 	mux.Handle("POST /settings/notifications/telegram", h.signedIn(h.connectTelegram))
 	mux.Handle("POST /settings/notifications/telegram/disconnect", h.signedIn(h.disconnectTelegram))
+	mux.Handle("POST /settings/notifications/push/{id}/remove", h.signedIn(h.removePushSubscription))
 	mux.Handle("GET /notifications", h.signedIn(h.centre))
 	mux.Handle("POST /notifications/read-all", h.signedIn(h.readAllNotifications))
 	mux.Handle("POST /notifications/{id}/read", h.signedIn(h.setNotificationRead(true)))
@@ -218,6 +233,7 @@ type view struct {
 	Lang      string
 	Title     string // translated page title
 	CSS, JS   string // static asset URLs
+	AppIcon   string // the installed app's icon (Safari's apple-touch-icon)
 	Viewer    *core.User
 	Workspace *core.Workspace
 	Nav       []navItem // settings navigation; nil on public pages
@@ -241,7 +257,7 @@ type navItem struct {
 // pageFor starts the view for a request: language, viewer and layout data.
 func (h *Handler) pageFor(r *http.Request, title string) *view {
 	p := principalFrom(r.Context())
-	v := &view{CSS: h.static.url("app.css"), JS: h.static.url("app.js"), Loc: time.UTC, Form: url.Values{}}
+	v := &view{CSS: h.static.url("app.css"), JS: h.static.url("app.js"), AppIcon: h.static.url("icon-192.png"), Loc: time.UTC, Form: url.Values{}}
 	var fallback string
 	if p != nil {
 		v.Viewer = p.User

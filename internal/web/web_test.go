@@ -110,6 +110,7 @@ func newEnv(t *testing.T, db *store.DB, opts ...option) *env {
 	e.auth, e.accounts, e.profiles, e.security = set.Auth, set.Accounts, set.Profiles, set.Security
 	d.Auth, d.Accounts, d.Profiles, d.Security, d.Notify = e.auth, e.accounts, e.profiles, e.security, set.Notify
 	d.Devices = set.Devices
+	d.Push = set.Push
 	e.notify = set.Notify
 	e.h, err = New(d)
 	if err != nil {

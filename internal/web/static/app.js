@@ -8,7 +8,10 @@
 //   - copy buttons, and time zone selects defaulting to the browser's zone;
 //   - the bell opens a panel of the newest notifications, and one
 //     Server-Sent Events stream keeps the bell, the centre page and pop-ups
-//     of new notifications up to date in every open tab.
+//     of new notifications up to date in every open tab;
+//   - the service worker (/sw.js) is registered, for browser push and to
+//     make the web app installable, and the notifications page's
+//     "Enable browser notifications" subscribes this browser.
 // init(root) wires what lies inside root; it runs at load and again on
 // content that replaced the page's. Submits are handled once, on document.
 (function () {
@@ -33,6 +36,135 @@
     each(root, "select[data-browser-timezone]", wireZone);
     each(root, "form[data-photo-form]", wirePhoto);
     each(root, "[data-bell-toggle]", wireBell);
+    each(root, "[data-push-key]", wirePush);
+  }
+
+  // Browser push. The page's control carries the server's VAPID public
+  // key and its translated messages; it stays hidden without script, where
+  // a <noscript> note says why.
+  function pushSupported() {
+    return "serviceWorker" in navigator && "PushManager" in window && "Notification" in window;
+  }
+
+  // keyBytes decodes a base64url key for applicationServerKey.
+  function keyBytes(b64) {
+    var s = (b64 + "===".slice((b64.length + 3) % 4)).replace(/-/g, "+").replace(/_/g, "/");
+    var raw = atob(s);
+    var out = new Uint8Array(raw.length);
+    for (var i = 0; i < raw.length; i++) {
+      out[i] = raw.charCodeAt(i);
+    }
+    return out;
+  }
+
+  function sameKey(a, b) {
+    if (!a || a.byteLength !== b.byteLength) {
+      return false;
+    }
+    var x = new Uint8Array(a);
+    for (var i = 0; i < x.length; i++) {
+      if (x[i] !== b[i]) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  // saveSubscription records sub for the signed-in person; the same
+  // browser again updates its one record. It resolves to the record's id.
+  function saveSubscription(sub) {
+    return fetch("/api/v1/me/push-subscriptions", {
+      method: "POST", credentials: "same-origin",
+      headers: { "Content-Type": "application/json", "Accept": "application/json" },
+      body: JSON.stringify(sub.toJSON())
+    }).then(function (res) {
+      if (!res.ok) {
+        throw new Error("push subscription refused: " + res.status);
+      }
+      return res.json();
+    }).then(function (rec) { return rec.id; });
+  }
+
+  function wirePush(box) {
+    var key = keyBytes(box.getAttribute("data-push-key"));
+    var enable = box.querySelector("[data-push-enable]");
+    var disable = box.querySelector("[data-push-disable]");
+    var status = box.querySelector("[data-push-status]");
+    var say = function (attr) { status.textContent = attr ? box.getAttribute(attr) : ""; };
+    box.hidden = false;
+    if (!pushSupported()) {
+      enable.hidden = true;
+      say("data-unsupported");
+      return;
+    }
+    var show = function (on) {
+      enable.hidden = on;
+      disable.hidden = !on;
+      say(on ? "data-enabled" : (Notification.permission === "denied" ? "data-denied" : ""));
+    };
+    navigator.serviceWorker.getRegistration("/").then(function (reg) {
+      return reg ? reg.pushManager.getSubscription() : null;
+    }).then(function (sub) {
+      show(!!sub && Notification.permission === "granted" && sameKey(sub.options.applicationServerKey, key));
+    }).catch(function () { show(false); });
+
+    enable.addEventListener("click", function () {
+      enable.disabled = true;
+      say("data-working");
+      Notification.requestPermission().then(function (perm) {
+        if (perm !== "granted") {
+          throw { say: "data-denied" };
+        }
+        return navigator.serviceWorker.register("/sw.js", { scope: "/" });
+      }).then(function () {
+        return navigator.serviceWorker.ready;
+      }).then(function (reg) {
+        return reg.pushManager.getSubscription().then(function (old) {
+          // A subscription made for another key (the server's keys were
+          // made again) cannot be used: replace it.
+          if (old && !sameKey(old.options.applicationServerKey, key)) {
+            return old.unsubscribe().then(function () { return null; });
+          }
+          return old;
+        }).then(function (old) {
+          return old || reg.pushManager.subscribe({ userVisibleOnly: true, applicationServerKey: key });
+        });
+      }).then(saveSubscription).then(function () {
+        window.location.reload();
+      }).catch(function (err) {
+        enable.disabled = false;
+        say(err && err.say ? err.say : "data-failed");
+      });
+    });
+
+    disable.addEventListener("click", function () {
+      disable.disabled = true;
+      say("data-working");
+      navigator.serviceWorker.getRegistration("/").then(function (reg) {
+        return reg ? reg.pushManager.getSubscription() : null;
+      }).then(function (sub) {
+        if (!sub) {
+          return null;
+        }
+        // The record's id comes back from saving the same subscription.
+        return saveSubscription(sub).then(function (id) {
+          return fetch("/api/v1/me/push-subscriptions/" + id, { method: "DELETE", credentials: "same-origin" });
+        }).then(function () { return sub.unsubscribe(); });
+      }).then(function () {
+        window.location.reload();
+      }).catch(function () {
+        disable.disabled = false;
+        say("data-failed");
+      });
+    });
+  }
+
+  // The service worker shows push notifications and makes the app
+  // installable; registering it again is a no-op for the browser.
+  function registerWorker() {
+    if ("serviceWorker" in navigator && document.body.classList.contains("app")) {
+      navigator.serviceWorker.register("/sw.js", { scope: "/" }).catch(function () {});
+    }
   }
 
   // Copy buttons: data-copy names the element whose text is copied.
@@ -780,5 +912,6 @@
   document.addEventListener("DOMContentLoaded", function () {
     init(document.body);
     startStream();
+    registerWorker();
   });
 }());
