@@ -50,6 +50,9 @@ func TestPushSubscriptionsTenancy(t *testing.T) {
 		if ok, err := q.DeletePushSubscription(ctx, globex.ID, ana.ID, b1.ID); err != nil || ok {
 			t.Fatalf("removed with the wrong person: %v %v", ok, err)
 		}
+		if ok, err := q.DeletePushSubscription(ctx, globex.ID, ana.ID, a1.ID); err != nil || ok {
+			t.Fatalf("removed Ana's subscription through another workspace: %v %v", ok, err)
+		}
 		if ok, err := q.DeletePushEndpoint(ctx, ws.ID, ana.ID, []byte("endpoint-2")); err != nil || ok {
 			t.Fatalf("removed another workspace's endpoint: %v %v", ok, err)
 		}

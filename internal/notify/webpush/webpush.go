@@ -18,6 +18,7 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	wp "github.com/SherClockHolmes/webpush-go"
@@ -39,6 +40,9 @@ type Config struct {
 	// opens BaseURL+"/notifications".
 	BaseURL string
 	// HTTPClient sends the pushes; nil for NewHTTPClient(AllowedNetworks).
+	// A client given here replaces its endpoint safety: build it with
+	// NewHTTPClient, or give it a transport that checks addresses as that
+	// one does.
 	HTTPClient *http.Client
 	// AllowedNetworks may be connected to even when not public (tests:
 	// 127.0.0.0/8 and ::1/128), and hold the only http (not https)
@@ -216,10 +220,14 @@ func (ch *Channel) Send(ctx context.Context, m *notify.Message) error {
 	if err != nil {
 		return &notify.SendError{Err: err, Permanent: true}
 	}
-	outcomes := make([]outcome, 0, len(subs))
-	for _, sub := range subs {
-		outcomes = append(outcomes, ch.sendOne(ctx, sub, msg))
+	// At once to every browser: a slow push service (up to Timeout) does
+	// not hold up the others.
+	outcomes := make([]outcome, len(subs))
+	var wg sync.WaitGroup
+	for i, sub := range subs {
+		wg.Go(func() { outcomes[i] = ch.sendOne(ctx, sub, msg) })
 	}
+	wg.Wait()
 	return ch.settle(ctx, outcomes)
 }
 
@@ -234,7 +242,10 @@ func (ch *Channel) sendOne(ctx context.Context, sub *core.PushSubscription, msg 
 		o.kind, o.err = permanent, err.Error()
 		return o
 	}
-	res, err := wp.SendNotificationWithContext(ctx, msg.payload, &wp.Subscription{Endpoint: sub.Endpoint,
+	// The library appends its padding to the message slice it is given:
+	// without spare capacity, so each send pads its own copy.
+	plain := msg.payload[:len(msg.payload):len(msg.payload)]
+	res, err := wp.SendNotificationWithContext(ctx, plain, &wp.Subscription{Endpoint: sub.Endpoint,
 		Keys: wp.Keys{P256dh: base64.RawURLEncoding.EncodeToString(sub.P256dh), Auth: base64.RawURLEncoding.EncodeToString(sub.Auth)}},
 		&wp.Options{HTTPClient: doer{ch.client, auth}, RecordSize: RecordSize, Subscriber: ch.c.Subject, Topic: msg.topic,
 			TTL: msg.ttl, Urgency: msg.urgency, VAPIDPublicKey: ch.public, VAPIDPrivateKey: ch.libKey})

@@ -612,8 +612,7 @@ func TestReach(t *testing.T) {
 func TestOpenKeys(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
-		e := newEnv(t, db) // opened once: make a fresh database's race below
-		_ = e
+		e := newEnv(t, db) // its database has a key now; the race below is on a fresh one
 		fresh := storetest.Open(t, db.Engine)
 		var wg sync.WaitGroup
 		chans := make([]*webpush.Channel, 8)
@@ -652,9 +651,13 @@ func TestOpenKeys(t *testing.T) {
 			bytes.Contains(sealed, []byte(fmt.Sprintf("%x", d))) {
 			t.Fatal("the private key is stored in clear")
 		}
-		// Opened again later: the same key.
-		if again := e.open(t, nil); again.PublicKey() == chans[0].PublicKey() {
-			t.Fatal("two databases share a key") // e's database has its own
+		// Opened again later: the same key; another database has its own.
+		again, err := webpush.Open(ctx, webpush.Config{DB: fresh, Secrets: e.box, Subject: "mailto:ops@roster.example"})
+		if err != nil || again.PublicKey() != chans[0].PublicKey() {
+			t.Fatalf("reopened: %v", err)
+		}
+		if e.ch.PublicKey() == chans[0].PublicKey() {
+			t.Fatal("two databases share a key")
 		}
 		for _, subject := range []string{"", "ops@roster.example", "http://roster.example", "mailto:"} {
 			if _, err := webpush.Open(ctx, webpush.Config{DB: fresh, Secrets: e.box, Subject: subject}); err == nil {
@@ -756,5 +759,30 @@ func TestParseUserAgent(t *testing.T) {
 		if b != want[0] || o != want[1] {
 			t.Errorf("%q: %q %q, want %v", ua, b, o, want)
 		}
+	}
+}
+
+// TestStaleCallNotPushed: a ringing call whose two minutes passed before
+// it could be sent fails for good instead of ringing late; a task from
+// 23 hours ago still goes, with the hour it has left as its TTL.
+func TestStaleCallNotPushed(t *testing.T) {
+	db := storetest.Open(t, store.SQLite)
+	ctx := context.Background()
+	e := newEnv(t, db)
+	sub, _ := e.subscribe(t, e.ana)
+	call := e.message(e.ana, 100)
+	call.Notification.Type, call.Notification.Category = "call.incoming", "calls"
+	call.Notification.CreatedAt = e.clock.Now().Add(-3 * time.Minute)
+	if se := sendError(t, e.ch.Send(ctx, call)); !se.Permanent {
+		t.Fatalf("stale call: %+v", se)
+	}
+	old := e.message(e.ana, 101)
+	old.Notification.CreatedAt = e.clock.Now().Add(-23 * time.Hour)
+	if err := e.ch.Send(ctx, old); err != nil {
+		t.Fatal(err)
+	}
+	got := e.svc.Accepted(sub.Endpoint)
+	if len(got) != 1 || got[0].Header.Get("TTL") != "3600" {
+		t.Fatalf("accepted %d, TTL %v", len(got), got)
 	}
 }

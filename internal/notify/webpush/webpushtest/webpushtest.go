@@ -6,10 +6,14 @@
 package webpushtest
 
 import (
+	"crypto/aes"
+	"crypto/cipher"
 	"crypto/ecdh"
 	"crypto/ecdsa"
 	"crypto/elliptic"
+	"crypto/hkdf"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/binary"
 	"errors"
@@ -24,11 +28,6 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
-
-	"crypto/aes"
-	"crypto/cipher"
-	"crypto/hkdf"
-	"crypto/sha256"
 
 	"github.com/golang-jwt/jwt/v5"
 )
@@ -246,6 +245,7 @@ func (s *Service) handle(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	s.received = append(s.received, p)
+	n := len(s.received)
 	hook := s.OnPush
 	s.mu.Unlock()
 	if p.Status != http.StatusCreated {
@@ -255,7 +255,7 @@ func (s *Service) handle(w http.ResponseWriter, r *http.Request) {
 	if hook != nil {
 		hook(st.sub, plain)
 	}
-	w.Header().Set("Location", s.URL+"/message/"+strconv.Itoa(len(s.received)))
+	w.Header().Set("Location", s.URL+"/message/"+strconv.Itoa(n))
 	w.WriteHeader(http.StatusCreated)
 }
 
