@@ -71,16 +71,21 @@ func (q *Q) PushSubscriptions(ctx context.Context, workspaceID, userID int64) ([
 }
 
 // PushSubscribers returns which of userIDs of the workspace have at least
-// one subscription, in one query per 500 people.
+// one subscription.
 func (q *Q) PushSubscribers(ctx context.Context, workspaceID int64, userIDs []int64) (map[int64]bool, error) {
-	out := make(map[int64]bool)
+	return q.usersWithRows(ctx, "push_subscriptions", workspaceID, userIDs)
+}
+
+// usersWithRows returns which of userIDs of the workspace have a row in
+// table (a channel's destinations), in one query per 500 people.
+func (q *Q) usersWithRows(ctx context.Context, table string, workspaceID int64, userIDs []int64) (map[int64]bool, error) {
+	out := make(map[int64]bool, len(userIDs))
 	for chunk := range chunks(userIDs, 500) {
-		rows, err := q.query(ctx, "SELECT DISTINCT user_id FROM push_subscriptions WHERE workspace_id = ? AND user_id IN ("+marks(len(chunk))+")",
+		rows, err := q.query(ctx, "SELECT DISTINCT user_id FROM "+table+" WHERE workspace_id = ? AND user_id IN ("+marks(len(chunk))+")",
 			append([]any{workspaceID}, anys(chunk)...)...)
-		ids, err := collect(rows, err, "push subscribers", func(s scanner) (int64, error) {
+		ids, err := collect(rows, err, table, func(s scanner) (int64, error) {
 			var id int64
-			err := s.Scan(&id)
-			return id, err
+			return id, s.Scan(&id)
 		})
 		if err != nil {
 			return nil, err

@@ -83,22 +83,7 @@ func (q *Q) TelegramLink(ctx context.Context, workspaceID, userID int64) (*core.
 
 // TelegramLinked returns which of userIDs (of workspaceID) have a link.
 func (q *Q) TelegramLinked(ctx context.Context, workspaceID int64, userIDs []int64) (map[int64]bool, error) {
-	out := make(map[int64]bool, len(userIDs))
-	for chunk := range chunks(userIDs, 500) {
-		rows, err := q.query(ctx, "SELECT user_id FROM telegram_links WHERE workspace_id = ? AND user_id IN ("+marks(len(chunk))+")",
-			append([]any{workspaceID}, anys(chunk)...)...)
-		ids, err := collect(rows, err, "telegram links", func(s scanner) (int64, error) {
-			var id int64
-			return id, s.Scan(&id)
-		})
-		if err != nil {
-			return nil, err
-		}
-		for _, id := range ids {
-			out[id] = true
-		}
-	}
-	return out, nil
+	return q.usersWithRows(ctx, "telegram_links", workspaceID, userIDs)
 }
 
 // UnlinkTelegram removes userID's link; with chatID not 0, only while it

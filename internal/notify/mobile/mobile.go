@@ -39,13 +39,6 @@ type Config struct {
 	Now     func() time.Time
 }
 
-// Message lifetimes at the push services: a device offline longer does
-// not get it. A ringing call is worth nothing a couple of minutes later.
-const (
-	DefaultTTL = 24 * time.Hour
-	CallTTL    = 2 * time.Minute
-)
-
 // Channel sends notifications to the mobile app.
 type Channel struct {
 	c       Config
@@ -87,12 +80,8 @@ func (*Channel) Channel() notify.Channel { return notify.Mobile }
 // device whose push service is configured (an Android phone needs FCM;
 // an iPhone needs APNs, or FCM when its app registered an FCM token).
 func (ch *Channel) Reach(ctx context.Context, q *store.Q, users []*core.User) (map[int64]string, error) {
-	byWorkspace := map[int64][]int64{}
-	for _, u := range users {
-		byWorkspace[u.WorkspaceID] = append(byWorkspace[u.WorkspaceID], u.ID)
-	}
 	out := make(map[int64]string)
-	for ws, ids := range byWorkspace {
+	for ws, ids := range notify.ByWorkspace(users) {
 		providers, err := q.MobileProviders(ctx, ws, ids)
 		if err != nil {
 			return nil, err
@@ -213,15 +202,7 @@ func (ch *Channel) settle(ctx context.Context, outcomes []outcome) error {
 // message is what every device of the person is sent.
 func (ch *Channel) message(m *notify.Message) (*push.Message, error) {
 	n := m.Notification
-	ttl := DefaultTTL
-	if n.Category == string(notify.CategoryCalls) && n.Type == "call.incoming" {
-		ttl = CallTTL
-	}
-	created := n.CreatedAt
-	if created.IsZero() {
-		created = ch.c.Now()
-	}
-	expires := created.Add(ttl)
+	expires := notify.PushExpiry(n, ch.c.Now())
 	if !expires.After(ch.c.Now()) {
 		return nil, fmt.Errorf("mobile: the notification expired at %s before it could be sent", expires.UTC().Format(time.RFC3339))
 	}
@@ -230,16 +211,6 @@ func (ch *Channel) message(m *notify.Message) (*push.Message, error) {
 		link = ch.c.BaseURL + "/notifications"
 	}
 	id := strconv.FormatInt(n.ID, 10)
-	return &push.Message{Title: n.Title, Body: n.Body, URL: link, Type: n.Type, ID: id, High: urgent(n.Category),
+	return &push.Message{Title: n.Title, Body: n.Body, URL: link, Type: n.Type, ID: id, High: notify.Urgent(n.Category),
 		CollapseID: "roster-" + id, Expires: expires}, nil
-}
-
-// urgent categories wake the phone at once; the others may wait for the
-// device's next wake-up.
-func urgent(category string) bool {
-	switch notify.Category(category) {
-	case notify.CategoryCalls, notify.CategoryChats, notify.CategoryMessages, notify.CategorySecurity:
-		return true
-	}
-	return false
 }

@@ -418,7 +418,7 @@ func TestExpiredCallIsNotSent(t *testing.T) {
 		e := newEnv(t, db, true, false)
 		e.register(t, e.ana, "android", androidToken)
 		m := e.message(e.ana, 1)
-		m.Notification.Type, m.Notification.Category, m.Notification.CreatedAt = "call.incoming", "calls", time.Now().Add(-mobile.CallTTL-time.Second)
+		m.Notification.Type, m.Notification.Category, m.Notification.CreatedAt = "call.incoming", "calls", time.Now().Add(-notify.PushCallTTL-time.Second)
 		if se := sendErr(e.ch.Send(context.Background(), m)); se == nil || !se.Permanent || len(e.fcm.Received()) != 0 {
 			t.Fatalf("stale call: %+v", se)
 		}
@@ -427,7 +427,7 @@ func TestExpiredCallIsNotSent(t *testing.T) {
 			t.Fatal(err)
 		}
 		if got := e.fcm.Received()[0].Payload["message"].(map[string]any)["android"].(map[string]any); got["priority"] != "HIGH" ||
-			got["ttl"] != fmt.Sprintf("%ds", int(mobile.CallTTL/time.Second)) && got["ttl"] != fmt.Sprintf("%ds", int(mobile.CallTTL/time.Second)-1) {
+			got["ttl"] != fmt.Sprintf("%ds", int(notify.PushCallTTL/time.Second)) && got["ttl"] != fmt.Sprintf("%ds", int(notify.PushCallTTL/time.Second)-1) {
 			t.Fatalf("call: %v", got)
 		}
 	})

@@ -202,12 +202,8 @@ func (ch *Channel) BotUsername() (string, bool) {
 
 // Reach implements notify.Adapter: people who linked a chat.
 func (ch *Channel) Reach(ctx context.Context, q *store.Q, users []*core.User) (map[int64]string, error) {
-	byWorkspace := map[int64][]int64{}
-	for _, u := range users {
-		byWorkspace[u.WorkspaceID] = append(byWorkspace[u.WorkspaceID], u.ID)
-	}
 	linked := map[int64]bool{}
-	for ws, ids := range byWorkspace {
+	for ws, ids := range notify.ByWorkspace(users) {
 		got, err := q.TelegramLinked(ctx, ws, ids)
 		if err != nil {
 			return nil, err

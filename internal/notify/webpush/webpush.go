@@ -52,14 +52,6 @@ type Config struct {
 	Now             func() time.Time
 }
 
-// Message lifetimes at the push services, as on the mobile channel: a
-// browser offline longer does not get it, and a ringing call is worth
-// nothing a couple of minutes later.
-const (
-	DefaultTTL = 24 * time.Hour
-	CallTTL    = 2 * time.Minute
-)
-
 // Payload sizes. The library pads every message to one 4096-byte
 // aes128gcm record: 86 bytes of header (salt, record size, key id
 // length, 65-byte key), the 16-byte tag and the 1-byte delimiter leave
@@ -68,9 +60,6 @@ const (
 	RecordSize   = 4096
 	MaxPlaintext = RecordSize - 86 - 16 - 1
 )
-
-// Icon is shown with every notification.
-const Icon = "/static/icon-192.png"
 
 // Channel sends notifications to browsers.
 type Channel struct {
@@ -142,12 +131,8 @@ func (*Channel) Channel() notify.Channel { return notify.Browser }
 // Reach implements notify.Adapter: a person is reached when a browser of
 // theirs is subscribed; one query per workspace of users.
 func (ch *Channel) Reach(ctx context.Context, q *store.Q, users []*core.User) (map[int64]string, error) {
-	byWorkspace := map[int64][]int64{}
-	for _, u := range users {
-		byWorkspace[u.WorkspaceID] = append(byWorkspace[u.WorkspaceID], u.ID)
-	}
 	out := make(map[int64]string)
-	for ws, ids := range byWorkspace {
+	for ws, ids := range notify.ByWorkspace(users) {
 		has, err := q.PushSubscribers(ctx, ws, ids)
 		if err != nil {
 			return nil, err
@@ -173,7 +158,6 @@ type Payload struct {
 	Body  string `json:"body"`
 	URL   string `json:"url"`
 	Tag   string `json:"tag"`
-	Icon  string `json:"icon"`
 	Lang  string `json:"lang"`
 }
 
@@ -359,25 +343,18 @@ func (ch *Channel) settle(ctx context.Context, outcomes []outcome) error {
 // message builds what every browser of the person is sent.
 func (ch *Channel) message(m *notify.Message) (*message, error) {
 	n := m.Notification
-	ttl := DefaultTTL
-	if n.Category == string(notify.CategoryCalls) && n.Type == "call.incoming" {
-		ttl = CallTTL
-	}
 	now := ch.c.Now()
-	created := n.CreatedAt
-	if created.IsZero() {
-		created = now
-	}
-	left := created.Add(ttl).Sub(now)
+	expires := notify.PushExpiry(n, now)
+	left := expires.Sub(now)
 	if left <= 0 {
-		return nil, fmt.Errorf("webpush: the notification expired at %s before it could be sent", created.Add(ttl).UTC().Format(time.RFC3339))
+		return nil, fmt.Errorf("webpush: the notification expired at %s before it could be sent", expires.UTC().Format(time.RFC3339))
 	}
 	link := n.URL
 	if !strings.HasPrefix(link, "https://") && !strings.HasPrefix(link, "http://") {
 		link = ch.c.BaseURL + "/notifications"
 	}
 	topic := "roster-" + strconv.FormatInt(n.ID, 10)
-	p := Payload{Title: n.Title, Body: n.Body, URL: link, Tag: topic, Icon: Icon, Lang: m.User.Language}
+	p := Payload{Title: n.Title, Body: n.Body, URL: link, Tag: topic, Lang: m.User.Language}
 	size := func(title, body string) int {
 		q := p
 		q.Title, q.Body = title, body
@@ -388,7 +365,7 @@ func (ch *Channel) message(m *notify.Message) (*message, error) {
 		return nil, fmt.Errorf("webpush: %w", err)
 	}
 	urgency := wp.UrgencyNormal
-	if urgent(n.Category) {
+	if notify.Urgent(n.Category) {
 		urgency = wp.UrgencyHigh
 	}
 	return &message{payload: encode(p), ttl: int(left.Round(time.Second) / time.Second), urgency: urgency, topic: topic}, nil
@@ -402,15 +379,4 @@ func encode(p Payload) []byte {
 	e.SetEscapeHTML(false)
 	e.Encode(p) // strings only: cannot fail
 	return bytes.TrimSuffix(b.Bytes(), []byte("\n"))
-}
-
-// urgent categories ask the push service to wake the device at once (as
-// the mobile channel's high priority); the others may wait for its next
-// wake-up.
-func urgent(category string) bool {
-	switch notify.Category(category) {
-	case notify.CategoryCalls, notify.CategoryChats, notify.CategoryMessages, notify.CategorySecurity:
-		return true
-	}
-	return false
 }

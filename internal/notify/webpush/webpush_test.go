@@ -180,7 +180,7 @@ func TestSendArrives(t *testing.T) {
 			t.Fatalf("%d messages arrived", len(got))
 		}
 		want := webpush.Payload{Title: m.Notification.Title, Body: m.Notification.Body, URL: "https://roster.example/tasks/7",
-			Tag: "roster-41", Icon: "/static/icon-192.png", Lang: "es"}
+			Tag: "roster-41", Lang: "es"}
 		if pl := payload(t, got[0]); pl != want {
 			t.Fatalf("payload %+v, want %+v", pl, want)
 		}
