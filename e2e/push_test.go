@@ -130,6 +130,20 @@ func TestBrowserPush(t *testing.T) {
 	if err != nil || len(list) != 1 {
 		t.Fatalf("subscriptions: %+v %v", list, err)
 	}
+	// Removed from the list (here, from another device): this browser,
+	// though still subscribed, no longer says it is on; enabling again
+	// brings it back.
+	if err := a.Push.Remove(bg, admin, list[0].ID); err != nil {
+		t.Fatal(err)
+	}
+	if err := chromedp.Do(ctx, chromedp.Reload(), chromedp.WaitReady(css(`body`))); err != nil {
+		t.Fatal(err)
+	}
+	waitJS(t, ctx, "the enable button after removal", `(() => { const b = document.querySelector("[data-push-enable]"); return b && !b.hidden && !document.querySelector(".push-browsers"); })()`, 10*time.Second)
+	if err := chromedp.Do(ctx, chromedp.Click(css(`[data-push-enable]`)), chromedp.WaitVisible(css(`.push-browsers li`))); err != nil {
+		t.Fatalf("enable again: %v", err)
+	}
+	waitJS(t, ctx, "on again", `(() => { const b = document.querySelector("[data-push-disable]"); return b && !b.hidden; })()`, 10*time.Second)
 
 	// An event for her, through the API.
 	body := fmt.Sprintf(`{"type":"lead.incoming","recipients":[%d],"data":{"title":"Globex Corporation","source":"form","url":"https://crm.example/leads/7"}}`, admin.ID)

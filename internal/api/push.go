@@ -69,9 +69,15 @@ func (a *API) registerPush() {
 		Summary: "Subscribe a browser to my push notifications", DefaultStatus: http.StatusCreated,
 		Description: "Send the browser's PushSubscription.toJSON() as it is. The same endpoint again updates its one record (and " +
 			"moves it to the caller), so this is also how a page learns its record's id. Up to 20 browsers a person: the 21st " +
-			"replaces the least recently used. Bad input is 422 with field errors and changes nothing; 409 when the server has " +
-			"no browser push set up.",
+			"replaces the least recently used. Made with a browser session, the subscription ends with that session (sign-out, " +
+			"revocation, expiry). Bad input is 422 with field errors and changes nothing; 409 when the server has no browser " +
+			"push set up.",
 		Tags: tags, Security: signedIn, Errors: []int{http.StatusConflict, http.StatusUnprocessableEntity}}), a.subscribePush)
+	huma.Register(a.humaAPI, a.op(huma.Operation{OperationID: "find-my-browser", Method: http.MethodPost, Path: "/me/push-subscriptions:find",
+		Summary: "Whether a browser's subscription is mine", Description: "Takes `{endpoint}` (in the body, never the URL: " +
+			"the endpoint is a secret) and answers the caller's record of it, or 404 when the caller has none: it was " +
+			"removed, or belongs to someone who signed in on the browser before. Changes nothing.",
+		Tags: tags, Security: signedIn, Errors: []int{http.StatusNotFound}}), a.findPush)
 	huma.Register(a.humaAPI, a.op(huma.Operation{OperationID: "list-my-browsers", Method: http.MethodGet, Path: "/me/push-subscriptions",
 		Summary: "My browsers subscribed to push notifications, the newest first", Tags: tags, Security: signedIn}), a.listPush)
 	huma.Register(a.humaAPI, a.op(huma.Operation{OperationID: "remove-my-browser", Method: http.MethodDelete, Path: "/me/push-subscriptions/{id}",
@@ -95,8 +101,13 @@ func (a *API) subscribePush(ctx context.Context, in *subscribePushInput) (*pushS
 	if a.deps.PushKey == "" {
 		return nil, a.fail(ctx, errPushNotConfigured)
 	}
-	s, err := a.deps.Push.Subscribe(ctx, principal(ctx).User, webpush.SubscribeInput{Endpoint: in.Body.Endpoint,
-		P256dh: in.Body.Keys.P256dh, Auth: in.Body.Keys.Auth, UserAgent: in.UserAgent})
+	p := principal(ctx)
+	var session int64
+	if p.Session != nil {
+		session = p.Session.ID
+	}
+	s, err := a.deps.Push.Subscribe(ctx, p.User, webpush.SubscribeInput{Endpoint: in.Body.Endpoint,
+		P256dh: in.Body.Keys.P256dh, Auth: in.Body.Keys.Auth, UserAgent: in.UserAgent, SessionID: session})
 	if err != nil {
 		return nil, a.fail(ctx, keysFields(err))
 	}
@@ -119,6 +130,20 @@ func keysFields(err error) error {
 		out.Fields[i] = f
 	}
 	return &out
+}
+
+type findPushInput struct {
+	Body struct {
+		Endpoint string `json:"endpoint" maxLength:"2048"`
+	}
+}
+
+func (a *API) findPush(ctx context.Context, in *findPushInput) (*pushSubscriptionOutput, error) {
+	s, err := a.deps.Push.Find(ctx, principal(ctx).User, in.Body.Endpoint)
+	if err != nil {
+		return nil, a.fail(ctx, err)
+	}
+	return &pushSubscriptionOutput{Body: toPushSubscription(s)}, nil
 }
 
 func (a *API) listPush(ctx context.Context, _ *struct{}) (*pushSubscriptionsOutput, error) {

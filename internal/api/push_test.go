@@ -82,6 +82,13 @@ func TestPushSubscriptionsAPI(t *testing.T) {
 		}
 		bos := int64(e.do("POST", "/me/push-subscriptions", subscriptionJSON(t, "https://push.example.net/wpush/v2/bo"), bearer(bo)).status(201).json()["id"].(float64))
 		cys := int64(e.do("POST", "/me/push-subscriptions", subscriptionJSON(t, "https://push.example.net/wpush/v2/cy"), bearer(cy)).status(201).json()["id"].(float64))
+		// Whether a browser's subscription is the caller's: by its endpoint.
+		found := e.do("POST", "/me/push-subscriptions:find", `{"endpoint":"https://push.example.net/wpush/v2/ada-1"}`, bearer(ada)).status(200).json()
+		if int64(found["id"].(float64)) != id {
+			t.Fatalf("find: %v", found)
+		}
+		e.do("POST", "/me/push-subscriptions:find", `{"endpoint":"https://push.example.net/wpush/v2/bo"}`, bearer(ada)).problem(http.StatusNotFound)
+		e.do("POST", "/me/push-subscriptions:find", `{"endpoint":"https://push.example.net/wpush/v2/ada-1"}`, bearer(cy)).problem(http.StatusNotFound)
 		items := e.do("GET", "/me/push-subscriptions", "", bearer(ada)).status(200).json()["items"].([]any)
 		if len(items) != 1 || int64(items[0].(map[string]any)["id"].(float64)) != id {
 			t.Fatalf("Ada's browsers: %v", items)

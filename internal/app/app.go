@@ -376,7 +376,11 @@ func (a *App) Run(ctx context.Context, ln net.Listener) error {
 	listenCtx, stopListening := context.WithCancel(context.WithoutCancel(ctx))
 	listening := make(chan struct{})
 	go func() { defer close(listening); a.Live.Listen(listenCtx) }()
-	defer func() { stopListening(); <-listening }()
+	// The caches of sessions, tokens and policies hear other instances'
+	// changes (PostgreSQL); they stay off until this listener is up.
+	changes := make(chan struct{})
+	go func() { defer close(changes); a.DB.ListenChanges(listenCtx, a.Logger) }()
+	defer func() { stopListening(); <-listening; <-changes }()
 	if a.Telegram != nil {
 		// Polling (or the webhook's registration) runs beside the job
 		// queue and stops with it.

@@ -136,6 +136,19 @@ func TestWebPushEndToEnd(t *testing.T) {
 		if v := svc.Violations(); len(v) > 0 {
 			t.Fatalf("violations %v", v)
 		}
+		// Subscribed in a session, it ends with the session: signing out
+		// stops the pushes.
+		again := svc.NewSubscription()
+		if status, body := apiCall(t, r, "POST", "/me/push-subscriptions", login.Token,
+			fmt.Sprintf(`{"endpoint":%q,"keys":{"p256dh":%q,"auth":%q}}`, again.Endpoint, again.P256dh, again.Auth)); status != http.StatusCreated {
+			t.Fatalf("subscribe again: %d %s", status, body)
+		}
+		if status, body := apiCall(t, r, "POST", "/auth/logout", login.Token, ""); status != http.StatusNoContent {
+			t.Fatalf("logout: %d %s", status, body)
+		}
+		if list, err := r.Push.List(ctx, bea); err != nil || len(list) != 0 {
+			t.Fatalf("after sign-out: %+v %v", list, err)
+		}
 	})
 }
 

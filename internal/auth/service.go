@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"time"
 
 	"roster/internal/core"
@@ -65,13 +66,25 @@ type Service struct {
 	events *events.Recorder
 	Hasher *Hasher
 	cfg    Config
+	// principals keeps who a token signs in as, by the token's hash:
+	// dropped when the person, the session or the token changes, on every
+	// instance (store.Cache), so a revoked session is refused at once.
+	principals *store.Cache[string, Principal]
 }
+
+// Principal cache bounds: about 300 bytes a person, so at most some tens
+// of megabytes; an entry is read again at least every half minute.
+const (
+	principalCacheSize = 100_000
+	principalCacheAge  = 30 * time.Second
+)
 
 // NewService returns a sign-in service on db that records what happens
 // with rec.
 func NewService(db *store.DB, cfg Config, rec *events.Recorder) *Service {
 	cfg.defaults()
-	return &Service{db: db, events: rec, Hasher: NewHasher(cfg.HashConcurrency), cfg: cfg}
+	return &Service{db: db, events: rec, Hasher: NewHasher(cfg.HashConcurrency), cfg: cfg,
+		principals: store.NewCache[string, Principal](db, principalCacheSize, principalCacheAge)}
 }
 
 // Config returns the effective configuration.
@@ -257,10 +270,92 @@ func (s *Service) Authenticate(ctx context.Context, token, ip string) (*Principa
 	if token == "" {
 		return nil, core.ErrUnauthorized
 	}
-	if IsAPIToken(token) {
-		return s.authenticateAPIToken(ctx, token)
+	key := string(HashToken(token))
+	if p, ok := s.principals.Get(key); ok {
+		if got, ok, err := s.fromCache(ctx, key, p, ip); ok || err != nil {
+			return got, err
+		}
 	}
-	sess, user, err := s.db.Reader().SessionWithUser(ctx, HashToken(token))
+	gen := s.principals.Gen()
+	var p *Principal
+	var err error
+	if IsAPIToken(token) {
+		p, err = s.authenticateAPIToken(ctx, []byte(key))
+	} else {
+		p, err = s.authenticateSession(ctx, []byte(key), ip)
+	}
+	if err != nil {
+		return nil, err
+	}
+	tags := []string{store.UserTag(p.User.ID)}
+	if p.Session != nil {
+		tags = append(tags, store.SessionTag(p.Session.ID))
+	} else {
+		tags = append(tags, store.TokenTag(p.Token.ID))
+	}
+	s.principals.Put(key, p.clone(), gen, tags...)
+	return p, nil
+}
+
+// fromCache is Authenticate on a cached principal. ok is false when the
+// cache cannot decide (the session looks expired or idle: the database,
+// which other instances touch, decides).
+func (s *Service) fromCache(ctx context.Context, key string, p Principal, ip string) (*Principal, bool, error) {
+	now := s.db.Now()
+	if p.User.State != core.StateActive {
+		return nil, true, core.ErrUnauthorized
+	}
+	if p.Token != nil {
+		if !p.Token.RevokedAt.IsZero() || !now.Before(p.Token.ExpiresAt) {
+			return nil, true, core.ErrUnauthorized
+		}
+		if now.Sub(p.Token.LastUsedAt) >= s.cfg.TouchGranularity {
+			if err := s.db.Writer().TouchAPIToken(ctx, p.Token.ID, now); err != nil {
+				return nil, true, err
+			}
+			p = p.clone()
+			p.Token.LastUsedAt = now
+			s.principals.Update(key, p)
+		}
+		out := p.clone()
+		return &out, true, nil
+	}
+	if !now.Before(p.Session.ExpiresAt) || now.Sub(p.Session.LastSeenAt) >= s.idleFor(p.User) {
+		return nil, false, nil
+	}
+	if now.Sub(p.Session.LastSeenAt) >= s.cfg.TouchGranularity {
+		if err := s.db.Writer().TouchSession(ctx, p.Session.ID, now, ip); err != nil {
+			return nil, true, err
+		}
+		p = p.clone()
+		p.Session.LastSeenAt = now
+		if ip != "" {
+			p.Session.IP = ip
+		}
+		s.principals.Update(key, p)
+	}
+	out := p.clone()
+	return &out, true, nil
+}
+
+// clone copies p deeply enough that callers may change what they got.
+func (p Principal) clone() Principal {
+	u := *p.User
+	u.Rights = slices.Clone(u.Rights)
+	out := Principal{User: &u}
+	if p.Session != nil {
+		sess := *p.Session
+		out.Session = &sess
+	}
+	if p.Token != nil {
+		t := *p.Token
+		out.Token = &t
+	}
+	return out
+}
+
+func (s *Service) authenticateSession(ctx context.Context, hash []byte, ip string) (*Principal, error) {
+	sess, user, err := s.db.Reader().SessionWithUser(ctx, hash)
 	if err != nil {
 		if core.ErrorCode(err) == core.ENOTFOUND {
 			return nil, core.ErrUnauthorized
@@ -290,8 +385,8 @@ func (s *Service) Authenticate(ctx context.Context, token, ip string) (*Principa
 	return &Principal{User: user, Session: sess}, nil
 }
 
-func (s *Service) authenticateAPIToken(ctx context.Context, token string) (*Principal, error) {
-	t, user, err := s.db.Reader().APITokenWithUser(ctx, HashToken(token))
+func (s *Service) authenticateAPIToken(ctx context.Context, hash []byte) (*Principal, error) {
+	t, user, err := s.db.Reader().APITokenWithUser(ctx, hash)
 	if err != nil {
 		if core.ErrorCode(err) == core.ENOTFOUND {
 			return nil, core.ErrUnauthorized

@@ -25,5 +25,8 @@ type PushSubscription struct {
 	Sealed       []byte
 	CreatedAt    time.Time
 	SubscribedAt time.Time // the last time the browser subscribed with this endpoint
-	LastUsedAt   time.Time // the last push the service accepted; zero for none
+	// SessionID is the web session that subscribed (0: an API token); the
+	// subscription ends with the session.
+	SessionID  int64
+	LastUsedAt time.Time // the last push the service accepted; zero for none
 }

@@ -16,11 +16,11 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"roster/internal/core"
+	"roster/internal/store"
 )
 
 // DefaultMaxPerUser bounds the open streams of one person (tabs, devices)
@@ -174,43 +174,15 @@ func (h *Hub) Listen(ctx context.Context) {
 	if h.pg == nil {
 		return
 	}
-	for ctx.Err() == nil {
-		err := h.listenOnce(ctx)
-		if ctx.Err() != nil {
-			return
-		}
-		h.logger.WarnContext(ctx, "live: listener lost; reconnecting", "err", err)
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(time.Second):
-		}
-	}
-}
-
-func (h *Hub) listenOnce(ctx context.Context) error {
-	conn, err := h.pg.Acquire(ctx)
-	if err != nil {
-		return err
-	}
-	defer conn.Release()
-	if _, err := conn.Exec(ctx, "LISTEN "+channel); err != nil {
-		return err
-	}
-	defer func() { _, _ = conn.Exec(context.WithoutCancel(ctx), "UNLISTEN "+channel) }()
-	for {
-		n, err := conn.Conn().WaitForNotification(ctx)
-		if err != nil {
-			return err
-		}
+	store.Listen(ctx, h.pg, channel, h.logger, store.ListenHandlers{Heard: func(payload string) {
 		var users []int64
-		for _, f := range strings.Split(n.Payload, ",") {
+		for _, f := range strings.Split(payload, ",") {
 			if id, err := strconv.ParseInt(f, 10, 64); err == nil {
 				users = append(users, id)
 			}
 		}
 		h.wake(users)
-	}
+	}})
 }
 
 // ErrClosed is returned by Wait when the hub shut down.

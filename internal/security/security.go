@@ -56,11 +56,15 @@ type Service struct {
 	// after the methods are read (tests count and line up attempts);
 	// emailCompared once per comparison with an emailed code.
 	checked, emailCompared func()
+	// policies caches each workspace's policy (read by every request's
+	// gate); callers must not change what they get.
+	policies *store.Cache[int64, *Policy]
 }
 
 // NewService returns the security service.
 func NewService(db *store.DB, authSvc *auth.Service, box *secrets.Box, mailer mail.Enqueuer, rec *events.Recorder) *Service {
-	return &Service{db: db, auth: authSvc, box: box, mail: mailer, events: rec}
+	return &Service{db: db, auth: authSvc, box: box, mail: mailer, events: rec,
+		policies: store.NewCache[int64, *Policy](db, 100_000, time.Minute)}
 }
 
 // Errors.

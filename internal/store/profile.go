@@ -109,7 +109,7 @@ func (q *Q) DeleteOtherSessions(ctx context.Context, userID, keepID int64) error
 	if _, err := q.exec(ctx, "DELETE FROM sessions WHERE user_id = ? AND id <> ?", userID, keepID); err != nil {
 		return fmt.Errorf("delete other sessions: %w", err)
 	}
-	return nil
+	return q.changed(ctx, UserTag(userID))
 }
 
 // Audit appends an entry to the audit log.

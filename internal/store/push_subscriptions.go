@@ -32,12 +32,18 @@ func (q *Q) SubscribePush(ctx context.Context, p *core.PushSubscription) error {
 	now := ms(q.now())
 	var created, subscribed int64
 	var used sql.NullInt64
-	err := q.row(ctx, `INSERT INTO push_subscriptions (workspace_id, user_id, endpoint_hash, sealed, browser, os, created_at, subscribed_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+	session := sql.NullInt64{Int64: p.SessionID, Valid: p.SessionID != 0}
+	// A browser passing to another person starts afresh: their list must
+	// not show when it was added for, or last notified, the one before.
+	err := q.row(ctx, `INSERT INTO push_subscriptions (workspace_id, user_id, endpoint_hash, sealed, browser, os, created_at, subscribed_at, session_id)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (endpoint_hash) DO UPDATE SET workspace_id = excluded.workspace_id, user_id = excluded.user_id,
-		sealed = excluded.sealed, browser = excluded.browser, os = excluded.os, subscribed_at = excluded.subscribed_at
+		sealed = excluded.sealed, browser = excluded.browser, os = excluded.os, subscribed_at = excluded.subscribed_at,
+		session_id = excluded.session_id,
+		created_at = CASE WHEN push_subscriptions.user_id = excluded.user_id THEN push_subscriptions.created_at ELSE excluded.created_at END,
+		last_used_at = CASE WHEN push_subscriptions.user_id = excluded.user_id THEN push_subscriptions.last_used_at ELSE NULL END
 		RETURNING id, created_at, subscribed_at, last_used_at`,
-		p.WorkspaceID, p.UserID, p.EndpointHash, p.Sealed, p.Browser, p.OS, now, now).Scan(&p.ID, &created, &subscribed, &used)
+		p.WorkspaceID, p.UserID, p.EndpointHash, p.Sealed, p.Browser, p.OS, now, now, session).Scan(&p.ID, &created, &subscribed, &used)
 	if err != nil {
 		return fmt.Errorf("subscribe push: %w", err)
 	}
@@ -95,6 +101,17 @@ func (q *Q) usersWithRows(ctx context.Context, table string, workspaceID int64, 
 		}
 	}
 	return out, nil
+}
+
+// PushSubscriptionOf returns the person's subscription of an endpoint, by
+// its MAC; ENOTFOUND when the person has none.
+func (q *Q) PushSubscriptionOf(ctx context.Context, workspaceID, userID int64, endpointHash []byte) (*core.PushSubscription, error) {
+	p, err := scanPushSubscription(q.row(ctx, "SELECT "+pushSubscriptionColumns+" FROM push_subscriptions WHERE workspace_id = ? AND user_id = ? AND endpoint_hash = ?",
+		workspaceID, userID, endpointHash))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, core.ErrNotFound
+	}
+	return p, err
 }
 
 // DeletePushSubscription removes one of the person's subscriptions; false

@@ -112,3 +112,66 @@ func TestVAPIDKeysInsertedOnce(t *testing.T) {
 		}
 	})
 }
+
+// TestPushSubscriptionLife: subscribing the same endpoint again replaces
+// its keys; when it passes to another person their record starts afresh
+// (no dates of the one before); a subscription made in a web session ends
+// with the session, one made without stays.
+func TestPushSubscriptionLife(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		_, ana := seed(t, db)
+		_, bo := seedSecond(t, db)
+		q := db.Writer()
+		start := time.Now()
+		db.SetClock(func() time.Time { return start })
+		sess := &core.Session{UserID: ana.ID, Kind: core.SessionWeb, TokenHash: []byte("session-hash"), CreatedAt: start, LastSeenAt: start, ExpiresAt: start.Add(time.Hour)}
+		if err := q.CreateSession(ctx, sess); err != nil {
+			t.Fatal(err)
+		}
+		p := &core.PushSubscription{WorkspaceID: ana.WorkspaceID, UserID: ana.ID, EndpointHash: []byte("e1"), Sealed: []byte("keys 1"), SessionID: sess.ID}
+		if err := q.SubscribePush(ctx, p); err != nil {
+			t.Fatal(err)
+		}
+		if err := q.TouchPushSubscriptions(ctx, []int64{p.ID}); err != nil {
+			t.Fatal(err)
+		}
+		// Again, new keys: one row, the new keys, the same dates.
+		db.SetClock(func() time.Time { return start.Add(time.Hour) })
+		again := &core.PushSubscription{WorkspaceID: ana.WorkspaceID, UserID: ana.ID, EndpointHash: []byte("e1"), Sealed: []byte("keys 2"), SessionID: sess.ID}
+		if err := q.SubscribePush(ctx, again); err != nil {
+			t.Fatal(err)
+		}
+		list, _ := q.PushSubscriptions(ctx, ana.WorkspaceID, ana.ID)
+		if len(list) != 1 || string(list[0].Sealed) != "keys 2" || !list[0].CreatedAt.Equal(p.CreatedAt) || list[0].LastUsedAt.IsZero() {
+			t.Fatalf("subscribed again: %+v", list)
+		}
+		// To Bo, in another workspace: his, with no date of Ana's.
+		moved := &core.PushSubscription{WorkspaceID: bo.WorkspaceID, UserID: bo.ID, EndpointHash: []byte("e1"), Sealed: []byte("keys 3")}
+		if err := q.SubscribePush(ctx, moved); err != nil {
+			t.Fatal(err)
+		}
+		if moved.ID != p.ID || !moved.LastUsedAt.IsZero() || moved.CreatedAt.Equal(p.CreatedAt) {
+			t.Fatalf("moved to Bo with Ana's dates: %+v", moved)
+		}
+		if l, _ := q.PushSubscriptions(ctx, ana.WorkspaceID, ana.ID); len(l) != 0 {
+			t.Fatalf("Ana kept it: %+v", l)
+		}
+		// Back to Ana in her session; the session ends, and so does it.
+		back := &core.PushSubscription{WorkspaceID: ana.WorkspaceID, UserID: ana.ID, EndpointHash: []byte("e1"), Sealed: []byte("keys 4"), SessionID: sess.ID}
+		if err := q.SubscribePush(ctx, back); err != nil {
+			t.Fatal(err)
+		}
+		other := &core.PushSubscription{WorkspaceID: ana.WorkspaceID, UserID: ana.ID, EndpointHash: []byte("e2"), Sealed: []byte("keys 5")}
+		if err := q.SubscribePush(ctx, other); err != nil {
+			t.Fatal(err)
+		}
+		if err := q.DeleteSession(ctx, sess.ID); err != nil {
+			t.Fatal(err)
+		}
+		list, _ = q.PushSubscriptions(ctx, ana.WorkspaceID, ana.ID)
+		if len(list) != 1 || list[0].ID != other.ID {
+			t.Fatalf("after the session ended: %+v", list)
+		}
+	})
+}

@@ -57,7 +57,7 @@ func (q *Q) DeleteSession(ctx context.Context, id int64) error {
 	if _, err := q.exec(ctx, "DELETE FROM sessions WHERE id = ?", id); err != nil {
 		return fmt.Errorf("delete session: %w", err)
 	}
-	return nil
+	return q.changed(ctx, SessionTag(id))
 }
 
 // DeleteUserSessions removes every session of a user.
@@ -65,7 +65,7 @@ func (q *Q) DeleteUserSessions(ctx context.Context, userID int64) error {
 	if _, err := q.exec(ctx, "DELETE FROM sessions WHERE user_id = ?", userID); err != nil {
 		return fmt.Errorf("delete sessions: %w", err)
 	}
-	return nil
+	return q.changed(ctx, UserTag(userID))
 }
 
 // UserSessions lists a user's sessions, most recently seen first.
@@ -128,8 +128,12 @@ const tokenColsPrefixed = "t.id, t.user_id, t.name, t.token_hash, t.created_at, 
 // when the token is not there, is already revoked or belongs to another
 // workspace.
 func (q *Q) RevokeAPIToken(ctx context.Context, workspaceID, id int64) (*core.APIToken, error) {
-	return scanToken(q.row(ctx, `UPDATE api_tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL
+	t, err := scanToken(q.row(ctx, `UPDATE api_tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL
 		AND user_id IN (SELECT id FROM users WHERE workspace_id = ?) RETURNING `+tokenCols, ms(q.now()), id, workspaceID))
+	if err != nil {
+		return nil, err
+	}
+	return t, q.changed(ctx, TokenTag(id))
 }
 
 // RevokeUserAPITokens revokes every active token acting as userID and
@@ -138,7 +142,11 @@ func (q *Q) RevokeAPIToken(ctx context.Context, workspaceID, id int64) (*core.AP
 func (q *Q) RevokeUserAPITokens(ctx context.Context, userID int64) ([]*core.APIToken, error) {
 	rows, err := q.query(ctx, "UPDATE api_tokens SET revoked_at = ? WHERE user_id = ? AND revoked_at IS NULL RETURNING "+tokenCols,
 		ms(q.now()), userID)
-	return collect(rows, err, "revoked api tokens", scanToken)
+	revoked, err := collect(rows, err, "revoked api tokens", scanToken)
+	if err != nil {
+		return nil, err
+	}
+	return revoked, q.changed(ctx, UserTag(userID))
 }
 
 // prefixScanner scans pre's columns ahead of those its caller asks for: a

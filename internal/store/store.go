@@ -53,6 +53,8 @@ type DB struct {
 	// seen, when set, is told every query this DB runs (tests count
 	// them; see SetQueryHook).
 	seen atomic.Pointer[func(query string)]
+	// bus is the instance's caches (see changes.go).
+	bus *changeBus
 }
 
 // SetQueryHook has fn told the text of every query run from now on, nil to
@@ -110,7 +112,9 @@ func openSQLite(ctx context.Context, path string) (*DB, error) {
 		return nil, fmt.Errorf("open sqlite readers: %w", err)
 	}
 	r.SetMaxOpenConns(max(4, runtime.NumCPU()))
-	return &DB{Engine: SQLite, W: w, R: r, now: time.Now, rStmts: newStmtCache(r), wStmts: newStmtCache(w)}, nil
+	db := &DB{Engine: SQLite, W: w, R: r, now: time.Now, rStmts: newStmtCache(r), wStmts: newStmtCache(w), bus: &changeBus{}}
+	db.bus.live.Store(true) // one instance: every change is made here
+	return db, nil
 }
 
 func openPostgres(ctx context.Context, url string) (*DB, error) {
@@ -129,7 +133,8 @@ func openPostgres(ctx context.Context, url string) (*DB, error) {
 		pool.Close()
 		return nil, fmt.Errorf("connect postgres: %w", err)
 	}
-	return &DB{Engine: Postgres, W: db, R: db, Pgx: pool, now: time.Now}, nil
+	// Caches stay off until ListenChanges hears other instances.
+	return &DB{Engine: Postgres, W: db, R: db, Pgx: pool, now: time.Now, bus: &changeBus{}}, nil
 }
 
 // Close closes every pool.
@@ -193,12 +198,16 @@ func (db *DB) InTx(ctx context.Context, fn func(q *Q) error) error {
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
 	}
-	if err := fn(&Q{db: db, x: tx, Tx: tx, stmts: db.wStmts}); err != nil {
+	q := &Q{db: db, x: tx, Tx: tx, stmts: db.wStmts}
+	if err := fn(q); err != nil {
 		_ = tx.Rollback()
 		return err
 	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("commit: %w", err)
+	}
+	if len(q.changes) > 0 {
+		db.bus.drop(q.changes)
 	}
 	return nil
 }
@@ -216,6 +225,9 @@ type Q struct {
 	// Tx is the open transaction, or nil outside InTx.
 	Tx    *sql.Tx
 	stmts *stmtCache // nil: nothing kept prepared (PostgreSQL)
+	// changes are the cache tags this transaction's writes sent, for
+	// the instance's caches once it commits.
+	changes []string
 }
 
 func (q *Q) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {

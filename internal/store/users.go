@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 
 	"roster/internal/core"
@@ -222,8 +223,17 @@ func (q *Q) UpdateUser(ctx context.Context, u *core.User) error {
 	if n, _ := res.RowsAffected(); n == 0 {
 		return core.ErrNotFound
 	}
-	return nil
+	return q.changed(ctx, UserTag(u.ID))
 }
+
+// WorkspaceTag is the cache tag of a workspace's security policy.
+func WorkspaceTag(id int64) string { return "w:" + strconv.FormatInt(id, 10) }
+
+// UserTag, SessionTag and TokenTag are the cache tags of a person (their
+// row, all their sessions and tokens), one session, one token.
+func UserTag(id int64) string    { return "u:" + strconv.FormatInt(id, 10) }
+func SessionTag(id int64) string { return "s:" + strconv.FormatInt(id, 10) }
+func TokenTag(id int64) string   { return "t:" + strconv.FormatInt(id, 10) }
 
 // TouchSignIn records a successful sign-in time.
 func (q *Q) TouchSignIn(ctx context.Context, userID int64) error {
@@ -240,5 +250,5 @@ func (q *Q) SetWorkspaceSecurity(ctx context.Context, w *core.Workspace) error {
 	if err != nil {
 		return fmt.Errorf("save workspace security: %w", err)
 	}
-	return nil
+	return q.changed(ctx, WorkspaceTag(w.ID))
 }

@@ -89,12 +89,24 @@ func TestBrowserPushCard(t *testing.T) {
 		wantNotContains(t, w, "Chrome en Windows")
 	})
 	t.Run("off", func(t *testing.T) {
+		// Browser push turned off after people subscribed: nothing to
+		// enable, but their browsers are listed and can be removed.
 		e := newEnv(t, storetest.Open(t, store.SQLite))
-		e.setup("en")
-		w := e.get("/settings/notifications", e.login("ada@acme.test"))
+		ada := e.setup("en")
+		cookie := e.login("ada@acme.test")
+		w := e.get("/settings/notifications", cookie)
 		wantStatus(t, w, http.StatusOK)
-		wantNotContains(t, w, "data-push-key", "Enable browser notifications")
-		wantStatus(t, e.post("/settings/notifications/push/1/remove", e.login("ada@acme.test"), nil), http.StatusNotFound)
+		wantNotContains(t, w, "data-push-key", "Enable browser notifications", "push-browsers")
+		wantStatus(t, e.post("/settings/notifications/push/1/remove", cookie, nil), http.StatusNotFound)
+		sub, err := e.h.deps.Push.(*webpush.Subscriptions).Subscribe(context.Background(), ada, browserSubscription(t, "https://push.example.net/x", uaFirefoxLinux))
+		if err != nil {
+			t.Fatal(err)
+		}
+		w = e.get("/settings/notifications", cookie)
+		wantContains(t, w, "Firefox on Linux", fmt.Sprintf(`action="/settings/notifications/push/%d/remove"`, sub.ID))
+		wantNotContains(t, w, "data-push-key")
+		wantRedirect(t, e.post(fmt.Sprintf("/settings/notifications/push/%d/remove", sub.ID), cookie, nil), http.StatusSeeOther,
+			"/settings/notifications?done=push_removed#channels")
 	})
 }
 

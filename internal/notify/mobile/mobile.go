@@ -106,12 +106,13 @@ type outcome struct {
 }
 
 // Send implements notify.Adapter: the message goes to every device of the
-// person. The delivery is sent when any device took it. Devices their
-// service calls gone are removed (an APNs token unless it registered
-// again after APNs' timestamp). Otherwise, when any device failed for
-// now, the delivery is retried (on every device, after the longest
-// Retry-After asked); when all failed for good it fails, Dead when every
-// device was gone.
+// person. Devices their service calls gone are removed (an APNs token
+// unless it registered again after APNs' timestamp). When any device
+// failed for now, the delivery is retried (on every device, after the
+// longest Retry-After asked), also when others took it: they get it again
+// under the same collapse id or tag, which replaces it. Else it is sent
+// when any device took it; when all failed for good it fails, Dead when
+// every device was gone.
 func (ch *Channel) Send(ctx context.Context, m *notify.Message) error {
 	devs, err := ch.c.DB.Reader().MobileDevices(ctx, m.User.WorkspaceID, m.User.ID)
 	if err != nil {
@@ -187,10 +188,15 @@ func (ch *Channel) settle(ctx context.Context, outcomes []outcome) error {
 		if err := q.TouchMobileDevices(ctx, sent); err != nil {
 			ch.c.Logger.WarnContext(ctx, "record mobile device use", "err", err)
 		}
-		return nil
+		if len(temporary) == 0 {
+			return nil
+		}
 	}
 	switch {
 	case len(temporary) > 0:
+		// Tried again on every device: those that took it already get the
+		// same collapse id (APNs) or tag (FCM), which replace the shown
+		// notification.
 		return &notify.SendError{Err: errors.New("mobile: " + strings.Join(append(temporary, append(permanent, dead...)...), "; ")),
 			RetryAfter: retryAfter}
 	case len(permanent) > 0:

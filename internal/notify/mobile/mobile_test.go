@@ -344,10 +344,14 @@ func TestSendToEveryDevice(t *testing.T) {
 				t.Fatalf("device %d: last use not recorded", d.ID)
 			}
 		}
-		// One fails for now, the other takes it: sent.
+		// One fails for now, the other takes it: retried, so the busy
+		// one gets it too (the other again, under the same collapse id).
 		e.apns.Then(pushtest.Answer{Status: 500, Reason: "InternalServerError"})
+		if se := sendErr(e.ch.Send(ctx, e.message(e.ana, 2))); se == nil || se.Permanent || se.Dead {
+			t.Fatalf("one device took it, one busy: %+v", se)
+		}
 		if err := e.ch.Send(ctx, e.message(e.ana, 2)); err != nil {
-			t.Fatalf("one device took it: %v", err)
+			t.Fatalf("the retry: %v", err)
 		}
 		// Both fail for now: retried after the longest Retry-After.
 		e.fcm.Then(pushtest.Answer{Status: 429, Reason: "QUOTA_EXCEEDED", RetryAfter: "3"})

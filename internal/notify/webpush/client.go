@@ -46,6 +46,12 @@ func allowedAddr(allowed []netip.Prefix, ip netip.Addr) bool {
 			return true
 		}
 	}
+	// An IPv6 address that carries an IPv4 one reaches it through a
+	// translator (NAT64, 6to4) or is the old compatible form: judge the
+	// IPv4 address (a NAT64 gateway forwards to private IPv4 networks).
+	if v4, ok := embeddedIPv4(ip); ok {
+		return allowedAddr(allowed, v4)
+	}
 	if !ip.IsValid() || ip.IsUnspecified() || ip.IsLoopback() || ip.IsPrivate() || ip.IsLinkLocalUnicast() ||
 		ip.IsLinkLocalMulticast() || ip.IsInterfaceLocalMulticast() || ip.IsMulticast() || !ip.IsGlobalUnicast() {
 		return false
@@ -56,6 +62,30 @@ func allowedAddr(allowed []netip.Prefix, ip netip.Addr) bool {
 		}
 	}
 	return true
+}
+
+var (
+	nat64     = netip.MustParsePrefix("64:ff9b::/96")
+	sixToFour = netip.MustParsePrefix("2002::/16")
+	v4compat  = netip.MustParsePrefix("::/96")
+)
+
+// embeddedIPv4 is the IPv4 address an IPv6 address of NAT64's well-known
+// prefix, 6to4 or the IPv4-compatible form carries.
+func embeddedIPv4(ip netip.Addr) (netip.Addr, bool) {
+	if !ip.Is6() {
+		return netip.Addr{}, false
+	}
+	b := ip.As16()
+	switch {
+	case nat64.Contains(ip):
+		return netip.AddrFrom4([4]byte(b[12:16])), true
+	case sixToFour.Contains(ip):
+		return netip.AddrFrom4([4]byte(b[2:6])), true
+	case v4compat.Contains(ip) && b[12]|b[13] != 0: // not :: or ::1
+		return netip.AddrFrom4([4]byte(b[12:16])), true
+	}
+	return netip.Addr{}, false
 }
 
 // NewHTTPClient returns the client pushes are sent with: it connects only

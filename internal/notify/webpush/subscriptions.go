@@ -50,6 +50,9 @@ type SubscribeInput struct {
 	P256dh    string // base64url (padded or not; the standard alphabet is taken too)
 	Auth      string
 	UserAgent string
+	// SessionID is the web session subscribing, 0 for an API token: the
+	// subscription ends when the session does (sign-out, revocation).
+	SessionID int64
 }
 
 // sealedSub is what the sealed column holds.
@@ -71,6 +74,11 @@ func (s *Subscriptions) Subscribe(ctx context.Context, u *core.User, in Subscrib
 		return nil, err
 	}
 	err = s.db.InTx(ctx, func(q *store.Q) error {
+		// One subscriber at a time per person, so concurrent subscribes
+		// cannot each trim the same oldest row and leave more than the cap.
+		if err := q.LockUser(ctx, u.ID); err != nil {
+			return err
+		}
 		if err := q.SubscribePush(ctx, p); err != nil {
 			return err
 		}
@@ -119,7 +127,7 @@ func (s *Subscriptions) validate(u *core.User, in SubscribeInput) (*core.PushSub
 		return nil, err
 	}
 	browser, os := ParseUserAgent(cutUTF8(in.UserAgent, MaxUserAgentBytes))
-	return &core.PushSubscription{WorkspaceID: u.WorkspaceID, UserID: u.ID, Browser: browser, OS: os,
+	return &core.PushSubscription{WorkspaceID: u.WorkspaceID, UserID: u.ID, Browser: browser, OS: os, SessionID: in.SessionID,
 		Endpoint: in.Endpoint, P256dh: p256dh, Auth: auth,
 		EndpointHash: s.endpointHash(in.Endpoint), Sealed: s.box.Seal(sealed)}, nil
 }
@@ -140,8 +148,18 @@ func (s *Subscriptions) endpointOK(endpoint string) bool {
 	case "https":
 		return true
 	case "http":
+		// Only to a push service of the operator's own networks: a
+		// public one is reached over https, never in clear.
 		ip, err := netip.ParseAddr(u.Hostname())
-		return err == nil && allowedAddr(s.allowed, ip)
+		if err != nil {
+			return false
+		}
+		for _, p := range s.allowed {
+			if p.Contains(ip.Unmap()) {
+				return true
+			}
+		}
+		return false
 	}
 	return false
 }
@@ -195,6 +213,17 @@ func (s *Subscriptions) Remove(ctx context.Context, u *core.User, id int64) erro
 		return core.ErrNotFound
 	}
 	return nil
+}
+
+// Find returns u's subscription of endpoint: how a page learns whether
+// its browser's subscription is still the signed-in person's (it may
+// have been removed from the list, or belong to someone who signed in
+// before). core.ErrNotFound when it is not.
+func (s *Subscriptions) Find(ctx context.Context, u *core.User, endpoint string) (*core.PushSubscription, error) {
+	if endpoint == "" || len(endpoint) > MaxEndpointBytes {
+		return nil, core.ErrNotFound
+	}
+	return s.db.Reader().PushSubscriptionOf(ctx, u.WorkspaceID, u.ID, s.endpointHash(endpoint))
 }
 
 // RemoveEndpoint forgets u's subscription of endpoint (the browser

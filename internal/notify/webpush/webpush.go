@@ -16,6 +16,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/netip"
+	"net/url"
 	"strconv"
 	"strings"
 	"sync"
@@ -187,10 +188,11 @@ type outcome struct {
 }
 
 // Send implements notify.Adapter: the message goes to every browser the
-// person subscribed. The delivery is sent when any push service took
-// it. Subscriptions their service calls gone (404, 410) are removed at
-// once. Otherwise, when any failed for now (429, 5xx, network), the
-// delivery is retried after the longest Retry-After asked; when all
+// person subscribed. Subscriptions their service calls gone (404, 410)
+// are removed at once. When any failed for now (429, 5xx, network), the
+// delivery is retried after the longest Retry-After asked, also when
+// others took it (they get it again under the same topic and tag, which
+// replace it); else it is sent when any push service took it; when all
 // failed for good it fails, Dead when every one was gone.
 func (ch *Channel) Send(ctx context.Context, m *notify.Message) error {
 	subs, err := ch.c.DB.Reader().PushSubscriptions(ctx, m.User.WorkspaceID, m.User.ID)
@@ -234,7 +236,16 @@ func (ch *Channel) sendOne(ctx context.Context, sub *core.PushSubscription, msg 
 		&wp.Options{HTTPClient: doer{ch.client, auth}, RecordSize: RecordSize, Subscriber: ch.c.Subject, Topic: msg.topic,
 			TTL: msg.ttl, Urgency: msg.urgency, VAPIDPublicKey: ch.public, VAPIDPrivateKey: ch.libKey})
 	if err != nil {
-		// Never the endpoint in the message: it is a capability URL.
+		// Never the endpoint in the message: it is a capability URL
+		// (net/http quotes it, re-encoded, in its errors).
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			if aud, aerr := audience(sub.Endpoint); aerr == nil {
+				ue.URL = aud + "/…"
+			} else {
+				ue.URL = "…"
+			}
+		}
 		o.kind, o.err = temporary, scrub(err, sub.Endpoint)
 		if errors.Is(err, ErrRefusedAddress) || errors.Is(err, wp.ErrMaxPadExceeded) {
 			o.kind = permanent
@@ -245,7 +256,8 @@ func (ch *Channel) sendOne(ctx context.Context, sub *core.PushSubscription, msg 
 	res.Body.Close()
 	o.kind = classify(res.StatusCode)
 	if o.kind == temporary {
-		o.retryAfter = push.RetryAfter(res.Header, ch.c.Now())
+		// Never past the message's lifetime: by then it can only fail.
+		o.retryAfter = min(push.RetryAfter(res.Header, ch.c.Now()), time.Duration(msg.ttl)*time.Second)
 	}
 	if res.StatusCode >= 200 && res.StatusCode < 300 {
 		o.ok = true
@@ -329,10 +341,15 @@ func (ch *Channel) settle(ctx context.Context, outcomes []outcome) error {
 		if err := q.TouchPushSubscriptions(ctx, sent); err != nil {
 			ch.c.Logger.WarnContext(ctx, "record push subscription use", "err", err)
 		}
-		return nil
+		if len(temp) == 0 {
+			return nil
+		}
 	}
 	switch {
 	case len(temp) > 0:
+		// Tried again on every browser: those that took it already get
+		// the same topic and tag, which replace the shown notification
+		// without a second alert.
 		return &notify.SendError{Err: errors.New("webpush: " + strings.Join(append(temp, append(perm, gone...)...), "; ")), RetryAfter: retryAfter}
 	case len(perm) > 0:
 		return &notify.SendError{Err: errors.New("webpush: " + strings.Join(append(perm, gone...), "; ")), Permanent: true}

@@ -316,6 +316,24 @@ func TestSeveralBrowsers(t *testing.T) {
 		if se := sendError(t, e.ch.Send(ctx, e.message(e.ana, 71))); se.Permanent || se.Dead || se.RetryAfter != 90*time.Second {
 			t.Fatalf("both busy: %+v", se)
 		}
+		// One took it, one is busy: tried again, so the busy one gets it
+		// too (the other gets it again under the same topic and tag).
+		e.svc.Fail(b.Endpoint, 503, "20")
+		if se := sendError(t, e.ch.Send(ctx, e.message(e.ana, 75))); se.Permanent || se.Dead || se.RetryAfter != 20*time.Second {
+			t.Fatalf("one took it, one busy: %+v", se)
+		}
+		if err := e.ch.Send(ctx, e.message(e.ana, 75)); err != nil {
+			t.Fatalf("the retry: %v", err)
+		}
+		if got := len(e.svc.Accepted(b.Endpoint)); got != 2 { // 70 and 75
+			t.Fatalf("the busy browser got %d messages, want 2", got)
+		}
+		// A Retry-After past the message's lifetime is cut to it.
+		e.svc.Fail(a.Endpoint, 503, "99999999")
+		e.svc.Fail(b.Endpoint, 503, "99999999")
+		if se := sendError(t, e.ch.Send(ctx, e.message(e.ana, 76))); se.RetryAfter > notify.PushTTL {
+			t.Fatalf("Retry-After not cut to the message's lifetime: %v", se.RetryAfter)
+		}
 		e.svc.Fail(a.Endpoint, 413, "")
 		e.svc.Fail(b.Endpoint, 500, "")
 		if se := sendError(t, e.ch.Send(ctx, e.message(e.ana, 72))); se.Permanent || se.Dead {
@@ -375,9 +393,12 @@ func TestEndpointSafety(t *testing.T) {
 		strict := e.open(t, nil)
 		sub := e.svc.NewSubscription()
 		port := strings.TrimPrefix(e.svc.URL, "http://127.0.0.1:")
-		// http is refused at subscription without allowed networks.
-		if _, err := strict.Subscriptions().Subscribe(ctx, e.bo, webpush.SubscribeInput{Endpoint: sub.Endpoint, P256dh: sub.P256dh, Auth: sub.Auth}); core.ErrorCode(err) != core.EINVALID {
-			t.Fatalf("http endpoint subscribed: %v", err)
+		// http is refused at subscription without allowed networks, to a
+		// public address as to a private one: pushes never go in clear.
+		for _, endpoint := range []string{sub.Endpoint, "http://8.8.8.8/push/x", "http://[2606:4700::1111]/push/x"} {
+			if _, err := strict.Subscriptions().Subscribe(ctx, e.bo, webpush.SubscribeInput{Endpoint: endpoint, P256dh: sub.P256dh, Auth: sub.Auth}); core.ErrorCode(err) != core.EINVALID {
+				t.Fatalf("http endpoint %s subscribed: %v", endpoint, err)
+			}
 		}
 		for _, host := range []string{"127.0.0.1", "localhost", "[::ffff:127.0.0.1]"} {
 			p, err := strict.Subscriptions().Subscribe(ctx, e.bo, webpush.SubscribeInput{Endpoint: "https://" + host + ":" + port + "/push/x", P256dh: sub.P256dh, Auth: sub.Auth})
@@ -394,6 +415,17 @@ func TestEndpointSafety(t *testing.T) {
 		}
 		if n := e.svc.Conns(); n != 0 {
 			t.Fatalf("the push service was dialled %d times", n)
+		}
+		// A network error never carries the endpoint, in any encoding.
+		secret, err := e.ch.Subscriptions().Subscribe(ctx, e.bo, webpush.SubscribeInput{Endpoint: "https://127.0.0.1:9/wpush/v2/gAAAAé-secret", P256dh: sub.P256dh, Auth: sub.Auth})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if se := sendError(t, e.ch.Send(ctx, e.message(e.bo, 92))); strings.Contains(se.Error(), "secret") || strings.Contains(se.Error(), "wpush") {
+			t.Fatalf("the endpoint is in the error: %v", se)
+		}
+		if err := e.ch.Subscriptions().Remove(ctx, e.bo, secret.ID); err != nil {
+			t.Fatal(err)
 		}
 		// A redirect is an answer, not followed.
 		redirect := httptest.NewServer(http.RedirectHandler(sub.Endpoint, http.StatusTemporaryRedirect))
@@ -413,6 +445,9 @@ func TestEndpointSafety(t *testing.T) {
 		"127.0.0.1": false, "::1": false, "10.1.2.3": false, "172.16.0.1": false, "192.168.1.1": false, "169.254.169.254": false,
 		"100.64.0.1": false, "0.0.0.0": false, "::": false, "224.0.0.1": false, "ff02::1": false, "fe80::1": false, "fc00::1": false,
 		"::ffff:127.0.0.1": false, "::ffff:10.0.0.1": false, "::ffff:8.8.8.8": true, "255.255.255.255": false, "198.18.0.1": false,
+		// IPv4 through NAT64, 6to4 and the compatible form: judged as IPv4.
+		"64:ff9b::a00:1": false, "64:ff9b::7f00:1": false, "64:ff9b::a9fe:a9fe": false, "64:ff9b::808:808": true,
+		"2002:7f00:1::1": false, "2002:a00:1::1": false, "2002:808:808::1": true, "::7f00:1": false, "::a00:1": false,
 	} {
 		if webpush.AllowedAddrOf(addr) != ok {
 			t.Errorf("%s allowed: %v, want %v", addr, !ok, ok)

@@ -85,6 +85,24 @@
     }).then(function (rec) { return rec.id; });
   }
 
+  // findSubscription resolves to the signed-in person's record id of sub,
+  // or null when they have none.
+  function findSubscription(sub) {
+    return fetch("/api/v1/me/push-subscriptions:find", {
+      method: "POST", credentials: "same-origin",
+      headers: { "Content-Type": "application/json", "Accept": "application/json" },
+      body: JSON.stringify({ endpoint: sub.endpoint })
+    }).then(function (res) {
+      if (res.status === 404) {
+        return null;
+      }
+      if (!res.ok) {
+        throw new Error("push subscription lookup: " + res.status);
+      }
+      return res.json().then(function (rec) { return rec.id; });
+    });
+  }
+
   function wirePush(box) {
     var key = keyBytes(box.getAttribute("data-push-key"));
     var enable = box.querySelector("[data-push-enable]");
@@ -102,10 +120,20 @@
       disable.hidden = !on;
       say(on ? "data-enabled" : (Notification.permission === "denied" ? "data-denied" : ""));
     };
+    // On in this browser only when the browser has a subscription for
+    // the server's key and the server has it for the person signed in
+    // (it may have been removed from the list, or be someone else's).
+    var mine = null;
     navigator.serviceWorker.getRegistration("/").then(function (reg) {
       return reg ? reg.pushManager.getSubscription() : null;
     }).then(function (sub) {
-      show(!!sub && Notification.permission === "granted" && sameKey(sub.options.applicationServerKey, key));
+      if (!sub || Notification.permission !== "granted" || !sameKey(sub.options.applicationServerKey, key)) {
+        return null;
+      }
+      return findSubscription(sub);
+    }).then(function (id) {
+      mine = id;
+      show(id !== null);
     }).catch(function () { show(false); });
 
     enable.addEventListener("click", function () {
@@ -143,13 +171,9 @@
       navigator.serviceWorker.getRegistration("/").then(function (reg) {
         return reg ? reg.pushManager.getSubscription() : null;
       }).then(function (sub) {
-        if (!sub) {
-          return null;
-        }
-        // The record's id comes back from saving the same subscription.
-        return saveSubscription(sub).then(function (id) {
-          return fetch("/api/v1/me/push-subscriptions/" + id, { method: "DELETE", credentials: "same-origin" });
-        }).then(function () { return sub.unsubscribe(); });
+        var gone = mine === null ? Promise.resolve() :
+          fetch("/api/v1/me/push-subscriptions/" + mine, { method: "DELETE", credentials: "same-origin" });
+        return gone.then(function () { return sub ? sub.unsubscribe() : null; });
       }).then(function () {
         window.location.reload();
       }).catch(function () {

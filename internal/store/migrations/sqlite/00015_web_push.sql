@@ -6,6 +6,10 @@
 -- updates its row, also when another person signs in on it.
 -- subscribed_at moves on every subscription, so a push service's "gone"
 -- answer removes a row only when it was not subscribed again since.
+-- session_id is the web session that subscribed: signing out (or the
+-- session's revocation or expiry) removes the subscription with it, so a
+-- shared computer stops showing the person's notifications; NULL when
+-- subscribed with an API token (an app of one's own).
 -- +goose Up
 CREATE TABLE push_subscriptions (
     id            INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -17,10 +21,12 @@ CREATE TABLE push_subscriptions (
     os            TEXT   NOT NULL DEFAULT '',
     created_at    BIGINT NOT NULL,
     subscribed_at BIGINT NOT NULL,
-    last_used_at  BIGINT
+    last_used_at  BIGINT,
+    session_id    BIGINT REFERENCES sessions(id) ON DELETE CASCADE
 );
 CREATE UNIQUE INDEX push_subscriptions_endpoint ON push_subscriptions (endpoint_hash);
 CREATE INDEX push_subscriptions_user ON push_subscriptions (workspace_id, user_id);
+CREATE INDEX push_subscriptions_session ON push_subscriptions (session_id);
 
 -- The application server's VAPID key pair (RFC 8292), one for the
 -- installation: made on first start, the private key sealed. Browsers

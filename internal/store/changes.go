@@ -1,0 +1,287 @@
+package store
+
+import (
+	"context"
+	"log/slog"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// Cached reads and their invalidation.
+//
+// A write that changes what a cache holds names what it changed with
+// tags: "u:<user id>" (a person's row, or all their sessions or tokens),
+// "s:<session id>", "t:<token id>", "w:<workspace id>" (the workspace's
+// security policy). Every cache of the instance drops what carries a tag
+// as soon as the write has committed, before the writer's request
+// answers. On PostgreSQL the tags also go to every other instance, by a
+// NOTIFY sent in the write's own transaction (so it is delivered exactly
+// when the write commits), and each instance's listener drops them.
+//
+// A cache is used only while its instance can hear of changes: always on
+// SQLite (one instance), and on PostgreSQL while the listener is
+// connected; whenever it (re)connects, every cache is emptied, since
+// changes may have been missed meanwhile.
+
+// changesChannel is the PostgreSQL NOTIFY channel of tags.
+const changesChannel = "roster_changes"
+
+// changeBus is the instance's caches and whether they may be used.
+type changeBus struct {
+	mu     sync.Mutex
+	caches []dropper
+	live   atomic.Bool
+}
+
+type dropper interface {
+	drop(tags []string)
+	dropAll()
+}
+
+func (b *changeBus) add(c dropper) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.caches = append(b.caches, c)
+}
+
+func (b *changeBus) drop(tags []string) {
+	b.mu.Lock()
+	caches := b.caches
+	b.mu.Unlock()
+	for _, c := range caches {
+		c.drop(tags)
+	}
+}
+
+func (b *changeBus) dropAll() {
+	b.mu.Lock()
+	caches := b.caches
+	b.mu.Unlock()
+	for _, c := range caches {
+		c.dropAll()
+	}
+}
+
+// changed tells the caches that tags changed: on PostgreSQL by NOTIFY on
+// q's connection (inside q's transaction, if any), here at once outside
+// a transaction, or when InTx commits.
+func (q *Q) changed(ctx context.Context, tags ...string) error {
+	if q.db.Engine == Postgres {
+		if _, err := q.x.ExecContext(ctx, "SELECT pg_notify($1, $2)", changesChannel, strings.Join(tags, ",")); err != nil {
+			return err
+		}
+	}
+	if q.Tx != nil {
+		q.changes = append(q.changes, tags...)
+		return nil
+	}
+	q.db.bus.drop(tags)
+	return nil
+}
+
+// ListenChanges hears the tags other instances' writes send, until ctx
+// ends, reconnecting after errors; caches are used only while it is
+// connected. It returns at once on SQLite.
+func (db *DB) ListenChanges(ctx context.Context, logger *slog.Logger) {
+	if db.Engine != Postgres {
+		return
+	}
+	Listen(ctx, db.Pgx, changesChannel, logger, ListenHandlers{
+		// Whatever changed before LISTEN took effect may be cached:
+		// start empty.
+		Connected: func() { db.bus.dropAll(); db.bus.live.Store(true) },
+		Heard:     func(payload string) { db.bus.drop(strings.Split(payload, ",")) },
+		Lost:      func() { db.bus.live.Store(false); db.bus.dropAll() },
+	})
+}
+
+// ListenHandlers are what Listen calls: Connected once LISTEN took effect
+// (again after each reconnection), Heard with each payload, Lost when the
+// connection is gone.
+type ListenHandlers struct {
+	Connected func()
+	Heard     func(payload string)
+	Lost      func()
+}
+
+// Listen LISTENs on a PostgreSQL channel until ctx ends, reconnecting a
+// second after an error (logged).
+func Listen(ctx context.Context, pool *pgxpool.Pool, channel string, logger *slog.Logger, h ListenHandlers) {
+	for ctx.Err() == nil {
+		err := listenOnce(ctx, pool, channel, h)
+		if h.Lost != nil {
+			h.Lost()
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		logger.WarnContext(ctx, "listener lost; reconnecting", "channel", channel, "err", err)
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(time.Second):
+		}
+	}
+}
+
+func listenOnce(ctx context.Context, pool *pgxpool.Pool, channel string, h ListenHandlers) error {
+	conn, err := pool.Acquire(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Release()
+	if _, err := conn.Exec(ctx, "LISTEN "+channel); err != nil {
+		return err
+	}
+	defer func() { _, _ = conn.Exec(context.WithoutCancel(ctx), "UNLISTEN "+channel) }()
+	if h.Connected != nil {
+		h.Connected()
+	}
+	for {
+		n, err := conn.Conn().WaitForNotification(ctx)
+		if err != nil {
+			return err
+		}
+		h.Heard(n.Payload)
+	}
+}
+
+// CachesLive reports whether caches may be used now.
+func (db *DB) CachesLive() bool { return db.bus.live.Load() }
+
+// Cache keeps values read from the database, dropped by the tags writes
+// send (see above), and at most MaxAge old whatever happens.
+type Cache[K comparable, V any] struct {
+	db     *DB
+	max    int
+	maxAge time.Duration
+
+	mu    sync.Mutex
+	gen   uint64 // moves on every drop
+	items map[K]cacheItem[V]
+	byTag map[string]map[K]struct{}
+}
+
+type cacheItem[V any] struct {
+	v    V
+	at   time.Time
+	tags []string
+}
+
+// NewCache returns a cache of at most max values, each kept at most
+// maxAge, registered to hear db's changes. Without a database (a service
+// built for a test that needs none) it keeps nothing.
+func NewCache[K comparable, V any](db *DB, max int, maxAge time.Duration) *Cache[K, V] {
+	c := &Cache[K, V]{db: db, max: max, maxAge: maxAge, items: map[K]cacheItem[V]{}, byTag: map[string]map[K]struct{}{}}
+	if db != nil && db.bus != nil {
+		db.bus.add(c)
+	}
+	return c
+}
+
+// live reports whether the cache may be used now.
+func (c *Cache[K, V]) live() bool { return c.db != nil && c.db.bus != nil && c.db.bus.live.Load() }
+
+// Get returns k's value when it is cached, fresh, and the cache may be
+// used now.
+func (c *Cache[K, V]) Get(k K) (V, bool) {
+	var zero V
+	if !c.live() {
+		return zero, false
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	it, ok := c.items[k]
+	if !ok || c.db.now().Sub(it.at) >= c.maxAge {
+		return zero, false
+	}
+	return it.v, true
+}
+
+// Gen is taken before reading what Put will keep: a change dropped
+// between the read and Put then keeps Put from caching what the read
+// saw before it.
+func (c *Cache[K, V]) Gen() uint64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.gen
+}
+
+// Put keeps v for k, dropped by any of tags, unless anything was dropped
+// since gen was taken.
+func (c *Cache[K, V]) Put(k K, v V, gen uint64, tags ...string) {
+	if !c.live() {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.gen != gen {
+		return
+	}
+	if len(c.items) >= c.max {
+		// Full: start over rather than track recency on every hit.
+		c.items, c.byTag = map[K]cacheItem[V]{}, map[string]map[K]struct{}{}
+	}
+	c.forget(k)
+	c.items[k] = cacheItem[V]{v: v, at: c.db.now(), tags: tags}
+	for _, t := range tags {
+		if c.byTag[t] == nil {
+			c.byTag[t] = map[K]struct{}{}
+		}
+		c.byTag[t][k] = struct{}{}
+	}
+}
+
+// Update replaces k's value, keeping its age and tags (a record of use,
+// which changes nothing a drop is about).
+func (c *Cache[K, V]) Update(k K, v V) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if it, ok := c.items[k]; ok {
+		it.v = v
+		c.items[k] = it
+	}
+}
+
+func (c *Cache[K, V]) forget(k K) {
+	it, ok := c.items[k]
+	if !ok {
+		return
+	}
+	delete(c.items, k)
+	for _, t := range it.tags {
+		delete(c.byTag[t], k)
+		if len(c.byTag[t]) == 0 {
+			delete(c.byTag, t)
+		}
+	}
+}
+
+func (c *Cache[K, V]) drop(tags []string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.gen++
+	for _, t := range tags {
+		for k := range c.byTag[t] {
+			c.forget(k)
+		}
+	}
+}
+
+func (c *Cache[K, V]) dropAll() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.gen++
+	c.items, c.byTag = map[K]cacheItem[V]{}, map[string]map[K]struct{}{}
+}
+
+// Len is the number of values kept (tests).
+func (c *Cache[K, V]) Len() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.items)
+}

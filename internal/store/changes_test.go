@@ -1,0 +1,159 @@
+package store_test
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"roster/internal/store"
+	"roster/internal/store/storetest"
+	"roster/internal/testenv"
+)
+
+// listen runs db's change listener until the test ends and waits until
+// caches may be used.
+func listen(t *testing.T, db *store.DB) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); db.ListenChanges(ctx, slog.New(slog.NewTextHandler(io.Discard, nil))) }()
+	t.Cleanup(func() { cancel(); <-done })
+	for deadline := time.Now().Add(5 * time.Second); !db.CachesLive(); time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the change listener did not connect")
+		}
+	}
+}
+
+// TestCacheDroppedByWrites: a write drops the values carrying its tag and
+// no other, after its transaction commits (not when it rolls back); a
+// value read before a change and put after it is not kept; values age
+// out; a full cache starts over.
+func TestCacheDroppedByWrites(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		listen(t, db)
+		ws, u := seed(t, db)
+		c := store.NewCache[string, int](db, 3, time.Minute)
+		put := func(k string, v int, tags ...string) { c.Put(k, v, c.Gen(), tags...) }
+		has := func(k string) bool { _, ok := c.Get(k); return ok }
+		// settled waits until a write made since gen was taken has
+		// reached the cache every way it will: at once here, and on
+		// PostgreSQL also as the echo of its NOTIFY.
+		settled := func(gen uint64) {
+			t.Helper()
+			want := gen + 1
+			if db.Engine == store.Postgres {
+				want++
+			}
+			for deadline := time.Now().Add(2 * time.Second); c.Gen() < want; time.Sleep(2 * time.Millisecond) {
+				if time.Now().After(deadline) {
+					t.Fatal("a write did not reach the cache")
+				}
+			}
+		}
+		put("user", 1, store.UserTag(u.ID))
+		put("policy", 2, store.WorkspaceTag(ws.ID))
+		if !has("user") || !has("policy") {
+			t.Fatal("not kept")
+		}
+		gen := c.Gen()
+		if err := db.Writer().UpdateUser(ctx, u); err != nil {
+			t.Fatal(err)
+		}
+		settled(gen)
+		if has("user") || !has("policy") {
+			t.Fatalf("after the person's row changed: user %v, policy %v", has("user"), has("policy"))
+		}
+		// In a transaction: dropped once it commits.
+		put("user", 1, store.UserTag(u.ID))
+		rollback := errors.New("rollback")
+		if err := db.InTx(ctx, func(q *store.Q) error {
+			if err := q.UpdateUser(ctx, u); err != nil {
+				return err
+			}
+			return rollback
+		}); !errors.Is(err, rollback) {
+			t.Fatal(err)
+		}
+		if !has("user") {
+			t.Fatal("a rolled-back write dropped the value")
+		}
+		gen = c.Gen()
+		if err := db.InTx(ctx, func(q *store.Q) error { return q.SetWorkspaceSecurity(ctx, ws) }); err != nil {
+			t.Fatal(err)
+		}
+		settled(gen)
+		if has("policy") || !has("user") {
+			t.Fatal("the policy's change did not drop only the policy")
+		}
+		// Read, then a change, then put: not kept.
+		gen = c.Gen()
+		if err := db.Writer().DeleteUserSessions(ctx, u.ID); err != nil {
+			t.Fatal(err)
+		}
+		c.Put("stale", 3, gen, store.UserTag(u.ID))
+		settled(gen)
+		if has("stale") {
+			t.Fatal("a value read before a change was kept")
+		}
+		// Age and size.
+		put("a", 1)
+		put("b", 2)
+		put("c", 3) // the fourth value: the cache started over
+		if has("user") || !has("c") {
+			t.Fatal("a full cache kept its old values")
+		}
+		db.SetClock(func() time.Time { return time.Now().Add(time.Minute) })
+		defer db.SetClock(time.Now)
+		if has("c") {
+			t.Fatal("a value older than its maximum age was served")
+		}
+	})
+}
+
+// TestCacheAcrossInstances: two handles on one PostgreSQL database (two
+// instances). Caches are off until the listener connects and again when
+// it stops; a write on one drops the other's values.
+func TestCacheAcrossInstances(t *testing.T) {
+	ctx := context.Background()
+	url := testenv.FreshPostgres(t)
+	open := func() *store.DB {
+		db, err := store.Open(ctx, url, filepath.Join(t.TempDir(), "data"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { db.Close() })
+		return db
+	}
+	one, two := open(), open()
+	if err := one.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	_, u := seed(t, one)
+	c := store.NewCache[string, int](two, 10, time.Minute)
+	c.Put("user", 1, c.Gen(), store.UserTag(u.ID))
+	if _, ok := c.Get("user"); ok || c.Len() != 0 {
+		t.Fatal("a cache was used before its instance could hear changes")
+	}
+	listen(t, two)
+	c.Put("user", 1, c.Gen(), store.UserTag(u.ID))
+	if _, ok := c.Get("user"); !ok {
+		t.Fatal("not kept while listening")
+	}
+	if err := one.Writer().UpdateUser(ctx, u); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(time.Second); ; time.Sleep(5 * time.Millisecond) {
+		if _, ok := c.Get("user"); !ok {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("a write on the other instance did not drop the value within a second")
+		}
+	}
+}
