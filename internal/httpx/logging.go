@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"path"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -26,19 +27,20 @@ func Logging(logger *slog.Logger) Middleware {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			start := time.Now()
 			ctx := r.Context()
-			l := logger
 			id := RequestIDFrom(ctx)
-			if id != "" {
-				l = l.With(slog.String("request_id", id))
+			// The request's logger is made only if a handler asks for it
+			// (errors, mostly): most requests write the access line alone.
+			ctx = context.WithValue(ctx, loggerKey{}, &requestLogger{base: logger, id: id})
+			if _, ok := ctx.Value(routeKey{}).(*routeHolder); !ok {
+				ctx = context.WithValue(ctx, routeKey{}, &routeHolder{})
 			}
-			ctx = context.WithValue(ctx, loggerKey{}, l)
-			r = withRoute(r.WithContext(ctx))
+			r = r.WithContext(ctx)
 			sw := NewStatusWriter(w)
 
 			next.ServeHTTP(sw, r)
 
 			route := routeOf(r)
-			l.LogAttrs(ctx, slog.LevelInfo, "http request",
+			attrs := [...]slog.Attr{
 				slog.String("method", r.Method),
 				slog.String("pattern", route),
 				slog.String("path", loggedPath(route, r.URL.Path)),
@@ -46,16 +48,40 @@ func Logging(logger *slog.Logger) Middleware {
 				slog.Int64("bytes", sw.Bytes()),
 				slog.Duration("duration", time.Since(start)),
 				slog.String("remote_ip", RequestIP(r)),
-			)
+				slog.String("request_id", id),
+			}
+			n := len(attrs)
+			if id == "" {
+				n--
+			}
+			logger.LogAttrs(ctx, slog.LevelInfo, "http request", attrs[:n]...)
 		})
 	}
+}
+
+// requestLogger is a request's logger, carrying its id, made on first use.
+type requestLogger struct {
+	base *slog.Logger
+	id   string
+	once sync.Once
+	l    *slog.Logger
+}
+
+func (rl *requestLogger) logger() *slog.Logger {
+	rl.once.Do(func() {
+		rl.l = rl.base
+		if rl.id != "" {
+			rl.l = rl.base.With(slog.String("request_id", rl.id))
+		}
+	})
+	return rl.l
 }
 
 // Logger returns the request-scoped logger stored by Logging, or
 // slog.Default() outside a logged request.
 func Logger(ctx context.Context) *slog.Logger {
-	if l, ok := ctx.Value(loggerKey{}).(*slog.Logger); ok {
-		return l
+	if rl, ok := ctx.Value(loggerKey{}).(*requestLogger); ok {
+		return rl.logger()
 	}
 	return slog.Default()
 }
@@ -96,7 +122,10 @@ func loggedPath(route, path string) string {
 // path is cleaned first, and compared without case, so "//invite/x" or
 // "/Invite/x" are caught too.
 func RedactPath(p string) string {
-	clean := strings.ToLower(path.Clean("/" + p))
+	if !strings.HasPrefix(p, "/") {
+		p = "/" + p
+	}
+	clean := strings.ToLower(path.Clean(p))
 	for _, prefix := range LinkPrefixes {
 		if strings.HasPrefix(clean, prefix) {
 			return prefix + "{token}"
