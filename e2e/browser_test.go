@@ -109,6 +109,21 @@ func browserWithin(t *testing.T, timeout time.Duration) context.Context {
 
 type css = chromedp.CSS
 
+// setLanguage changes a person's language as Roster's own writes do
+// (through the store, so the caches of who is signed in hear of it).
+func setLanguage(t *testing.T, a *app.App, userID int64, lang string) {
+	t.Helper()
+	ctx := context.Background()
+	u, err := a.DB.Reader().User(ctx, userID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.Language = lang
+	if err := a.DB.Writer().UpdateUser(ctx, u); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // TestSetupSignInProfileInRussian: setup → sign out → sign in → the Profile
 // settings page renders; after the user's language is switched to Russian it
 // renders in Russian.
@@ -153,9 +168,11 @@ func TestSetupSignInProfileInRussian(t *testing.T) {
 	}
 
 	// Switch the user's language in the database, reload: Russian.
-	if _, err := a.DB.W.ExecContext(context.Background(), "UPDATE users SET language = 'ru' WHERE email = 'irina@example.com'"); err != nil {
+	irina, err := a.DB.Reader().UserByEmail(context.Background(), "irina@example.com")
+	if err != nil {
 		t.Fatal(err)
 	}
+	setLanguage(t, a, irina.ID, "ru")
 	if err := chromedp.Do(ctx, chromedp.Reload(), chromedp.WaitVisible(css(`form[action="/logout"]`))); err != nil {
 		t.Fatalf("reload: %v", err)
 	}

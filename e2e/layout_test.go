@@ -320,9 +320,7 @@ func TestLayoutAndAccessibility(t *testing.T) {
 		if err := chromedp.Do(ctx, acceptLanguage(lang)); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := a.DB.W.ExecContext(bg, "UPDATE users SET language = ? WHERE id = ?", lang, other.ID); err != nil {
-			t.Fatal(err)
-		}
+		setLanguage(t, a, other.ID, lang)
 		for _, p := range public {
 			check(lang, p)
 		}
@@ -422,9 +420,7 @@ func TestLayoutAndAccessibility(t *testing.T) {
 		{name: "security, dialog open", path: "/settings/security", open: dialogJS},
 	}
 	for _, lang := range languages {
-		if _, err := a.DB.W.ExecContext(bg, "UPDATE users SET language = ? WHERE id = ?", lang, admin.ID); err != nil {
-			t.Fatal(err)
-		}
+		setLanguage(t, a, admin.ID, lang)
 		for _, p := range settings {
 			check(lang, p)
 		}
@@ -468,14 +464,10 @@ func TestLayoutAndAccessibility(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, lang := range languages {
-		if _, err := a.DB.W.ExecContext(bg, "UPDATE users SET language = ? WHERE id = ?", lang, admin.ID); err != nil {
-			t.Fatal(err)
-		}
+		setLanguage(t, a, admin.ID, lang)
 		check(lang, layoutPage{name: "security, app set-up pending (QR code)", path: "/settings/security"})
 	}
-	if _, err := a.DB.W.ExecContext(bg, "UPDATE users SET language = 'en' WHERE id = ?", admin.ID); err != nil {
-		t.Fatal(err)
-	}
+	setLanguage(t, a, admin.ID, "en")
 	t.Logf("pending set-up checked at %s", time.Since(start).Round(time.Second))
 	stepCtx, cancelStep := context.WithTimeout(ctx, 20*time.Second)
 	defer cancelStep()
@@ -502,9 +494,7 @@ func TestLayoutAndAccessibility(t *testing.T) {
 		t.Fatalf("turn the app on: %v", err)
 	}
 	for _, lang := range languages {
-		if _, err := a.DB.W.ExecContext(bg, "UPDATE users SET language = ? WHERE id = ?", lang, admin.ID); err != nil {
-			t.Fatal(err)
-		}
+		setLanguage(t, a, admin.ID, lang)
 		check(lang, layoutPage{name: "security, app on, actions open", path: "/settings/security",
 			open: `document.querySelectorAll("details.method-action").forEach(d => { d.open = true; })`})
 	}

@@ -18,6 +18,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"text/template"
 
 	goi18n "github.com/nicksnyder/go-i18n/v2/i18n"
@@ -322,7 +323,15 @@ type Localizer struct {
 	bundle *Bundle
 	lang   string
 	loc    *goi18n.Localizer
+	// plain keeps messages rendered without data: a page asks for
+	// hundreds, and each is the same every time.
+	plain  sync.Map // key -> string
+	plains atomic.Int64
 }
+
+// maxPlain bounds the messages kept per language (the catalogs hold a
+// few thousand; a key made from outside input must not grow it forever).
+const maxPlain = 20_000
 
 // Lang returns the supported language this Localizer renders.
 func (l *Localizer) Lang() string { return l.lang }
@@ -330,7 +339,18 @@ func (l *Localizer) Lang() string { return l.lang }
 // T renders the message key with optional template data. A missing key
 // renders as the key itself and is logged once.
 func (l *Localizer) T(key string, data ...map[string]any) string {
-	return l.localize(key, nil, merge(data))
+	d := merge(data)
+	if d != nil {
+		return l.localize(key, nil, d)
+	}
+	if s, ok := l.plain.Load(key); ok {
+		return s.(string)
+	}
+	s := l.localize(key, nil, nil)
+	if l.plains.Add(1) <= maxPlain {
+		l.plain.Store(key, s)
+	}
+	return s
 }
 
 // N renders the plural message key in the form CLDR picks for count. The
@@ -345,11 +365,14 @@ func (l *Localizer) N(key string, count int, data ...map[string]any) string {
 }
 
 func merge(data []map[string]any) map[string]any {
-	if len(data) == 0 {
-		return nil
-	}
-	out := make(map[string]any)
+	var out map[string]any
 	for _, d := range data {
+		if len(d) == 0 {
+			continue
+		}
+		if out == nil {
+			out = make(map[string]any, len(d))
+		}
 		for k, v := range d {
 			out[k] = v
 		}

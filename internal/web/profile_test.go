@@ -26,7 +26,7 @@ import (
 )
 
 // find returns the last queued mail built from template, or fails.
-func (q *fakeQueue) find(t *testing.T, template string) queued {
+func (q *fakeQueue) find(t testing.TB, template string) queued {
 	t.Helper()
 	q.mu.Lock()
 	defer q.mu.Unlock()

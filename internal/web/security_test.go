@@ -32,7 +32,7 @@ var (
 
 // oathtool computes the TOTP code of key at t with the real oathtool, as an
 // authenticator app would.
-func oathtool(t *testing.T, key string, at time.Time) string {
+func oathtool(t testing.TB, key string, at time.Time) string {
 	t.Helper()
 	bin, err := exec.LookPath("oathtool")
 	if err != nil {
@@ -56,7 +56,7 @@ func wrongCode(accepted ...string) string {
 	panic("unreachable: four candidates, three accepted codes")
 }
 
-func submatch(t *testing.T, re *regexp.Regexp, w *httptest.ResponseRecorder) string {
+func submatch(t testing.TB, re *regexp.Regexp, w *httptest.ResponseRecorder) string {
 	t.Helper()
 	m := re.FindStringSubmatch(w.Body.String())
 	if m == nil {

@@ -52,7 +52,7 @@ func (q *fakeQueue) EnqueueTx(_ context.Context, _ *sql.Tx, _ int64, to, lang, t
 	return mailtest.Check(tpl, data)
 }
 
-func (q *fakeQueue) last(t *testing.T) queued {
+func (q *fakeQueue) last(t testing.TB) queued {
 	t.Helper()
 	q.mu.Lock()
 	defer q.mu.Unlock()
@@ -63,7 +63,7 @@ func (q *fakeQueue) last(t *testing.T) queued {
 }
 
 type env struct {
-	t        *testing.T
+	t        testing.TB
 	db       *store.DB
 	h        *Handler
 	srv      http.Handler
@@ -91,7 +91,7 @@ func withDevOutbox() option { return func(d *Deps, _ *services.Config) { d.DevOu
 
 // newEnv builds the real handler on db, wrapped like the server does with
 // security headers and the CSRF protection.
-func newEnv(t *testing.T, db *store.DB, opts ...option) *env {
+func newEnv(t testing.TB, db *store.DB, opts ...option) *env {
 	t.Helper()
 	bundle, err := i18n.New()
 	if err != nil {
@@ -242,14 +242,14 @@ func alertText(body string) string {
 	return html.UnescapeString(m[1])
 }
 
-func wantStatus(t *testing.T, w *httptest.ResponseRecorder, want int) {
+func wantStatus(t testing.TB, w *httptest.ResponseRecorder, want int) {
 	t.Helper()
 	if w.Code != want {
 		t.Fatalf("status %d, want %d; location %q; body: %.600s", w.Code, want, w.Header().Get("Location"), w.Body.String())
 	}
 }
 
-func wantRedirect(t *testing.T, w *httptest.ResponseRecorder, status int, location string) {
+func wantRedirect(t testing.TB, w *httptest.ResponseRecorder, status int, location string) {
 	t.Helper()
 	wantStatus(t, w, status)
 	if got := w.Header().Get("Location"); got != location {
@@ -257,7 +257,7 @@ func wantRedirect(t *testing.T, w *httptest.ResponseRecorder, status int, locati
 	}
 }
 
-func wantContains(t *testing.T, w *httptest.ResponseRecorder, subs ...string) {
+func wantContains(t testing.TB, w *httptest.ResponseRecorder, subs ...string) {
 	t.Helper()
 	body := html.UnescapeString(w.Body.String())
 	for _, s := range subs {
@@ -267,7 +267,7 @@ func wantContains(t *testing.T, w *httptest.ResponseRecorder, subs ...string) {
 	}
 }
 
-func wantNotContains(t *testing.T, w *httptest.ResponseRecorder, subs ...string) {
+func wantNotContains(t testing.TB, w *httptest.ResponseRecorder, subs ...string) {
 	t.Helper()
 	body := html.UnescapeString(w.Body.String())
 	for _, s := range subs {
