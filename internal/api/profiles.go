@@ -220,7 +220,7 @@ func (a *API) profileOutput(ctx context.Context, p *profile.Profile, err error) 
 	if err != nil {
 		return nil, a.fail(ctx, err)
 	}
-	out, err := a.withTwoFactor(ctx, fromProfile(p))
+	out, err := a.withTwoFactor(ctx, fromProfile(p), p.User)
 	if err != nil {
 		return nil, a.fail(ctx, err)
 	}

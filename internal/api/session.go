@@ -219,7 +219,7 @@ func (a *API) me(ctx context.Context, _ *struct{}) (*userOutput, error) {
 	if err != nil {
 		return nil, a.fail(ctx, err)
 	}
-	out, err := a.withTwoFactor(ctx, fromProfile(own))
+	out, err := a.withTwoFactor(ctx, fromProfile(own), own.User)
 	if err != nil {
 		return nil, a.fail(ctx, err)
 	}
