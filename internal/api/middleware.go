@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/danielgtaylor/huma/v2"
 	"github.com/danielgtaylor/huma/v2/adapters/humago"
@@ -125,9 +126,21 @@ func (a *API) wrap(op *huma.Operation, next func(huma.Context)) http.Handler {
 		if !a.refuseDuplicateKeys(w, r, op, st) {
 			return
 		}
-		next(humago.NewContext(op, r, w))
+		next(humago.NewContext(op, r, keepDeadlines{w}))
 	})
 }
+
+// keepDeadlines keeps huma from setting the connection's read deadline
+// (its 5 s default as it reads a body, never lifted): the server's
+// per-route deadlines (httpx.Deadlines) rule, and lift theirs once the
+// body is read, so a handler that takes long (a sign-in waiting for the
+// password hasher) is not cancelled by a deadline passing under it.
+type keepDeadlines struct{ http.ResponseWriter }
+
+func (keepDeadlines) SetReadDeadline(time.Time) error { return nil }
+
+// Unwrap gives http.ResponseController the writer beneath, for the rest.
+func (k keepDeadlines) Unwrap() http.ResponseWriter { return k.ResponseWriter }
 
 // metaWebOnly marks operations open only to the web app's session cookie.
 const metaWebOnly = "roster.webOnly"

@@ -500,12 +500,24 @@ func TestMetricsOffByDefault(t *testing.T) {
 // here; the production default is checked in httpx).
 func TestTrickledBodyIsCut(t *testing.T) {
 	r := start(t, store.SQLite, app.Config{Timeouts: httpx.Timeouts{Read: 300 * time.Millisecond, Write: time.Second}})
+	for _, head := range []string{
+		"POST /login HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 10000\r\n\r\nemail=",
+		"POST /api/v1/auth/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 10000\r\n\r\n{\"email\":\"",
+	} {
+		trickle(t, r, head)
+	}
+}
+
+// trickle sends head, then a byte every 50 ms, and fails unless the server
+// closes the connection well before 10 seconds.
+func trickle(t *testing.T, r *running, head string) {
+	t.Helper()
 	conn, err := net.Dial("tcp", strings.TrimPrefix(r.URL, "http://"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer conn.Close()
-	if _, err := io.WriteString(conn, "POST /login HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 10000\r\n\r\nemail="); err != nil {
+	if _, err := io.WriteString(conn, head); err != nil {
 		t.Fatal(err)
 	}
 	stop := make(chan struct{})
@@ -530,7 +542,7 @@ func TestTrickledBodyIsCut(t *testing.T) {
 	_, err = io.Copy(io.Discard, conn)
 	var ne net.Error
 	if errors.As(err, &ne) && ne.Timeout() {
-		t.Fatal("the server kept reading a trickled body")
+		t.Fatalf("the server kept reading a trickled body: %.40q", head)
 	}
 }
 
@@ -606,6 +618,39 @@ func TestPprofOnlyWhenAsked(t *testing.T) {
 		}
 		if resp, _ := r.get(t, "/debug/pprof/"); resp.StatusCode == http.StatusOK {
 			t.Errorf("pprof %v: the public listener serves the profiler", on)
+		}
+	}
+}
+
+// TestSlowSignInKeepsItsRequest: sign-ins queued behind one another for
+// the password hasher (one slot here) wait longer than the read deadline
+// of forms and JSON (shortened to 150 ms); each still gets its answer: the
+// read deadline ends with the body, so net/http's background read does not
+// cancel a request whose client is waiting.
+func TestSlowSignInKeepsItsRequest(t *testing.T) {
+	ctx := context.Background()
+	r := start(t, store.SQLite, app.Config{Timeouts: httpx.Timeouts{Read: 150 * time.Millisecond, Write: 30 * time.Second},
+		AuthConfig: auth.Config{HashConcurrency: 1}, APIRate: 1000, APIBurst: 1000})
+	if _, err := r.Accounts.Setup(ctx, account.SetupInput{Workspace: "Acme", Name: "Ana", Email: "ana@example.com", Password: "tangerine-violin", Timezone: "UTC", Language: "en"}); err != nil {
+		t.Fatal(err)
+	}
+	const n = 8
+	statuses := make(chan int, n)
+	for range n {
+		go func() {
+			res, err := http.Post(r.URL+"/api/v1/auth/login", "application/json", strings.NewReader(`{"email":"ana@example.com","password":"tangerine-violin"}`))
+			if err != nil {
+				statuses <- 0
+				return
+			}
+			_, _ = io.Copy(io.Discard, res.Body)
+			res.Body.Close()
+			statuses <- res.StatusCode
+		}()
+	}
+	for range n {
+		if s := <-statuses; s != http.StatusOK {
+			t.Fatalf("a queued sign-in answered %d", s)
 		}
 	}
 }

@@ -2,6 +2,7 @@ package httpx
 
 import (
 	"errors"
+	"io"
 	"net/http"
 	"time"
 )
@@ -29,8 +30,8 @@ type Timeouts struct {
 // 20 s, an upload within 2 min.
 var DefaultTimeouts = Timeouts{Read: 20 * time.Second, Write: 30 * time.Second, UploadRead: 2 * time.Minute, UploadWrite: 150 * time.Second}
 
-// withDefaults fills zero fields from DefaultTimeouts.
-func (t Timeouts) withDefaults() Timeouts {
+// WithDefaults fills zero fields from DefaultTimeouts.
+func (t Timeouts) WithDefaults() Timeouts {
 	d := DefaultTimeouts
 	for _, f := range []struct{ v, def *time.Duration }{{&t.Read, &d.Read}, {&t.Write, &d.Write}, {&t.UploadRead, &d.UploadRead}, {&t.UploadWrite, &d.UploadWrite}} {
 		if *f.v <= 0 {
@@ -77,8 +78,15 @@ func (c *RouteClasses) Of(r *http.Request) RouteClass {
 // reads the body. Put it outside every middleware that reads the body.
 // Every request sets its own, so a kept-alive connection never carries the
 // previous request's deadlines into the next.
+//
+// The read deadline bounds reading the body, and only that: it is lifted
+// once the body has been read to its end (or at once when there is none).
+// net/http reads the connection in the background while a handler runs,
+// and a read deadline passing then cancels the request's context: a
+// sign-in waiting its turn for the password hasher, or any slow answer,
+// would be cut off although the client is there.
 func Deadlines(t Timeouts, classes *RouteClasses) Middleware {
-	t = t.withDefaults()
+	t = t.WithDefaults()
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			var read, write time.Time // zero: no deadline
@@ -90,6 +98,11 @@ func Deadlines(t Timeouts, classes *RouteClasses) Middleware {
 				read, write = now.Add(t.UploadRead), now.Add(t.UploadWrite)
 			}
 			rc := http.NewResponseController(w)
+			if r.Body == nil || r.Body == http.NoBody {
+				read = time.Time{}
+			} else if !read.IsZero() {
+				r.Body = &liftAtEnd{ReadCloser: r.Body, left: r.ContentLength, lift: func() { _ = rc.SetReadDeadline(time.Time{}) }}
+			}
 			// A writer without deadlines (a test recorder) is no error.
 			if err := rc.SetReadDeadline(read); err != nil && !errors.Is(err, http.ErrNotSupported) {
 				Logger(r.Context()).Warn("set read deadline", "err", err)
@@ -100,4 +113,26 @@ func Deadlines(t Timeouts, classes *RouteClasses) Middleware {
 			next.ServeHTTP(w, r)
 		})
 	}
+}
+
+// liftAtEnd lifts the read deadline once the body has been read to its
+// end: its Content-Length read (readers that know the length, such as
+// huma's, stop there without asking for EOF), or EOF.
+type liftAtEnd struct {
+	io.ReadCloser
+	left int64 // bytes of a known length still to come; -1: unknown
+	lift func()
+	done bool
+}
+
+func (b *liftAtEnd) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	if b.left >= 0 {
+		b.left -= int64(n)
+	}
+	if !b.done && (err == io.EOF || b.left == 0) {
+		b.done = true
+		b.lift()
+	}
+	return n, err
 }

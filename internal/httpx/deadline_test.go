@@ -1,8 +1,11 @@
 package httpx
 
 import (
+	"context"
+	"io"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 )
@@ -41,7 +44,7 @@ func TestDeadlinesPerRouteClass(t *testing.T) {
 	} {
 		w := &deadlineRecorder{ResponseRecorder: httptest.NewRecorder()}
 		before := time.Now()
-		h.ServeHTTP(w, httptest.NewRequest(c.method, c.path, nil))
+		h.ServeHTTP(w, httptest.NewRequest(c.method, c.path, strings.NewReader("body")))
 		if w.set != 2 {
 			t.Errorf("%s %s: %d deadlines set, want read and write", c.method, c.path, w.set)
 		}
@@ -58,6 +61,37 @@ func TestDeadlinesPerRouteClass(t *testing.T) {
 			if d.got.Before(before.Add(d.want)) || d.got.After(time.Now().Add(d.want)) {
 				t.Errorf("%s %s: deadline %v from now, want %v", c.method, c.path, d.got.Sub(before), d.want)
 			}
+		}
+	}
+}
+
+// TestReadDeadlineEndsWithTheBody: a handler that has read its body and
+// then takes longer than the read deadline (a sign-in waiting for the
+// password hasher) keeps its request: its context is not cancelled, and
+// the client gets the answer. So does one with no body at all.
+func TestReadDeadlineEndsWithTheBody(t *testing.T) {
+	h := Deadlines(Timeouts{Read: 200 * time.Millisecond, Write: 5 * time.Second}, nil)(
+		http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			_, _ = io.Copy(io.Discard, r.Body)
+			select {
+			case <-time.After(600 * time.Millisecond):
+			case <-r.Context().Done():
+				return // cut off: the client sees the connection close
+			}
+			_, _ = io.WriteString(w, "done")
+		}))
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	for _, body := range []io.Reader{strings.NewReader("email=a"), nil} {
+		req, _ := http.NewRequestWithContext(context.Background(), http.MethodPost, srv.URL+"/login", body)
+		res, err := srv.Client().Do(req)
+		if err != nil {
+			t.Fatalf("body %v: %v", body != nil, err)
+		}
+		got, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if string(got) != "done" {
+			t.Fatalf("body %v: the handler was cut off (%q)", body != nil, got)
 		}
 	}
 }
