@@ -52,13 +52,13 @@ made_db=
 cleanup() {
   for p in "${pids[@]:-}"; do kill "$p" 2>/dev/null || true; done
   for p in "${pids[@]:-}"; do wait "$p" 2>/dev/null || true; done
-  [ -n "$made_db" ] && psql -h 127.0.0.1 -U "${PGUSER:-postgres}" -qc 'DROP DATABASE IF EXISTS roster_bench WITH (FORCE)' postgres >/dev/null 2>&1
+  [ -n "$made_db" ] && PGOPTIONS='-c client_min_messages=warning' psql -h 127.0.0.1 -U "${PGUSER:-postgres}" -qc 'DROP DATABASE IF EXISTS roster_bench WITH (FORCE)' postgres >/dev/null 2>&1
   rm -rf "$dir"
 }
 trap cleanup EXIT
 if [ -z "${ROSTER_BENCH_POSTGRES_URL:-}" ] && [ "${BENCH_POSTGRES:-1}" != 0 ] && command -v pg_isready >/dev/null &&
   pg_isready -q -h 127.0.0.1; then
-  psql -h 127.0.0.1 -U "${PGUSER:-postgres}" -qc 'DROP DATABASE IF EXISTS roster_bench WITH (FORCE)' -c 'CREATE DATABASE roster_bench' postgres
+  PGOPTIONS='-c client_min_messages=warning' psql -h 127.0.0.1 -U "${PGUSER:-postgres}" -qc 'DROP DATABASE IF EXISTS roster_bench WITH (FORCE)' -c 'CREATE DATABASE roster_bench' postgres
   made_db=1
   ROSTER_BENCH_POSTGRES_URL="postgres://${PGUSER:-postgres}@127.0.0.1:5432/roster_bench?sslmode=disable"
 fi
@@ -112,6 +112,17 @@ run() {
   done
 }
 
+# start_roster ENGINE: Roster serving $data on a random port, rate limits
+# out of the way; sets roster_addr and roster_pid.
+start_roster() {
+  roster_addr="127.0.0.1:$((20000 + RANDOM % 10000))"
+  "$dir/roster" serve "${args[@]}" --addr "$roster_addr" --api-rate 1000000 --api-burst 1000000 --log-format json >>"$dir/roster-$1.log" 2>&1 &
+  roster_pid=$!; pids+=("$roster_pid")
+  wait_up "$roster_addr"
+}
+
+stop_roster() { kill "$roster_pid" 2>/dev/null || true; wait "$roster_pid" 2>/dev/null || true; }
+
 # load ENGINE SCENARIO [FLAGS]: one bench/load scenario against Roster; its
 # JSON lines join the file, its summary goes to the terminal.
 load() {
@@ -137,17 +148,15 @@ for engine in "${engines[@]}"; do
   # random one of 100,000 per request would make every request its
   # token's first of the minute, which is written down).
   step=$(( WORKSPACES * USERS / CONNECTIONS )); [ "$step" -lt 1 ] && step=1
-  awk -v s="$step" 'NR % s == 1 || s == 1' "$dir/creds-$engine.jsonl" | head -n "$CONNECTIONS" >"$dir/clients.jsonl"
+  # (awk stops itself: head would end it with SIGPIPE, which pipefail makes fatal)
+  awk -v s="$step" -v n="$CONNECTIONS" '(NR % s == 1 || s == 1) && k++ < n' "$dir/creds-$engine.jsonl" >"$dir/clients.jsonl"
   sed -n 's/.*"api_token":"\([^"]*\)".*/\1/p' "$dir/clients.jsonl" >"$dir/tokens"
   sed -n 's/.*"session":"\([^"]*\)".*/\1/p' "$dir/clients.jsonl" >"$dir/sessions"
   # Events go to person 1, so they are posted with the tokens of person 1's workspace.
   sed -n 's/.*"workspace_id":1,.*"api_token":"\([^"]*\)".*/\1/p' "$dir/creds-$engine.jsonl" >"$dir/tokens-ws1"
-  roster_addr="127.0.0.1:$((20000 + RANDOM % 10000))"
   baseline_addr="127.0.0.1:$((30000 + RANDOM % 10000))"
   start=$(date +%s%N)
-  "$dir/roster" serve "${args[@]}" --addr "$roster_addr" --api-rate 1000000 --api-burst 1000000 --log-format json >"$dir/roster-$engine.log" 2>&1 &
-  roster_pid=$!; pids+=("$roster_pid")
-  wait_up "$roster_addr"
+  start_roster "$engine"
   ready_ms=$(( ($(date +%s%N) - start) / 1000000 ))
   idle_rss=$(rss_peak "$roster_pid")
   echo "$engine: ready in ${ready_ms} ms, idle RSS $((idle_rss / 1048576)) MB"
@@ -170,9 +179,12 @@ for engine in "${engines[@]}"; do
   load "$engine" sse-latency --duration "$LOAD_DURATION"
   load "$engine" events-max --duration "$LOAD_DURATION"
   load "$engine" broadcast --streams "$STREAMS"
+  # Idle streams on a fresh server: its RSS is then theirs, not what the
+  # scenarios before them left in the heap.
+  stop_roster
+  start_roster "$engine"
   load "$engine" idle-streams --streams "$STREAMS" --hold "$HOLD"
-  kill "$roster_pid" 2>/dev/null || true
-  wait "$roster_pid" 2>/dev/null || true
+  stop_roster
 done
 echo "]" >>"$json"
 

@@ -661,6 +661,7 @@ func broadcast(ctx context.Context, o options, scenario string, hold time.Durati
 	ready := make(chan error, n)
 	var opened, failed int
 	var errs errorLog
+	before := procStatus(o.pid, "VmRSS")
 	begin := time.Now()
 	// Open at most 200 at a time, each waiting for its hello.
 	pending := 0
@@ -694,7 +695,8 @@ func broadcast(ctx context.Context, o options, scenario string, hold time.Durati
 		time.Sleep(hold)
 		rss := procStatus(o.pid, "VmRSS")
 		rows = append(rows, row{Scenario: fmt.Sprintf("%d idle streams: server RSS", opened), Streams: opened, RSS: rss, Errors: failed,
-			Value: mb(rss), Better: "lower", Figure: fmt.Sprintf("%.0f MB with %d streams open (%d failed to open)", mb(rss), opened, failed),
+			Value: mb(rss), Better: "lower", Figure: fmt.Sprintf("%.0f MB with %d streams open, %.0f MB before them (%.0f kB a stream); %d failed to open",
+				mb(rss), opened, mb(before), float64(rss-before)/1024/float64(max(opened, 1)), failed),
 			Goal: "≤ 300 MB (at 10,000 streams)", Met: rss > 0 && rss <= 300<<20 && failed == 0})
 	}
 	c := client(1, 60*time.Second)
