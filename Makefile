@@ -36,13 +36,14 @@ lint:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || (gofmt -l $$(git ls-files '*.go'); exit 1)
 	$(GO) vet ./...
 
-# The load benchmarks against a bare baseline (bench/run.sh; needs wrk):
+# The load benchmarks against a bare baseline (bench/run.sh with wrk, then
+# bench/load; on PostgreSQL too when pg_isready -h 127.0.0.1 answers):
 # results in bench/results/.
 bench:
 	./bench/run.sh
 
 bench-quick:
-	WORKSPACES=2 USERS=1000 NOTIFICATIONS=20 DURATION=3s ROUNDS=1 ./bench/run.sh
+	WORKSPACES=2 USERS=1000 NOTIFICATIONS=20 DURATION=3s ROUNDS=1 LOAD_DURATION=2s LOGIN_DURATION=6s STREAMS=200 HOLD=2s ./bench/run.sh
 
 # The Go benchmarks of each package.
 bench-go:

@@ -4,14 +4,28 @@
 # with wrk over loopback against Roster and against the baseline, in turn
 # (Roster, baseline, Roster, baseline), and writes every figure and each
 # scenario's ratio to the baseline measured in the same run to
-# bench/results/<stamp>.json and .md.
+# bench/results/<stamp>.json and .md. After the wrk scenarios of each
+# engine, bench/load drives what wrk cannot: sign-in against argon2id's
+# hashes/s, post → SSE receipt latency, the most events/s, one event to all
+# of a workspace's streams, and idle streams.
 #
-#   make bench          # 100,000 people, 100 notifications each, 10 s rounds
-#   make bench-quick    # 2,000 people, 20 notifications each, 3 s rounds
-#   ROSTER_BENCH_POSTGRES_URL=postgres://... make bench   # also on PostgreSQL
+#   make bench          # 100,000 people, 100 notifications each, 10 s rounds, 10,000 streams
+#   make bench-quick    # 2,000 people, 20 notifications each, 3 s rounds, 200 streams
+#   ROSTER_BENCH_POSTGRES_URL=postgres://... make bench   # PostgreSQL at that URL
+#
+# PostgreSQL runs beside SQLite: at ROSTER_BENCH_POSTGRES_URL when it is
+# set, else, when `pg_isready -h 127.0.0.1` answers, in a database
+# roster_bench created for the run and dropped after it (PGUSER, default
+# postgres; BENCH_POSTGRES=0 skips it).
 #
 # Settings (environment): WORKSPACES, USERS, NOTIFICATIONS, DURATION,
-# CONNECTIONS, ROUNDS.
+# CONNECTIONS, ROUNDS; for bench/load: LOAD_DURATION, LOGIN_DURATION,
+# STREAMS, HOLD.
+#
+# Ten thousand streams need as many open files in the server and in the
+# load generator: the script raises its limit to 65,536 or the hard limit;
+# if it says the limit is too low, raise the hard one (ulimit -Hn, or
+# LimitNOFILE in a service) and run again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 WORKSPACES=${WORKSPACES:-10}
@@ -20,14 +34,37 @@ NOTIFICATIONS=${NOTIFICATIONS:-100}
 DURATION=${DURATION:-10s}
 CONNECTIONS=${CONNECTIONS:-64}
 ROUNDS=${ROUNDS:-2}
+LOAD_DURATION=${LOAD_DURATION:-10s}
+LOGIN_DURATION=${LOGIN_DURATION:-10s}
+STREAMS=${STREAMS:-10000}
+HOLD=${HOLD:-10s}
 command -v wrk >/dev/null || { echo "bench: wrk is needed (apt-get install wrk)"; exit 1; }
+
+# Streams are open files, in the server (started from here) and in bench/load.
+ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
+if [ "$(ulimit -n)" != unlimited ] && [ "$(ulimit -n)" -lt $((STREAMS + 1000)) ]; then
+  echo "bench: the open-files limit is $(ulimit -n), too low for $STREAMS streams: raise it (ulimit -n, as root or in limits.conf) or set STREAMS"
+fi
 
 dir=$(mktemp -d)
 pids=()
-cleanup() { for p in "${pids[@]:-}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$dir"; }
+made_db=
+cleanup() {
+  for p in "${pids[@]:-}"; do kill "$p" 2>/dev/null || true; done
+  for p in "${pids[@]:-}"; do wait "$p" 2>/dev/null || true; done
+  [ -n "$made_db" ] && PGOPTIONS='-c client_min_messages=warning' psql -h 127.0.0.1 -U "${PGUSER:-postgres}" -qc 'DROP DATABASE IF EXISTS roster_bench WITH (FORCE)' postgres >/dev/null 2>&1
+  rm -rf "$dir"
+}
 trap cleanup EXIT
+if [ -z "${ROSTER_BENCH_POSTGRES_URL:-}" ] && [ "${BENCH_POSTGRES:-1}" != 0 ] && command -v pg_isready >/dev/null &&
+  pg_isready -q -h 127.0.0.1; then
+  PGOPTIONS='-c client_min_messages=warning' psql -h 127.0.0.1 -U "${PGUSER:-postgres}" -qc 'DROP DATABASE IF EXISTS roster_bench WITH (FORCE)' -c 'CREATE DATABASE roster_bench' postgres
+  made_db=1
+  ROSTER_BENCH_POSTGRES_URL="postgres://${PGUSER:-postgres}@127.0.0.1:5432/roster_bench?sslmode=disable"
+fi
 go build -o "$dir/roster" ./cmd/roster
 go build -o "$dir/baseline" ./bench/baseline
+go build -o "$dir/load" ./bench/load
 stamp=$(date -u +%Y%m%dT%H%M%SZ)
 mkdir -p bench/results
 json="bench/results/$stamp.json"
@@ -75,6 +112,29 @@ run() {
   done
 }
 
+# start_roster ENGINE: Roster serving $data on a random port, rate limits
+# out of the way; sets roster_addr and roster_pid.
+start_roster() {
+  roster_addr="127.0.0.1:$((20000 + RANDOM % 10000))"
+  "$dir/roster" serve "${args[@]}" --addr "$roster_addr" --api-rate 1000000 --api-burst 1000000 --log-format json >>"$dir/roster-$1.log" 2>&1 &
+  roster_pid=$!; pids+=("$roster_pid")
+  wait_up "$roster_addr"
+}
+
+stop_roster() { kill "$roster_pid" 2>/dev/null || true; wait "$roster_pid" 2>/dev/null || true; }
+
+# load ENGINE SCENARIO [FLAGS]: one bench/load scenario against Roster; its
+# JSON lines join the file, its summary goes to the terminal.
+load() {
+  local engine=$1 scenario=$2; shift 2
+  "$dir/load" "$scenario" --engine "$engine" --url "http://$roster_addr" --creds "$dir/creds-$engine.jsonl" --pid "$roster_pid" "$@" >"$dir/load.out" ||
+    { echo "bench: load $scenario failed"; return 0; }
+  while read -r line; do
+    [ $first = 1 ] || echo "," >>"$json"; first=0
+    printf '  %s' "$line" >>"$json"
+  done <"$dir/load.out"
+}
+
 engines=(sqlite)
 [ -n "${ROSTER_BENCH_POSTGRES_URL:-}" ] && engines+=(postgres)
 for engine in "${engines[@]}"; do
@@ -88,17 +148,15 @@ for engine in "${engines[@]}"; do
   # random one of 100,000 per request would make every request its
   # token's first of the minute, which is written down).
   step=$(( WORKSPACES * USERS / CONNECTIONS )); [ "$step" -lt 1 ] && step=1
-  awk -v s="$step" 'NR % s == 1 || s == 1' "$dir/creds-$engine.jsonl" | head -n "$CONNECTIONS" >"$dir/clients.jsonl"
+  # (awk stops itself: head would end it with SIGPIPE, which pipefail makes fatal)
+  awk -v s="$step" -v n="$CONNECTIONS" '(NR % s == 1 || s == 1) && k++ < n' "$dir/creds-$engine.jsonl" >"$dir/clients.jsonl"
   sed -n 's/.*"api_token":"\([^"]*\)".*/\1/p' "$dir/clients.jsonl" >"$dir/tokens"
   sed -n 's/.*"session":"\([^"]*\)".*/\1/p' "$dir/clients.jsonl" >"$dir/sessions"
   # Events go to person 1, so they are posted with the tokens of person 1's workspace.
   sed -n 's/.*"workspace_id":1,.*"api_token":"\([^"]*\)".*/\1/p' "$dir/creds-$engine.jsonl" >"$dir/tokens-ws1"
-  roster_addr="127.0.0.1:$((20000 + RANDOM % 10000))"
   baseline_addr="127.0.0.1:$((30000 + RANDOM % 10000))"
   start=$(date +%s%N)
-  "$dir/roster" serve "${args[@]}" --addr "$roster_addr" --api-rate 1000000 --api-burst 1000000 --log-format json >"$dir/roster-$engine.log" 2>&1 &
-  roster_pid=$!; pids+=("$roster_pid")
-  wait_up "$roster_addr"
+  start_roster "$engine"
   ready_ms=$(( ($(date +%s%N) - start) / 1000000 ))
   idle_rss=$(rss_peak "$roster_pid")
   echo "$engine: ready in ${ready_ms} ms, idle RSS $((idle_rss / 1048576)) MB"
@@ -114,8 +172,19 @@ for engine in "${engines[@]}"; do
   run "$engine" "GET /settings/profile" GET /settings/profile cookie ""
   run "$engine" "PATCH /api/v1/me" PATCH /api/v1/me bearer '{"name":"Bench Name"}'
   run "$engine" "POST /api/v1/events" POST /api/v1/events bearer '{"type":"task.assigned","recipients":[1],"data":{"title":"Call Bea","from":"Ada"}}' "$dir/tokens-ws1"
-  kill "$roster_pid" "$baseline_pid" 2>/dev/null || true
-  wait "$roster_pid" "$baseline_pid" 2>/dev/null || true
+  kill "$baseline_pid" 2>/dev/null || true
+  wait "$baseline_pid" 2>/dev/null || true
+
+  load "$engine" login --duration "$LOGIN_DURATION"
+  load "$engine" sse-latency --duration "$LOAD_DURATION"
+  load "$engine" events-max --duration "$LOAD_DURATION"
+  load "$engine" broadcast --streams "$STREAMS"
+  # Idle streams on a fresh server: its RSS is then theirs, not what the
+  # scenarios before them left in the heap.
+  stop_roster
+  start_roster "$engine"
+  load "$engine" idle-streams --streams "$STREAMS" --hold "$HOLD"
+  stop_roster
 done
 echo "]" >>"$json"
 

@@ -1,6 +1,8 @@
-// Command report turns a bench/run.sh JSON file into a Markdown table:
-// per engine and scenario, the median over the rounds of Roster's and the
-// baseline's throughput and latencies, and their ratio.
+// Command report turns a bench/run.sh JSON file into Markdown tables: per
+// engine and scenario, the median over the rounds of Roster's and the
+// baseline's throughput and latencies, and their ratio; the bench/load
+// scenarios' figures against their targets; and, when both engines ran,
+// how much slower PostgreSQL is than SQLite in each scenario.
 package main
 
 import (
@@ -25,6 +27,14 @@ type row struct {
 	PeakRSS      int64   `json:"peak_rss_bytes"`
 	ReadyMS      int64   `json:"ready_ms"`
 	IdleRSSBytes int64   `json:"idle_rss_bytes"`
+
+	// The bench/load rows: a figure against a goal, and the number compared
+	// across engines, better when higher or lower.
+	Figure string  `json:"figure"`
+	Goal   string  `json:"goal"`
+	Met    bool    `json:"met"`
+	Value  float64 `json:"value"`
+	Better string  `json:"better"`
 }
 
 func median(xs []float64) float64 {
@@ -70,10 +80,29 @@ func main() {
 	var order []key
 	fmt.Println("| engine | scenario | Roster req/s | p50 ms | p99 ms | baseline req/s | baseline p99 ms | ratio | errors | Roster peak RSS MB |")
 	fmt.Println("|---|---|---|---|---|---|---|---|---|---|")
-	var starts []row
+	var starts, targets []row
+	// cmp holds each scenario's figure per engine, as a throughput (higher
+	// is better) or a time (lower is better).
+	type figure struct {
+		v      float64
+		higher bool
+	}
+	cmp := map[string]map[string]figure{}
+	var cmpOrder []string
+	note := func(engine, scenario string, f figure) {
+		if cmp[scenario] == nil {
+			cmp[scenario] = map[string]figure{}
+			cmpOrder = append(cmpOrder, scenario)
+		}
+		cmp[scenario][engine] = f
+	}
 	for _, r := range rows {
 		if r.Scenario == "start" {
 			starts = append(starts, r)
+			continue
+		}
+		if r.Goal != "" {
+			targets = append(targets, r)
 			continue
 		}
 		k := key{r.Engine, r.Scenario, r.Target}
@@ -94,9 +123,58 @@ func main() {
 		}
 		fmt.Printf("| %s | `%s` | %.0f | %.1f | %.1f | %.0f | %.1f | %.2f | %d | %d |\n", k.engine, k.scenario, median(rps[k]), median(p50[k]),
 			median(p99[k]), median(rps[base]), median(p99[base]), ratio, errs[k], rss[k]>>20)
+		note(k.engine, "`"+k.scenario+"` (req/s)", figure{median(rps[k]), true})
 	}
 	fmt.Println()
 	for _, s := range starts {
 		fmt.Printf("- %s: ready in %d ms, idle RSS %d MB\n", s.Engine, s.ReadyMS, s.IdleRSSBytes>>20)
+	}
+	if len(targets) > 0 {
+		fmt.Println()
+		fmt.Println("| engine | scenario (bench/load) | figure | target | |")
+		fmt.Println("|---|---|---|---|---|")
+		for _, r := range targets {
+			verdict := "met"
+			if !r.Met {
+				verdict = "**missed**"
+			}
+			fmt.Printf("| %s | %s | %s | %s | %s |\n", r.Engine, r.Scenario, r.Figure, r.Goal, verdict)
+			note(r.Engine, r.Scenario, figure{r.Value, r.Better != "lower"})
+		}
+	}
+	printEngines(cmpOrder, func(scenario string) (sqlite, postgres float64, higher, ok bool) {
+		s, okS := cmp[scenario]["sqlite"]
+		p, okP := cmp[scenario]["postgres"]
+		return s.v, p.v, s.higher, okS && okP
+	})
+}
+
+// printEngines prints how many times slower PostgreSQL is than SQLite in
+// each scenario both ran (issue 11: none more than 3× without a written
+// reason).
+func printEngines(scenarios []string, of func(string) (sqlite, postgres float64, higher, ok bool)) {
+	header := false
+	for _, sc := range scenarios {
+		s, p, higher, ok := of(sc)
+		if !ok {
+			continue
+		}
+		if !header {
+			fmt.Println()
+			fmt.Println("| scenario | SQLite | PostgreSQL | PostgreSQL slower by | |")
+			fmt.Println("|---|---|---|---|---|")
+			header = true
+		}
+		slower := p / s // a time: PostgreSQL's over SQLite's
+		if higher {
+			slower = s / p
+		}
+		flag := ""
+		if s <= 0 || p <= 0 {
+			slower, flag = 0, "no figure"
+		} else if slower > 3 {
+			flag = "**> 3×: needs a written reason**"
+		}
+		fmt.Printf("| %s | %.4g | %.4g | %.2f× | %s |\n", sc, s, p, slower, flag)
 	}
 }
