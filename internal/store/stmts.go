@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"strings"
 	"sync"
 )
 
@@ -72,10 +73,28 @@ func (c *stmtCache) close() {
 }
 
 // stmt is query prepared for q: on q's pool, or bound to q's transaction.
+// A transaction's query not prepared yet is noted, and prepared on the
+// pool once the transaction has ended and freed the connection: a
+// statement run only inside transactions (the intake of events) would
+// otherwise be parsed every time.
 func (q *Q) stmt(ctx context.Context, query string) *sql.Stmt {
 	st := q.stmts.get(ctx, query, q.Tx == nil)
-	if st == nil || q.Tx == nil {
+	if q.Tx == nil {
 		return st
 	}
+	if st == nil {
+		if q.stmts != nil && !strings.HasPrefix(query, "SAVEPOINT") && !strings.HasPrefix(query, "RELEASE") && !strings.HasPrefix(query, "ROLLBACK") {
+			q.unprepared = append(q.unprepared, query)
+		}
+		return nil
+	}
 	return q.Tx.StmtContext(ctx, st)
+}
+
+// prepareAll prepares queries on the pool (the texts a transaction ran
+// unprepared), as far as the cache has room.
+func (c *stmtCache) prepareAll(ctx context.Context, queries []string) {
+	for _, query := range queries {
+		c.get(ctx, query, true)
+	}
 }

@@ -28,12 +28,34 @@ func TestStatementCache(t *testing.T) {
 	if got := size(db.rStmts); got != 1 {
 		t.Fatalf("%d statements kept after one query run three times", got)
 	}
-	err = db.InTx(ctx, func(q *Q) error {
-		var n int
-		return q.row(ctx, "SELECT 2 + ?", 1).Scan(&n)
-	})
-	if err != nil || size(db.wStmts) != 0 {
-		t.Fatalf("in a transaction: %v, %d statements prepared on the writer", err, size(db.wStmts))
+	// In a transaction nothing is prepared (the writer's one connection
+	// is the transaction's); what it ran unprepared is prepared once it
+	// has committed, and the next transaction uses it. Savepoints are not
+	// kept.
+	inTx := func() {
+		t.Helper()
+		err := db.InTx(ctx, func(q *Q) error {
+			return q.Savepoint(ctx, "sp", func() error {
+				var n int
+				if size(db.wStmts) != 0 {
+					t.Fatal("a statement was prepared inside the transaction")
+				}
+				return q.row(ctx, "SELECT 2 + ?", 1).Scan(&n)
+			})
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	inTx()
+	if got := size(db.wStmts); got != 1 {
+		t.Fatalf("after the transaction: %d statements prepared on the writer, want 1", got)
+	}
+	db.wStmts.close()
+	db.wStmts = newStmtCache(db.W)
+	inTx()
+	if got := size(db.wStmts); got != 1 {
+		t.Fatalf("%d statements kept, want 1", got)
 	}
 	for i := range maxStmts + 10 {
 		var n int

@@ -209,6 +209,9 @@ func (db *DB) InTx(ctx context.Context, fn func(q *Q) error) error {
 	if len(q.changes) > 0 {
 		db.bus.drop(q.changes)
 	}
+	if len(q.unprepared) > 0 {
+		db.wStmts.prepareAll(context.WithoutCancel(ctx), q.unprepared)
+	}
 	return nil
 }
 
@@ -228,6 +231,9 @@ type Q struct {
 	// changes are the cache tags this transaction's writes sent, for
 	// the instance's caches once it commits.
 	changes []string
+	// unprepared are the texts this transaction ran unprepared, to
+	// prepare once it has ended (SQLite; see stmts.go).
+	unprepared []string
 }
 
 func (q *Q) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
