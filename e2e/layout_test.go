@@ -2,6 +2,9 @@ package e2e
 
 import (
 	"context"
+	"crypto/ecdh"
+	"crypto/rand"
+	"encoding/base64"
 	"fmt"
 	"os"
 	"regexp"
@@ -21,6 +24,7 @@ import (
 	"roster/internal/auth"
 	"roster/internal/core"
 	"roster/internal/notify"
+	"roster/internal/notify/webpush"
 	"roster/internal/security"
 )
 
@@ -386,6 +390,21 @@ func TestLayoutAndAccessibility(t *testing.T) {
 	if err := a.DB.Writer().LinkTelegram(bg, core.TelegramLink{UserID: admin.ID, WorkspaceID: admin.WorkspaceID, ChatID: 1,
 		Username: "maximiliano_fernandez_castellan", LinkedAt: time.Now()}); err != nil {
 		t.Fatal(err)
+	}
+	// Two browsers subscribed to push, so the notifications page draws
+	// their list with its Remove buttons.
+	for i, ua := range []string{
+		"Mozilla/5.0 (Linux; Android 14; SM-S918B) AppleWebKit/537.36 (KHTML, like Gecko) SamsungBrowser/25.0 Chrome/121.0.0.0 Mobile Safari/537.36",
+		"Mozilla/5.0 (Macintosh; Intel Mac OS X 14_5) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Safari/605.1.15",
+	} {
+		key, err := ecdh.P256().GenerateKey(rand.Reader)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := a.Push.Subscribe(bg, admin, webpush.SubscribeInput{Endpoint: fmt.Sprintf("https://push.example.net/wpush/layout-%d", i),
+			P256dh: base64.RawURLEncoding.EncodeToString(key.PublicKey().Bytes()), Auth: "AAAAAAAAAAAAAAAAAAAAAA", UserAgent: ua}); err != nil {
+			t.Fatal(err)
+		}
 	}
 	// What app.js opens on the centre: the bell's panel and a pop-up.
 	const panelJS = `(() => {

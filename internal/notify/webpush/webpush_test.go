@@ -821,3 +821,31 @@ func TestStaleCallNotPushed(t *testing.T) {
 		t.Fatalf("accepted %d, TTL %v", len(got), got)
 	}
 }
+
+// TestCapUnderConcurrentSubscribes: 64 browsers subscribing at once for a
+// person who already has the most allowed leave exactly MaxPerPerson, on
+// both engines (the person's row is locked while subscribing).
+func TestCapUnderConcurrentSubscribes(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		e := newEnv(t, db)
+		for range webpush.MaxPerPerson {
+			e.subscribe(t, e.ana)
+		}
+		subs := make([]webpushtest.Sub, 64)
+		for i := range subs {
+			subs[i] = e.svc.NewSubscription()
+		}
+		var wg sync.WaitGroup
+		for _, s := range subs {
+			wg.Go(func() {
+				if _, err := e.ch.Subscriptions().Subscribe(context.Background(), e.ana, webpush.SubscribeInput{Endpoint: s.Endpoint, P256dh: s.P256dh, Auth: s.Auth}); err != nil {
+					t.Error(err)
+				}
+			})
+		}
+		wg.Wait()
+		if n := e.count(t, e.ana); n != webpush.MaxPerPerson {
+			t.Fatalf("%d subscriptions after 64 at once, want %d", n, webpush.MaxPerPerson)
+		}
+	})
+}
