@@ -149,8 +149,7 @@ func (ch *Channel) Send(ctx context.Context, m *notify.Message) error {
 // settle records what the sends did and gives the delivery's result.
 func (ch *Channel) settle(ctx context.Context, outcomes []outcome) error {
 	var sent []int64
-	var temporary, permanent, dead []string
-	var retryAfter time.Duration
+	var res notify.Outcomes
 	q := ch.c.DB.Writer()
 	for _, o := range outcomes {
 		if o.err == nil {
@@ -160,10 +159,10 @@ func (ch *Channel) settle(ctx context.Context, outcomes []outcome) error {
 		what := fmt.Sprintf("%s device %d: %s", o.dev.Platform, o.dev.ID, o.err.Error())
 		switch o.err.Kind {
 		case push.Temporary:
-			temporary = append(temporary, what)
-			retryAfter = max(retryAfter, o.err.RetryAfter)
+			res.Temporary = append(res.Temporary, what)
+			res.RetryAfter = max(res.RetryAfter, o.err.RetryAfter)
 		case push.Permanent:
-			permanent = append(permanent, what)
+			res.Permanent = append(res.Permanent, what)
 		case push.Dead:
 			// A token gone since a time is alive again when registered
 			// after it; without a time, only a registration after the one
@@ -177,32 +176,19 @@ func (ch *Channel) settle(ctx context.Context, outcomes []outcome) error {
 				return err
 			}
 			if removed {
-				dead = append(dead, what)
+				res.Dead = append(res.Dead, what)
 				ch.c.Logger.InfoContext(ctx, "mobile device removed", "device", o.dev.ID, "user", o.dev.UserID, "reason", o.err.Reason)
 			} else {
-				permanent = append(permanent, what+" (registered again since; kept)")
+				res.Permanent = append(res.Permanent, what+" (registered again since; kept)")
 			}
 		}
 	}
-	if len(sent) > 0 {
+	if res.Sent = len(sent); res.Sent > 0 {
 		if err := q.TouchMobileDevices(ctx, sent); err != nil {
 			ch.c.Logger.WarnContext(ctx, "record mobile device use", "err", err)
 		}
-		if len(temporary) == 0 {
-			return nil
-		}
 	}
-	switch {
-	case len(temporary) > 0:
-		// Tried again on every device: those that took it already get the
-		// same collapse id (APNs) or tag (FCM), which replace the shown
-		// notification.
-		return &notify.SendError{Err: errors.New("mobile: " + strings.Join(append(temporary, append(permanent, dead...)...), "; ")),
-			RetryAfter: retryAfter}
-	case len(permanent) > 0:
-		return &notify.SendError{Err: errors.New("mobile: " + strings.Join(append(permanent, dead...), "; ")), Permanent: true}
-	}
-	return &notify.SendError{Err: errors.New("mobile: " + strings.Join(dead, "; ")), Dead: true}
+	return res.Err("mobile")
 }
 
 // message is what every device of the person is sent.

@@ -307,8 +307,7 @@ func (d doer) Do(r *http.Request) (*http.Response, error) {
 // settle records what the sends did and gives the delivery's result.
 func (ch *Channel) settle(ctx context.Context, outcomes []outcome) error {
 	var sent []int64
-	var temp, perm, gone []string
-	var retryAfter time.Duration
+	var res notify.Outcomes
 	q := ch.c.DB.Writer()
 	for _, o := range outcomes {
 		if o.ok {
@@ -318,10 +317,10 @@ func (ch *Channel) settle(ctx context.Context, outcomes []outcome) error {
 		what := fmt.Sprintf("browser subscription %d: %s", o.sub.ID, o.err)
 		switch o.kind {
 		case temporary:
-			temp = append(temp, what)
-			retryAfter = max(retryAfter, o.retryAfter)
+			res.Temporary = append(res.Temporary, what)
+			res.RetryAfter = max(res.RetryAfter, o.retryAfter)
 		case permanent:
-			perm = append(perm, what)
+			res.Permanent = append(res.Permanent, what)
 		case dead:
 			// Only if the browser did not subscribe again since this send
 			// read the row.
@@ -330,31 +329,19 @@ func (ch *Channel) settle(ctx context.Context, outcomes []outcome) error {
 				return err
 			}
 			if removed {
-				gone = append(gone, what)
+				res.Dead = append(res.Dead, what)
 				ch.c.Logger.InfoContext(ctx, "push subscription removed", "subscription", o.sub.ID, "user", o.sub.UserID, "err", o.err)
 			} else {
-				perm = append(perm, what+" (subscribed again since; kept)")
+				res.Permanent = append(res.Permanent, what+" (subscribed again since; kept)")
 			}
 		}
 	}
-	if len(sent) > 0 {
+	if res.Sent = len(sent); res.Sent > 0 {
 		if err := q.TouchPushSubscriptions(ctx, sent); err != nil {
 			ch.c.Logger.WarnContext(ctx, "record push subscription use", "err", err)
 		}
-		if len(temp) == 0 {
-			return nil
-		}
 	}
-	switch {
-	case len(temp) > 0:
-		// Tried again on every browser: those that took it already get
-		// the same topic and tag, which replace the shown notification
-		// without a second alert.
-		return &notify.SendError{Err: errors.New("webpush: " + strings.Join(append(temp, append(perm, gone...)...), "; ")), RetryAfter: retryAfter}
-	case len(perm) > 0:
-		return &notify.SendError{Err: errors.New("webpush: " + strings.Join(append(perm, gone...), "; ")), Permanent: true}
-	}
-	return &notify.SendError{Err: errors.New("webpush: " + strings.Join(gone, "; ")), Dead: true}
+	return res.Err("webpush")
 }
 
 // message builds what every browser of the person is sent.
