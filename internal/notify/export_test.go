@@ -20,3 +20,6 @@ func SendDigestForTest(ctx context.Context, s *Service, userID int64, date strin
 func SendDigestBatchForTest(ctx context.Context, s *Service, refs []DigestRef) error {
 	return s.sendDigests(ctx, refs)
 }
+
+// InlineFanout is how many recipients intake fans out itself.
+const InlineFanout = inlineFanout

@@ -161,100 +161,108 @@ func (s *Service) load(ctx context.Context, q *store.Q, workspaceID int64, ids [
 // fanoutTargets fans the targets out in one transaction.
 func (s *Service) fanoutTargets(ctx context.Context, targets []target) error {
 	var feed []core.FeedEntry
-	err := s.db.InTx(ctx, func(q *store.Q) error {
-		byWorkspace := map[int64]*people{}
-		ids := map[int64][]int64{}
-		for _, tg := range targets {
-			ids[tg.e.WorkspaceID] = append(ids[tg.e.WorkspaceID], tg.ids...)
-		}
-		for ws, list := range ids {
-			p, err := s.load(ctx, q, ws, unique(list))
-			if err != nil {
-				return err
-			}
-			byWorkspace[ws] = p
-		}
-		texts := map[string]Translator{}
-		typeOfEvent := map[int64]string{}
-		var ns []*core.Notification
-		var ds []*core.Delivery
-		for _, tg := range targets {
-			p := byWorkspace[tg.e.WorkspaceID]
-			e, t := tg.e, tg.t
-			typeOfEvent[e.ID] = t.Key
-			for _, id := range tg.ids {
-				u := p.users[id]
-				if u == nil {
-					continue // not active (or gone)
-				}
-				sw, ok := p.switches[u.ID]
-				if !ok {
-					sw = defaultSwitches()
-				}
-				tr := texts[u.Language]
-				if tr == nil {
-					tr = s.texts(u.Language)
-					texts[u.Language] = tr
-				}
-				text := Render(t, e.Data, tr)
-				ns = append(ns, &core.Notification{WorkspaceID: e.WorkspaceID, UserID: u.ID, EventID: e.ID, Type: t.Key,
-					Category: string(t.Category), Title: text.Title, Body: text.Body, URL: text.URL,
-					Popup: Popup(t, sw.Receive, p.r.on(t, Browser, p.chosen[u.ID]))})
-				for _, ch := range Channels {
-					if ch == InApp {
-						continue
-					}
-					// A person on the daily digest can be reached by email,
-					// once a day: the rule decides as for anyone, and what
-					// would go now is held for the digest.
-					reach := p.reach[ch][u.ID]
-					dec := Decide(Choice{Type: t, Channel: ch, Receive: sw.Receive, Usable: reach == "" || reach == UnusableDigest,
-						CellOn: p.r.on(t, ch, p.chosen[u.ID])})
-					d := &core.Delivery{WorkspaceID: e.WorkspaceID, EventID: e.ID, UserID: u.ID, Channel: string(ch), Status: core.DeliveryQueued}
-					switch {
-					case dec.Deliver && ch == Email && t.Internal():
-						d.Status, d.Reason = core.DeliverySkipped, ReasonNotice
-					case dec.Deliver && reach == UnusableDigest:
-						d.Status, d.Reason = core.DeliverySkipped, ReasonDigest
-					case !dec.Deliver:
-						d.Status, d.Reason = core.DeliverySkipped, dec.Reason
-					}
-					ds = append(ds, d)
-				}
-			}
-		}
-		if len(ns) == 0 {
-			return nil
-		}
-		stored, err := q.InsertNotifications(ctx, ns)
-		if err != nil {
-			return err
-		}
-		if feed, err = q.AddToInboxes(ctx, stored); err != nil {
-			return err
-		}
-		made, err := q.InsertDeliveries(ctx, ds)
-		if err != nil {
-			return err
-		}
-		var jobs []river.InsertManyParams
-		for _, d := range made {
-			if d.Status != core.DeliveryQueued {
-				continue
-			}
-			job := river.InsertManyParams{Args: DeliverArgs{DeliveryID: d.ID}}
-			if t, ok := TypeOf(typeOfEvent[d.EventID]); ok && t.Delay > 0 {
-				job.InsertOpts = &river.InsertOpts{ScheduledAt: d.CreatedAt.Add(t.Delay)}
-			}
-			jobs = append(jobs, job)
-		}
-		return s.jobs.InsertManyTx(ctx, q.Tx, jobs)
+	err := s.db.InTx(ctx, func(q *store.Q) (err error) {
+		feed, err = s.fanoutTx(ctx, q, targets)
+		return err
 	})
 	if err != nil {
 		return fmt.Errorf("fan out: %w", err)
 	}
 	s.publish(ctx, feed)
 	return nil
+}
+
+// fanoutTx makes the targets' notifications, inbox entries, deliveries and
+// delivery jobs in q's transaction, and returns the entries to publish
+// once it commits.
+func (s *Service) fanoutTx(ctx context.Context, q *store.Q, targets []target) (feed []core.FeedEntry, err error) {
+	byWorkspace := map[int64]*people{}
+	ids := map[int64][]int64{}
+	for _, tg := range targets {
+		ids[tg.e.WorkspaceID] = append(ids[tg.e.WorkspaceID], tg.ids...)
+	}
+	for ws, list := range ids {
+		p, err := s.load(ctx, q, ws, unique(list))
+		if err != nil {
+			return nil, err
+		}
+		byWorkspace[ws] = p
+	}
+	texts := map[string]Translator{}
+	typeOfEvent := map[int64]string{}
+	var ns []*core.Notification
+	var ds []*core.Delivery
+	for _, tg := range targets {
+		p := byWorkspace[tg.e.WorkspaceID]
+		e, t := tg.e, tg.t
+		typeOfEvent[e.ID] = t.Key
+		for _, id := range tg.ids {
+			u := p.users[id]
+			if u == nil {
+				continue // not active (or gone)
+			}
+			sw, ok := p.switches[u.ID]
+			if !ok {
+				sw = defaultSwitches()
+			}
+			tr := texts[u.Language]
+			if tr == nil {
+				tr = s.texts(u.Language)
+				texts[u.Language] = tr
+			}
+			text := Render(t, e.Data, tr)
+			ns = append(ns, &core.Notification{WorkspaceID: e.WorkspaceID, UserID: u.ID, EventID: e.ID, Type: t.Key,
+				Category: string(t.Category), Title: text.Title, Body: text.Body, URL: text.URL,
+				Popup: Popup(t, sw.Receive, p.r.on(t, Browser, p.chosen[u.ID]))})
+			for _, ch := range Channels {
+				if ch == InApp {
+					continue
+				}
+				// A person on the daily digest can be reached by email,
+				// once a day: the rule decides as for anyone, and what
+				// would go now is held for the digest.
+				reach := p.reach[ch][u.ID]
+				dec := Decide(Choice{Type: t, Channel: ch, Receive: sw.Receive, Usable: reach == "" || reach == UnusableDigest,
+					CellOn: p.r.on(t, ch, p.chosen[u.ID])})
+				d := &core.Delivery{WorkspaceID: e.WorkspaceID, EventID: e.ID, UserID: u.ID, Channel: string(ch), Status: core.DeliveryQueued}
+				switch {
+				case dec.Deliver && ch == Email && t.Internal():
+					d.Status, d.Reason = core.DeliverySkipped, ReasonNotice
+				case dec.Deliver && reach == UnusableDigest:
+					d.Status, d.Reason = core.DeliverySkipped, ReasonDigest
+				case !dec.Deliver:
+					d.Status, d.Reason = core.DeliverySkipped, dec.Reason
+				}
+				ds = append(ds, d)
+			}
+		}
+	}
+	if len(ns) == 0 {
+		return nil, nil
+	}
+	stored, err := q.InsertNotifications(ctx, ns)
+	if err != nil {
+		return nil, err
+	}
+	if feed, err = q.AddToInboxes(ctx, stored); err != nil {
+		return nil, err
+	}
+	made, err := q.InsertDeliveries(ctx, ds)
+	if err != nil {
+		return nil, err
+	}
+	var jobs []river.InsertManyParams
+	for _, d := range made {
+		if d.Status != core.DeliveryQueued {
+			continue
+		}
+		job := river.InsertManyParams{Args: DeliverArgs{DeliveryID: d.ID}}
+		if t, ok := TypeOf(typeOfEvent[d.EventID]); ok && t.Delay > 0 {
+			job.InsertOpts = &river.InsertOpts{ScheduledAt: d.CreatedAt.Add(t.Delay)}
+		}
+		jobs = append(jobs, job)
+	}
+	return feed, s.jobs.InsertManyTx(ctx, q.Tx, jobs)
 }
 
 // NextRetry retries soon, with jitter: every attempt keeps what its

@@ -180,7 +180,9 @@ func (s *Service) commitGroupSafely(ctx context.Context, batch []*intakeReq) {
 // errors, one whose statements fail gets that error, and in both cases it
 // stores nothing while the others go on.
 func (s *Service) commitGroup(ctx context.Context, batch []*intakeReq) {
+	var feed []core.FeedEntry
 	err := s.db.InTx(ctx, func(q *store.Q) error {
+		feed = nil
 		named := map[int64][]int64{} // workspace → ids
 		for _, r := range batch {
 			r.err = nil
@@ -199,7 +201,7 @@ func (s *Service) commitGroup(ctx context.Context, batch []*intakeReq) {
 				known[ws][u.ID] = true
 			}
 		}
-		var events []int64
+		var events []*core.NotifyEvent
 		for _, r := range batch {
 			var v core.Invalid
 			for i, e := range r.in {
@@ -212,7 +214,7 @@ func (s *Service) commitGroup(ctx context.Context, batch []*intakeReq) {
 			if r.err = v.Err(); r.err != nil {
 				continue
 			}
-			var mine []int64
+			var mine []*core.NotifyEvent
 			r.err = q.Savepoint(ctx, "intake", func() error {
 				r.out = make([]Accepted, len(r.in))
 				for i, e := range r.in {
@@ -227,7 +229,7 @@ func (s *Service) commitGroup(ctx context.Context, batch []*intakeReq) {
 					}
 					r.out[i] = Accepted{ID: ev.ID, Duplicate: dup}
 					if !dup {
-						mine = append(mine, ev.ID)
+						mine = append(mine, ev)
 					}
 				}
 				if r.idem != nil {
@@ -241,10 +243,32 @@ func (s *Service) commitGroup(ctx context.Context, batch []*intakeReq) {
 			}
 			events = append(events, mine...)
 		}
-		// One fan-out job per slice of the group's events: a burst of
-		// single events is fanned out together.
+		// Events to a few named people are fanned out here, in the
+		// transaction that stores them: their notifications reach the
+		// centre and the stream when the post is answered, without a job's
+		// round trip. The rest (everyone, or more people than one fan-out
+		// transaction takes) get one fan-out job per slice of the group: a
+		// burst of such events is fanned out together.
+		var now []target
+		var later []int64
+		people := 0
+		for _, ev := range events {
+			t, ok := TypeOf(ev.Type)
+			if ok && !ev.AllUsers && people+len(ev.Recipients) <= inlineFanout {
+				now = append(now, target{e: ev, t: t, ids: ev.Recipients})
+				people += len(ev.Recipients)
+				continue
+			}
+			later = append(later, ev.ID)
+		}
+		if len(now) > 0 {
+			var err error
+			if feed, err = s.fanoutTx(ctx, q, now); err != nil {
+				return fmt.Errorf("fan out: %w", err)
+			}
+		}
 		var jobs []river.InsertManyParams
-		for ids := range chunkIDs(events, MaxBatch) {
+		for ids := range chunkIDs(later, MaxBatch) {
 			jobs = append(jobs, river.InsertManyParams{Args: FanoutArgs{EventIDs: slices.Clone(ids)}})
 		}
 		return s.jobs.InsertManyTx(ctx, q.Tx, jobs)
@@ -253,8 +277,14 @@ func (s *Service) commitGroup(ctx context.Context, batch []*intakeReq) {
 		for _, r := range batch {
 			r.out, r.err = nil, err
 		}
+		return
 	}
+	s.publish(ctx, feed)
 }
+
+// inlineFanout is how many recipients a group's intake transaction fans
+// out itself, at most: one fan-out transaction's worth.
+const inlineFanout = fanoutBatch
 
 // eventPrefix names event i of n in field errors ("" for a single event).
 func eventPrefix(n, i int) string {

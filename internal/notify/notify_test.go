@@ -13,6 +13,7 @@ import (
 	"roster/internal/core"
 	"roster/internal/i18n"
 	"roster/internal/notify"
+	"roster/internal/services"
 	"roster/internal/store"
 	"roster/internal/store/storetest"
 )
@@ -691,6 +692,89 @@ func TestFanoutOfManyEventsAtOnce(t *testing.T) {
 			if n, _ := f.n.UnreadCount(ctx, u); n != 3 {
 				t.Fatalf("unread of %d: %d", u.ID, n)
 			}
+		}
+	})
+}
+
+// recordingPublisher keeps what the service publishes to open streams.
+type recordingPublisher struct {
+	mu      sync.Mutex
+	entries []core.FeedEntry
+}
+
+func (p *recordingPublisher) Publish(_ context.Context, entries []core.FeedEntry) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.entries = append(p.entries, entries...)
+}
+
+// TestSmallEventsFanOutAtIntake: an event to a few named people is in
+// their centres and published to their streams when Intake returns, with
+// its deliveries queued and no fan-out job; an event to everyone, or a
+// group naming more people than one fan-out transaction takes, leaves its
+// fan-out to a job. Either way a later fan-out adds nothing.
+func TestSmallEventsFanOutAtIntake(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		live := &recordingPublisher{}
+		email := &fakeChannel{ch: notify.Email}
+		f := newFixtureWith(t, db, notify.InlineFanout+1, services.Config{Channels: []notify.Adapter{email}, Live: live})
+		jobsOf := func(kind string) int {
+			t.Helper()
+			var n int
+			if err := db.R.QueryRow(db.Rebind("SELECT COUNT(*) FROM river_job WHERE kind = ?"), kind).Scan(&n); err != nil {
+				t.Fatal(err)
+			}
+			return n
+		}
+		two := []int64{f.users[0].ID, f.users[1].ID}
+		acc, err := f.n.Intake(ctx, f.admin, []notify.EventInput{{Type: "task.assigned", Recipients: two,
+			Data: map[string]any{"title": "Call Bea", "from": "Ada", "url": "https://crm.example/tasks/1"}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n := f.count(t, "notifications"); n != 2 {
+			t.Fatalf("%d notifications when intake returned, want 2", n)
+		}
+		if n := jobsOf("notify.fanout"); n != 0 {
+			t.Fatalf("%d fan-out jobs for an event to two people, want 0", n)
+		}
+		if n := jobsOf("notify.deliver"); n != 2 {
+			t.Fatalf("%d delivery jobs, want 2 (email to each)", n)
+		}
+		live.mu.Lock()
+		published := len(live.entries)
+		live.mu.Unlock()
+		if published != 2 {
+			t.Fatalf("%d feed entries published, want 2", published)
+		}
+		entries, _, err := f.n.Feed(ctx, f.users[1], 0, 10)
+		if err != nil || len(entries) != 1 {
+			t.Fatalf("feed: %+v %v", entries, err)
+		}
+		if err := f.n.Fanout(ctx, acc[0].ID); err != nil {
+			t.Fatal(err)
+		}
+		if n := f.count(t, "notifications"); n != 2 {
+			t.Fatalf("%d notifications after a fan-out rerun, want 2", n)
+		}
+
+		// Everyone, and one person past the limit: jobs, nothing yet.
+		if _, err := f.n.Intake(ctx, f.admin, []notify.EventInput{{Type: "system.report", AllUsers: true, Data: map[string]any{"title": "All"}}}); err != nil {
+			t.Fatal(err)
+		}
+		many := make([]int64, 0, notify.InlineFanout+1)
+		for _, u := range f.users[:notify.InlineFanout+1] {
+			many = append(many, u.ID)
+		}
+		if _, err := f.n.Intake(ctx, f.admin, []notify.EventInput{{Type: "system.report", Recipients: many, Data: map[string]any{"title": "Many"}}}); err != nil {
+			t.Fatal(err)
+		}
+		if n := jobsOf("notify.fanout"); n != 2 {
+			t.Fatalf("%d fan-out jobs, want 2 (everyone; more than %d people)", n, notify.InlineFanout)
+		}
+		if n := f.count(t, "notifications"); n != 2 {
+			t.Fatalf("%d notifications before the fan-out jobs ran, want 2", n)
 		}
 	})
 }
