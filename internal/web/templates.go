@@ -9,6 +9,7 @@ import (
 	"path"
 	"regexp"
 	"strings"
+	"sync"
 	"text/template/parse"
 	"time"
 	"unicode"
@@ -36,7 +37,8 @@ func (h *Handler) parseTemplates() (map[string]map[string]pageTemplate, error) {
 	}
 	out := make(map[string]map[string]pageTemplate, len(i18n.Supported))
 	for _, lang := range i18n.Supported {
-		base, err := template.New("").Funcs(h.funcs(lang)).ParseFS(templateFS, layoutFile)
+		funcs := h.funcs(lang)
+		base, err := template.New("").Funcs(funcs).ParseFS(templateFS, layoutFile)
 		if err != nil {
 			return nil, fmt.Errorf("parse layout: %w", err)
 		}
@@ -60,6 +62,11 @@ func (h *Handler) parseTemplates() (map[string]map[string]pageTemplate, error) {
 			}
 			if err := checkReferences(t); err != nil {
 				return nil, fmt.Errorf("%s: %w", f, err)
+			}
+			if foldTemplates {
+				if _, err := foldConstants(root, funcs); err != nil {
+					return nil, fmt.Errorf("%s: %w", f, err)
+				}
 			}
 			out[lang][name] = root
 		}
@@ -208,12 +215,21 @@ func loadLocation(tz string) *time.Location {
 	if tz == "" {
 		return time.UTC
 	}
+	if loc, ok := locations.Load(tz); ok {
+		return loc.(*time.Location)
+	}
 	loc, err := time.LoadLocation(tz)
 	if err != nil {
 		return time.UTC
 	}
+	locations.Store(tz, loc)
 	return loc
 }
+
+// locations keeps the zones loaded: time.LoadLocation reads and parses
+// the zone's data on every call. Only valid names are kept, so the map is
+// bounded by the zone database.
+var locations sync.Map
 
 // initials returns up to two capital letters from a name, for avatars.
 func initials(name string) string {
