@@ -31,12 +31,17 @@ type Service struct {
 	mail    mail.Enqueuer // invitations: transactional mail
 	events  *events.Recorder
 	baseURL string
+
+	// workspaces are read by every page (its header names the workspace);
+	// a change drops the entry on every instance.
+	workspaces *store.Cache[int64, *core.Workspace]
 }
 
 // NewService returns the account service. baseURL is the public URL used in
 // links sent by email.
 func NewService(db *store.DB, authSvc *auth.Service, mailer mail.Enqueuer, rec *events.Recorder, baseURL string) *Service {
-	return &Service{db: db, auth: authSvc, mail: mailer, events: rec, baseURL: strings.TrimRight(baseURL, "/")}
+	return &Service{db: db, auth: authSvc, mail: mailer, events: rec, baseURL: strings.TrimRight(baseURL, "/"),
+		workspaces: store.NewCache[int64, *core.Workspace](db, 100_000, time.Minute)}
 }
 
 // NeedsSetup reports whether no workspace exists yet.
@@ -636,7 +641,17 @@ func (s *Service) changeUser(ctx context.Context, actor *core.User, id int64, ch
 
 // Workspace returns the actor's workspace.
 func (s *Service) Workspace(ctx context.Context, actor *core.User) (*core.Workspace, error) {
-	return s.db.Reader().Workspace(ctx, actor.WorkspaceID)
+	ws, ok := s.workspaces.Get(actor.WorkspaceID)
+	if !ok {
+		gen := s.workspaces.Gen()
+		var err error
+		if ws, err = s.db.Reader().Workspace(ctx, actor.WorkspaceID); err != nil {
+			return nil, err
+		}
+		s.workspaces.Put(ws.ID, ws, gen, store.WorkspaceTag(ws.ID))
+	}
+	c := *ws // callers may change their copy
+	return &c, nil
 }
 
 // DefaultWorkspace returns the first workspace, whose language serves pages

@@ -21,7 +21,7 @@ var foldTemplates = true
 
 // foldable are the template functions whose result depends only on their
 // literal arguments and the page set's language.
-var foldable = map[string]bool{"t": true, "icon": true}
+var foldable = map[string]bool{"t": true, "icon": true, "pluralForms": true, "categoryIconsJSON": true}
 
 // textEscapers are html/template's escapers that print a plain string
 // HTML-escaped (text, quoted attribute values, RCDATA such as <title>);
@@ -100,24 +100,28 @@ func foldList(l *parse.ListNode, funcs template.FuncMap) int {
 }
 
 // constantOutput is what an escaped action like {{t "key" | escaper}}
-// always prints, when it is one call of a foldable function on one string
-// literal followed only by text escapers.
+// always prints, when it is one call of a foldable function on at most one
+// string literal, followed only by text escapers.
 func constantOutput(a *parse.ActionNode, funcs template.FuncMap) (string, bool) {
 	p := a.Pipe
 	if p == nil || len(p.Decl) > 0 || len(p.Cmds) < 2 {
 		return "", false
 	}
 	call := p.Cmds[0].Args
-	if len(call) != 2 {
+	if len(call) > 2 {
 		return "", false
 	}
 	name, ok := call[0].(*parse.IdentifierNode)
 	if !ok || !foldable[name.Ident] {
 		return "", false
 	}
-	arg, ok := call[1].(*parse.StringNode)
-	if !ok {
-		return "", false
+	var args []reflect.Value
+	if len(call) == 2 {
+		arg, ok := call[1].(*parse.StringNode)
+		if !ok {
+			return "", false
+		}
+		args = append(args, reflect.ValueOf(arg.Text))
 	}
 	var escapers []string
 	for _, c := range p.Cmds[1:] {
@@ -128,11 +132,21 @@ func constantOutput(a *parse.ActionNode, funcs template.FuncMap) (string, bool) 
 		escapers = append(escapers, id.Ident)
 	}
 	fn := reflect.ValueOf(funcs[name.Ident])
-	if fn.Kind() != reflect.Func || fn.Type().NumIn() == 0 || fn.Type().In(0).Kind() != reflect.String ||
-		(fn.Type().NumIn() > 1 && (fn.Type().NumIn() > 2 || !fn.Type().IsVariadic())) {
+	if fn.Kind() != reflect.Func {
 		return "", false
 	}
-	out := fn.Call([]reflect.Value{reflect.ValueOf(arg.Text).Convert(fn.Type().In(0))})
+	ft := fn.Type()
+	fixed := ft.NumIn()
+	if ft.IsVariadic() {
+		fixed--
+	}
+	if fixed != len(args) || (len(args) == 1 && ft.In(0).Kind() != reflect.String) {
+		return "", false
+	}
+	if len(args) == 1 {
+		args[0] = args[0].Convert(ft.In(0))
+	}
+	out := fn.Call(args)
 	if len(out) == 2 && !out[1].IsNil() {
 		return "", false // an error: left for the render to report
 	}

@@ -16,6 +16,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	"roster/internal/account"
@@ -301,8 +302,9 @@ func (h *Handler) render(w http.ResponseWriter, r *http.Request, status int, pag
 		http.Error(w, http.StatusText(http.StatusInternalServerError), http.StatusInternalServerError)
 		return
 	}
-	var buf bytes.Buffer
-	if err := t.Execute(&buf, v); err != nil {
+	buf := renderBuffers.Get().(*bytes.Buffer)
+	defer putRenderBuffer(buf)
+	if err := t.Execute(buf, v); err != nil {
 		h.logger(r.Context()).Error("render page", "page", page, "err", err)
 		http.Error(w, http.StatusText(http.StatusInternalServerError), http.StatusInternalServerError)
 		return
@@ -312,6 +314,21 @@ func (h *Handler) render(w http.ResponseWriter, r *http.Request, status int, pag
 	hdr.Set("Cache-Control", "no-store")
 	w.WriteHeader(status)
 	_, _ = w.Write(buf.Bytes())
+}
+
+// renderBuffers keep page buffers between renders: a page is tens of
+// kilobytes, and growing a new buffer to that size for every request was
+// most of the bytes a render allocated.
+var renderBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// putRenderBuffer returns buf to the pool unless an unusually large page
+// grew it, so one huge page does not stay in memory for good.
+func putRenderBuffer(buf *bytes.Buffer) {
+	if buf.Cap() > 256<<10 {
+		return
+	}
+	buf.Reset()
+	renderBuffers.Put(buf)
 }
 
 // errorPage renders a translated error page for a status and message key.

@@ -1,0 +1,47 @@
+package web
+
+import (
+	"strings"
+	"sync"
+	"testing"
+
+	"roster/internal/core"
+	"roster/internal/store"
+	"roster/internal/store/storetest"
+)
+
+// TestQueriesPerPage: a signed-in person's profile page reads only what
+// changes between requests (the pending email change and the bell's
+// count; an admin's audit log too): the session, the workspace and its
+// policy come from the caches.
+func TestQueriesPerPage(t *testing.T) {
+	e := newEnv(t, storetest.Open(t, store.SQLite))
+	admin := e.setup("en")
+	e.createUser("Acme", "Bea Lima", "bea@acme.test", core.RoleUser)
+	for _, c := range []struct {
+		email string
+		most  int
+	}{{"bea@acme.test", 2}, {admin.Email, 3}} {
+		cookie := e.login(c.email)
+		e.get("/settings/profile", cookie) // the first request fills the caches
+		var mu sync.Mutex
+		var seen []string
+		e.db.SetQueryHook(func(q string) {
+			mu.Lock()
+			seen = append(seen, strings.Join(strings.Fields(q), " "))
+			mu.Unlock()
+		})
+		if w := e.get("/settings/profile", cookie); w.Code != 200 {
+			t.Fatalf("%s: %d", c.email, w.Code)
+		}
+		e.db.SetQueryHook(nil)
+		if len(seen) > c.most {
+			t.Errorf("%s: the profile page made %d queries, at most %d:\n%s", c.email, len(seen), c.most, strings.Join(seen, "\n"))
+		}
+		for _, q := range seen {
+			if strings.Contains(q, "FROM sessions") || strings.Contains(q, "FROM workspaces") {
+				t.Errorf("%s: a cached read went to the database: %s", c.email, q)
+			}
+		}
+	}
+}
