@@ -3,7 +3,6 @@ package api
 import (
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 
 	"roster/internal/store"
@@ -17,15 +16,9 @@ func TestQueriesPerRequest(t *testing.T) {
 	e := newEnv(t, storetest.Open(t, store.SQLite), envOpts{})
 	tok := e.login(e.admin.Email)
 	e.do("GET", "/me", "", bearer(tok)).status(http.StatusOK) // the first use touches the session
-	var mu sync.Mutex
-	var seen []string
-	e.db.SetQueryHook(func(q string) {
-		mu.Lock()
-		seen = append(seen, strings.Join(strings.Fields(q), " "))
-		mu.Unlock()
-	})
+	stop := storetest.Queries(e.db)
 	e.do("GET", "/me", "", bearer(tok)).status(http.StatusOK)
-	e.db.SetQueryHook(nil)
+	seen := stop()
 	// The session and the workspace's policy come from the caches (the
 	// first request read them), two-step verification's summary from the
 	// user row when it is off; the pending email change is read.

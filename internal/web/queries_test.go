@@ -2,7 +2,6 @@ package web
 
 import (
 	"strings"
-	"sync"
 	"testing"
 
 	"roster/internal/core"
@@ -24,17 +23,12 @@ func TestQueriesPerPage(t *testing.T) {
 	}{{"bea@acme.test", 2}, {admin.Email, 3}} {
 		cookie := e.login(c.email)
 		e.get("/settings/profile", cookie) // the first request fills the caches
-		var mu sync.Mutex
-		var seen []string
-		e.db.SetQueryHook(func(q string) {
-			mu.Lock()
-			seen = append(seen, strings.Join(strings.Fields(q), " "))
-			mu.Unlock()
-		})
-		if w := e.get("/settings/profile", cookie); w.Code != 200 {
+		stop := storetest.Queries(e.db)
+		w := e.get("/settings/profile", cookie)
+		seen := stop()
+		if w.Code != 200 {
 			t.Fatalf("%s: %d", c.email, w.Code)
 		}
-		e.db.SetQueryHook(nil)
 		if len(seen) > c.most {
 			t.Errorf("%s: the profile page made %d queries, at most %d:\n%s", c.email, len(seen), c.most, strings.Join(seen, "\n"))
 		}

@@ -5,6 +5,8 @@ package storetest
 import (
 	"context"
 	"path/filepath"
+	"strings"
+	"sync"
 	"testing"
 
 	"roster/internal/store"
@@ -38,5 +40,23 @@ func Each(t *testing.T, fn func(t *testing.T, db *store.DB)) {
 		t.Run(string(e), func(t *testing.T) {
 			fn(t, Open(t, e))
 		})
+	}
+}
+
+// Queries records the statements db runs until the returned stop is
+// called, which returns them with their whitespace collapsed.
+func Queries(db *store.DB) (stop func() []string) {
+	var mu sync.Mutex
+	var seen []string
+	db.SetQueryHook(func(q string) {
+		mu.Lock()
+		seen = append(seen, strings.Join(strings.Fields(q), " "))
+		mu.Unlock()
+	})
+	return func() []string {
+		db.SetQueryHook(nil)
+		mu.Lock()
+		defer mu.Unlock()
+		return seen
 	}
 }
