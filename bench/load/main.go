@@ -9,6 +9,13 @@
 //	go run ./bench/load events-max   --url ... --creds ...
 //	go run ./bench/load broadcast    --url ... --creds ... [--streams 10000]
 //	go run ./bench/load idle-streams --url ... --creds ... --pid 1234 [--streams 10000 --hold 10s]
+//	go run ./bench/load patch-durable --url ... --creds ... --pid 1234 --state patch.json
+//	go run ./bench/load patch-check   --url ... --creds ... --state patch.json --log roster.log
+//
+// patch-durable saves names through PATCH /api/v1/me from many clients and
+// kills the server (kill -9) while they write; after a restart,
+// patch-check finds every acknowledged name (or a later one) and counts
+// SQLITE_BUSY in the server's log.
 //
 // Each result is one JSON object per line on stdout, in the row shape
 // bench/report reads (with figure, goal and met for its targets table),
@@ -80,6 +87,7 @@ type row struct {
 
 type options struct {
 	url, credsPath, engine, password, eventType     string
+	state, logPath                                  string
 	pid, conns, streams, workspace, rate, sourceIPs int
 	duration, hashFor, hold, wait                   time.Duration
 	creds                                           []cred
@@ -87,7 +95,7 @@ type options struct {
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: load login|sse-latency|events-max|broadcast|idle-streams [flags]")
+		fmt.Fprintln(os.Stderr, "usage: load login|sse-latency|events-max|broadcast|idle-streams|patch-durable|patch-check [flags]")
 		os.Exit(2)
 	}
 	cmd := os.Args[1]
@@ -108,6 +116,8 @@ func main() {
 	f.DurationVar(&o.hashFor, "hash-for", 3*time.Second, "login: how long argon2id is measured on all cores")
 	f.DurationVar(&o.hold, "hold", 10*time.Second, "idle-streams: how long the streams stay idle before the RSS is read")
 	f.DurationVar(&o.wait, "wait", 10*time.Second, "how long to wait for stragglers after the load")
+	f.StringVar(&o.state, "state", "", "patch-durable, patch-check: the file of acknowledged names")
+	f.StringVar(&o.logPath, "log", "", "patch-check: the server's log, searched for SQLITE_BUSY")
 	_ = f.Parse(os.Args[2:])
 	var err error
 	if o.creds, err = readCreds(o.credsPath); err != nil {
@@ -127,6 +137,10 @@ func main() {
 		rows, err = broadcast(ctx, o, "broadcast", 0)
 	case "idle-streams":
 		rows, err = broadcast(ctx, o, "idle-streams", o.hold)
+	case "patch-durable":
+		err = patchDurable(ctx, o)
+	case "patch-check":
+		rows, err = patchCheck(ctx, o)
 	default:
 		err = fmt.Errorf("unknown scenario %q", cmd)
 	}
@@ -271,7 +285,11 @@ func msOf(d time.Duration) float64 { return float64(d) / float64(time.Millisecon
 // post sends a JSON body and reads the answer whole, so the connection is
 // reused.
 func post(ctx context.Context, c *http.Client, url, token string, body []byte) (int, []byte, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
+	return send(ctx, c, http.MethodPost, url, token, body)
+}
+
+func send(ctx context.Context, c *http.Client, method, url, token string, body []byte) (int, []byte, error) {
+	req, err := http.NewRequestWithContext(ctx, method, url, bytes.NewReader(body))
 	if err != nil {
 		return 0, nil, err
 	}
@@ -743,4 +761,111 @@ func broadcast(ctx context.Context, o options, scenario string, hold time.Durati
 			msOf(percentile(lat, .5))/1000, msString(accepted)),
 		Goal: "≤ 2 s, every stream", Met: recv == opened && failed == 0 && all <= 2*time.Second})
 	return rows, nil
+}
+
+// patchState is what patch-durable leaves for patch-check: each client's
+// person and the number of the last name the server acknowledged.
+type patchState struct {
+	Acked  map[string]int64 `json:"acked"` // API token → last acknowledged number
+	Writes int64            `json:"writes"`
+	Killed bool             `json:"killed"`
+}
+
+// patchName is the name of write n; patch-check reads n back from it.
+func patchName(n int64) string { return "Bench Durable " + strconv.FormatInt(n, 10) }
+
+// patchDurable saves names from many clients, one person each, each name
+// numbered higher than the last, and kills the server while they write.
+func patchDurable(ctx context.Context, o options) error {
+	if o.state == "" || o.pid == 0 {
+		return errors.New("patch-durable needs --state and --pid")
+	}
+	_, people, err := o.people(o.workspace)
+	if err != nil {
+		return err
+	}
+	conns := min(cmp(o.conns, 64), len(people))
+	c := client(conns, 10*time.Second)
+	acked := make([]int64, conns)
+	var writes atomic.Int64
+	var stop atomic.Bool
+	var wg sync.WaitGroup
+	for w := range conns {
+		wg.Go(func() {
+			for n := int64(1); !stop.Load(); n++ {
+				body, _ := json.Marshal(map[string]string{"name": patchName(n)})
+				status, _, err := send(ctx, c, http.MethodPatch, o.url+"/api/v1/me", people[w].APIToken, body)
+				if err != nil {
+					return // the server is gone
+				}
+				if status == http.StatusOK {
+					acked[w] = n
+					writes.Add(1)
+				}
+			}
+		})
+	}
+	time.Sleep(o.duration)
+	// Killed mid-write: answers already received are what must survive.
+	killErr := syscall.Kill(o.pid, syscall.SIGKILL)
+	stop.Store(true)
+	wg.Wait()
+	st := patchState{Acked: map[string]int64{}, Writes: writes.Load(), Killed: killErr == nil}
+	for w := range conns {
+		st.Acked[people[w].APIToken] = acked[w]
+	}
+	b, err := json.Marshal(st)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(os.Stderr, "load: %d acknowledged names from %d clients, then kill -9 (%v)\n", st.Writes, conns, killErr)
+	return os.WriteFile(o.state, b, 0o600)
+}
+
+// patchCheck reads each person's name from the restarted server and
+// compares it with the last one acknowledged before the kill.
+func patchCheck(ctx context.Context, o options) ([]row, error) {
+	b, err := os.ReadFile(o.state)
+	if err != nil {
+		return nil, err
+	}
+	var st patchState
+	if err := json.Unmarshal(b, &st); err != nil {
+		return nil, err
+	}
+	c := client(8, 10*time.Second)
+	lost := 0
+	var errs errorLog
+	for token, want := range st.Acked {
+		status, body, err := send(ctx, c, http.MethodGet, o.url+"/api/v1/me", token, nil)
+		if !errs.check(status, http.StatusOK, body, err) {
+			continue
+		}
+		var me struct {
+			Name string `json:"name"`
+		}
+		_ = json.Unmarshal(body, &me)
+		got, _ := strconv.ParseInt(strings.TrimPrefix(me.Name, "Bench Durable "), 10, 64)
+		if !strings.HasPrefix(me.Name, "Bench Durable ") {
+			got = 0
+		}
+		if got < want {
+			lost++
+			errs.add(fmt.Sprintf("acknowledged %q, found %q", patchName(want), me.Name))
+		}
+	}
+	busy := 0
+	if o.logPath != "" {
+		logText, err := os.ReadFile(o.logPath)
+		if err != nil {
+			return nil, err
+		}
+		busy = bytes.Count(logText, []byte("SQLITE_BUSY")) + bytes.Count(logText, []byte("database is locked"))
+	}
+	nerr := errs.count() - lost
+	return []row{{Scenario: "PATCH /api/v1/me: kill -9 while writing", Errors: nerr, Lost: lost, Value: float64(lost), Better: "lower",
+		Figure: fmt.Sprintf("%d acknowledged writes by %d people, server killed mid-write (%v): %d lost after restart; %d × SQLITE_BUSY in the log",
+			st.Writes, len(st.Acked), st.Killed, lost, busy),
+		Goal: "every acknowledged write durable; no SQLITE_BUSY",
+		Met:  st.Killed && lost == 0 && nerr == 0 && busy == 0}}, nil
 }

@@ -1,7 +1,13 @@
 package main
 
 import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
 	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 )
@@ -44,5 +50,42 @@ func TestProcStatus(t *testing.T) {
 	}
 	if procStatus(0, "VmRSS") != 0 {
 		t.Error("pid 0 should read nothing")
+	}
+}
+
+// TestPatchCheck: a person whose name is older than the last one
+// acknowledged counts as lost, a later one does not, and SQLITE_BUSY in
+// the log fails the check.
+func TestPatchCheck(t *testing.T) {
+	names := map[string]string{"a": patchName(5), "b": patchName(7), "c": "Someone Else"}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_ = json.NewEncoder(w).Encode(map[string]string{"name": names[strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")]})
+	}))
+	defer srv.Close()
+	dir := t.TempDir()
+	check := func(acked map[string]int64, log string) row {
+		t.Helper()
+		b, _ := json.Marshal(patchState{Acked: acked, Writes: 3, Killed: true})
+		state, logPath := filepath.Join(dir, "state.json"), filepath.Join(dir, "roster.log")
+		if err := os.WriteFile(state, b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(logPath, []byte(log), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		rows, err := patchCheck(context.Background(), options{url: srv.URL, state: state, logPath: logPath})
+		if err != nil || len(rows) != 1 {
+			t.Fatalf("patchCheck: %v %v", rows, err)
+		}
+		return rows[0]
+	}
+	if r := check(map[string]int64{"a": 5, "b": 6}, "ok\n"); !r.Met || r.Lost != 0 {
+		t.Errorf("names as acknowledged or later: %+v", r)
+	}
+	if r := check(map[string]int64{"a": 6, "b": 7, "c": 1}, "ok\n"); r.Met || r.Lost != 2 {
+		t.Errorf("an older name and another name are lost: %+v", r)
+	}
+	if r := check(map[string]int64{"a": 5}, `{"err":"database is locked (5) (SQLITE_BUSY)"}`); r.Met {
+		t.Errorf("SQLITE_BUSY in the log passed: %+v", r)
 	}
 }
