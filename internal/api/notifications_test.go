@@ -209,6 +209,24 @@ func readEvent(t *testing.T, r *bufio.Reader) (id, name, data string) {
 	}
 }
 
+// openHelloStream opens a notification stream with tok, closed when the
+// test ends, and reads its hello.
+func (e *env) openHelloStream(tok string) *bufio.Reader {
+	e.t.Helper()
+	req, _ := http.NewRequest("GET", e.srv.URL+Prefix+"/me/notifications/stream", nil)
+	req.Header.Set("Authorization", "Bearer "+tok)
+	res, err := e.srv.Client().Do(req)
+	if err != nil || res.StatusCode != http.StatusOK {
+		e.t.Fatalf("stream: %v %v", res, err)
+	}
+	e.t.Cleanup(func() { res.Body.Close() })
+	r := bufio.NewReader(res.Body)
+	if _, name, _ := readEvent(e.t, r); name != "hello" {
+		e.t.Fatalf("first event %s", name)
+	}
+	return r
+}
+
 func TestNotificationStreamResumes(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		e := newEnv(t, db, envOpts{deps: roomy})
@@ -366,17 +384,7 @@ func TestStreamEndsWhenTheSessionDoes(t *testing.T) {
 	tok := e.login(bob.Email)
 	defer func(d time.Duration) { StreamHeartbeat = d }(StreamHeartbeat)
 	StreamHeartbeat = 50 * time.Millisecond
-	req, _ := http.NewRequest("GET", e.srv.URL+Prefix+"/me/notifications/stream", nil)
-	req.Header.Set("Authorization", "Bearer "+tok)
-	res, err := e.srv.Client().Do(req)
-	if err != nil || res.StatusCode != http.StatusOK {
-		t.Fatalf("stream: %v %v", res, err)
-	}
-	defer res.Body.Close()
-	r := bufio.NewReader(res.Body)
-	if _, name, _ := readEvent(t, r); name != "hello" {
-		t.Fatalf("first event %s", name)
-	}
+	r := e.openHelloStream(tok)
 	e.do("POST", "/auth/logout", "", bearer(tok)).status(http.StatusNoContent)
 	ended := make(chan error, 1)
 	go func() {

@@ -142,6 +142,27 @@ func (a *API) stream(ctx context.Context, body io.Writer, viewer *core.User, sub
 			}
 		}
 	}
+	// sendHeld sends entries this instance published, when they follow
+	// the last one sent; it reports false when the feed must be read.
+	sendHeld := func(entries []core.FeedEntry) (handled, ok bool) {
+		for _, e := range entries {
+			if e.Seq <= after {
+				continue // sent already (read with an earlier one)
+			}
+			if e.Seq != after+1 || (e.Kind == core.FeedNew && e.Note == nil) {
+				return false, true // a gap: another change is not held here
+			}
+			ev := StreamEvent{Unread: e.Unread, ID: e.NotificationID}
+			if e.Kind == core.FeedNew {
+				ev.Notification = toNotification(e.Note)
+			}
+			if out.event(e.Seq, e.Kind, ev) != nil {
+				return true, false
+			}
+			after = e.Seq
+		}
+		return true, true
+	}
 	if !send() {
 		return
 	}
@@ -154,6 +175,15 @@ func (a *API) stream(ctx context.Context, body io.Writer, viewer *core.User, sub
 		case <-a.deps.Live.Done():
 			return
 		case <-sub.C:
+			if entries, stale := sub.Take(); !stale {
+				handled, ok := sendHeld(entries)
+				if !ok {
+					return
+				}
+				if handled {
+					continue
+				}
+			}
 		case <-tick.C:
 			if !stillValid(ctx) || out.comment() != nil {
 				return

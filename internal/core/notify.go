@@ -69,6 +69,10 @@ type FeedEntry struct {
 	NotificationID int64
 	Unread         int64 // the unread count after the change
 	CreatedAt      time.Time
+	// Note is the new notification of a FeedNew entry as published by the
+	// fan-out, so that streams on the same instance send it without
+	// reading it back; nil when read from the database.
+	Note *Notification
 }
 
 // Feed entry kinds.

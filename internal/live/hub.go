@@ -1,8 +1,12 @@
 // Package live tells open notification streams that something changed for
-// their person. A wake-up carries no data: the stream reads what is new
-// from the person's feed in the database, so nothing is lost when a
-// wake-up is (a stream also looks on every heartbeat) and nothing is sent
-// twice (it sends only entries after the last one it sent).
+// their person. Streams on the instance that made the change get the feed
+// entries themselves (with the new notifications) and send them without a
+// read; a wake-up from another instance carries no data, and the stream
+// reads what is new from the person's feed in the database. Either way
+// nothing is lost when a wake-up is (a stream also looks on every
+// heartbeat, and reads its feed whenever the entries it holds do not
+// follow the last one it sent) and nothing is sent twice (it sends only
+// entries after the last one it sent).
 //
 // On SQLite the hub is in process. On PostgreSQL every instance LISTENs on
 // one channel and publishes with NOTIFY, so a notification made on one
@@ -13,6 +17,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"math/rand/v2"
 	"strconv"
 	"strings"
 	"sync"
@@ -40,6 +45,39 @@ type Sub struct {
 	// C receives a value when the person's feed may have moved on;
 	// wake-ups coalesce.
 	C chan struct{}
+
+	mu      sync.Mutex
+	pending []core.FeedEntry // published on this instance since the last Take
+	stale   bool             // something moved on that pending does not hold
+}
+
+// maxPending bounds the entries a subscription keeps between two Takes;
+// past it the stream reads its feed instead.
+const maxPending = 64
+
+// Take returns the entries published for the subscription's person on
+// this instance since the last Take, in the order published, and whether
+// the feed may hold more (a wake-up from another instance, or too many to
+// keep): then the stream must read its feed.
+func (s *Sub) Take() (entries []core.FeedEntry, stale bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	entries, stale = s.pending, s.stale
+	s.pending, s.stale = nil, false
+	return entries, stale
+}
+
+func (s *Sub) add(e *core.FeedEntry) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	switch {
+	case e == nil:
+		s.stale = true
+	case len(s.pending) >= maxPending:
+		s.stale, s.pending = true, nil
+	case !s.stale:
+		s.pending = append(s.pending, *e)
+	}
 }
 
 // Hub routes wake-ups to the subscriptions of each person.
@@ -54,6 +92,7 @@ type Hub struct {
 	once sync.Once
 
 	pg     *pgxpool.Pool // nil: in process only
+	mark   string        // "<instance>:", heading this instance's NOTIFY payloads
 	logger *slog.Logger
 }
 
@@ -70,6 +109,7 @@ const channel = "roster_notify"
 func NewPostgresHub(pool *pgxpool.Pool, logger *slog.Logger) *Hub {
 	h := NewHub()
 	h.pg, h.logger = pool, logger
+	h.mark = strconv.FormatUint(rand.Uint64(), 36) + ":"
 	return h
 }
 
@@ -119,17 +159,36 @@ func (h *Hub) Done() <-chan struct{} { return h.done }
 // Close ends every stream.
 func (h *Hub) Close() { h.once.Do(func() { close(h.done) }) }
 
-// wake wakes the subscriptions of users.
+// wake wakes the subscriptions of users, whose feeds moved on in ways
+// only the database knows (another instance published).
 func (h *Hub) wake(users []int64) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	for _, u := range users {
 		for s := range h.subs[u] {
-			select {
-			case s.C <- struct{}{}:
-			default: // already woken
-			}
+			s.add(nil)
+			signal(s)
 		}
+	}
+}
+
+// deliver hands entries to the subscriptions of their people and wakes
+// them.
+func (h *Hub) deliver(entries []core.FeedEntry) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for i := range entries {
+		for s := range h.subs[entries[i].UserID] {
+			s.add(&entries[i])
+			signal(s)
+		}
+	}
+}
+
+func signal(s *Sub) {
+	select {
+	case s.C <- struct{}{}:
+	default: // already woken
 	}
 }
 
@@ -144,14 +203,17 @@ func (h *Hub) Publish(ctx context.Context, entries []core.FeedEntry) {
 			users = append(users, e.UserID)
 		}
 	}
+	h.deliver(entries)
 	if h.pg == nil {
-		h.wake(users)
 		return
 	}
+	// Other instances hear of it through PostgreSQL; this one knows
+	// already, and skips its own NOTIFY by the instance mark.
 	// NOTIFY payloads are limited to 8000 bytes: send ids in slices.
 	ctx = context.WithoutCancel(ctx)
 	for len(users) > 0 {
 		var b strings.Builder
+		b.WriteString(h.mark)
 		n := 0
 		for n < len(users) && b.Len() < 7000 {
 			if n > 0 {
@@ -174,15 +236,24 @@ func (h *Hub) Listen(ctx context.Context) {
 	if h.pg == nil {
 		return
 	}
-	store.Listen(ctx, h.pg, channel, h.logger, store.ListenHandlers{Heard: func(payload string) {
-		var users []int64
-		for _, f := range strings.Split(payload, ",") {
-			if id, err := strconv.ParseInt(f, 10, 64); err == nil {
-				users = append(users, id)
-			}
+	store.Listen(ctx, h.pg, channel, h.logger, store.ListenHandlers{Heard: h.heard})
+}
+
+// heard wakes the people of another instance's NOTIFY payload.
+func (h *Hub) heard(payload string) {
+	if h.mark != "" && strings.HasPrefix(payload, h.mark) {
+		return // published here, and delivered then
+	}
+	if _, ids, ok := strings.Cut(payload, ":"); ok {
+		payload = ids
+	}
+	var users []int64
+	for _, f := range strings.Split(payload, ",") {
+		if id, err := strconv.ParseInt(f, 10, 64); err == nil {
+			users = append(users, id)
 		}
-		h.wake(users)
-	}})
+	}
+	h.wake(users)
 }
 
 // ErrClosed is returned by Wait when the hub shut down.

@@ -48,3 +48,47 @@ func TestHubLimitsAndWakes(t *testing.T) {
 	default:
 	}
 }
+
+// TestHeldEntries: entries published here are held for the person's
+// streams in order; a wake-up from elsewhere, or more entries than are
+// held, makes the stream read its feed; a NOTIFY this instance sent is not
+// heard as another instance's.
+func TestHeldEntries(t *testing.T) {
+	h := NewHub()
+	s, err := h.Subscribe(7)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	h.Publish(ctx, []core.FeedEntry{{UserID: 7, Seq: 1}, {UserID: 8, Seq: 1}, {UserID: 7, Seq: 2}})
+	if got, stale := s.Take(); stale || len(got) != 2 || got[0].Seq != 1 || got[1].Seq != 2 {
+		t.Fatalf("held %+v, stale %v", got, stale)
+	}
+	if got, stale := s.Take(); stale || len(got) != 0 {
+		t.Fatalf("taken twice: %+v %v", got, stale)
+	}
+	h.wake([]int64{7})
+	h.Publish(ctx, []core.FeedEntry{{UserID: 7, Seq: 3}})
+	if got, stale := s.Take(); !stale || len(got) != 0 {
+		t.Fatalf("after a wake-up from elsewhere: %+v, stale %v", got, stale)
+	}
+	for i := range maxPending + 1 {
+		h.Publish(ctx, []core.FeedEntry{{UserID: 7, Seq: int64(4 + i)}})
+	}
+	if got, stale := s.Take(); !stale || len(got) != 0 {
+		t.Fatalf("past %d held: %d, stale %v", maxPending, len(got), stale)
+	}
+
+	// A hub on PostgreSQL marks its payloads; Listen's handler skips its
+	// own and reads another instance's (and an unmarked one).
+	h.mark = "me:"
+	heard := func(payload string) bool {
+		s.Take()
+		h.heard(payload)
+		_, stale := s.Take()
+		return stale
+	}
+	if heard("me:7") || !heard("other:7,9") || !heard("7") || heard("other:9") {
+		t.Fatal("payloads misread")
+	}
+}

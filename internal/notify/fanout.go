@@ -247,6 +247,15 @@ func (s *Service) fanoutTx(ctx context.Context, q *store.Q, targets []target) (f
 	if feed, err = q.AddToInboxes(ctx, stored); err != nil {
 		return nil, err
 	}
+	byID := make(map[int64]*core.Notification, len(stored))
+	for _, n := range stored {
+		byID[n.ID] = n
+	}
+	for i := range feed {
+		if feed[i].Kind == core.FeedNew {
+			feed[i].Note = byID[feed[i].NotificationID]
+		}
+	}
 	made, err := q.InsertDeliveries(ctx, ds)
 	if err != nil {
 		return nil, err

@@ -131,7 +131,7 @@ func (q *Q) InsertNotifications(ctx context.Context, ns []*core.Notification) ([
 			if i > 0 {
 				b.WriteString(", ")
 			}
-			n.CreatedAt = now
+			n.CreatedAt = time.UnixMilli(ms(now)) // as a read gives it back
 			b.WriteString("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
 			args = append(args, n.WorkspaceID, n.UserID, n.EventID, n.Type, n.Category, n.Title, n.Body, n.URL, n.Popup, ms(now))
 			byKey[key{n.EventID, n.UserID}] = n
