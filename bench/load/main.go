@@ -863,7 +863,7 @@ func patchCheck(ctx context.Context, o options) ([]row, error) {
 		busy = bytes.Count(logText, []byte("SQLITE_BUSY")) + bytes.Count(logText, []byte("database is locked"))
 	}
 	nerr := errs.count() - lost
-	return []row{{Scenario: "PATCH /api/v1/me: kill -9 while writing", Errors: nerr, Lost: lost, Value: float64(lost), Better: "lower",
+	return []row{{Scenario: "PATCH /api/v1/me: kill -9 while writing", Errors: nerr, Lost: lost, Value: float64(lost),
 		Figure: fmt.Sprintf("%d acknowledged writes by %d people, server killed mid-write (%v): %d lost after restart; %d × SQLITE_BUSY in the log",
 			st.Writes, len(st.Acked), st.Killed, lost, busy),
 		Goal: "every acknowledged write durable; no SQLITE_BUSY",

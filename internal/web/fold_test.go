@@ -1,7 +1,11 @@
 package web
 
 import (
+	"maps"
+	"slices"
 	"strconv"
+	"strings"
+	"sync"
 	"testing"
 
 	"roster/internal/core"
@@ -25,7 +29,10 @@ func TestFoldedPagesMatch(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	folded := e.h.pages
+	folded, err := e.h.parseTemplates()
+	if err != nil {
+		t.Fatal(err)
+	}
 	// Most of the profile page's translations and icons fold (counted on
 	// a copy: a template cannot be copied once rendered).
 	root := plain["en"]["profile"]
@@ -43,11 +50,11 @@ func TestFoldedPagesMatch(t *testing.T) {
 	for _, lang := range i18n.Supported {
 		e.update(admin, func(u *core.User) { u.Language = lang })
 		for _, path := range paths {
-			e.h.pages = folded
+			e.h.pages.Store(&folded)
 			a := e.get(path, cookie)
-			e.h.pages = plain
+			e.h.pages.Store(&plain)
 			b := e.get(path, cookie)
-			e.h.pages = folded
+			e.h.pages.Store(&folded)
 			if a.Code != b.Code || a.Body.String() != b.Body.String() {
 				t.Fatalf("%s %s: folded page (%d) differs from the plain one (%d):\n%s\n----\n%s", lang, path, a.Code, b.Code, a.Body, b.Body)
 			}
@@ -58,4 +65,34 @@ func TestFoldedPagesMatch(t *testing.T) {
 		t.Fatal("login page differs between renders")
 	}
 
+}
+
+// TestPagesParsedOnFirstUse: a new handler holds the default language's
+// pages only; the first pages asked for in another language are parsed
+// then, once, however many ask at the same moment.
+func TestPagesParsedOnFirstUse(t *testing.T) {
+	e := newEnv(t, storetest.Open(t, store.SQLite))
+	admin := e.setup("en")
+	cookie := e.login(admin.Email)
+	if got := slices.Collect(maps.Keys(*e.h.pages.Load())); !slices.Equal(got, []string{i18n.Fallback}) {
+		t.Fatalf("languages parsed at start: %v", got)
+	}
+	e.update(admin, func(u *core.User) { u.Language = "tr" })
+	var wg sync.WaitGroup
+	bodies := make([]string, 8)
+	for i := range bodies {
+		wg.Go(func() { bodies[i] = e.get("/settings/profile", cookie).Body.String() })
+	}
+	wg.Wait()
+	for _, b := range bodies {
+		if !strings.Contains(b, `lang="tr"`) || b != bodies[0] {
+			t.Fatalf("first Turkish pages differ or are not Turkish:\n%.300s", b)
+		}
+	}
+	if n := len(*e.h.pages.Load()); n != 2 {
+		t.Fatalf("%d languages parsed, want 2", n)
+	}
+	if _, err := e.h.pagesFor("xx"); err == nil {
+		t.Fatal("pages of an unknown language")
+	}
 }

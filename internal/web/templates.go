@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"html/template"
 	"io/fs"
+	"maps"
 	"path"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"text/template/parse"
@@ -29,47 +31,86 @@ type pageTemplate = *template.Template
 
 // parseTemplates builds, for each language, one template set per page:
 // the shared layout plus the page file, with t and tn bound to that
-// language. Building them once keeps requests free of parsing.
+// language.
 func (h *Handler) parseTemplates() (map[string]map[string]pageTemplate, error) {
+	out := make(map[string]map[string]pageTemplate, len(i18n.Supported))
+	for _, lang := range i18n.Supported {
+		pages, err := h.parseLanguage(lang)
+		if err != nil {
+			return nil, err
+		}
+		out[lang] = pages
+	}
+	return out, nil
+}
+
+// pagesFor returns the pages of lang, parsing them on first use: a
+// language's pages are a sixth of an idle server's heap, and most
+// workspaces use one or two of the six. New parses the default language,
+// which checks every template, so a later parse fails only as that one
+// would have.
+func (h *Handler) pagesFor(lang string) (map[string]pageTemplate, error) {
+	if pages, ok := (*h.pages.Load())[lang]; ok {
+		return pages, nil
+	}
+	h.pagesMu.Lock()
+	defer h.pagesMu.Unlock()
+	all := *h.pages.Load()
+	if pages, ok := all[lang]; ok {
+		return pages, nil
+	}
+	if !slices.Contains(i18n.Supported, lang) {
+		return nil, fmt.Errorf("no pages in language %q", lang)
+	}
+	pages, err := h.parseLanguage(lang)
+	if err != nil {
+		return nil, err
+	}
+	next := maps.Clone(all)
+	next[lang] = pages
+	h.pages.Store(&next)
+	return pages, nil
+}
+
+// parseLanguage builds the page templates of one language. Building them
+// once keeps requests free of parsing.
+func (h *Handler) parseLanguage(lang string) (map[string]pageTemplate, error) {
 	files, err := fs.Glob(templateFS, "templates/*.html")
 	if err != nil {
 		return nil, fmt.Errorf("list templates: %w", err)
 	}
-	out := make(map[string]map[string]pageTemplate, len(i18n.Supported))
-	for _, lang := range i18n.Supported {
-		funcs := h.funcs(lang)
-		base, err := template.New("").Funcs(funcs).ParseFS(templateFS, layoutFile)
-		if err != nil {
-			return nil, fmt.Errorf("parse layout: %w", err)
+	funcs := h.funcs(lang)
+	base, err := template.New("").Funcs(funcs).ParseFS(templateFS, layoutFile)
+	if err != nil {
+		return nil, fmt.Errorf("parse layout: %w", err)
+	}
+	out := make(map[string]pageTemplate)
+	for _, f := range files {
+		if f == layoutFile {
+			continue
 		}
-		out[lang] = make(map[string]pageTemplate)
-		for _, f := range files {
-			if f == layoutFile {
-				continue
-			}
-			name := strings.TrimSuffix(path.Base(f), ".html")
-			clone, err := base.Clone()
-			if err != nil {
-				return nil, fmt.Errorf("clone layout: %w", err)
-			}
-			t, err := clone.ParseFS(templateFS, f)
-			if err != nil {
-				return nil, fmt.Errorf("parse %s: %w", f, err)
-			}
-			root := t.Lookup("layout")
-			if root == nil {
-				return nil, fmt.Errorf("%s: no layout template", f)
-			}
-			if err := checkReferences(t); err != nil {
+		name := strings.TrimSuffix(path.Base(f), ".html")
+		clone, err := base.Clone()
+		if err != nil {
+			return nil, fmt.Errorf("clone layout: %w", err)
+		}
+		t, err := clone.ParseFS(templateFS, f)
+		if err != nil {
+			return nil, fmt.Errorf("parse %s: %w", f, err)
+		}
+		root := t.Lookup("layout")
+		if root == nil {
+			return nil, fmt.Errorf("%s: no layout template", f)
+		}
+		if err := checkReferences(t); err != nil {
+			return nil, fmt.Errorf("%s: %w", f, err)
+		}
+		if foldTemplates {
+			if _, err := foldConstants(root, funcs); err != nil {
 				return nil, fmt.Errorf("%s: %w", f, err)
 			}
-			if foldTemplates {
-				if _, err := foldConstants(root, funcs); err != nil {
-					return nil, fmt.Errorf("%s: %w", f, err)
-				}
-			}
-			out[lang][name] = root
 		}
+		out[name] = root
 	}
 	return out, nil
 }

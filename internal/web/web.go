@@ -17,6 +17,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"roster/internal/account"
@@ -57,10 +58,11 @@ type Deps struct {
 
 // Handler serves the pages.
 type Handler struct {
-	deps   Deps
-	secure bool
-	pages  map[string]map[string]pageTemplate // lang -> page -> template
-	static *staticFiles
+	deps    Deps
+	secure  bool
+	pages   atomic.Pointer[map[string]map[string]pageTemplate] // lang -> page -> template, filled by pagesFor
+	pagesMu sync.Mutex                                         // held while a language is parsed
+	static  *staticFiles
 	// workerJS and manifest are built once, with the icons' hashed URLs.
 	workerJS string
 	manifest []byte
@@ -89,7 +91,8 @@ func New(d Deps) (*Handler, error) {
 	if h.manifest, err = h.buildManifest(); err != nil {
 		return nil, err
 	}
-	if h.pages, err = h.parseTemplates(); err != nil {
+	h.pages.Store(&map[string]map[string]pageTemplate{})
+	if _, err := h.pagesFor(i18n.Fallback); err != nil {
 		return nil, err
 	}
 	return h, nil
@@ -296,7 +299,13 @@ func (h *Handler) loc(lang string) *i18n.Localizer { return h.deps.I18n.Localize
 // render executes page with v and writes it with status. The page is
 // rendered to a buffer first so a template error becomes a clean 500.
 func (h *Handler) render(w http.ResponseWriter, r *http.Request, status int, page string, v *view) {
-	t, ok := h.pages[v.Lang][page]
+	pages, err := h.pagesFor(v.Lang)
+	if err != nil {
+		h.logger(r.Context()).Error("page templates", "lang", v.Lang, "err", err)
+		http.Error(w, http.StatusText(http.StatusInternalServerError), http.StatusInternalServerError)
+		return
+	}
+	t, ok := pages[page]
 	if !ok {
 		h.logger(r.Context()).Error("unknown page template", "page", page)
 		http.Error(w, http.StatusText(http.StatusInternalServerError), http.StatusInternalServerError)
