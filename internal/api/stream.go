@@ -163,7 +163,10 @@ func (a *API) stream(ctx context.Context, body io.Writer, viewer *core.User, sub
 		}
 		return true, true
 	}
-	if !send() {
+	// A resumed stream first sends what it missed. A new one has nothing
+	// to catch up on: it subscribed before reading its position, so what
+	// came after that position wakes it.
+	if resume && !send() {
 		return
 	}
 	tick := time.NewTicker(StreamHeartbeat)

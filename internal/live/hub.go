@@ -92,7 +92,7 @@ type Hub struct {
 	once sync.Once
 
 	pg     *pgxpool.Pool // nil: in process only
-	mark   string        // "<instance>:", heading this instance's NOTIFY payloads
+	mark   string        // "m<instance>,", heading this instance's NOTIFY payloads (a field ids parsing skips)
 	logger *slog.Logger
 }
 
@@ -109,7 +109,7 @@ const channel = "roster_notify"
 func NewPostgresHub(pool *pgxpool.Pool, logger *slog.Logger) *Hub {
 	h := NewHub()
 	h.pg, h.logger = pool, logger
-	h.mark = strconv.FormatUint(rand.Uint64(), 36) + ":"
+	h.mark = "m" + strconv.FormatUint(rand.Uint64(), 36) + ","
 	return h
 }
 
@@ -244,10 +244,7 @@ func (h *Hub) heard(payload string) {
 	if h.mark != "" && strings.HasPrefix(payload, h.mark) {
 		return // published here, and delivered then
 	}
-	if _, ids, ok := strings.Cut(payload, ":"); ok {
-		payload = ids
-	}
-	var users []int64
+	var users []int64 // another instance's mark is not a number: skipped
 	for _, f := range strings.Split(payload, ",") {
 		if id, err := strconv.ParseInt(f, 10, 64); err == nil {
 			users = append(users, id)

@@ -79,16 +79,18 @@ func TestHeldEntries(t *testing.T) {
 		t.Fatalf("past %d held: %d, stale %v", maxPending, len(got), stale)
 	}
 
-	// A hub on PostgreSQL marks its payloads; Listen's handler skips its
-	// own and reads another instance's (and an unmarked one).
-	h.mark = "me:"
+	// A hub on PostgreSQL marks its payloads with a first field that is
+	// not a number (so an older instance's parser skips it); Listen's
+	// handler skips its own and reads another instance's (and an unmarked
+	// one).
+	h.mark = "mme,"
 	heard := func(payload string) bool {
 		s.Take()
 		h.heard(payload)
 		_, stale := s.Take()
 		return stale
 	}
-	if heard("me:7") || !heard("other:7,9") || !heard("7") || heard("other:9") {
+	if heard("mme,7") || !heard("mother,7,9") || !heard("7") || heard("mother,9") {
 		t.Fatal("payloads misread")
 	}
 }

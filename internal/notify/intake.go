@@ -134,7 +134,8 @@ func (g *intakeGroup) submit(ctx context.Context, s *Service, r *intakeReq) ([]A
 		batch := g.queue[:n:n]
 		g.queue = g.queue[n:]
 		g.mu.Unlock()
-		s.commitGroupSafely(context.WithoutCancel(ctx), batch)
+		gctx := context.WithoutCancel(ctx)
+		feed := s.commitGroupSafely(gctx, batch)
 		mine := false
 		for _, b := range batch {
 			if b == r {
@@ -143,6 +144,9 @@ func (g *intakeGroup) submit(ctx context.Context, s *Service, r *intakeReq) ([]A
 				close(b.done)
 			}
 		}
+		// Published once the group's posters are answered: on PostgreSQL
+		// it is a round trip they need not wait for.
+		s.publish(gctx, feed)
 		g.mu.Lock()
 		if len(g.queue) == 0 {
 			g.leading = false
@@ -162,24 +166,28 @@ func (g *intakeGroup) submit(ctx context.Context, s *Service, r *intakeReq) ([]A
 // commitGroupSafely is commitGroup turning a panic into every request's
 // error, so that a bug fails one group instead of stopping intake for good
 // (the lead is handed on as usual).
-func (s *Service) commitGroupSafely(ctx context.Context, batch []*intakeReq) {
+func (s *Service) commitGroupSafely(ctx context.Context, batch []*intakeReq) (feed []core.FeedEntry) {
 	defer func() {
 		if p := recover(); p != nil {
 			s.logger.ErrorContext(ctx, "intake: panic", "panic", p)
 			for _, r := range batch {
 				r.out, r.err = nil, fmt.Errorf("intake: panic: %v", p)
 			}
+			feed = nil
 		}
 	}()
-	s.commitGroup(ctx, batch)
+	return s.commitGroup(ctx, batch)
 }
 
 // commitGroup stores the events of every request of a group in one
-// transaction with their fan-out jobs. Each request runs in its own
-// savepoint: one naming a recipient outside its workspace gets its field
-// errors, one whose statements fail gets that error, and in both cases it
-// stores nothing while the others go on.
-func (s *Service) commitGroup(ctx context.Context, batch []*intakeReq) {
+// transaction with their fan-out (or its jobs), and returns the feed
+// entries to publish. Each request's events run in its own savepoint: one
+// naming a recipient outside its workspace gets its field errors, one
+// whose statements fail gets that error, and in both cases it stores
+// nothing while the others go on. The fan-out comes after the savepoints,
+// for the whole group: if it fails, every request of the group fails
+// (only the database failing gets there, as with the job insert before).
+func (s *Service) commitGroup(ctx context.Context, batch []*intakeReq) []core.FeedEntry {
 	var feed []core.FeedEntry
 	err := s.db.InTx(ctx, func(q *store.Q) error {
 		feed = nil
@@ -277,9 +285,9 @@ func (s *Service) commitGroup(ctx context.Context, batch []*intakeReq) {
 		for _, r := range batch {
 			r.out, r.err = nil, err
 		}
-		return
+		return nil
 	}
-	s.publish(ctx, feed)
+	return feed
 }
 
 // inlineFanout is how many recipients a group's intake transaction fans
