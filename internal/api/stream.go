@@ -113,6 +113,19 @@ func (a *API) stream(ctx context.Context, body io.Writer, viewer *core.User, sub
 		}
 		after = seq
 	}
+	// emit sends one feed entry (n: its notification, for a new one)
+	// and moves the position past it.
+	emit := func(e core.FeedEntry, n *core.Notification) bool {
+		ev := StreamEvent{Unread: e.Unread, ID: e.NotificationID}
+		if n != nil && e.Kind == core.FeedNew {
+			ev.Notification = toNotification(n)
+		}
+		if out.event(e.Seq, e.Kind, ev) != nil {
+			return false
+		}
+		after = e.Seq
+		return true
+	}
 	send := func() bool {
 		for {
 			entries, notes, err := svc.Feed(ctx, viewer, after, 200)
@@ -128,14 +141,9 @@ func (a *API) stream(ctx context.Context, body io.Writer, viewer *core.User, sub
 				return false
 			}
 			for _, e := range entries {
-				ev := StreamEvent{Unread: e.Unread, ID: e.NotificationID}
-				if n := notes[e.NotificationID]; n != nil && e.Kind == core.FeedNew {
-					ev.Notification = toNotification(n)
-				}
-				if out.event(e.Seq, e.Kind, ev) != nil {
+				if !emit(e, notes[e.NotificationID]) {
 					return false
 				}
-				after = e.Seq
 			}
 			if len(entries) < 200 {
 				return true
@@ -152,14 +160,9 @@ func (a *API) stream(ctx context.Context, body io.Writer, viewer *core.User, sub
 			if e.Seq != after+1 || (e.Kind == core.FeedNew && e.Note == nil) {
 				return false, true // a gap: another change is not held here
 			}
-			ev := StreamEvent{Unread: e.Unread, ID: e.NotificationID}
-			if e.Kind == core.FeedNew {
-				ev.Notification = toNotification(e.Note)
-			}
-			if out.event(e.Seq, e.Kind, ev) != nil {
+			if !emit(e, e.Note) {
 				return true, false
 			}
-			after = e.Seq
 		}
 		return true, true
 	}

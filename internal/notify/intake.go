@@ -259,12 +259,12 @@ func (s *Service) commitGroup(ctx context.Context, batch []*intakeReq) []core.Fe
 		// burst of such events is fanned out together.
 		var now []target
 		var later []int64
-		people := 0
+		inline := 0 // recipients fanned out here
 		for _, ev := range events {
 			t, ok := TypeOf(ev.Type)
-			if ok && !ev.AllUsers && people+len(ev.Recipients) <= inlineFanout {
+			if ok && !ev.AllUsers && inline+len(ev.Recipients) <= inlineFanout {
 				now = append(now, target{e: ev, t: t, ids: ev.Recipients})
-				people += len(ev.Recipients)
+				inline += len(ev.Recipients)
 				continue
 			}
 			later = append(later, ev.ID)

@@ -83,12 +83,29 @@ func (q *Q) stmt(ctx context.Context, query string) *sql.Stmt {
 		return st
 	}
 	if st == nil {
-		if q.stmts != nil && !strings.HasPrefix(query, "SAVEPOINT") && !strings.HasPrefix(query, "RELEASE") && !strings.HasPrefix(query, "ROLLBACK") {
+		if q.stmts != nil && preparable(query) {
 			q.unprepared = append(q.unprepared, query)
 		}
 		return nil
 	}
 	return q.Tx.StmtContext(ctx, st)
+}
+
+// maxPreparedParams leaves multi-row statements unprepared after a
+// transaction: their texts change with the number of rows, each is run a
+// few times at most, and they would fill the cache that hot point reads
+// need.
+const maxPreparedParams = 32
+
+// preparable says whether a query a transaction ran is worth preparing
+// for later: not savepoint bookkeeping, not a multi-row text.
+func preparable(query string) bool {
+	for _, p := range []string{"SAVEPOINT", "RELEASE", "ROLLBACK"} {
+		if strings.HasPrefix(query, p) {
+			return false
+		}
+	}
+	return strings.Count(query, "?")+strings.Count(query, "$") <= maxPreparedParams
 }
 
 // prepareAll prepares queries on the pool (the texts a transaction ran

@@ -96,3 +96,17 @@ func TestPagesParsedOnFirstUse(t *testing.T) {
 		t.Fatal("pages of an unknown language")
 	}
 }
+
+// parseTemplates builds the pages of every language at once, as the
+// handler would once each had been asked for.
+func (h *Handler) parseTemplates() (map[string]map[string]pageTemplate, error) {
+	out := make(map[string]map[string]pageTemplate, len(i18n.Supported))
+	for _, lang := range i18n.Supported {
+		pages, err := h.parseLanguage(lang)
+		if err != nil {
+			return nil, err
+		}
+		out[lang] = pages
+	}
+	return out, nil
+}

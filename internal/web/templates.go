@@ -29,21 +29,6 @@ const layoutFile = "templates/layout.html"
 
 type pageTemplate = *template.Template
 
-// parseTemplates builds, for each language, one template set per page:
-// the shared layout plus the page file, with t and tn bound to that
-// language.
-func (h *Handler) parseTemplates() (map[string]map[string]pageTemplate, error) {
-	out := make(map[string]map[string]pageTemplate, len(i18n.Supported))
-	for _, lang := range i18n.Supported {
-		pages, err := h.parseLanguage(lang)
-		if err != nil {
-			return nil, err
-		}
-		out[lang] = pages
-	}
-	return out, nil
-}
-
 // pagesFor returns the pages of lang, parsing them on first use: a
 // language's pages are a sixth of an idle server's heap, and most
 // workspaces use one or two of the six. New parses the default language,
