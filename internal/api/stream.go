@@ -1,11 +1,12 @@
 package api
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"strconv"
 	"time"
@@ -63,48 +64,154 @@ func (a *API) registerStream() {
 			return err == nil && p.User.ID == viewer.ID
 		}
 		return &huma.StreamResponse{Body: func(hc huma.Context) {
+			w, _ := hc.BodyWriter().(http.ResponseWriter)
+			if w == nil {
+				a.deps.Live.Unsubscribe(sub)
+				return
+			}
+			setStreamHeaders(w.Header())
+			if conn, ok := hijackStream(w); ok {
+				// The stream outlives the request: net/http's goroutines
+				// for it end now, and two small ones of its own carry on.
+				ctx, cancel := context.WithCancel(context.WithoutCancel(hc.Context()))
+				go watchClosed(conn, cancel)
+				go func() {
+					defer conn.Close()
+					defer cancel()
+					defer a.deps.Live.Unsubscribe(sub)
+					a.stream(ctx, rawStream{conn}, viewer, sub, after, resume, stillValid)
+				}()
+				return
+			}
 			defer a.deps.Live.Unsubscribe(sub)
-			a.stream(hc.Context(), hc.BodyWriter(), viewer, sub, after, resume, stillValid)
+			w.WriteHeader(http.StatusOK)
+			a.stream(hc.Context(), sseWriter{w: w, rc: http.NewResponseController(w)}, viewer, sub, after, resume, stillValid)
 		}}, nil
 	})
 }
 
-// sseWriter writes Server-Sent Events and flushes each.
+// streamOut writes one stream's events and keep-alive comments.
+type streamOut interface {
+	event(id int64, name string, data any) error
+	comment() error
+}
+
+func setStreamHeaders(h http.Header) {
+	h.Set("Content-Type", "text/event-stream")
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Accel-Buffering", "no")
+}
+
+// appendEvent appends one Server-Sent Event to dst.
+func appendEvent(dst []byte, id int64, name string, data any) ([]byte, error) {
+	buf, err := json.Marshal(data)
+	if err != nil {
+		return dst, err
+	}
+	dst = append(dst, "id: "...)
+	dst = strconv.AppendInt(dst, id, 10)
+	dst = append(dst, "\nevent: "...)
+	dst = append(dst, name...)
+	dst = append(dst, "\ndata: "...)
+	dst = append(dst, buf...)
+	return append(dst, "\n\n"...), nil
+}
+
+const keepAlive = ": keep-alive\n\n"
+
+// sseWriter writes Server-Sent Events through net/http (HTTP/2, or where
+// the connection cannot be taken over) and flushes each.
 type sseWriter struct {
 	w  io.Writer
 	rc *http.ResponseController
 }
 
 func (s sseWriter) event(id int64, name string, data any) error {
-	buf, err := json.Marshal(data)
+	b, err := appendEvent(nil, id, name, data)
 	if err != nil {
 		return err
 	}
-	if _, err := fmt.Fprintf(s.w, "id: %d\nevent: %s\ndata: %s\n\n", id, name, buf); err != nil {
+	if _, err := s.w.Write(b); err != nil {
 		return err
 	}
 	return s.rc.Flush()
 }
 
 func (s sseWriter) comment() error {
-	if _, err := io.WriteString(s.w, ": keep-alive\n\n"); err != nil {
+	if _, err := io.WriteString(s.w, keepAlive); err != nil {
 		return err
 	}
 	return s.rc.Flush()
 }
 
+// streamWriteTimeout bounds one write to a taken-over stream: a client
+// that stops reading loses its stream instead of holding it forever.
+var streamWriteTimeout = 30 * time.Second
+
+// rawStream writes Server-Sent Events straight to a connection taken over
+// from net/http; the response ends when the connection closes.
+type rawStream struct{ conn net.Conn }
+
+func (s rawStream) write(b []byte) error {
+	if err := s.conn.SetWriteDeadline(time.Now().Add(streamWriteTimeout)); err != nil {
+		return err
+	}
+	_, err := s.conn.Write(b)
+	return err
+}
+
+func (s rawStream) event(id int64, name string, data any) error {
+	b, err := appendEvent(make([]byte, 0, 256), id, name, data)
+	if err != nil {
+		return err
+	}
+	return s.write(b)
+}
+
+func (s rawStream) comment() error { return s.write([]byte(keepAlive)) }
+
+// hijackStream takes an HTTP/1.1 stream's connection over from net/http
+// and sends the response head itself, the body to be ended by closing the
+// connection. An idle stream then costs a connection and two small
+// goroutines instead of net/http's serving goroutine, deep in the
+// handler's stack, and its background reader: about half of what it
+// held. It reports false where a connection cannot be taken over
+// (HTTP/2, a recorder in tests), and the stream goes through net/http.
+func hijackStream(w http.ResponseWriter) (net.Conn, bool) {
+	conn, _, err := http.NewResponseController(w).Hijack()
+	if err != nil {
+		return nil, false
+	}
+	h := w.Header().Clone()
+	h.Del("Content-Length")
+	h.Set("Connection", "close")
+	h.Set("Date", time.Now().UTC().Format(http.TimeFormat))
+	var head bytes.Buffer
+	head.WriteString("HTTP/1.1 200 OK\r\n")
+	_ = h.Write(&head)
+	head.WriteString("\r\n")
+	if err := (rawStream{conn}).write(head.Bytes()); err != nil {
+		conn.Close()
+		return nil, true // taken over and gone: nothing more to send
+	}
+	return conn, true
+}
+
+// watchClosed reads a taken-over stream's connection until the client
+// closes it (a stream's client sends nothing), and then ends the stream.
+func watchClosed(conn net.Conn, cancel context.CancelFunc) {
+	defer cancel()
+	var b [64]byte
+	for {
+		if _, err := conn.Read(b[:]); err != nil {
+			return
+		}
+	}
+}
+
 // stream sends the viewer's feed after a resumed position, or from now
 // with a hello, until the client leaves or the server shuts down.
-func (a *API) stream(ctx context.Context, body io.Writer, viewer *core.User, sub *live.Sub, after int64, resume bool, stillValid func(context.Context) bool) {
-	w, _ := body.(http.ResponseWriter)
-	if w == nil {
-		return
-	}
-	w.Header().Set("Content-Type", "text/event-stream")
-	w.Header().Set("Cache-Control", "no-store")
-	w.Header().Set("X-Accel-Buffering", "no")
-	w.WriteHeader(http.StatusOK)
-	out := sseWriter{w: w, rc: http.NewResponseController(w)}
+func (a *API) stream(ctx context.Context, out streamOut, viewer *core.User, sub *live.Sub, after int64, resume bool, stillValid func(context.Context) bool) {
 	svc := a.deps.Notify
 	if !resume {
 		unread, seq, err := svc.Position(ctx, viewer)

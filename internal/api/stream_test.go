@@ -1,13 +1,17 @@
 package api
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
+	"io"
 	"net/http"
 	"reflect"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"roster/internal/core"
 	"roster/internal/notify"
@@ -65,4 +69,75 @@ func TestStreamSendsWhatThisInstancePublished(t *testing.T) {
 			t.Fatalf("after a gap: %s %s %s", id, name, data)
 		}
 	})
+}
+
+// TestIdleStreamsLeaveNetHTTP: an HTTP/1.1 stream is taken over from
+// net/http once its head is sent, so an idle one holds none of net/http's
+// serving goroutines (deep in the handler's stack, they were about half
+// of a stream's memory); it still gets what is new, and it ends, freeing
+// its place in the per-person limit, as soon as its client leaves.
+func TestIdleStreamsLeaveNetHTTP(t *testing.T) {
+	e := newEnv(t, storetest.Open(t, store.SQLite), envOpts{deps: roomy})
+	bob := e.user("Acme", "Bob", "bob@example.com", core.RoleUser)
+	tok := e.login(bob.Email)
+	var readers []*bufio.Reader
+	var bodies []io.Closer
+	for range 10 {
+		req, _ := http.NewRequest("GET", e.srv.URL+Prefix+"/me/notifications/stream", nil)
+		req.Header.Set("Authorization", "Bearer "+tok)
+		res, err := e.srv.Client().Do(req)
+		if err != nil || res.StatusCode != http.StatusOK {
+			t.Fatalf("stream: %v %v", res, err)
+		}
+		if res.Header.Get("Content-Type") != "text/event-stream" {
+			t.Fatalf("head: %v", res.Header)
+		}
+		r := bufio.NewReader(res.Body)
+		if _, name, _ := readEvent(t, r); name != "hello" {
+			t.Fatalf("first event %s", name)
+		}
+		readers, bodies = append(readers, r), append(bodies, res.Body)
+		t.Cleanup(func() { res.Body.Close() })
+	}
+	if served, streams := streamGoroutines(); served != 0 || streams != 10 {
+		t.Fatalf("with 10 streams open: %d streams served by net/http, %d streams in all", served, streams)
+	}
+	if _, err := e.notify.Intake(context.Background(), e.admin, []notify.EventInput{{Type: "system.report", Recipients: []int64{bob.ID},
+		Data: map[string]any{"title": "Quarter"}}}); err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range readers {
+		if _, name, data := readEvent(t, r); name != "new" || !strings.Contains(data, "Quarter") {
+			t.Fatalf("event %s %s", name, data)
+		}
+	}
+	// The client leaves: its streams end at once (not at the next
+	// heartbeat), and new ones fit in the limit again.
+	for _, b := range bodies {
+		b.Close()
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for _, streams := streamGoroutines(); streams != 0; _, streams = streamGoroutines() {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d streams still running after their clients left", streams)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	e.openHelloStream(tok)
+}
+
+// streamGoroutines counts the goroutines running a notification stream,
+// and those of them that net/http serves.
+func streamGoroutines() (served, streams int) {
+	buf := make([]byte, 8<<20)
+	buf = buf[:runtime.Stack(buf, true)]
+	for _, g := range strings.Split(string(buf), "\n\n") {
+		if strings.Contains(g, "api.(*API).stream(") {
+			streams++
+			if strings.Contains(g, "net/http.(*conn).serve") {
+				served++
+			}
+		}
+	}
+	return served, streams
 }
