@@ -10,6 +10,7 @@ package i18n
 
 import (
 	"embed"
+	"errors"
 	"encoding/json"
 	"fmt"
 	"io/fs"
@@ -95,7 +96,10 @@ func Match(tag string) (string, bool) {
 
 // Bundle holds every embedded catalog. It is safe for concurrent use.
 type Bundle struct {
-	bundle *goi18n.Bundle
+	// byLang holds one go-i18n bundle per language, made when the
+	// language is first used: most instances serve one or two languages,
+	// and the compiled messages of six were a tenth of the idle heap.
+	byLang map[string]*langBundle
 	// messages keeps the parsed catalogs per supported language, because
 	// go-i18n does not expose them and tests and Keys need them.
 	messages map[string]map[string]*goi18n.Message
@@ -118,12 +122,13 @@ func New() (*Bundle, error) {
 // load reads every <area>.<lang>.json file in dir of fsys.
 func load(fsys fs.FS, dir string) (*Bundle, error) {
 	b := &Bundle{
-		bundle:   goi18n.NewBundle(language.English),
+		byLang:   make(map[string]*langBundle, len(Supported)),
 		messages: make(map[string]map[string]*goi18n.Message),
 		files:    make(map[string]map[string]string),
 	}
 	for _, lang := range Supported {
 		b.messages[lang] = make(map[string]*goi18n.Message)
+		b.byLang[lang] = &langBundle{}
 	}
 	entries, err := fs.ReadDir(fsys, dir)
 	if err != nil {
@@ -162,11 +167,39 @@ func load(fsys fs.FS, dir string) (*Bundle, error) {
 			b.files[m.ID][lang] = name
 			b.messages[lang][m.ID] = m
 		}
-		if err := b.bundle.AddMessages(language.MustParse(lang), msgs...); err != nil {
-			return nil, fmt.Errorf("add catalog %s: %w", name, err)
-		}
+		lb := b.byLang[lang]
+		lb.msgs = append(lb.msgs, msgs...)
+	}
+	// English is the fallback of every language: made now, it also proves
+	// at start that go-i18n takes the messages (the others are checked
+	// alike by checkMessage above).
+	if _, err := b.localizerOf(Fallback); err != nil {
+		return nil, err
 	}
 	return b, nil
+}
+
+// langBundle is one language's go-i18n bundle, made on first use.
+type langBundle struct {
+	msgs []*goi18n.Message
+	once sync.Once
+	loc  *goi18n.Localizer
+	err  error
+}
+
+// localizerOf returns lang's go-i18n localizer, making its bundle on the
+// first call.
+func (b *Bundle) localizerOf(lang string) (*goi18n.Localizer, error) {
+	lb := b.byLang[lang]
+	lb.once.Do(func() {
+		gb := goi18n.NewBundle(language.English)
+		if err := gb.AddMessages(language.MustParse(lang), lb.msgs...); err != nil {
+			lb.err = fmt.Errorf("add %s catalogs: %w", lang, err)
+			return
+		}
+		lb.loc, lb.msgs = goi18n.NewLocalizer(gb, lang), nil
+	})
+	return lb.loc, lb.err
 }
 
 // splitCatalogName splits "web.pt-BR.json" into "web" and "pt-BR".
@@ -253,11 +286,14 @@ func (b *Bundle) Localizer(langs ...string) *Localizer {
 	if l, ok := b.localizers.Load(lang); ok {
 		return l.(*Localizer)
 	}
-	l, _ := b.localizers.LoadOrStore(lang, &Localizer{
-		bundle: b,
-		lang:   lang,
-		loc:    goi18n.NewLocalizer(b.bundle, lang),
-	})
+	loc, err := b.localizerOf(lang)
+	if err != nil {
+		// Cannot happen with catalogs that passed load's checks; the
+		// language's pages then come in English rather than not at all.
+		slog.Error("i18n: language unavailable", "lang", lang, "err", err)
+		return b.Localizer(Fallback)
+	}
+	l, _ := b.localizers.LoadOrStore(lang, &Localizer{bundle: b, lang: lang, loc: loc})
 	return l.(*Localizer)
 }
 
@@ -381,18 +417,28 @@ func merge(data []map[string]any) map[string]any {
 }
 
 func (l *Localizer) localize(key string, count any, data map[string]any) string {
-	lc := &goi18n.LocalizeConfig{MessageID: key, PluralCount: count}
-	if data != nil {
-		lc.TemplateData = data
-	}
-	msg, err := l.loc.Localize(lc)
+	msg, err := l.render(key, count, data)
 	if err != nil {
 		l.bundle.warnOnce(l.lang, key, err)
+		// A message missing in this language comes in English: each
+		// language's bundle holds only its own catalogs.
+		var missing *goi18n.MessageNotFoundErr
+		if msg == "" && errors.As(err, &missing) && l.lang != Fallback {
+			msg, _ = l.bundle.Localizer(Fallback).render(key, count, data)
+		}
 	}
 	if msg == "" {
 		return key
 	}
 	return msg
+}
+
+func (l *Localizer) render(key string, count any, data map[string]any) (string, error) {
+	lc := &goi18n.LocalizeConfig{MessageID: key, PluralCount: count}
+	if data != nil {
+		lc.TemplateData = data
+	}
+	return l.loc.Localize(lc)
 }
 
 func (b *Bundle) warnOnce(lang, key string, err error) {

@@ -11,6 +11,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"testing"
 	"testing/fstest"
 
@@ -526,5 +527,32 @@ func TestLanguageNamesAndSupport(t *testing.T) {
 	}
 	if Key("x.y") != "x.y" {
 		t.Error("Key must return its argument")
+	}
+}
+
+// TestLanguagesMadeOnFirstUse: only English, every language's fallback, is
+// compiled at start; another language's messages are compiled when it is
+// first asked for, once however many ask at the same time.
+func TestLanguagesMadeOnFirstUse(t *testing.T) {
+	b, err := New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, lang := range Supported {
+		if made := b.byLang[lang].loc != nil; made != (lang == Fallback) {
+			t.Errorf("%s compiled at start: %v", lang, made)
+		}
+	}
+	var wg sync.WaitGroup
+	got := make([]string, 8)
+	for i := range got {
+		wg.Go(func() { got[i] = b.Localizer("tr").T("common.save") })
+	}
+	wg.Wait()
+	if got[0] != "Kaydet" || len(slices.Compact(slices.Clone(got))) != 1 {
+		t.Fatalf("Turkish on first use: %q", got)
+	}
+	if b.byLang["tr"].loc == nil || b.byLang["es"].loc != nil {
+		t.Fatal("Turkish not kept, or Spanish made unasked")
 	}
 }
