@@ -3,6 +3,7 @@ package core
 import (
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/nyaruka/phonenumbers"
 )
@@ -50,12 +51,35 @@ func FormatPhone(e164 string) string {
 	if e164 == "" {
 		return ""
 	}
-	num, err := phonenumbers.Parse(e164, "")
-	if err != nil {
-		return e164
+	formatted.RLock()
+	s, ok := formatted.m[e164]
+	formatted.RUnlock()
+	if ok {
+		return s
 	}
-	return phonenumbers.Format(num, phonenumbers.INTERNATIONAL)
+	s = e164
+	if num, err := phonenumbers.Parse(e164, ""); err == nil {
+		s = phonenumbers.Format(num, phonenumbers.INTERNATIONAL)
+	}
+	formatted.Lock()
+	if len(formatted.m) >= maxFormatted {
+		clear(formatted.m)
+	}
+	formatted.m[e164] = s
+	formatted.Unlock()
+	return s
 }
+
+// formatted keeps numbers already formatted: formatting parses with the
+// phone library's metadata, which was a sixteenth of a profile page's
+// time, and a number formats the same every time. It is emptied when
+// full, so numbers that keep changing cannot grow it without bound.
+var formatted = struct {
+	sync.RWMutex
+	m map[string]string
+}{m: make(map[string]string)}
+
+var maxFormatted = 20_000
 
 // ValidRegion reports whether region is an ISO 3166-1 code the phone
 // library knows.

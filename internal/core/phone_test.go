@@ -89,3 +89,27 @@ func FuzzNormalizeName(f *testing.F) {
 		}
 	})
 }
+
+// TestFormatPhoneKeepsWhatItFormatted: a number formatted once is taken
+// from memory the next time, the same as formatting it again, and the
+// memory never holds more than its bound.
+func TestFormatPhoneKeepsWhatItFormatted(t *testing.T) {
+	defer func(n int) { maxFormatted = n }(maxFormatted)
+	maxFormatted = 3
+	numbers := []string{"+34612345678", "+5511987654321", "+905321234567", "+79161234567", "+6281234567890", "not a number"}
+	want := map[string]string{"+34612345678": "+34 612 34 56 78", "+79161234567": "+7 916 123-45-67", "not a number": "not a number"}
+	for range 3 {
+		for _, n := range numbers {
+			got := FormatPhone(n)
+			if w, ok := want[n]; ok && got != w {
+				t.Errorf("FormatPhone(%q) = %q, want %q", n, got, w)
+			}
+			formatted.RLock()
+			kept, size := formatted.m[n], len(formatted.m)
+			formatted.RUnlock()
+			if kept != got || size > maxFormatted {
+				t.Fatalf("after %q: kept %q, %d numbers kept (at most %d)", n, kept, size, maxFormatted)
+			}
+		}
+	}
+}

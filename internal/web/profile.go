@@ -2,7 +2,6 @@ package web
 
 import (
 	"errors"
-	"html/template"
 	"io"
 	"mime"
 	"net/http"
@@ -43,7 +42,7 @@ type profileData struct {
 	// Values are what the main and email forms show: the stored values,
 	// or what was typed when a save was refused.
 	Values      map[string]string
-	ZoneOptions template.HTML // the time zone select's options, the person's selected
+	ZoneOptions zoneSelect // the time zone select's options, the person's selected
 	EmailLocked bool          // two-step verification is on: no email change
 	// EmailEditable: the viewer may change this address; others see it only.
 	EmailEditable bool

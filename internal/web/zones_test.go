@@ -9,7 +9,7 @@ import (
 // not in the list comes first, selected; every zone is listed once.
 func TestZoneOptions(t *testing.T) {
 	for _, tz := range []string{"Asia/Tokyo", "UTC", timezones[len(timezones)-1], "America/Argentina/ComodRivadavia", `Bad<"zone>`} {
-		got := string(zoneOptions(tz))
+		got := zoneOptions(tz).String()
 		if n := strings.Count(got, " selected>"); n != 1 {
 			t.Errorf("%s: %d selected options", tz, n)
 		}
@@ -20,7 +20,7 @@ func TestZoneOptions(t *testing.T) {
 			t.Errorf("%s: %d options, want at least %d", tz, strings.Count(got, "<option"), want)
 		}
 	}
-	if got := string(zoneOptions("Mars/Olympus")); !strings.HasPrefix(got, `<option value="Mars/Olympus" selected>`) {
+	if got := zoneOptions("Mars/Olympus").String(); !strings.HasPrefix(got, `<option value="Mars/Olympus" selected>`) {
 		t.Errorf("an unknown zone is not first and selected: %.80s", got)
 	}
 }
