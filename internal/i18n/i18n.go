@@ -10,8 +10,8 @@ package i18n
 
 import (
 	"embed"
-	"errors"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io/fs"
 	"log/slog"

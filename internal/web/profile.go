@@ -43,7 +43,7 @@ type profileData struct {
 	// or what was typed when a save was refused.
 	Values      map[string]string
 	ZoneOptions zoneSelect // the time zone select's options, the person's selected
-	EmailLocked bool          // two-step verification is on: no email change
+	EmailLocked bool       // two-step verification is on: no email change
 	// EmailEditable: the viewer may change this address; others see it only.
 	EmailEditable bool
 	CanReset      bool // the viewer may send this user a password reset link
