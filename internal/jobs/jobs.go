@@ -57,6 +57,15 @@ const NotifyWorkers = 50
 // backoff, 10 attempts spread over about four hours.
 const DefaultMaxAttempts = 10
 
+// Priorities within a queue; River runs a lower number first. What people
+// see in the app (a fan-out to the in-app centre and its streams) goes
+// before sends to other channels, so a backlog of emails or pushes never
+// holds up the notification centre.
+const (
+	PriorityInApp   = 1
+	PriorityDeliver = 2
+)
+
 // DefaultMaxWorkers is the per-queue worker count when Config.MaxWorkers is 0.
 const DefaultMaxWorkers = 10
 

@@ -96,6 +96,7 @@ func (recordArgs) Kind() string { return "test.record" }
 type recorder struct {
 	mu      sync.Mutex
 	runs    map[string][]int // name -> attempts seen
+	order   []string         // names in the order they ran
 	changed chan struct{}
 	started chan string   // receives the name of each blocking job as it starts
 	release chan struct{} // closed to let blocking jobs finish
@@ -113,6 +114,7 @@ func newRecorder() *recorder {
 func (r *recorder) record(name string, attempt int) {
 	r.mu.Lock()
 	r.runs[name] = append(r.runs[name], attempt)
+	r.order = append(r.order, name)
 	r.mu.Unlock()
 	select {
 	case r.changed <- struct{}{}:
@@ -404,4 +406,25 @@ func gather(t *testing.T, reg *prometheus.Registry, kind, outcome string) (total
 		}
 	}
 	return total, seenHistogram
+}
+
+// TestInAppJobsGoFirst: with the queue's workers busy and deliveries
+// waiting, a fan-out queued after them runs before any of them.
+func TestInAppJobsGoFirst(t *testing.T) {
+	forEachEngine(t, func(t *testing.T, d database) {
+		s := start(t, d, 1)
+		enqueue(t, s, recordArgs{Name: "busy", Block: true}, nil, true)
+		<-s.rec.started
+		for i := range 20 {
+			enqueue(t, s, recordArgs{Name: fmt.Sprint("deliver-", i)}, &river.InsertOpts{Priority: jobs.PriorityDeliver}, true)
+		}
+		enqueue(t, s, recordArgs{Name: "fanout"}, &river.InsertOpts{Priority: jobs.PriorityInApp}, true)
+		close(s.rec.release)
+		s.rec.waitRuns(t, "deliver-19", 1)
+		s.rec.mu.Lock()
+		defer s.rec.mu.Unlock()
+		if len(s.rec.order) < 2 || s.rec.order[1] != "fanout" {
+			t.Fatalf("ran in the order %v, want the fan-out right after the busy job", s.rec.order)
+		}
+	})
 }

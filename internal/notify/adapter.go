@@ -96,10 +96,10 @@ type DeliverArgs struct {
 // Kind implements river.JobArgs.
 func (DeliverArgs) Kind() string { return "notify.deliver" }
 
-// InsertOpts allows enough attempts for a day of retries; the worker
-// fails the delivery itself once RetryFor has passed.
+// InsertOpts allows enough attempts for a day of retries (the worker
+// fails the delivery itself once RetryFor has passed), after fan-outs.
 func (DeliverArgs) InsertOpts() river.InsertOpts {
-	return river.InsertOpts{Queue: jobs.QueueNotify, MaxAttempts: 1000}
+	return river.InsertOpts{Queue: jobs.QueueNotify, MaxAttempts: 1000, Priority: jobs.PriorityDeliver}
 }
 
 type deliverWorker struct {

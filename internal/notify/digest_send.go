@@ -146,7 +146,7 @@ func (DigestArgs) Kind() string { return "notify.digest" }
 // InsertOpts allows enough attempts for a day of retries; the worker
 // fails the digest itself once RetryFor has passed.
 func (DigestArgs) InsertOpts() river.InsertOpts {
-	return river.InsertOpts{Queue: jobs.QueueNotify, MaxAttempts: 1000}
+	return river.InsertOpts{Queue: jobs.QueueNotify, MaxAttempts: 1000, Priority: jobs.PriorityDeliver}
 }
 
 type digestWorker struct {

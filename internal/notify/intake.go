@@ -54,8 +54,10 @@ type FanoutArgs struct {
 // Kind implements river.JobArgs.
 func (FanoutArgs) Kind() string { return "notify.fanout" }
 
-// InsertOpts puts fan-outs on the notification queue.
-func (FanoutArgs) InsertOpts() river.InsertOpts { return river.InsertOpts{Queue: jobs.QueueNotify} }
+// InsertOpts puts fan-outs on the notification queue, before deliveries.
+func (FanoutArgs) InsertOpts() river.InsertOpts {
+	return river.InsertOpts{Queue: jobs.QueueNotify, Priority: jobs.PriorityInApp}
+}
 
 // Intake validates events posted by actor (an integration's token user)
 // and stores them with their fan-out jobs, all or nothing: one invalid

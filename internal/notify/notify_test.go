@@ -10,8 +10,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/riverqueue/river"
+
 	"roster/internal/core"
 	"roster/internal/i18n"
+	"roster/internal/jobs"
 	"roster/internal/notify"
 	"roster/internal/services"
 	"roster/internal/store"
@@ -777,4 +780,20 @@ func TestSmallEventsFanOutAtIntake(t *testing.T) {
 			t.Fatalf("%d notifications before the fan-out jobs ran, want 2", n)
 		}
 	})
+}
+
+// TestFanoutsGoBeforeDeliveries: on the shared notification queue a
+// fan-out (the in-app centre and its streams) is taken before waiting
+// sends to other channels (jobs TestInAppJobsGoFirst shows River keeps
+// the order), so an email or push backlog never holds up the centre.
+func TestFanoutsGoBeforeDeliveries(t *testing.T) {
+	fanout := notify.FanoutArgs{}.InsertOpts()
+	for name, opts := range map[string]river.InsertOpts{
+		"deliver": notify.DeliverArgs{}.InsertOpts(),
+		"digest":  notify.DigestArgs{}.InsertOpts(),
+	} {
+		if opts.Queue != fanout.Queue || opts.Priority <= fanout.Priority || fanout.Priority != jobs.PriorityInApp {
+			t.Errorf("%s: queue %q priority %d; fan-out: queue %q priority %d", name, opts.Queue, opts.Priority, fanout.Queue, fanout.Priority)
+		}
+	}
 }
