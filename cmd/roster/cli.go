@@ -140,6 +140,7 @@ func (f envFlags) integer(p *int, name string, def int, help string) {
 func storageFlags(f envFlags, cfg *app.Config) {
 	f.str(&cfg.DataDir, "data", "./roster-data", "folder for the SQLite database, the secret key and files")
 	f.str(&cfg.DatabaseURL, "database-url", "", "empty for SQLite in the data folder, or postgres://user:pass@host/db")
+	f.str(&cfg.SQLiteSync, "sqlite-synchronous", store.SyncNormal, "SQLite's sync at commit: normal keeps every acknowledged write through a crash of roster and loses none of the database on power loss, but may lose the last moments' writes; full keeps those too, at one fsync per commit")
 	f.str(&cfg.SecretKey, "secret-key", "", "base64 of 32 random bytes sealing stored secrets; default: generated into <data>/secret.key (instances sharing a database must share it)")
 	f.str(&cfg.BaseURL, "base-url", "", "public URL used in links; https turns on Secure cookies (default http://localhost:<port>)")
 }
@@ -255,7 +256,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 
 // openStore opens and migrates the database for the admin commands.
 func openStore(ctx context.Context, cfg app.Config) (*store.DB, error) {
-	db, err := store.Open(ctx, cfg.DatabaseURL, cfg.DataDir)
+	db, err := store.Open(ctx, cfg.DatabaseURL, cfg.DataDir, store.SQLiteSynchronous(cfg.SQLiteSync))
 	if err != nil {
 		return nil, err
 	}

@@ -42,7 +42,8 @@ func TestServeHelpListsEveryFlagWithItsVariable(t *testing.T) {
 	// derived them would agree with itself whatever it produced.
 	for flag, env := range map[string]string{
 		"addr": "ROSTER_ADDR", "metrics-addr": "ROSTER_METRICS_ADDR", "data": "ROSTER_DATA", "database-url": "ROSTER_DATABASE_URL", "base-url": "ROSTER_BASE_URL",
-		"log-format": "ROSTER_LOG_FORMAT", "smtp-url": "ROSTER_SMTP_URL", "mail-from": "ROSTER_MAIL_FROM",
+		"sqlite-synchronous": "ROSTER_SQLITE_SYNCHRONOUS",
+		"log-format":         "ROSTER_LOG_FORMAT", "smtp-url": "ROSTER_SMTP_URL", "mail-from": "ROSTER_MAIL_FROM",
 		"secret-key": "ROSTER_SECRET_KEY", "trusted-proxies": "ROSTER_TRUSTED_PROXIES", "session-idle": "ROSTER_SESSION_IDLE",
 		"session-max": "ROSTER_SESSION_MAX", "two-factor-idle": "ROSTER_TWO_FACTOR_IDLE", "recent-sign-in": "ROSTER_RECENT_SIGN_IN",
 		"files-url": "ROSTER_FILES_URL", "api-rate": "ROSTER_API_RATE", "api-burst": "ROSTER_API_BURST",
@@ -73,7 +74,7 @@ func TestServeDefaultsAreTheDocumentedOnes(t *testing.T) {
 		"ROSTER_SESSION_MAX", "ROSTER_RECENT_SIGN_IN", "ROSTER_API_RATE", "ROSTER_API_BURST", "ROSTER_SHUTDOWN_TIMEOUT",
 		"ROSTER_JOB_RESCUE_AFTER", "ROSTER_NOTIFICATION_RETENTION", "ROSTER_FCM_CREDENTIALS", "ROSTER_FCM_ENDPOINT", "ROSTER_APNS_KEY",
 		"ROSTER_APNS_ENVIRONMENT", "ROSTER_APNS_ENDPOINT", "ROSTER_TELEGRAM_BOT_TOKEN", "ROSTER_TELEGRAM_API_URL",
-		"ROSTER_TELEGRAM_WEBHOOK"} {
+		"ROSTER_TELEGRAM_WEBHOOK", "ROSTER_SQLITE_SYNCHRONOUS"} {
 		t.Setenv(env, "") // restored when the test ends
 		os.Unsetenv(env)
 	}
@@ -89,6 +90,7 @@ func TestServeDefaultsAreTheDocumentedOnes(t *testing.T) {
 		{"--addr", cfg.Addr, ":8080"},
 		{"--metrics-addr", cfg.MetricsAddr, ""},
 		{"--data", cfg.DataDir, "./roster-data"},
+		{"--sqlite-synchronous", cfg.SQLiteSync, "normal"},
 		{"--log-format", logFormat, "text"},
 		{"--session-idle", cfg.SessionIdle, 90 * day},
 		{"--two-factor-idle", cfg.TwoFactorIdle, 30 * day},

@@ -51,6 +51,7 @@ type Config struct {
 	Pprof           bool           // also serve /debug/pprof/ on MetricsAddr
 	DataDir         string         // SQLite database, secret key and files
 	DatabaseURL     string         // empty: SQLite in DataDir; postgres://...: PostgreSQL
+	SQLiteSync      string         // SQLite's synchronous setting: normal (default) or full; see store.SyncNormal
 	BaseURL         string         // public URL for links; https turns on Secure cookies
 	SecretKey       string         // base64 32-byte key; empty: DataDir/secret.key
 	FilesURL        string         // blob storage for photos: empty = DataDir/files; file:///..., s3://bucket?...
@@ -157,7 +158,7 @@ func Open(ctx context.Context, cfg Config, logger *slog.Logger) (_ *App, err err
 	if a.I18n, err = i18n.New(); err != nil {
 		return nil, fmt.Errorf("load translations: %w", err)
 	}
-	if a.DB, err = store.Open(ctx, cfg.DatabaseURL, cfg.DataDir); err != nil {
+	if a.DB, err = store.Open(ctx, cfg.DatabaseURL, cfg.DataDir, store.SQLiteSynchronous(cfg.SQLiteSync)); err != nil {
 		return nil, err
 	}
 	if err := Migrate(ctx, a.DB); err != nil {

@@ -78,15 +78,22 @@ func (db *DB) sql(query string) string {
 // Open connects to the database named by databaseURL: empty means SQLite in
 // dataDir/roster.db; a postgres:// or postgresql:// URL means PostgreSQL.
 // It does not migrate; call Migrate.
-func Open(ctx context.Context, databaseURL, dataDir string) (*DB, error) {
+func Open(ctx context.Context, databaseURL, dataDir string, opts ...Option) (*DB, error) {
+	o := openOptions{synchronous: SyncNormal}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	if o.synchronous != SyncNormal && o.synchronous != SyncFull {
+		return nil, fmt.Errorf("SQLite synchronous must be %s or %s, not %q", SyncNormal, SyncFull, o.synchronous)
+	}
 	switch {
 	case databaseURL == "":
 		if err := os.MkdirAll(dataDir, 0o750); err != nil {
 			return nil, fmt.Errorf("create data folder: %w", err)
 		}
-		return openSQLite(ctx, filepath.Join(dataDir, "roster.db"))
+		return openSQLite(ctx, filepath.Join(dataDir, "roster.db"), o)
 	case strings.HasPrefix(databaseURL, "sqlite:"):
-		return openSQLite(ctx, strings.TrimPrefix(strings.TrimPrefix(databaseURL, "sqlite:"), "//"))
+		return openSQLite(ctx, strings.TrimPrefix(strings.TrimPrefix(databaseURL, "sqlite:"), "//"), o)
 	case strings.HasPrefix(databaseURL, "postgres://"), strings.HasPrefix(databaseURL, "postgresql://"):
 		return openPostgres(ctx, databaseURL)
 	default:
@@ -94,8 +101,34 @@ func Open(ctx context.Context, databaseURL, dataDir string) (*DB, error) {
 	}
 }
 
-func openSQLite(ctx context.Context, path string) (*DB, error) {
-	pragmas := "_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)&_pragma=busy_timeout(10000)&_pragma=synchronous(NORMAL)&_txlock=immediate"
+// Option adjusts how Open opens the database.
+type Option func(*openOptions)
+
+type openOptions struct{ synchronous string }
+
+// SQLite's synchronous settings Roster offers (docs/reliability.md).
+// Normal, the default, survives a crash of the process (kill -9) with every
+// acknowledged write, and a power loss or system crash without corruption,
+// but the writes of the last moments before a power loss may be gone. Full
+// syncs the log at every commit: acknowledged writes survive a power loss
+// too, at the cost of one fsync per commit.
+const (
+	SyncNormal = "normal"
+	SyncFull   = "full"
+)
+
+// SQLiteSynchronous sets SQLite's synchronous setting, SyncNormal or
+// SyncFull ("" keeps SyncNormal); PostgreSQL ignores it.
+func SQLiteSynchronous(mode string) Option {
+	return func(o *openOptions) {
+		if mode != "" {
+			o.synchronous = mode
+		}
+	}
+}
+
+func openSQLite(ctx context.Context, path string, o openOptions) (*DB, error) {
+	pragmas := "_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)&_pragma=busy_timeout(10000)&_pragma=synchronous(" + o.synchronous + ")&_txlock=immediate"
 	w, err := sql.Open("sqlite", "file:"+path+"?"+pragmas)
 	if err != nil {
 		return nil, fmt.Errorf("open sqlite writer: %w", err)

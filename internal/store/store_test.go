@@ -333,3 +333,27 @@ func TestRollbackLeavesNothing(t *testing.T) {
 		}
 	})
 }
+
+// TestSQLiteSynchronous: the writer runs with the synchronous setting
+// asked for, normal unless told (the documented default); anything else
+// is refused.
+func TestSQLiteSynchronous(t *testing.T) {
+	ctx := context.Background()
+	for _, c := range []struct {
+		opts []store.Option
+		want int // PRAGMA synchronous: 1 normal, 2 full
+	}{{nil, 1}, {[]store.Option{store.SQLiteSynchronous("")}, 1}, {[]store.Option{store.SQLiteSynchronous(store.SyncFull)}, 2}} {
+		db, err := store.Open(ctx, "", t.TempDir(), c.opts...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got int
+		if err := db.W.QueryRowContext(ctx, "PRAGMA synchronous").Scan(&got); err != nil || got != c.want {
+			t.Errorf("%d options: synchronous %d (%v), want %d", len(c.opts), got, err, c.want)
+		}
+		db.Close()
+	}
+	if _, err := store.Open(ctx, "", t.TempDir(), store.SQLiteSynchronous("off")); err == nil {
+		t.Error("synchronous off was taken")
+	}
+}
