@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"path/filepath"
 	"runtime/debug"
 	"strconv"
 	"strings"
@@ -22,6 +23,7 @@ import (
 	"roster/internal/notify/mobile/apns"
 	"roster/internal/notify/mobile/fcm"
 	"roster/internal/notify/telegram"
+	"roster/internal/secrets"
 	"roster/internal/seed"
 	"roster/internal/store"
 )
@@ -34,6 +36,8 @@ Usage:
   roster user create [flags]      create a user; the password is read from stdin
   roster token create [flags]     create an API token and print it once
   roster seed [flags]             fill an empty database with test data (benchmarks, demos)
+  roster backup --to FILE         copy the SQLite database while Roster runs (see roster backup --help)
+  roster restore --from FILE      put a backup into a new data folder
   roster version                  print the version
 `
 
@@ -55,6 +59,10 @@ func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return createToken(ctx, args[2:], stdout, stderr)
 	case args[0] == "seed":
 		return seedData(ctx, args[1:], stdout, stderr)
+	case args[0] == "backup":
+		return backup(ctx, args[1:], stdout, stderr)
+	case args[0] == "restore":
+		return restore(ctx, args[1:], stdout, stderr)
 	case args[0] == "version", args[0] == "--version":
 		fmt.Fprintln(stdout, "roster", app.Version)
 		return nil
@@ -457,4 +465,73 @@ func formatDuration(d time.Duration) string {
 		return strconv.Itoa(int(d/(24*time.Hour))) + "d"
 	}
 	return d.String()
+}
+
+// backup copies the SQLite database, consistently, while serve runs, and
+// says what else a restore needs. It opens the database without migrating:
+// a backup never changes what it copies.
+func backup(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	var cfg app.Config
+	var to string
+	f := newFlags("roster backup", stderr)
+	storageFlags(f, &cfg)
+	f.str(&cfg.FilesURL, "files-url", "", "where the photos are (as serve's --files-url), to say what to copy besides the database")
+	f.StringVar(&to, "to", "", "the file to write; it must not exist")
+	if err := f.Parse(args); err != nil {
+		return ignoreHelp(err)
+	}
+	if to == "" {
+		return errors.New("backup: --to FILE is required")
+	}
+	if strings.HasPrefix(cfg.DatabaseURL, "postgres") {
+		return store.ErrBackupPostgres
+	}
+	if cfg.DatabaseURL == "" {
+		if _, err := os.Stat(filepath.Join(cfg.DataDir, store.SQLiteFile)); err != nil {
+			return fmt.Errorf("backup: no Roster database in %s (--data)", cfg.DataDir)
+		}
+	}
+	db, err := store.Open(ctx, cfg.DatabaseURL, cfg.DataDir)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	size, err := db.Backup(ctx, to)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "backed up the database to %s (%.1f MB): everything saved before the backup began.\n", to, float64(size)/(1<<20))
+	fmt.Fprintf(stdout, "Keep with it:\n")
+	if cfg.SecretKey == "" {
+		fmt.Fprintf(stdout, "  %s: the secret key; without it the copy's sealed secrets (authenticator keys, push keys) cannot be opened\n",
+			filepath.Join(cfg.DataDir, secrets.KeyFile))
+	} else {
+		fmt.Fprintf(stdout, "  the --secret-key value: without it the copy's sealed secrets cannot be opened\n")
+	}
+	if cfg.FilesURL == "" {
+		fmt.Fprintf(stdout, "  %s: the photos (copy the folder)\n", filepath.Join(cfg.DataDir, "files"))
+	} else {
+		fmt.Fprintf(stdout, "  the photos, in the storage --files-url names (not in this copy)\n")
+	}
+	return nil
+}
+
+// restore puts a backup into a new data folder.
+func restore(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	var dataDir, from string
+	f := newFlags("roster restore", stderr)
+	f.str(&dataDir, "data", "./roster-data", "the data folder to restore into; it must not hold a database")
+	f.StringVar(&from, "from", "", "the backup file (from roster backup)")
+	if err := f.Parse(args); err != nil {
+		return ignoreHelp(err)
+	}
+	if from == "" {
+		return errors.New("restore: --from FILE is required")
+	}
+	if err := store.Restore(ctx, from, dataDir); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "restored %s into %s.\nNext: put the secret key at %s (or pass --secret-key), copy the photos into %s, then: roster serve --data %s\n",
+		from, dataDir, filepath.Join(dataDir, secrets.KeyFile), filepath.Join(dataDir, "files"), dataDir)
+	return nil
 }

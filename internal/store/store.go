@@ -91,7 +91,7 @@ func Open(ctx context.Context, databaseURL, dataDir string, opts ...Option) (*DB
 		if err := os.MkdirAll(dataDir, 0o750); err != nil {
 			return nil, fmt.Errorf("create data folder: %w", err)
 		}
-		return openSQLite(ctx, filepath.Join(dataDir, "roster.db"), o)
+		return openSQLite(ctx, filepath.Join(dataDir, SQLiteFile), o)
 	case strings.HasPrefix(databaseURL, "sqlite:"):
 		return openSQLite(ctx, strings.TrimPrefix(strings.TrimPrefix(databaseURL, "sqlite:"), "//"), o)
 	case strings.HasPrefix(databaseURL, "postgres://"), strings.HasPrefix(databaseURL, "postgresql://"):
