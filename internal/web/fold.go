@@ -39,11 +39,13 @@ var textEscapers = map[string]bool{
 var htmlEscaper = strings.NewReplacer("\x00", "\uFFFD", `"`, "&#34;", "&", "&amp;", "'", "&#39;", "+", "&#43;", "<", "&lt;", ">", "&gt;")
 
 // foldConstants escapes root's template set (html/template does so on the
-// first Execute; the data given is nil so the run itself stops at once)
+// first Execute; the data given has no fields, so the run itself stops at
+// its first field: nil data would run the whole page on zero values,
+// calling its functions with nil, and "tn" would log a bad count at start)
 // and then replaces each foldable action with its output. It returns the
 // number of actions folded.
 func foldConstants(root *template.Template, funcs template.FuncMap) (int, error) {
-	if err := root.Execute(io.Discard, nil); err != nil {
+	if err := root.Execute(io.Discard, struct{}{}); err != nil {
 		var escape *template.Error
 		if errors.As(err, &escape) {
 			return 0, err

@@ -1,6 +1,8 @@
 package web
 
 import (
+	"bytes"
+	"log/slog"
 	"maps"
 	"slices"
 	"strconv"
@@ -109,4 +111,23 @@ func (h *Handler) parseTemplates() (map[string]map[string]pageTemplate, error) {
 		out[lang] = pages
 	}
 	return out, nil
+}
+
+// TestParsingPagesLogsNothing: making a language's pages (at start for
+// the default one) warns of no translation problem: the escaping run that
+// precedes folding stops at once instead of running every page on nil.
+func TestParsingPagesLogsNothing(t *testing.T) {
+	var logged bytes.Buffer
+	prev := slog.Default()
+	slog.SetDefault(slog.New(slog.NewTextHandler(&logged, nil)))
+	defer slog.SetDefault(prev)
+	e := newEnv(t, storetest.Open(t, store.SQLite))
+	for _, lang := range i18n.Supported {
+		if _, err := e.h.pagesFor(lang); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if strings.Contains(logged.String(), "i18n") {
+		t.Fatalf("parsing pages logged:\n%s", logged.String())
+	}
 }
