@@ -70,8 +70,8 @@ func (q *Q) MobileDevice(ctx context.Context, workspaceID, id int64) (*core.Mobi
 // devices, the push providers of their devices.
 func (q *Q) MobileProviders(ctx context.Context, workspaceID int64, userIDs []int64) (map[int64][]string, error) {
 	out := make(map[int64][]string)
-	for chunk := range chunks(userIDs, 500) {
-		rows, err := q.query(ctx, "SELECT DISTINCT user_id, provider FROM mobile_devices WHERE workspace_id = ? AND user_id IN ("+marks(len(chunk))+")",
+	for chunk := range chunks(userIDs, 512) {
+		rows, err := q.queryRows(ctx, "SELECT DISTINCT user_id, provider FROM mobile_devices WHERE workspace_id = ? AND user_id IN ("+marks(len(chunk))+")",
 			append([]any{workspaceID}, anys(chunk)...)...)
 		type pair struct {
 			user     int64

@@ -113,8 +113,8 @@ func (q *Q) DigestRow(ctx context.Context, userID int64, localDate string) (*Dig
 // queued.
 func (q *Q) QueuedDigests(ctx context.Context, localDate string, userIDs []int64) ([]*Digest, error) {
 	var out []*Digest
-	for chunk := range chunks(userIDs, 500) {
-		rows, err := q.query(ctx, `SELECT user_id, workspace_id, local_date, due_at, status, items, attempts, last_error FROM notify_digests
+	for chunk := range chunks(userIDs, 512) {
+		rows, err := q.queryRows(ctx, `SELECT user_id, workspace_id, local_date, due_at, status, items, attempts, last_error FROM notify_digests
 			WHERE local_date = ? AND status = 'queued' AND user_id IN (`+marks(len(chunk))+`)`, append([]any{localDate}, anys(chunk)...)...)
 		ds, err := collect(rows, err, "digests", scanDigest)
 		if err != nil {
@@ -165,8 +165,8 @@ type DigestContent struct {
 // to until), and how many there are in all. People with none are absent.
 func (q *Q) DigestItems(ctx context.Context, localDate string, userIDs []int64, until time.Time, limit int) (map[int64]*DigestContent, error) {
 	out := map[int64]*DigestContent{}
-	for chunk := range chunks(userIDs, 500) {
-		rows, err := q.query(ctx, `SELECT id, workspace_id, user_id, event_id, type, category, title, body, url, popup, created_at, read_at, total FROM (
+	for chunk := range chunks(userIDs, 512) {
+		rows, err := q.queryRows(ctx, `SELECT id, workspace_id, user_id, event_id, type, category, title, body, url, popup, created_at, read_at, total FROM (
 			SELECT n.id, n.workspace_id, n.user_id, n.event_id, n.type, n.category, n.title, n.body, n.url, n.popup, n.created_at, n.read_at,
 				ROW_NUMBER() OVER (PARTITION BY n.user_id ORDER BY n.id DESC) AS place,
 				COUNT(*) OVER (PARTITION BY n.user_id) AS total

@@ -104,8 +104,8 @@ func (q *Q) ActiveUserIDs(ctx context.Context, workspaceID, afterID int64, limit
 // UsersByID returns those of ids that are users of the workspace.
 func (q *Q) UsersByID(ctx context.Context, workspaceID int64, ids []int64) ([]*core.User, error) {
 	var out []*core.User
-	for chunk := range chunks(ids, 500) {
-		rows, err := q.query(ctx, "SELECT "+userCols+" FROM users WHERE workspace_id = ? AND id IN ("+marks(len(chunk))+") ORDER BY id",
+	for chunk := range chunks(ids, 512) {
+		rows, err := q.queryRows(ctx, "SELECT "+userCols+" FROM users WHERE workspace_id = ? AND id IN ("+marks(len(chunk))+") ORDER BY id",
 			append([]any{workspaceID}, anys(chunk)...)...)
 		users, err := collect(rows, err, "users", scanUser)
 		if err != nil {
@@ -122,7 +122,7 @@ func (q *Q) UsersByID(ctx context.Context, workspaceID int64, ids []int64) ([]*c
 func (q *Q) InsertNotifications(ctx context.Context, ns []*core.Notification) ([]*core.Notification, error) {
 	now := q.now()
 	var stored []*core.Notification
-	for chunk := range chunks(ns, 300) {
+	for chunk := range chunks(ns, 256) {
 		type key struct{ event, user int64 }
 		byKey := make(map[key]*core.Notification, len(chunk))
 		var b strings.Builder
@@ -136,7 +136,7 @@ func (q *Q) InsertNotifications(ctx context.Context, ns []*core.Notification) ([
 			args = append(args, n.WorkspaceID, n.UserID, n.EventID, n.Type, n.Category, n.Title, n.Body, n.URL, n.Popup, ms(now))
 			byKey[key{n.EventID, n.UserID}] = n
 		}
-		rows, err := q.query(ctx, `INSERT INTO notifications (workspace_id, user_id, event_id, type, category, title, body, url, popup, created_at)
+		rows, err := q.queryRows(ctx, `INSERT INTO notifications (workspace_id, user_id, event_id, type, category, title, body, url, popup, created_at)
 			VALUES `+b.String()+` ON CONFLICT (event_id, user_id) DO NOTHING RETURNING id, event_id, user_id`, args...)
 		if err != nil {
 			return nil, fmt.Errorf("store notifications: %w", err)
@@ -177,7 +177,7 @@ func (q *Q) AddToInboxes(ctx context.Context, notifications []*core.Notification
 	}
 	slices.Sort(users)
 	var feed []core.FeedEntry
-	for chunk := range chunks(users, 400) {
+	for chunk := range chunks(users, 512) {
 		var b strings.Builder
 		args := make([]any, 0, len(chunk)*3)
 		for i, u := range chunk {
@@ -188,7 +188,7 @@ func (q *Q) AddToInboxes(ctx context.Context, notifications []*core.Notification
 			n := len(byUser[u])
 			args = append(args, u, n, n)
 		}
-		rows, err := q.query(ctx, "INSERT INTO notify_inbox (user_id, unread, seq) VALUES "+b.String()+
+		rows, err := q.queryRows(ctx, "INSERT INTO notify_inbox (user_id, unread, seq) VALUES "+b.String()+
 			" ON CONFLICT (user_id) DO UPDATE SET unread = notify_inbox.unread + excluded.unread, seq = notify_inbox.seq + excluded.seq RETURNING user_id, seq, unread", args...)
 		type after struct{ user, seq, unread int64 }
 		rets, err := collect(rows, err, "inboxes", func(s scanner) (after, error) {
@@ -218,7 +218,7 @@ func (q *Q) AddToInboxes(ctx context.Context, notifications []*core.Notification
 }
 
 func (q *Q) insertFeed(ctx context.Context, entries []core.FeedEntry) error {
-	for chunk := range chunks(entries, 300) {
+	for chunk := range chunks(entries, 256) {
 		var b strings.Builder
 		args := make([]any, 0, len(chunk)*6)
 		for i, e := range chunk {
@@ -228,7 +228,7 @@ func (q *Q) insertFeed(ctx context.Context, entries []core.FeedEntry) error {
 			b.WriteString("(?, ?, ?, ?, ?, ?)")
 			args = append(args, e.UserID, e.Seq, e.Kind, e.NotificationID, e.Unread, ms(e.CreatedAt))
 		}
-		if _, err := q.exec(ctx, "INSERT INTO notify_feed (user_id, seq, kind, notification_id, unread, created_at) VALUES "+b.String(), args...); err != nil {
+		if _, err := q.execRows(ctx, "INSERT INTO notify_feed (user_id, seq, kind, notification_id, unread, created_at) VALUES "+b.String(), args...); err != nil {
 			return fmt.Errorf("store feed: %w", err)
 		}
 	}
@@ -398,7 +398,7 @@ func (q *Q) Notification(ctx context.Context, userID, id int64) (*core.Notificat
 func (q *Q) InsertDeliveries(ctx context.Context, ds []*core.Delivery) ([]*core.Delivery, error) {
 	now := q.now()
 	var stored []*core.Delivery
-	for chunk := range chunks(ds, 300) {
+	for chunk := range chunks(ds, 256) {
 		type key struct {
 			event, user int64
 			channel     string
@@ -415,7 +415,7 @@ func (q *Q) InsertDeliveries(ctx context.Context, ds []*core.Delivery) ([]*core.
 			args = append(args, d.WorkspaceID, d.EventID, d.UserID, d.Channel, d.Status, d.Reason, ms(now), ms(now))
 			byKey[key{d.EventID, d.UserID, d.Channel}] = d
 		}
-		rows, err := q.query(ctx, `INSERT INTO notify_deliveries (workspace_id, event_id, user_id, channel, status, reason, created_at, updated_at)
+		rows, err := q.queryRows(ctx, `INSERT INTO notify_deliveries (workspace_id, event_id, user_id, channel, status, reason, created_at, updated_at)
 			VALUES `+b.String()+` ON CONFLICT (event_id, user_id, channel) DO NOTHING RETURNING id, event_id, user_id, channel`, args...)
 		if err != nil {
 			return nil, fmt.Errorf("store deliveries: %w", err)

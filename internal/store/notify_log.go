@@ -63,8 +63,8 @@ func (q *Q) WorkspaceDeliveries(ctx context.Context, workspaceID int64, f Delive
 // DeliveriesOfEvents returns userID's deliveries of eventIDs.
 func (q *Q) DeliveriesOfEvents(ctx context.Context, userID int64, eventIDs []int64) ([]*core.Delivery, error) {
 	var out []*core.Delivery
-	for chunk := range chunks(eventIDs, 500) {
-		rows, err := q.query(ctx, "SELECT "+deliveryCols+" FROM notify_deliveries WHERE user_id = ? AND event_id IN ("+marks(len(chunk))+") ORDER BY id",
+	for chunk := range chunks(eventIDs, 512) {
+		rows, err := q.queryRows(ctx, "SELECT "+deliveryCols+" FROM notify_deliveries WHERE user_id = ? AND event_id IN ("+marks(len(chunk))+") ORDER BY id",
 			append([]any{userID}, anys(chunk)...)...)
 		ds, err := collect(rows, err, "deliveries", scanDelivery)
 		if err != nil {

@@ -86,8 +86,8 @@ func (q *Q) PushSubscribers(ctx context.Context, workspaceID int64, userIDs []in
 // table (a channel's destinations), in one query per 500 people.
 func (q *Q) usersWithRows(ctx context.Context, table string, workspaceID int64, userIDs []int64) (map[int64]bool, error) {
 	out := make(map[int64]bool, len(userIDs))
-	for chunk := range chunks(userIDs, 500) {
-		rows, err := q.query(ctx, "SELECT DISTINCT user_id FROM "+table+" WHERE workspace_id = ? AND user_id IN ("+marks(len(chunk))+")",
+	for chunk := range chunks(userIDs, 512) {
+		rows, err := q.queryRows(ctx, "SELECT DISTINCT user_id FROM "+table+" WHERE workspace_id = ? AND user_id IN ("+marks(len(chunk))+")",
 			append([]any{workspaceID}, anys(chunk)...)...)
 		ids, err := collect(rows, err, table, func(s scanner) (int64, error) {
 			var id int64

@@ -78,12 +78,19 @@ func (c *stmtCache) close() {
 // statement run only inside transactions (the intake of events) would
 // otherwise be parsed every time.
 func (q *Q) stmt(ctx context.Context, query string) *sql.Stmt {
+	return q.stmtOf(ctx, query, false)
+}
+
+// stmtOf is stmt; sliced says the text is one of the few a chunks loop
+// makes (a power-of-two count of rows or ids), worth keeping prepared
+// however many placeholders it has.
+func (q *Q) stmtOf(ctx context.Context, query string, sliced bool) *sql.Stmt {
 	st := q.stmts.get(ctx, query, q.Tx == nil)
 	if q.Tx == nil {
 		return st
 	}
 	if st == nil {
-		if q.stmts != nil && preparable(query) {
+		if q.stmts != nil && (sliced || preparable(query)) && !bookkeeping(query) {
 			q.unprepared = append(q.unprepared, query)
 		}
 		return nil
@@ -91,21 +98,27 @@ func (q *Q) stmt(ctx context.Context, query string) *sql.Stmt {
 	return q.Tx.StmtContext(ctx, st)
 }
 
-// maxPreparedParams leaves multi-row statements unprepared after a
-// transaction: their texts change with the number of rows, each is run a
-// few times at most, and they would fill the cache that hot point reads
-// need.
+// maxPreparedParams leaves multi-row statements a transaction ran
+// unprepared after it, unless a chunks loop built them (queryRows,
+// execRows: a few power-of-two lengths): other such texts change with the
+// number of rows, each is run a few times at most, and they would fill
+// the cache that hot point reads need.
 const maxPreparedParams = 32
 
 // preparable says whether a query a transaction ran is worth preparing
-// for later: not savepoint bookkeeping, not a multi-row text.
+// for later: not a multi-row text of varying length.
 func preparable(query string) bool {
+	return strings.Count(query, "?")+strings.Count(query, "$") <= maxPreparedParams
+}
+
+// bookkeeping says whether a query is savepoint bookkeeping, never kept.
+func bookkeeping(query string) bool {
 	for _, p := range []string{"SAVEPOINT", "RELEASE", "ROLLBACK"} {
 		if strings.HasPrefix(query, p) {
-			return false
+			return true
 		}
 	}
-	return strings.Count(query, "?")+strings.Count(query, "$") <= maxPreparedParams
+	return false
 }
 
 // prepareAll prepares queries on the pool (the texts a transaction ran

@@ -285,6 +285,24 @@ func (q *Q) query(ctx context.Context, query string, args ...any) (*sql.Rows, er
 	return q.x.QueryContext(ctx, query, args...)
 }
 
+// queryRows and execRows are query and exec for the statements of a
+// chunks loop, whose few texts are kept prepared whatever their length.
+func (q *Q) queryRows(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	query = q.db.sql(query)
+	if st := q.stmtOf(ctx, query, true); st != nil {
+		return st.QueryContext(ctx, args...)
+	}
+	return q.x.QueryContext(ctx, query, args...)
+}
+
+func (q *Q) execRows(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	query = q.db.sql(query)
+	if st := q.stmtOf(ctx, query, true); st != nil {
+		return st.ExecContext(ctx, args...)
+	}
+	return q.x.ExecContext(ctx, query, args...)
+}
+
 func (q *Q) row(ctx context.Context, query string, args ...any) *sql.Row {
 	query = q.db.sql(query)
 	if st := q.stmt(ctx, query); st != nil {
