@@ -2,6 +2,7 @@ package web
 
 import (
 	"bytes"
+	"html/template"
 	"log/slog"
 	"maps"
 	"slices"
@@ -129,5 +130,39 @@ func TestParsingPagesLogsNothing(t *testing.T) {
 	}
 	if strings.Contains(logged.String(), "i18n") {
 		t.Fatalf("parsing pages logged:\n%s", logged.String())
+	}
+}
+
+// TestNavHTMLIsTheTemplates: the settings navigation made in Go is byte
+// for byte what its template printed, in every language, with and without
+// an active item, and it is made once per language and items.
+func TestNavHTMLIsTheTemplates(t *testing.T) {
+	e := newEnv(t, storetest.Open(t, store.SQLite))
+	items := []navItem{
+		{Key: "web.nav.profile", URL: "/settings/profile", Icon: "user"},
+		{Key: "web.nav.security", URL: "/settings/security", Icon: "shield", Active: true},
+		{Key: "web.nav.users", URL: "/settings/users", Icon: "users"},
+		{Key: "web.nav.deliveries", URL: deliveriesURL, Icon: "bell"},
+		{Key: "web.nav.tokens", URL: "/settings/tokens", Icon: "key"},
+	}
+	for _, lang := range i18n.Supported {
+		tpl := template.Must(template.New("nav").Funcs(e.h.funcs(lang)).Parse(
+			`{{range .}}<li><a href="{{.URL}}"{{if .Active}} class="active" aria-current="page"{{end}}>{{icon .Icon}}<span>{{t .Key}}</span></a></li>
+      {{end}}`))
+		for _, set := range [][]navItem{items, items[2:]} {
+			var want bytes.Buffer
+			if err := tpl.Execute(&want, set); err != nil {
+				t.Fatal(err)
+			}
+			if got := e.h.navHTML(lang, set); string(got) != want.String() {
+				t.Fatalf("%s: navigation\n%s\nwant\n%s", lang, got, want.String())
+			}
+		}
+	}
+	e.h.navHTML("en", items)
+	n := 0
+	e.h.navs.Range(func(_, _ any) bool { n++; return true })
+	if m := len(i18n.Supported) * 2; n != m {
+		t.Fatalf("%d navigations kept, want %d", n, m)
 	}
 }

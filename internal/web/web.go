@@ -12,9 +12,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"html/template"
 	"log/slog"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -61,6 +63,7 @@ type Handler struct {
 	deps    Deps
 	secure  bool
 	pages   atomic.Pointer[map[string]map[string]pageTemplate] // lang -> page -> template, filled by pagesFor
+	navs    sync.Map                                           // navHTML's cache: lang and items → HTML
 	pagesMu sync.Mutex                                         // held while a language is parsed
 	static  *staticFiles
 	// workerJS and manifest are built once, with the icons' hashed URLs.
@@ -240,7 +243,8 @@ type view struct {
 	AppIcon   string // the installed app's icon (Safari's apple-touch-icon)
 	Viewer    *core.User
 	Workspace *core.Workspace
-	Nav       []navItem // settings navigation; nil on public pages
+	Nav       []navItem     // settings navigation; nil on public pages
+	NavHTML   template.HTML // Nav rendered (navHTML)
 	Loc       *time.Location
 	Flash     string            // translated success message
 	Error     string            // translated main error message
@@ -321,6 +325,8 @@ func (h *Handler) render(w http.ResponseWriter, r *http.Request, status int, pag
 	hdr := w.Header()
 	hdr.Set("Content-Type", "text/html; charset=utf-8")
 	hdr.Set("Cache-Control", "no-store")
+	// Known length: net/http then sends the page as it is, not in chunks.
+	hdr.Set("Content-Length", strconv.Itoa(buf.Len()))
 	w.WriteHeader(status)
 	_, _ = w.Write(buf.Bytes())
 }
