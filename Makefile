@@ -8,7 +8,7 @@ export GOTOOLCHAIN ?= go1.27.3
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X roster/internal/app.Version=$(VERSION)
 
-.PHONY: run build test test-short test-postgres test-e2e fuzz lint vulncheck bench bench-quick bench-go
+.PHONY: run build test test-short test-postgres test-e2e fuzz lint vulncheck bench bench-quick bench-go soak
 
 run:
 	$(GO) run ./cmd/roster serve
@@ -52,6 +52,11 @@ lint:
 # results in bench/results/.
 bench:
 	./bench/run.sh
+
+# 30 minutes of steady mixed load on each engine (bench/soak.sh): errors,
+# p99 over time, goroutines and RSS growth, into bench/results/soak-*.md.
+soak:
+	./bench/soak.sh
 
 bench-quick:
 	WORKSPACES=2 USERS=1000 NOTIFICATIONS=20 DURATION=3s ROUNDS=1 LOAD_DURATION=2s LOGIN_DURATION=6s STREAMS=200 HOLD=2s ./bench/run.sh

@@ -14,6 +14,12 @@ targets=(
   "./internal/security FuzzMatchTOTP 20000x"
   "./internal/security FuzzParseAllowlist 20000x"
   "./internal/notify FuzzEventData 5000x"
+  "./internal/notify FuzzUnsubscribeToken 20000x"
+  "./internal/notify/mobile/fcm FuzzClassify 20000x"
+  "./internal/notify/mobile/apns FuzzClassify 20000x"
+  "./internal/notify/mobile/push FuzzRetryAfter 20000x"
+  "./internal/notify/telegram FuzzWebhook 2000x"
+  "./internal/api FuzzRouteBodies 2000x"
 )
 for t in "${targets[@]}"; do
   set -- $t

@@ -11,6 +11,7 @@
 //	go run ./bench/load idle-streams --url ... --creds ... --pid 1234 [--streams 10000 --hold 10s]
 //	go run ./bench/load patch-durable --url ... --creds ... --pid 1234 --state patch.json
 //	go run ./bench/load patch-check   --url ... --creds ... --state patch.json --log roster.log
+//	go run ./bench/load soak          --url ... --creds ... --pid 1234 --metrics http://127.0.0.1:9090/metrics [--duration 30m --rate 200 --out soak.md]
 //
 // patch-durable saves names through PATCH /api/v1/me from many clients and
 // kills the server (kill -9) while they write; after a restart,
@@ -87,15 +88,15 @@ type row struct {
 
 type options struct {
 	url, credsPath, engine, password, eventType     string
-	state, logPath                                  string
+	state, logPath, metrics, out                    string
 	pid, conns, streams, workspace, rate, sourceIPs int
-	duration, hashFor, hold, wait                   time.Duration
+	duration, hashFor, hold, wait, window           time.Duration
 	creds                                           []cred
 }
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: load login|sse-latency|events-max|broadcast|idle-streams|patch-durable|patch-check [flags]")
+		fmt.Fprintln(os.Stderr, "usage: load login|sse-latency|events-max|broadcast|idle-streams|patch-durable|patch-check|soak [flags]")
 		os.Exit(2)
 	}
 	cmd := os.Args[1]
@@ -111,13 +112,16 @@ func main() {
 	f.IntVar(&o.streams, "streams", 10000, "broadcast, idle-streams: streams to open, one person each")
 	f.IntVar(&o.workspace, "workspace", 1, "broadcast, idle-streams, sse-latency: the workspace whose people are used")
 	f.IntVar(&o.sourceIPs, "source-ips", 8, "login: loopback addresses the clients come from, 127.0.0.2 on (0: the system's choice)")
-	f.IntVar(&o.rate, "rate", 1000, "sse-latency: events posted per second")
+	f.IntVar(&o.rate, "rate", 1000, "sse-latency: events posted per second; soak: requests per second")
 	f.DurationVar(&o.duration, "duration", 10*time.Second, "how long load is applied")
 	f.DurationVar(&o.hashFor, "hash-for", 3*time.Second, "login: how long argon2id is measured on all cores")
 	f.DurationVar(&o.hold, "hold", 10*time.Second, "idle-streams: how long the streams stay idle before the RSS is read")
 	f.DurationVar(&o.wait, "wait", 10*time.Second, "how long to wait for stragglers after the load")
 	f.StringVar(&o.state, "state", "", "patch-durable, patch-check: the file of acknowledged names")
 	f.StringVar(&o.logPath, "log", "", "patch-check: the server's log, searched for SQLITE_BUSY")
+	f.StringVar(&o.metrics, "metrics", "", "soak: the server's Prometheus /metrics URL, for its goroutines")
+	f.StringVar(&o.out, "out", "", "soak: a Markdown file the per-window table is appended to")
+	f.DurationVar(&o.window, "window", time.Minute, "soak: how often p99, RSS and goroutines are taken")
 	_ = f.Parse(os.Args[2:])
 	var err error
 	if o.creds, err = readCreds(o.credsPath); err != nil {
@@ -133,6 +137,8 @@ func main() {
 		rows, err = sseLatency(ctx, o)
 	case "events-max":
 		rows, err = eventsMax(ctx, o)
+	case "soak":
+		rows, err = soak(ctx, o)
 	case "broadcast":
 		rows, err = broadcast(ctx, o, "broadcast", 0)
 	case "idle-streams":

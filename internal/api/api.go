@@ -189,7 +189,7 @@ func (a *API) OpenAPI() *huma.OpenAPI { return a.humaAPI.OpenAPI() }
 // Register mounts every route under /api/v1 on mux with method patterns,
 // plus a catch-all that answers unknown API paths with a problem document
 // instead of the web's HTML 404.
-func (a *API) Register(mux *http.ServeMux) {
+func (a *API) Register(mux httpx.Router) {
 	methods := make(map[string][]string) // path -> methods, for 405 answers
 	var paths []string
 	for _, rt := range a.routes {

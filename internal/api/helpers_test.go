@@ -67,7 +67,7 @@ func (m *fakeMail) last(t *testing.T, template string) sentMail {
 
 // env is an API on a real database behind a real HTTP server.
 type env struct {
-	t        *testing.T
+	t        testing.TB
 	db       *store.DB
 	auth     *auth.Service
 	accounts *account.Service
@@ -94,7 +94,7 @@ type envOpts struct {
 	proxy bool
 }
 
-func newEnv(t *testing.T, db *store.DB, opts envOpts) *env {
+func newEnv(t testing.TB, db *store.DB, opts envOpts) *env {
 	t.Helper()
 	ctx := context.Background()
 	bundle, err := i18n.New()
@@ -182,7 +182,7 @@ func (e *env) loginWith(email, password string) string {
 
 // response is a finished request.
 type response struct {
-	t      *testing.T
+	t      testing.TB
 	code   int
 	header http.Header
 	body   []byte

@@ -188,7 +188,7 @@ func TestEventIntakeIdempotency(t *testing.T) {
 }
 
 // readEvent reads one SSE event (skipping comments).
-func readEvent(t *testing.T, r *bufio.Reader) (id, name, data string) {
+func readEvent(t testing.TB, r *bufio.Reader) (id, name, data string) {
 	t.Helper()
 	for {
 		line, err := r.ReadString('\n')

@@ -10,10 +10,12 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"roster/internal/core"
+	"roster/internal/live"
 	"roster/internal/notify"
 	"roster/internal/store"
 	"roster/internal/store/storetest"
@@ -116,6 +118,13 @@ func TestIdleStreamsLeaveNetHTTP(t *testing.T) {
 	for _, b := range bodies {
 		b.Close()
 	}
+	waitStreamsGone(t)
+	e.openHelloStream(tok)
+}
+
+// waitStreamsGone waits until no stream runs, failing after 10 seconds.
+func waitStreamsGone(t *testing.T) {
+	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for _, streams := streamGoroutines(); streams != 0; _, streams = streamGoroutines() {
 		if time.Now().After(deadline) {
@@ -123,7 +132,6 @@ func TestIdleStreamsLeaveNetHTTP(t *testing.T) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	e.openHelloStream(tok)
 }
 
 // streamGoroutines counts the goroutines running a notification stream,
@@ -140,4 +148,48 @@ func streamGoroutines() (served, streams int) {
 		}
 	}
 	return served, streams
+}
+
+// TestThousandStreamsFromOneToken: 1,000 streams asked at once with one
+// token (rate limits out of the way) open ten, the per-person limit; the
+// other 990 get 429 at once, none hangs; once the ten close, no stream is
+// left running and a new one opens.
+func TestThousandStreamsFromOneToken(t *testing.T) {
+	e := newEnv(t, storetest.Open(t, store.SQLite), envOpts{deps: roomy})
+	bob := e.user("Acme", "Bob", "bob@example.com", core.RoleUser)
+	tok := e.login(bob.Email)
+	client := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxConnsPerHost: 0, MaxIdleConnsPerHost: 1000}}
+	var mu sync.Mutex
+	codes := map[int]int{}
+	var open []io.Closer
+	var wg sync.WaitGroup
+	for range 1000 {
+		wg.Go(func() {
+			req, _ := http.NewRequest("GET", e.srv.URL+Prefix+"/me/notifications/stream", nil)
+			req.Header.Set("Authorization", "Bearer "+tok)
+			res, err := client.Do(req)
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				codes[-1]++
+				return
+			}
+			codes[res.StatusCode]++
+			if res.StatusCode == http.StatusOK {
+				open = append(open, res.Body)
+				return
+			}
+			_, _ = io.Copy(io.Discard, res.Body)
+			res.Body.Close()
+		})
+	}
+	wg.Wait()
+	if codes[http.StatusOK] != live.DefaultMaxPerUser || codes[http.StatusTooManyRequests] != 1000-live.DefaultMaxPerUser {
+		t.Fatalf("answers %v, want %d × 200 and the rest 429", codes, live.DefaultMaxPerUser)
+	}
+	for _, b := range open {
+		b.Close()
+	}
+	waitStreamsGone(t)
+	e.openHelloStream(tok)
 }

@@ -39,7 +39,7 @@ func (c *clock) now() time.Time      { return time.Unix(0, c.ns.Load()) }
 func (c *clock) add(d time.Duration) { c.ns.Add(int64(d)) }
 
 // oathtool computes a TOTP code the way a real authenticator app does.
-func oathtool(t *testing.T, key string, at time.Time) string {
+func oathtool(t testing.TB, key string, at time.Time) string {
 	t.Helper()
 	path, err := exec.LookPath("oathtool")
 	if err != nil {
@@ -84,7 +84,7 @@ func problemType(r *response) string {
 }
 
 // codes reads the backup codes of an answer.
-func codes(t *testing.T, r *response) []string {
+func codes(t testing.TB, r *response) []string {
 	t.Helper()
 	var b BackupCodes
 	if err := json.Unmarshal(r.body, &b); err != nil || b.BackupCodes == nil {

@@ -118,7 +118,9 @@ type App struct {
 	Secrets  *secrets.Box
 	Registry *prometheus.Registry
 	Handler  http.Handler
-	Logger   *slog.Logger
+	// Routes are the patterns of every page and API route served.
+	Routes []string
+	Logger *slog.Logger
 
 	smtp      *mail.SMTP
 	metricsLn net.Listener // nil without Config.MetricsAddr
@@ -306,12 +308,14 @@ func (a *App) routes(base *url.URL) (http.Handler, error) {
 		return nil, fmt.Errorf("pages: %w", err)
 	}
 	mux := http.NewServeMux()
-	pages.Register(mux)
+	doors := &httpx.Recorder{Router: mux}
+	pages.Register(doors)
 	jsonAPI, err := api.New(apiDeps)
 	if err != nil {
 		return nil, err
 	}
-	jsonAPI.Register(mux)
+	jsonAPI.Register(doors)
+	a.Routes = doors.Patterns
 	if a.Telegram != nil && a.Config.TelegramWebhook {
 		mux.Handle("POST "+telegram.WebhookPath, a.Telegram.WebhookHandler())
 	}

@@ -50,3 +50,29 @@ func CaptureRoute(next http.Handler) http.Handler {
 		routeOf(r)
 	})
 }
+
+// Router is what a door's routes are mounted on: an *http.ServeMux, or a
+// Recorder around one.
+type Router interface {
+	Handle(pattern string, handler http.Handler)
+	HandleFunc(pattern string, handler func(http.ResponseWriter, *http.Request))
+}
+
+// Recorder mounts routes on its Router and keeps their patterns, so the
+// app can list what it serves (the authorization matrix test walks them).
+type Recorder struct {
+	Router
+	Patterns []string
+}
+
+// Handle mounts handler at pattern and records the pattern.
+func (r *Recorder) Handle(pattern string, handler http.Handler) {
+	r.Patterns = append(r.Patterns, pattern)
+	r.Router.Handle(pattern, handler)
+}
+
+// HandleFunc mounts handler at pattern and records the pattern.
+func (r *Recorder) HandleFunc(pattern string, handler func(http.ResponseWriter, *http.Request)) {
+	r.Patterns = append(r.Patterns, pattern)
+	r.Router.HandleFunc(pattern, handler)
+}

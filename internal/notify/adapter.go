@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"strings"
 	"time"
 
 	"github.com/riverqueue/river"
@@ -173,14 +174,18 @@ func (s *Service) deliver(ctx context.Context, id int64) error {
 		}
 	}
 	if se.Permanent || se.Dead || s.now().Sub(d.CreatedAt) >= s.retryFor {
-		_, err := q.RecordAttempt(ctx, d.ID, core.DeliveryFailed, "", se.Error())
+		_, err := q.RecordAttempt(ctx, d.ID, core.DeliveryFailed, "", keptError(se))
 		return err
 	}
-	if _, err := q.RecordAttempt(ctx, d.ID, core.DeliveryQueued, "", se.Error()); err != nil {
+	if _, err := q.RecordAttempt(ctx, d.ID, core.DeliveryQueued, "", keptError(se)); err != nil {
 		return err
 	}
 	if se.RetryAfter > 0 {
-		return river.JobSnooze(se.RetryAfter)
+		// A peer may ask for any wait (Retry-After: a year); none
+		// outlives the retry window, whose end fails the delivery at
+		// the next attempt, so a peer that never recovers ends in a
+		// failed delivery admins see, not in one queued for ever.
+		return river.JobSnooze(min(se.RetryAfter, max(time.Second, d.CreatedAt.Add(s.retryFor).Sub(s.now()))))
 	}
 	return fmt.Errorf("deliver %d on %s: %w", d.ID, d.Channel, sendErr)
 }
@@ -234,4 +239,19 @@ func (s *Service) usability(ctx context.Context, q *store.Q, users []*core.User)
 		out[ch] = m
 	}
 	return out, nil
+}
+
+// maxLastError bounds the error kept with a delivery or digest: a peer's
+// answer is read up to 64 kB into it, and admins read it in a table.
+const maxLastError = 1000
+
+// keptError is err's text as a delivery keeps it: valid UTF-8 (a peer's
+// bytes may not be; PostgreSQL refuses such text) of at most
+// maxLastError bytes, cut on a character with an ellipsis.
+func keptError(err error) string {
+	text := strings.ToValidUTF8(err.Error(), "\uFFFD")
+	if len(text) <= maxLastError {
+		return text
+	}
+	return strings.ToValidUTF8(text[:maxLastError-len("…")], "") + "…"
 }

@@ -241,7 +241,7 @@ func (s *Service) sendDigests(ctx context.Context, refs []DigestRef) error {
 		for _, o := range outcomes {
 			lastError := ""
 			if o.err != nil {
-				lastError = o.err.Error()
+				lastError = keptError(o.err)
 			}
 			if _, err := q.FinishDigest(ctx, o.d.UserID, o.d.LocalDate, o.status, o.items, lastError); err != nil {
 				return err
@@ -253,7 +253,7 @@ func (s *Service) sendDigests(ctx context.Context, refs []DigestRef) error {
 				retry, retryAfter = o.err, o.retryAfter
 				continue
 			}
-			wait := o.retryAfter
+			wait := min(o.retryAfter, s.retryFor)
 			if wait <= 0 {
 				wait = Backoff(1)
 			}
@@ -269,7 +269,7 @@ func (s *Service) sendDigests(ctx context.Context, refs []DigestRef) error {
 	}
 	if retry != nil {
 		if retryAfter > 0 {
-			return river.JobSnooze(retryAfter)
+			return river.JobSnooze(min(retryAfter, s.retryFor)) // a peer's wait, bounded as a delivery's
 		}
 		return fmt.Errorf("digest: %w", retry)
 	}

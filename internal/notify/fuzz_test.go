@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"net/url"
+	"strings"
 	"testing"
 	"unicode/utf8"
 
@@ -77,6 +78,36 @@ func FuzzEventData(f *testing.F) {
 			if r.Title == "" || bytes.Contains([]byte(r.Title+r.Body), []byte("<no value>")) {
 				t.Fatalf("%s in %s renders %+v", typ.Key, lang, r)
 			}
+		}
+	})
+}
+
+// FuzzUnsubscribeToken: a one-click link's token from outside is refused
+// unless it names a person and a type that can be turned off and carries
+// their MAC; it never panics, and a token it accepts is the link it made
+// for them (the MAC cannot be made without the key).
+func FuzzUnsubscribeToken(f *testing.F) {
+	mac := func(s string) []byte { return []byte("fuzz-mac-of:" + s + "0123456789abcdef") }
+	s := &Service{mac: mac}
+	good := UnsubscribeToken(mac, 42, "task.assigned")
+	for _, seed := range []string{good, UnsubscribeToken(mac, 7, DigestKey), "", ".", "..", "42..", "-1.dGFzaw.x",
+		"42.dGFzay5hc3NpZ25lZA." + strings.Repeat("A", 22), good + ".", "9223372036854775808.eA.eA", "0.dGFzaw.x"} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, token string) {
+		userID, typ, err := s.parseUnsubscribe(token)
+		if err != nil {
+			if userID != 0 || typ != nil {
+				t.Fatalf("%q refused (%v) but gave user %d, type %v", token, err, userID, typ)
+			}
+			return
+		}
+		if userID <= 0 || typ == nil || typ.Mandatory {
+			t.Fatalf("%q accepted for user %d, type %+v", token, userID, typ)
+		}
+		parts := strings.Split(token, ".")
+		if parts[2] != unsubscribeMAC(mac, userID, typ.Key) {
+			t.Fatalf("%q accepted without the MAC of user %d and %s", token, userID, typ.Key)
 		}
 	})
 }

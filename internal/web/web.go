@@ -102,7 +102,7 @@ func New(d Deps) (*Handler, error) {
 }
 
 // Register adds every page route to mux.
-func (h *Handler) Register(mux *http.ServeMux) {
+func (h *Handler) Register(mux httpx.Router) {
 	mux.HandleFunc("GET /{$}", h.index)
 	mux.HandleFunc("GET /static/{name}", h.serveStatic)
 	mux.HandleFunc("GET /sw.js", h.serveWorker)

@@ -179,7 +179,7 @@ func (ch *Channel) poll(ctx context.Context, lead *leadership) {
 		wait := min(time.Second<<min(failures-1, 5), ch.c.RetryEvery)
 		var tooMany *apiError
 		if errors.As(err, &tooMany) && tooMany.RetryAfter > 0 {
-			wait = time.Duration(tooMany.RetryAfter) * time.Second
+			wait = retryAfter(tooMany.RetryAfter)
 		}
 		ch.logger.WarnContext(ctx, "telegram: getUpdates failed", "err", ch.redact(err), "retry_in", wait)
 		if sleep(ctx, wait) != nil {

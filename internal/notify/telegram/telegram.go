@@ -339,7 +339,7 @@ func (ch *Channel) classify(err error) error {
 	var tooMany *bot.TooManyRequestsError
 	switch {
 	case errors.As(err, &tooMany):
-		after := time.Duration(max(tooMany.RetryAfter, 1)) * time.Second
+		after := retryAfter(tooMany.RetryAfter)
 		ch.limiter.pause(time.Now().Add(after))
 		return &notify.SendError{Err: err, RetryAfter: after}
 	case errors.Is(err, bot.ErrorForbidden):
@@ -384,4 +384,15 @@ func sleep(ctx context.Context, d time.Duration) error {
 func tokenHash(token string) []byte {
 	h := sha256.Sum256([]byte(token))
 	return h[:]
+}
+
+// maxRetryAfter bounds Telegram's retry_after: its flood control asks for
+// seconds to minutes, and a larger value (a proxy's, a bug's; 9227000000
+// seconds even overflows a Duration) must not hold every send for years.
+const maxRetryAfter = time.Hour
+
+// retryAfter is Telegram's retry_after in seconds as a wait: at least a
+// second, at most maxRetryAfter.
+func retryAfter(seconds int) time.Duration {
+	return time.Duration(min(max(seconds, 1), int(maxRetryAfter/time.Second))) * time.Second
 }

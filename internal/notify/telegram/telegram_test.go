@@ -35,7 +35,7 @@ func mac(s string) []byte { return []byte("mac-of-" + s + "-0123456789abcdef") }
 
 // people seeds workspace Acme with Ana (Spanish) and Globex with Bo
 // (Russian).
-func people(t *testing.T, db *store.DB) (ana, bo *core.User) {
+func people(t testing.TB, db *store.DB) (ana, bo *core.User) {
 	t.Helper()
 	ctx := context.Background()
 	mk := func(wsName, name, email, lang string) *core.User {
@@ -78,7 +78,7 @@ func (f *fixture) getNow() time.Time {
 
 // start builds a channel on db against srv and runs it until the test
 // ends (or f.stop); the run must end when its context does.
-func start(t *testing.T, db *store.DB, srv *telegramtest.Server, change func(*telegram.Config)) *fixture {
+func start(t testing.TB, db *store.DB, srv *telegramtest.Server, change func(*telegram.Config)) *fixture {
 	t.Helper()
 	f := &fixture{db: db, srv: srv, now: time.Now()}
 	cfg := telegram.Config{Token: srv.Token, APIURL: srv.APIURL(), BaseURL: "http://127.0.0.1:1", DB: db, MAC: mac,
@@ -110,7 +110,7 @@ func start(t *testing.T, db *store.DB, srv *telegramtest.Server, change func(*te
 	return f
 }
 
-func waitFor(t *testing.T, what string, cond func() bool) {
+func waitFor(t testing.TB, what string, cond func() bool) {
 	t.Helper()
 	for deadline := time.Now().Add(10 * time.Second); !cond(); time.Sleep(5 * time.Millisecond) {
 		if time.Now().After(deadline) {
@@ -119,7 +119,7 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 	}
 }
 
-func (f *fixture) ready(t *testing.T) {
+func (f *fixture) ready(t testing.TB) {
 	t.Helper()
 	waitFor(t, "getMe", func() bool { _, ok := f.ch.BotUsername(); return ok })
 }

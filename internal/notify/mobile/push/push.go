@@ -84,18 +84,22 @@ func Classify(err error) *Error {
 	return &Error{Kind: Temporary, Err: err}
 }
 
-// RetryAfter reads a Retry-After header (seconds or an HTTP date); 0 when
-// absent or unreadable.
+// MaxRetryAfter bounds what RetryAfter reads: a count of seconds past it
+// (9227000000 overflowed a Duration into a negative wait) means as much.
+const MaxRetryAfter = 365 * 24 * time.Hour
+
+// RetryAfter reads a Retry-After header (seconds or an HTTP date), at most
+// MaxRetryAfter; 0 when absent or unreadable.
 func RetryAfter(h http.Header, now time.Time) time.Duration {
 	v := strings.TrimSpace(h.Get("Retry-After"))
 	if v == "" {
 		return 0
 	}
-	if s, err := strconv.Atoi(v); err == nil && s > 0 {
-		return time.Duration(s) * time.Second
+	if s, err := strconv.ParseInt(v, 10, 64); err == nil && s > 0 {
+		return time.Duration(min(s, int64(MaxRetryAfter/time.Second))) * time.Second
 	}
 	if t, err := http.ParseTime(v); err == nil && t.After(now) {
-		return t.Sub(now)
+		return min(t.Sub(now), MaxRetryAfter)
 	}
 	return 0
 }
