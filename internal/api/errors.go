@@ -160,6 +160,9 @@ func (a *API) fail(ctx context.Context, err error) error {
 		h.Set("Retry-After", strconv.Itoa(secs))
 	case core.EUNAVAILABLE:
 		h.Set("Retry-After", strconv.Itoa(httpx.RetryAfterSeconds(e.RetryAfter)))
+		if e.Err != nil {
+			httpx.Logger(ctx).WarnContext(ctx, "api request: unavailable", "err", e.Err)
+		}
 	case core.EUNAUTHORIZED:
 		h = authenticateHeader()
 	}

@@ -84,7 +84,9 @@ func (a *API) wrap(op *huma.Operation, next func(huma.Context)) http.Handler {
 				if core.ErrorCode(err) == core.EUNAUTHORIZED {
 					writeProblem(w, unauthorized(st.loc))
 				} else {
-					writeProblem(w, internalError(ctx, st.loc, err))
+					// The database out of reach is 503, not 500, and not
+					// 401: the credential may be fine.
+					writeProblem(w, a.fail(ctx, err))
 				}
 				return
 			}
@@ -156,8 +158,9 @@ func (a *API) gate(ctx context.Context, user *core.User, twoFactorExempt bool) e
 	st := stateFrom(ctx)
 	g, err := a.deps.Security.Check(ctx, user, st.ip)
 	if err != nil {
-		// Never let a failed read open the gate, nor pass for a refusal.
-		return internalError(ctx, st.loc, fmt.Errorf("api: security policy: %w", err))
+		// Never let a failed read open the gate, nor pass for a refusal:
+		// 503 when the database is away, else 500.
+		return a.fail(ctx, fmt.Errorf("api: security policy: %w", err))
 	}
 	switch {
 	case g == security.GateIPRefused:

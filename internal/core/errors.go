@@ -3,8 +3,13 @@
 package core
 
 import (
+	"database/sql/driver"
 	"errors"
 	"fmt"
+	"io"
+	"net"
+	"strings"
+	"syscall"
 	"time"
 )
 
@@ -55,6 +60,7 @@ func (e *Error) Unwrap() error { return e.Err }
 func Errorf(code Code, key string) *Error { return &Error{Code: code, Key: key} }
 
 // ErrorCode returns the code of err, EINTERNAL for uncoded errors and "" for nil.
+// An uncoded error of the database being out of reach is EUNAVAILABLE.
 func ErrorCode(err error) Code {
 	if err == nil {
 		return ""
@@ -63,16 +69,89 @@ func ErrorCode(err error) Code {
 	if errors.As(err, &e) {
 		return e.Code
 	}
+	if Unreachable(err) || StorageRefused(err) {
+		return EUNAVAILABLE
+	}
 	return EINTERNAL
 }
 
-// AsError returns the coded error inside err, or nil.
+// AsError returns the coded error inside err, or nil. An uncoded error of
+// the database being out of reach is ErrUnavailable (with err inside, for
+// the log).
 func AsError(err error) *Error {
 	var e *Error
 	if errors.As(err, &e) {
 		return e
 	}
+	switch {
+	case Unreachable(err):
+		u := *ErrUnavailable
+		u.Err = err
+		return &u
+	case StorageRefused(err):
+		u := *ErrStorage
+		u.Err = err
+		return &u
+	}
 	return nil
+}
+
+// ErrStorage answers a change the database could not store: its disk is
+// full, or its file read-only. The transaction was rolled back, nothing
+// changed; reads still work (503 with Retry-After).
+var ErrStorage = &Error{Code: EUNAVAILABLE, Key: "errors.storage", RetryAfter: time.Minute}
+
+// StorageRefused says whether err is the database refusing to write:
+// SQLite's SQLITE_FULL, SQLITE_READONLY or SQLITE_IOERR (read through the
+// Code method of its driver's errors), PostgreSQL's disk full (53100) or
+// read-only transaction (25006).
+func StorageRefused(err error) bool {
+	if err == nil {
+		return false
+	}
+	var coded interface{ Code() int }
+	if errors.As(err, &coded) {
+		switch coded.Code() & 0xff {
+		case 8, 10, 13: // SQLITE_READONLY, SQLITE_IOERR, SQLITE_FULL
+			return true
+		}
+	}
+	var state interface{ SQLState() string }
+	if errors.As(err, &state) {
+		s := state.SQLState()
+		return s == "53100" || s == "25006"
+	}
+	return false
+}
+
+// ErrUnavailable answers a request the database could not take: it was
+// restarted, or the network to it cut. Nothing acknowledged is lost, and
+// the request may be tried again (503 with Retry-After).
+var ErrUnavailable = &Error{Code: EUNAVAILABLE, Key: "errors.unavailable", RetryAfter: 5 * time.Second}
+
+// Unreachable says whether err is a peer (the database) out of reach
+// rather than a bug: a refused, reset or cut connection, a closed pool
+// connection, or PostgreSQL's connection-exception and shutdown states
+// (08xxx, 57P01-57P03), read through the SQLState method its driver's
+// errors have.
+func Unreachable(err error) bool {
+	if err == nil {
+		return false
+	}
+	var ne net.Error
+	var state interface{ SQLState() string }
+	var retry interface{ SafeToRetry() bool }
+	switch {
+	case errors.As(err, &ne), errors.Is(err, driver.ErrBadConn), errors.Is(err, io.ErrUnexpectedEOF),
+		errors.Is(err, syscall.ECONNREFUSED), errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.EPIPE):
+		return true
+	case errors.As(err, &state):
+		s := state.SQLState()
+		return strings.HasPrefix(s, "08") || s == "57P01" || s == "57P02" || s == "57P03"
+	case errors.As(err, &retry):
+		return retry.SafeToRetry()
+	}
+	return false
 }
 
 // Invalid collects field errors; Err returns nil when there are none.

@@ -150,17 +150,34 @@ func openSQLite(ctx context.Context, path string, o openOptions) (*DB, error) {
 	return db, nil
 }
 
+// minPoolConns is the smallest PostgreSQL pool by default, and
+// poolReserved the part of it left to the listeners and River.
+const (
+	minPoolConns = 10
+	poolReserved = 5
+)
+
 func openPostgres(ctx context.Context, url string) (*DB, error) {
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
 		return nil, fmt.Errorf("parse database URL: %w", err)
+	}
+	// Some of the pool's connections are held for good by LISTENs (the
+	// caches' changes, live events, River's notifier), and River's
+	// producers take some for moments; database/sql gets the rest, never
+	// more: an open of its own waiting inside the pool had no end once
+	// the listeners reconnected first after a restart, and its request
+	// hung. pool_max_conns in the URL still rules; the default is at
+	// least minPoolConns.
+	if !strings.Contains(url, "pool_max_conns") {
+		cfg.MaxConns = max(cfg.MaxConns, minPoolConns)
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("connect postgres: %w", err)
 	}
 	db := stdlib.OpenDBFromPool(pool)
-	db.SetMaxOpenConns(int(cfg.MaxConns))
+	db.SetMaxOpenConns(int(max(cfg.MaxConns-poolReserved, 2)))
 	if err := db.PingContext(ctx); err != nil {
 		db.Close()
 		pool.Close()

@@ -3,6 +3,7 @@ package store_test
 import (
 	"bytes"
 	"context"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -10,6 +11,7 @@ import (
 	"roster/internal/core"
 	"roster/internal/store"
 	"roster/internal/store/storetest"
+	"roster/internal/testenv"
 )
 
 func seed(t *testing.T, db *store.DB) (*core.Workspace, *core.User) {
@@ -355,5 +357,29 @@ func TestSQLiteSynchronous(t *testing.T) {
 	}
 	if _, err := store.Open(ctx, "", t.TempDir(), store.SQLiteSynchronous("off")); err == nil {
 		t.Error("synchronous off was taken")
+	}
+}
+
+// TestPostgresPoolSize: the pool has at least 10 connections and
+// database/sql five fewer (left to the listeners and River), as README
+// says; pool_max_conns in the URL rules.
+func TestPostgresPoolSize(t *testing.T) {
+	url := testenv.FreshPostgres(t)
+	sep := "?"
+	if strings.Contains(url, "?") {
+		sep = "&"
+	}
+	for _, c := range []struct {
+		url            string
+		pool, sqlConns int
+	}{{url, 10, 5}, {url + sep + "pool_max_conns=20", 20, 15}} {
+		db, err := store.Open(context.Background(), c.url, t.TempDir())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, open := int(db.Pgx.Config().MaxConns), db.W.Stats().MaxOpenConnections; got != c.pool || open != c.sqlConns {
+			t.Errorf("%s: pool of %d, database/sql %d; want %d and %d", c.url, got, open, c.pool, c.sqlConns)
+		}
+		db.Close()
 	}
 }

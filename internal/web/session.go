@@ -28,21 +28,32 @@ func principalFrom(ctx context.Context) *auth.Principal {
 // authenticate resolves the session cookie, or returns nil. Only browser
 // sessions count: an API token pasted into the cookie does not open pages.
 func (h *Handler) authenticate(r *http.Request) *auth.Principal {
+	p, err := h.session(r)
+	if err != nil {
+		httpx.LogError(r.Context(), h.logger(r.Context()), "authenticate session", err)
+	}
+	return p
+}
+
+// session is the request's web session: nil without a valid one, and an
+// error only when it could not be told (the database out of reach), so
+// that a signed-in person is not taken for signed out.
+func (h *Handler) session(r *http.Request) (*auth.Principal, error) {
 	c, err := r.Cookie(auth.CookieName)
 	if err != nil || c.Value == "" || auth.IsAPIToken(c.Value) {
-		return nil
+		return nil, nil
 	}
 	p, err := h.deps.Auth.Authenticate(r.Context(), c.Value, clientIP(r))
 	if err != nil {
-		if core.ErrorCode(err) != core.EUNAUTHORIZED {
-			httpx.LogError(r.Context(), h.logger(r.Context()), "authenticate session", err)
+		if core.ErrorCode(err) == core.EUNAUTHORIZED {
+			return nil, nil
 		}
-		return nil
+		return nil, err
 	}
 	if p.Session == nil || p.Session.Kind != core.SessionWeb {
-		return nil
+		return nil, nil
 	}
-	return p
+	return p, nil
 }
 
 // signedIn wraps a page that needs a signed-in person. Without a valid
@@ -62,7 +73,13 @@ func (h *Handler) twoFactorSetup(next http.HandlerFunc) http.Handler {
 
 func (h *Handler) guard(next http.HandlerFunc, setupPage bool) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		p := h.authenticate(r)
+		p, err := h.session(r)
+		if err != nil {
+			// The session could not be checked: a 503 page, the cookie
+			// kept (clearing it would sign the person out for good).
+			h.fail(w, r, err)
+			return
+		}
 		if p == nil {
 			if _, err := r.Cookie(auth.CookieName); err == nil {
 				h.clearCookie(w)

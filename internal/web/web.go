@@ -386,8 +386,11 @@ func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
 	}
 	e := core.AsError(err)
 	key := "errors.internal"
-	if e != nil && status < 500 {
+	if e != nil && (status < 500 || e.Code == core.EUNAVAILABLE) {
 		key = e.Key
+	}
+	if e != nil && e.Code == core.EUNAVAILABLE {
+		w.Header().Set("Retry-After", strconv.Itoa(httpx.RetryAfterSeconds(e.RetryAfter)))
 	}
 	h.errorPage(w, r, status, key)
 }
