@@ -236,7 +236,22 @@ func (h *Hub) Listen(ctx context.Context) {
 	if h.pg == nil {
 		return
 	}
-	store.Listen(ctx, h.pg, channel, h.logger, store.ListenHandlers{Heard: h.heard})
+	store.Listen(ctx, h.pg, channel, h.logger, store.ListenHandlers{Heard: h.heard, Connected: h.wakeAll})
+}
+
+// wakeAll wakes every stream to read its feed, once the listener is
+// connected (at start, and again after the database came back): what
+// other instances published while it was not listening reaches the
+// streams now, not at their next heartbeat.
+func (h *Hub) wakeAll() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for _, subs := range h.subs {
+		for s := range subs {
+			s.add(nil)
+			signal(s)
+		}
+	}
 }
 
 // heard wakes the people of another instance's NOTIFY payload.

@@ -2,9 +2,15 @@ package live
 
 import (
 	"context"
+	"io"
+	"log/slog"
 	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"roster/internal/core"
+	"roster/internal/testenv"
 )
 
 func TestHubLimitsAndWakes(t *testing.T) {
@@ -92,5 +98,35 @@ func TestHeldEntries(t *testing.T) {
 	}
 	if heard("mme,7") || !heard("mother,7,9") || !heard("7") || heard("mother,9") {
 		t.Fatal("payloads misread")
+	}
+}
+
+// TestListenerWakesStreamsWhenConnected: once the hub's listener is
+// connected, every stream is woken to read its feed (stale), so what
+// other instances published before it listened, at start or while the
+// database was away, is not left for the next heartbeat.
+func TestListenerWakesStreamsWhenConnected(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	pool, err := pgxpool.New(ctx, testenv.FreshPostgres(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := NewPostgresHub(pool, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	s, err := h.Subscribe(7)
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { defer close(done); h.Listen(ctx) }()
+	// The listener holds a connection until its context ends: end it
+	// before closing the pool, which waits for every connection.
+	defer func() { cancel(); <-done; pool.Close() }()
+	select {
+	case <-s.C:
+		if _, stale := s.Take(); !stale {
+			t.Fatal("woken, but not told to read its feed")
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the stream was not woken when the listener connected")
 	}
 }
