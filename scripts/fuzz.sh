@@ -18,7 +18,7 @@ targets=(
   "./internal/notify/mobile/fcm FuzzClassify 20000x"
   "./internal/notify/mobile/apns FuzzClassify 20000x"
   "./internal/notify/mobile/push FuzzRetryAfter 20000x"
-  "./internal/notify/telegram FuzzWebhook 2000x"
+  "./internal/notify/telegram FuzzWebhook 300x"
   "./internal/api FuzzRouteBodies 2000x"
 )
 for t in "${targets[@]}"; do
