@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"reflect"
 	"strings"
 	"syscall"
 	"time"
@@ -110,7 +111,7 @@ func StorageRefused(err error) bool {
 		return false
 	}
 	var coded interface{ Code() int }
-	if errors.As(err, &coded) {
+	if errors.As(err, &coded) && sqliteError(coded) {
 		switch coded.Code() & 0xff {
 		case 8, 10, 13: // SQLITE_READONLY, SQLITE_IOERR, SQLITE_FULL
 			return true
@@ -186,3 +187,14 @@ var (
 	ErrForbidden    = Errorf(EFORBIDDEN, "errors.forbidden")
 	ErrUnauthorized = Errorf(EUNAUTHORIZED, "errors.unauthorized")
 )
+
+// sqliteError says whether e is the SQLite driver's error (modernc's
+// *sqlite.Error), not another library's with a Code method (an SMTP
+// reply's 520 would read as SQLITE_READONLY). core imports no driver.
+func sqliteError(e any) bool {
+	t := reflect.TypeOf(e)
+	return t.Kind() == reflect.Pointer && t.Elem().Name() == "Error" && t.Elem().PkgPath() == "modernc.org/sqlite" || sqliteLike(e)
+}
+
+// sqliteLike lets tests stand in for the driver's error.
+var sqliteLike = func(any) bool { return false }

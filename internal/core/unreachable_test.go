@@ -49,6 +49,11 @@ func (c sqliteCode) Code() int     { return int(c) }
 // codes too) and PostgreSQL's disk full and read-only transaction are
 // ErrStorage (503); a constraint violation is not.
 func TestStorageRefused(t *testing.T) {
+	sqliteLike = func(e any) bool { _, ok := e.(sqliteCode); return ok }
+	defer func() { sqliteLike = func(any) bool { return false } }()
+	if StorageRefused(smtpReply(520)) {
+		t.Error("an SMTP reply's code read as SQLite's")
+	}
 	for _, err := range []error{sqliteCode(13), sqliteCode(8), sqliteCode(10), sqliteCode(8 | 3<<8), fmt.Errorf("insert: %w", sqliteCode(13)),
 		sqlState("53100"), sqlState("25006")} {
 		if ErrorCode(err) != EUNAVAILABLE || AsError(err) == nil || AsError(err).Key != ErrStorage.Key {
@@ -61,3 +66,8 @@ func TestStorageRefused(t *testing.T) {
 		}
 	}
 }
+
+type smtpReply int
+
+func (c smtpReply) Error() string { return fmt.Sprintf("smtp: %d", int(c)) }
+func (c smtpReply) Code() int     { return int(c) }
