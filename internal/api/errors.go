@@ -140,6 +140,7 @@ var fieldNames = map[string]string{"expires": "expires_in_days", photo.Field: ""
 // from the error's keys, and Retry-After for throttling.
 func (a *API) fail(ctx context.Context, err error) error {
 	loc := a.localizer(ctx)
+	err = httpx.Overtime(ctx, err)
 	e := core.AsError(err)
 	status := httpx.StatusOf(err)
 	if e == nil || (status >= 500 && e.Code != core.EUNAVAILABLE) {

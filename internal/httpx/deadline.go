@@ -1,10 +1,13 @@
 package httpx
 
 import (
+	"context"
 	"errors"
 	"io"
 	"net/http"
 	"time"
+
+	"roster/internal/core"
 )
 
 // RouteClass says how long a route may take to read its request and write
@@ -18,27 +21,61 @@ const (
 	ClassStream                    // long-lived answers (event streams): none
 )
 
-// Timeouts are the read and write deadlines of each class, counted from the
-// moment the request's headers were read. Read bounds a client trickling
-// its body; Write bounds one that reads the answer slowly.
+// Timeouts are the deadlines of each class, counted from the moment the
+// request's headers were read. Read bounds a client trickling its body;
+// Write bounds one that reads the answer slowly; Work bounds the handler
+// itself: its context ends then, so a handler blocked in the database (a
+// lock held elsewhere, a server gone quiet) is cancelled and answers 503
+// while the connection can still carry the answer.
 type Timeouts struct {
-	Read, Write             time.Duration // ClassDefault
-	UploadRead, UploadWrite time.Duration // ClassUpload
+	Read, Write, Work                   time.Duration // ClassDefault
+	UploadRead, UploadWrite, UploadWork time.Duration // ClassUpload
 }
 
 // DefaultTimeouts closes a connection trickling a form or JSON body within
-// 20 s, an upload within 2 min.
-var DefaultTimeouts = Timeouts{Read: 20 * time.Second, Write: 30 * time.Second, UploadRead: 2 * time.Minute, UploadWrite: 150 * time.Second}
+// 20 s, an upload within 2 min; a handler gets 25 s of work (an upload
+// 140 s), 5 s (10 s) short of its write deadline.
+var DefaultTimeouts = Timeouts{Read: 20 * time.Second, Write: 30 * time.Second, Work: 25 * time.Second,
+	UploadRead: 2 * time.Minute, UploadWrite: 150 * time.Second, UploadWork: 140 * time.Second}
 
-// WithDefaults fills zero fields from DefaultTimeouts.
+// WithDefaults fills zero fields from DefaultTimeouts. A Work left zero
+// with its Write set shorter than the default Work is five sixths of that
+// Write, so the handler's 503 still has time to be written.
 func (t Timeouts) WithDefaults() Timeouts {
 	d := DefaultTimeouts
-	for _, f := range []struct{ v, def *time.Duration }{{&t.Read, &d.Read}, {&t.Write, &d.Write}, {&t.UploadRead, &d.UploadRead}, {&t.UploadWrite, &d.UploadWrite}} {
+	for _, f := range []struct{ work, write, def *time.Duration }{{&t.Work, &t.Write, &d.Work}, {&t.UploadWork, &t.UploadWrite, &d.UploadWork}} {
+		if *f.work <= 0 && *f.write > 0 && *f.write <= *f.def {
+			*f.work = *f.write * 5 / 6
+		}
+	}
+	for _, f := range []struct{ v, def *time.Duration }{{&t.Read, &d.Read}, {&t.Write, &d.Write}, {&t.Work, &d.Work},
+		{&t.UploadRead, &d.UploadRead}, {&t.UploadWrite, &d.UploadWrite}, {&t.UploadWork, &d.UploadWork}} {
 		if *f.v <= 0 {
 			*f.v = *f.def
 		}
 	}
 	return t
+}
+
+// ErrOvertime answers a request whose handler ran out of its Work time.
+var ErrOvertime = &core.Error{Code: core.EUNAVAILABLE, Key: "errors.took_too_long", RetryAfter: 5 * time.Second}
+
+// Overtime returns err as ErrOvertime (with err inside, for the log) when
+// the request behind ctx ran out of its Work time and err is not an
+// answer of the domain: whatever the driver made of the cancellation
+// (SQLite's interrupt, PostgreSQL's 57014, database/sql's wait for a
+// connection), the context says what happened. Other errors pass as they
+// are.
+func Overtime(ctx context.Context, err error) error {
+	if err == nil || !errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		return err
+	}
+	if c := core.ErrorCode(err); c != core.EINTERNAL && c != core.EUNAVAILABLE {
+		return err
+	}
+	e := *ErrOvertime
+	e.Err = err
+	return &e
 }
 
 // RouteClasses maps route patterns ("PUT /api/v1/users/{id}/photo") to
@@ -75,7 +112,9 @@ func (c *RouteClasses) Of(r *http.Request) RouteClass {
 
 // Deadlines sets the read and write deadlines of each request's connection
 // by its route class, through http.ResponseController, before any handler
-// reads the body. Put it outside every middleware that reads the body.
+// reads the body, and ends the request's context after its class's Work
+// time (streams have none). Put it outside every middleware that reads
+// the body.
 // Every request sets its own, so a kept-alive connection never carries the
 // previous request's deadlines into the next.
 //
@@ -89,13 +128,18 @@ func Deadlines(t Timeouts, classes *RouteClasses) Middleware {
 	t = t.WithDefaults()
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			var read, write time.Time // zero: no deadline
+			var read, write, work time.Time // zero: no deadline
 			now := time.Now()
 			switch classes.Of(r) {
 			case ClassDefault:
-				read, write = now.Add(t.Read), now.Add(t.Write)
+				read, write, work = now.Add(t.Read), now.Add(t.Write), now.Add(t.Work)
 			case ClassUpload:
-				read, write = now.Add(t.UploadRead), now.Add(t.UploadWrite)
+				read, write, work = now.Add(t.UploadRead), now.Add(t.UploadWrite), now.Add(t.UploadWork)
+			}
+			if !work.IsZero() {
+				ctx, cancel := context.WithDeadline(r.Context(), work)
+				defer cancel()
+				r = r.WithContext(ctx)
 			}
 			rc := http.NewResponseController(w)
 			if r.Body == nil || r.Body == http.NoBody {

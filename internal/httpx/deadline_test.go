@@ -2,12 +2,15 @@ package httpx
 
 import (
 	"context"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
+
+	"roster/internal/core"
 )
 
 // deadlineRecorder is a ResponseWriter that records the deadlines set
@@ -93,5 +96,45 @@ func TestReadDeadlineEndsWithTheBody(t *testing.T) {
 		if string(got) != "done" {
 			t.Fatalf("body %v: the handler was cut off (%q)", body != nil, got)
 		}
+	}
+}
+
+// TestWorkEndsBeforeTheWriteDeadline: the defaults give a handler 5 s (an
+// upload 10 s) less than its write deadline, and a Write set shorter than
+// the default Work leaves the handler five sixths of it, so the 503 of a
+// cancelled handler can still be written.
+func TestWorkEndsBeforeTheWriteDeadline(t *testing.T) {
+	d := Timeouts{}.WithDefaults()
+	if d.Work != 25*time.Second || d.Write != 30*time.Second || d.UploadWork != 140*time.Second || d.UploadWrite != 150*time.Second {
+		t.Fatalf("defaults: %+v", d)
+	}
+	short := Timeouts{Write: 6 * time.Second, UploadWrite: 12 * time.Second}.WithDefaults()
+	if short.Work != 5*time.Second || short.UploadWork != 10*time.Second {
+		t.Fatalf("with short writes: %+v", short)
+	}
+	if set := (Timeouts{Write: 6 * time.Second, Work: time.Second}).WithDefaults(); set.Work != time.Second {
+		t.Fatalf("a Work given: %+v", set)
+	}
+}
+
+// TestOvertimeKeepsTheDomainsAnswers: once the Work time has passed, an
+// internal or unavailable error becomes ErrOvertime; an answer of the
+// domain (a field error, not found) stays what it is, and before the
+// deadline nothing changes.
+func TestOvertimeKeepsTheDomainsAnswers(t *testing.T) {
+	ctx, cancel := context.WithDeadline(context.Background(), time.Now().Add(-time.Second))
+	defer cancel()
+	driver := errors.New("interrupted (9)")
+	if err := Overtime(ctx, driver); core.AsError(err) == nil || core.AsError(err).Key != "errors.took_too_long" || !errors.Is(err, driver) {
+		t.Fatalf("a driver's error after the deadline: %v", err)
+	}
+	if err := Overtime(ctx, core.ErrNotFound); err != core.ErrNotFound {
+		t.Fatalf("not found after the deadline: %v", err)
+	}
+	if err := Overtime(context.Background(), driver); err != driver {
+		t.Fatalf("before any deadline: %v", err)
+	}
+	if Overtime(ctx, nil) != nil {
+		t.Fatal("nil became an error")
 	}
 }

@@ -379,6 +379,7 @@ func errorTitleKey(status int) string {
 // fail renders err as an error page with the status httpx.StatusOf gives
 // it. Uncoded errors are logged and shown as a generic 500.
 func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
+	err = httpx.Overtime(r.Context(), err)
 	status := httpx.StatusOf(err)
 	if status >= 500 {
 		// The pattern, not the path: paths of mailed links hold their token.
@@ -400,6 +401,7 @@ func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
 // and shown as the generic internal error.
 func (h *Handler) applyError(ctx context.Context, w http.ResponseWriter, v *view, err error) int {
 	l := h.loc(v.Lang)
+	err = httpx.Overtime(ctx, err)
 	status := httpx.StatusOf(err)
 	e := core.AsError(err)
 	if e == nil || (status >= 500 && e.Code != core.EUNAVAILABLE) {
