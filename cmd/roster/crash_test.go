@@ -3,23 +3,12 @@ package main
 import (
 	"context"
 	"database/sql"
-	"fmt"
-	"net"
-	"os"
 	"os/exec"
-	"path/filepath"
-	"runtime"
 	"syscall"
 	"testing"
 	"time"
 
-	"roster/internal/app"
-	"roster/internal/core"
-	"roster/internal/notify"
-	rosterservices "roster/internal/services"
-	"roster/internal/services/servicetest"
 	"roster/internal/store"
-	"roster/internal/testenv"
 )
 
 type mailDiscard struct{}
@@ -44,56 +33,11 @@ func TestFanoutSurvivesKill(t *testing.T) {
 
 func crashRun(t *testing.T, engine store.Engine) {
 	ctx := context.Background()
-	dir := t.TempDir()
-	data := filepath.Join(dir, "data")
-	dbURL := ""
-	if engine == store.Postgres {
-		dbURL = testenv.FreshPostgres(t)
-	}
-	bin := filepath.Join(dir, "roster")
-	build := exec.Command(filepath.Join(runtime.GOROOT(), "bin", "go"), "build", "-o", bin, ".")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
+	_, data, dbURL, bin := procRun(t, engine)
 
 	const events, people = 10_000, 1
-	db, err := store.Open(ctx, dbURL, data)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := app.Migrate(ctx, db); err != nil {
-		t.Fatal(err)
-	}
-	set := servicetest.New(t, rosterservices.Config{DB: db, Mail: mailDiscard{}})
-	ws := &core.Workspace{Name: "Acme", Timezone: "UTC", Language: "en", Country: "US"}
-	var users []*core.User
-	err = db.InTx(ctx, func(q *store.Q) error {
-		if err := q.CreateWorkspace(ctx, ws); err != nil {
-			return err
-		}
-		for i := range people {
-			u := &core.User{WorkspaceID: ws.ID, Name: fmt.Sprint("User ", i), Email: fmt.Sprintf("u%d@example.com", i), Language: "en",
-				Timezone: "UTC", Role: core.RoleAdmin, State: core.StateActive, PasswordHash: "x"}
-			if err := q.CreateUser(ctx, u); err != nil {
-				return err
-			}
-			users = append(users, u)
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ids := []int64{users[0].ID}
-	batch := make([]notify.EventInput, notify.MaxBatch)
-	for i := 0; i < events; i += notify.MaxBatch {
-		for j := range batch {
-			batch[j] = notify.EventInput{Type: "system.report", Recipients: ids, Data: map[string]any{"title": fmt.Sprint("Report ", i+j)}}
-		}
-		if _, err := set.Notify.Intake(ctx, users[0], batch); err != nil {
-			t.Fatal(err)
-		}
-	}
+	db, set, users := seeded(t, dbURL, data, people)
+	postReports(t, set, users[0], users[0].ID, events)
 	count := func(table string) int {
 		var n int
 		if err := db.R.QueryRowContext(ctx, "SELECT COUNT(*) FROM "+table).Scan(&n); err != nil {
@@ -104,17 +48,7 @@ func crashRun(t *testing.T, engine store.Engine) {
 	want := events * people
 
 	serve := func() *exec.Cmd {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		addr := ln.Addr().String()
-		ln.Close()
-		cmd := exec.Command(bin, "serve", "--addr", addr, "--data", data, "--database-url", dbURL, "--job-rescue-after", "10s")
-		cmd.Env = append(os.Environ(), "ROSTER_LOG_FORMAT=json")
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
+		cmd, _ := serveRoster(t, bin, "--data", data, "--database-url", dbURL, "--job-rescue-after", "10s")
 		return cmd
 	}
 	// Kill at three points of progress.
@@ -134,8 +68,7 @@ func crashRun(t *testing.T, engine store.Engine) {
 		_ = cmd.Wait()
 		t.Logf("killed at %d of %d notifications, %d deliveries", count("notifications"), want, count("notify_deliveries"))
 	}
-	cmd := serve()
-	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
+	serve()
 	deadline := time.Now().Add(4 * time.Minute)
 	for count("notifications") < want || count("notify_deliveries") < want*4 {
 		if time.Now().After(deadline) {

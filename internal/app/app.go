@@ -35,6 +35,7 @@ import (
 	"roster/internal/notify/telegram"
 	"roster/internal/notify/webpush"
 	"roster/internal/photo"
+	"roster/internal/profile"
 	"roster/internal/secrets"
 	"roster/internal/services"
 	"roster/internal/store"
@@ -72,6 +73,10 @@ type Config struct {
 	// NotificationRetention is how long notifications are kept; zero:
 	// notify.DefaultRetention (90 days).
 	NotificationRetention time.Duration
+	// NotifyRetryBase and NotifyRetryCap bound the wait between attempts
+	// of a delivery (notify.Config.RetryBase, RetryCap); zero: 2 s and
+	// 30 min. Tests shorten them.
+	NotifyRetryBase, NotifyRetryCap time.Duration
 	// Mobile configures push to the mobile app (FCM, APNs); empty: the
 	// mobile channel is not configured.
 	Mobile mobile.Settings
@@ -239,13 +244,14 @@ func Open(ctx context.Context, cfg Config, logger *slog.Logger) (_ *App, err err
 		BaseURL: base.String(), Auth: authCfg, RecentSignIn: cfg.RecentSignIn,
 		Jobs: a.Queue, Workers: workers, Live: a.Live, Channels: channels, Digests: emailChannel,
 		Texts:  func(lang string) notify.Translator { return a.I18n.Localizer(lang) },
-		Notify: services.NotifyConfig{Retention: cfg.NotificationRetention}})
+		Notify: services.NotifyConfig{Retention: cfg.NotificationRetention, RetryBase: cfg.NotifyRetryBase, RetryCap: cfg.NotifyRetryCap}})
 	if a.WebPush != nil {
 		// The channel's rules also know which private networks its
 		// endpoints may be in (--push-allowed-networks).
 		a.Set.Push = a.WebPush.Subscriptions()
 	}
 	a.Queue.AddPeriodic(notify.PeriodicJobs()...)
+	a.Queue.AddPeriodic(profile.PeriodicJobs()...)
 
 	a.Handler, err = a.routes(base)
 	if err != nil {

@@ -31,6 +31,12 @@ type Message struct {
 	WorkspaceID int64 `json:"workspace_id,omitempty"`
 	// Headers are extra header fields, e.g. List-Unsubscribe.
 	Headers map[string]string `json:"headers,omitempty"`
+	// MessageID, when set, is the Message-ID (without angle brackets);
+	// otherwise a random one is made. A mail that may be sent again for
+	// the same reason (a delivery whose send was not yet recorded when
+	// the process died) keeps one, so the copies are one message to the
+	// systems that receive them.
+	MessageID string `json:"message_id,omitempty"`
 }
 
 // Sender delivers a Message.

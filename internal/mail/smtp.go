@@ -310,7 +310,11 @@ func (s *SMTP) buildMsg(m Message) (*gomail.Msg, error) {
 	}
 	msg.Subject(m.Subject)
 	msg.SetDate()
-	msg.SetMessageID()
+	if m.MessageID != "" {
+		msg.SetMessageIDWithValue(m.MessageID)
+	} else {
+		msg.SetMessageID()
+	}
 	// Tell auto-responders (vacation replies) not to answer.
 	msg.SetGenHeader("Auto-Submitted", "auto-generated")
 	if m.Lang != "" {

@@ -321,3 +321,26 @@ func TestIsPermanentNil(t *testing.T) {
 		t.Fatal("plain errors must be temporary")
 	}
 }
+
+// TestSMTPKeepsAGivenMessageID: a Message with a MessageID goes out with
+// it; one without gets a random one.
+func TestSMTPKeepsAGivenMessageID(t *testing.T) {
+	srv := mailtest.NewServer(t)
+	s := newSMTP(t, srv.URL())
+	given := sample
+	given.MessageID = "delivery.41.1765000000000@roster.example"
+	for _, m := range []mail.Message{given, given, sample} {
+		if err := s.Send(context.Background(), m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got := srv.WaitFor(t, 3, waitTimeout)
+	var ids []string
+	for _, m := range got {
+		h, _, _ := parse(t, m.Data)
+		ids = append(ids, h.Get("Message-ID"))
+	}
+	if ids[0] != "<delivery.41.1765000000000@roster.example>" || ids[1] != ids[0] || ids[2] == ids[0] || ids[2] == "" {
+		t.Fatalf("Message-IDs: %q", ids)
+	}
+}

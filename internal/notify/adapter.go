@@ -80,11 +80,20 @@ const (
 	backoffCap  = 30 * time.Minute
 )
 
-// Backoff is the wait before retry number attempt (from 1).
-func Backoff(attempt int) time.Duration {
-	bound := backoffCap
+// Backoff is the wait before retry number attempt (from 1), with the
+// default bounds.
+func Backoff(attempt int) time.Duration { return backoffWithin(backoffBase, backoffCap, attempt) }
+
+// backoff is Backoff with the service's bounds (Config.RetryBase and
+// RetryCap).
+func (s *Service) backoff(attempt int) time.Duration {
+	return backoffWithin(s.retryBase, s.retryCap, attempt)
+}
+
+func backoffWithin(base, cap time.Duration, attempt int) time.Duration {
+	bound := cap
 	if attempt < 20 {
-		bound = min(backoffCap, backoffBase<<(attempt-1))
+		bound = min(cap, base<<(max(attempt, 1)-1))
 	}
 	return time.Duration(rand.Int64N(int64(bound)) + 1)
 }
@@ -110,7 +119,7 @@ type deliverWorker struct {
 
 // NextRetry is exponential backoff with full jitter.
 func (w *deliverWorker) NextRetry(job *river.Job[DeliverArgs]) time.Time {
-	return time.Now().Add(Backoff(job.Attempt))
+	return time.Now().Add(w.s.backoff(job.Attempt))
 }
 
 func (w *deliverWorker) Work(ctx context.Context, job *river.Job[DeliverArgs]) error {

@@ -155,7 +155,7 @@ type digestWorker struct {
 }
 
 func (w *digestWorker) NextRetry(job *river.Job[DigestArgs]) time.Time {
-	return time.Now().Add(Backoff(job.Attempt))
+	return time.Now().Add(w.s.backoff(job.Attempt))
 }
 
 func (w *digestWorker) Work(ctx context.Context, job *river.Job[DigestArgs]) error {
@@ -255,7 +255,7 @@ func (s *Service) sendDigests(ctx context.Context, refs []DigestRef) error {
 			}
 			wait := min(o.retryAfter, s.retryFor)
 			if wait <= 0 {
-				wait = Backoff(1)
+				wait = s.backoff(1)
 			}
 			if err := s.jobs.InsertTx(ctx, q.Tx, DigestArgs{Digests: []DigestRef{{UserID: o.d.UserID, Date: o.d.LocalDate}}},
 				&river.InsertOpts{ScheduledAt: s.now().Add(wait)}); err != nil {

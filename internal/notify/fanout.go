@@ -277,5 +277,5 @@ func (s *Service) fanoutTx(ctx context.Context, q *store.Q, targets []target) (f
 // NextRetry retries soon, with jitter: every attempt keeps what its
 // transactions committed, and the work is idempotent.
 func (w *fanoutWorker) NextRetry(job *river.Job[FanoutArgs]) time.Time {
-	return time.Now().Add(Backoff(job.Attempt))
+	return time.Now().Add(w.s.backoff(job.Attempt))
 }

@@ -57,7 +57,11 @@ type Config struct {
 	// RetryFor is how long a delivery is retried on temporary errors;
 	// DefaultRetryFor when zero.
 	RetryFor time.Duration
-	Logger   *slog.Logger
+	// RetryBase and RetryCap shape the wait between attempts of a
+	// delivery, fan-out or digest: exponential from RetryBase, at most
+	// RetryCap, with full jitter. Zero: 2 s and 30 min.
+	RetryBase, RetryCap time.Duration
+	Logger              *slog.Logger
 	// MAC signs one-click unsubscribe links (secrets.Box.MAC); nil: no
 	// links are made.
 	MAC func(string) []byte
@@ -76,6 +80,8 @@ type Service struct {
 	adapters  map[Channel]Adapter
 	retention time.Duration
 	retryFor  time.Duration
+	retryBase time.Duration
+	retryCap  time.Duration
 	logger    *slog.Logger
 	now       func() time.Time
 	group     intakeGroup
@@ -86,7 +92,7 @@ type Service struct {
 // New builds the service.
 func New(c Config) *Service {
 	s := &Service{db: c.DB, jobs: c.Jobs, events: c.Events, texts: c.Texts, live: c.Live, adapters: map[Channel]Adapter{},
-		retention: c.Retention, retryFor: c.RetryFor, logger: c.Logger, now: time.Now, mac: c.MAC, digests: c.Digests}
+		retention: c.Retention, retryFor: c.RetryFor, retryBase: c.RetryBase, retryCap: c.RetryCap, logger: c.Logger, now: time.Now, mac: c.MAC, digests: c.Digests}
 	for _, a := range c.Adapters {
 		s.adapters[a.Channel()] = a
 	}
@@ -95,6 +101,12 @@ func New(c Config) *Service {
 	}
 	if s.retryFor <= 0 {
 		s.retryFor = DefaultRetryFor
+	}
+	if s.retryBase <= 0 {
+		s.retryBase = backoffBase
+	}
+	if s.retryCap <= 0 {
+		s.retryCap = backoffCap
 	}
 	if s.logger == nil {
 		s.logger = slog.Default()

@@ -148,6 +148,42 @@ func (s *Store) DeletePhoto(ctx context.Context, userID, version int64) error {
 	return errors.Join(errs...)
 }
 
+// StoredVersion is one photo version found in storage.
+type StoredVersion struct{ UserID, Version int64 }
+
+// Versions calls fn once for each photo version in storage, whatever its
+// sizes; keys that are not photos/{user}/{version}/... are passed over.
+// An error from fn stops the walk and is returned.
+func (s *Store) Versions(ctx context.Context, fn func(StoredVersion) error) error {
+	it := s.bucket.List(&blob.ListOptions{Prefix: "photos/"})
+	var last StoredVersion
+	for {
+		obj, err := it.Next(ctx)
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("photo: list: %w", err)
+		}
+		parts := strings.Split(obj.Key, "/")
+		if obj.IsDir || len(parts) != 4 {
+			continue
+		}
+		user, uerr := strconv.ParseInt(parts[1], 10, 64)
+		version, verr := strconv.ParseInt(parts[2], 10, 64)
+		if uerr != nil || verr != nil {
+			continue
+		}
+		// Keys come in order, so one version's sizes are together.
+		if v := (StoredVersion{user, version}); v != last {
+			last = v
+			if err := fn(v); err != nil {
+				return err
+			}
+		}
+	}
+}
+
 // OpenPhoto opens one stored size and returns it with its length. A size
 // not in Sizes, or a photo that is not stored, gives core.ErrNotFound.
 func (s *Store) OpenPhoto(ctx context.Context, userID, version int64, size int) (io.ReadCloser, int64, error) {

@@ -5,9 +5,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"image"
 	"image/color"
-	"image/png"
 	"roster/internal/mail/mailtest"
 	"roster/internal/security"
 	"roster/internal/services"
@@ -549,14 +547,7 @@ func TestPhoto(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
 		f := setup(t, db)
-		img := image.NewRGBA(image.Rect(0, 0, 64, 40))
-		for x := range 64 {
-			for y := range 40 {
-				img.Set(x, y, color.RGBA{200, 30, 30, 255})
-			}
-		}
-		var buf bytes.Buffer
-		_ = png.Encode(&buf, img)
+		buf := bytes.NewBuffer(pngOf(color.RGBA{200, 30, 30, 255}))
 		p, err := f.prof.SetPhoto(ctx, f.plain, f.plain.ID, bytes.NewReader(buf.Bytes()))
 		if err != nil || p.User.PhotoVersion == 0 {
 			t.Fatalf("set photo: %v", err)

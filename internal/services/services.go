@@ -54,8 +54,9 @@ type Config struct {
 // NotifyConfig tunes the notification engine; zero fields keep the
 // defaults of package notify.
 type NotifyConfig struct {
-	Retention time.Duration
-	RetryFor  time.Duration
+	Retention           time.Duration
+	RetryFor            time.Duration
+	RetryBase, RetryCap time.Duration
 }
 
 // Follower acts on every recorded event (see events.Follower).
@@ -79,7 +80,8 @@ func New(c Config) *Set {
 	rec := events.New(append(followers, c.Followers...)...)
 	s := &Set{Events: rec}
 	s.Notify = notify.New(notify.Config{DB: c.DB, Jobs: c.Jobs, Events: rec, Texts: c.Texts, Live: c.Live, Adapters: c.Channels,
-		Retention: c.Notify.Retention, RetryFor: c.Notify.RetryFor, MAC: c.Secrets.MAC, Digests: c.Digests})
+		Retention: c.Notify.Retention, RetryFor: c.Notify.RetryFor,
+		RetryBase: c.Notify.RetryBase, RetryCap: c.Notify.RetryCap, MAC: c.Secrets.MAC, Digests: c.Digests})
 	if c.Workers != nil {
 		if err := s.Notify.Workers(c.Workers); err != nil {
 			panic(err) // a job kind registered twice: a wiring bug
@@ -92,5 +94,10 @@ func New(c Config) *Set {
 	s.Security = security.NewService(c.DB, s.Auth, c.Secrets, c.Mail, rec)
 	s.Profiles = profile.NewService(profile.Config{DB: c.DB, Auth: s.Auth, Accounts: s.Accounts, Mail: c.Mail, Events: rec,
 		Photos: c.Photos, BaseURL: c.BaseURL, RecentSignIn: c.RecentSignIn, ZoneChanged: s.Notify.ZoneChanged})
+	if c.Workers != nil {
+		if err := s.Profiles.Workers(c.Workers); err != nil {
+			panic(err) // a job kind registered twice: a wiring bug
+		}
+	}
 	return s
 }

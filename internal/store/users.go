@@ -133,15 +133,56 @@ func (q *Q) CreateUser(ctx context.Context, u *core.User) error {
 	return nil
 }
 
-// User returns the user with id, in any workspace.
+// User returns the user with id, in any workspace. In a transaction it
+// locks the row until the end (see forUpdate).
 func (q *Q) User(ctx context.Context, id int64) (*core.User, error) {
-	return scanUser(q.row(ctx, "SELECT "+userCols+" FROM users WHERE id = ?", id))
+	return scanUser(q.row(ctx, "SELECT "+userCols+" FROM users WHERE id = ?"+q.forUpdate(), id))
 }
 
 // UserInWorkspace returns the user with id only if it belongs to workspaceID;
-// another workspace's user is ENOTFOUND, never revealed.
+// another workspace's user is ENOTFOUND, never revealed. In a transaction
+// it locks the row until the end (see forUpdate).
 func (q *Q) UserInWorkspace(ctx context.Context, workspaceID, id int64) (*core.User, error) {
-	return scanUser(q.row(ctx, "SELECT "+userCols+" FROM users WHERE id = ? AND workspace_id = ?", id, workspaceID))
+	return scanUser(q.row(ctx, "SELECT "+userCols+" FROM users WHERE id = ? AND workspace_id = ?"+q.forUpdate(), id, workspaceID))
+}
+
+// PhotoVersions returns the current photo version of each of ids that
+// exists (0: no photo).
+func (q *Q) PhotoVersions(ctx context.Context, ids []int64) (map[int64]int64, error) {
+	out := make(map[int64]int64, len(ids))
+	for chunk := range chunks(ids, 512) {
+		rows, err := q.queryRows(ctx, "SELECT id, photo_version FROM users WHERE id IN ("+marks(len(chunk))+")", anys(chunk)...)
+		if err != nil {
+			return nil, fmt.Errorf("photo versions: %w", err)
+		}
+		for rows.Next() {
+			var id, version int64
+			if err := rows.Scan(&id, &version); err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("photo versions: %w", err)
+			}
+			out[id] = version
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, fmt.Errorf("photo versions: %w", err)
+		}
+	}
+	return out, nil
+}
+
+// forUpdate is " FOR UPDATE" in a transaction on PostgreSQL. A user is read
+// in a transaction to be changed and written back whole (UpdateUser): under
+// READ COMMITTED two such transactions (a name save and a photo upload of
+// one person) would both read the old row and the later write would undo
+// the earlier one, an acknowledged save lost. Locking at the read makes the
+// second wait and read the first's row. SQLite's writer transactions are
+// serial already (BEGIN IMMEDIATE on the one writer).
+func (q *Q) forUpdate() string {
+	if q.Tx != nil && q.db.Engine == Postgres {
+		return " FOR UPDATE"
+	}
+	return ""
 }
 
 // UserByEmail returns the user with the normalised email.

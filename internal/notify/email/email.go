@@ -28,7 +28,10 @@ type Config struct {
 }
 
 // Channel sends notifications by email.
-type Channel struct{ c Config }
+type Channel struct {
+	c    Config
+	host string // the base URL's host, the right side of Message-IDs
+}
 
 var _ notify.Adapter = (*Channel)(nil)
 
@@ -37,10 +40,15 @@ func New(c Config) (*Channel, error) {
 	if c.Sender == nil || c.Texts == nil || c.MAC == nil || c.Workspaces == nil {
 		return nil, errors.New("email: Config needs Sender, Texts, MAC and Workspaces")
 	}
-	if _, err := url.Parse(c.BaseURL); err != nil || c.BaseURL == "" {
+	base, err := url.Parse(c.BaseURL)
+	if err != nil || c.BaseURL == "" {
 		return nil, fmt.Errorf("email: base URL %q", c.BaseURL)
 	}
-	return &Channel{c: c}, nil
+	host := base.Hostname()
+	if host == "" {
+		host = "localhost"
+	}
+	return &Channel{c: c, host: host}, nil
 }
 
 // Channel implements notify.Adapter.
@@ -109,8 +117,15 @@ func (ch *Channel) Compose(ctx context.Context, m *notify.Message) (mail.Message
 	if err != nil {
 		return mail.Message{}, err
 	}
-	return mail.Message{To: u.Email, Subject: subject, Text: text, HTML: html, Lang: u.Language, Template: "notification",
-		WorkspaceID: u.WorkspaceID, Headers: headers}, nil
+	msg := mail.Message{To: u.Email, Subject: subject, Text: text, HTML: html, Lang: u.Language, Template: "notification",
+		WorkspaceID: u.WorkspaceID, Headers: headers}
+	if d := m.Delivery; d != nil && d.ID > 0 {
+		// The delivery's id and creation instant: the same for every try,
+		// never the same for two deliveries, even of another database
+		// whose ids started again.
+		msg.MessageID = fmt.Sprintf("delivery.%d.%d@%s", d.ID, d.CreatedAt.UnixMilli(), ch.host)
+	}
+	return msg, nil
 }
 
 var _ notify.DigestSender = (*Channel)(nil)
@@ -158,5 +173,7 @@ func (ch *Channel) ComposeDigest(ctx context.Context, u *core.User, d *notify.Di
 		WorkspaceID: u.WorkspaceID, Headers: map[string]string{
 			HeaderListUnsubscribe:     "<" + unsub + ">",
 			HeaderListUnsubscribePost: "List-Unsubscribe=One-Click",
-		}}, nil
+		},
+		// One digest per person and local date: the same for every try.
+		MessageID: fmt.Sprintf("digest.%d.%d.%s@%s", u.ID, u.CreatedAt.UnixMilli(), d.LocalDate, ch.host)}, nil
 }

@@ -168,3 +168,53 @@ func TestConnectionRefusedIsTemporary(t *testing.T) {
 		t.Fatalf("connection refused: %v (%+v), want a temporary SendError", err, se)
 	}
 }
+
+// TestMessageIDIsTheDeliverys: a delivery's mail has the same Message-ID
+// at every try (a send the process died before recording goes again as
+// the same message), two deliveries never share one (even with the same
+// id in a database started again), and a digest keeps one per person and
+// date.
+func TestMessageIDIsTheDeliverys(t *testing.T) {
+	bundle, err := i18n.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ch, err := email.New(email.Config{Sender: discardMail{}, BaseURL: "https://roster.example:8443", MAC: func(s string) []byte { return []byte(s) },
+		Texts:      func(lang string) mail.Translator { return bundle.Localizer(lang) },
+		Workspaces: func(context.Context, int64) (string, error) { return "Acme", nil }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	bo := &core.User{ID: 7, Email: "bo@example.com", Language: "en", CreatedAt: time.UnixMilli(1_700_000_000_000)}
+	at := time.UnixMilli(1_765_000_000_000)
+	id := func(d *core.Delivery) string {
+		t.Helper()
+		m, err := ch.Compose(ctx, &notify.Message{Delivery: d, User: bo, Notification: &core.Notification{Type: "mention", Title: "Hello"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return m.MessageID
+	}
+	first := id(&core.Delivery{ID: 41, CreatedAt: at})
+	if first != "delivery.41.1765000000000@roster.example" || id(&core.Delivery{ID: 41, CreatedAt: at}) != first {
+		t.Fatalf("Message-ID of delivery 41: %q", first)
+	}
+	if id(&core.Delivery{ID: 42, CreatedAt: at}) == first || id(&core.Delivery{ID: 41, CreatedAt: at.Add(time.Millisecond)}) == first {
+		t.Fatal("two deliveries share a Message-ID")
+	}
+	digest := func(date string) string {
+		m, err := ch.ComposeDigest(ctx, bo, &notify.Digest{LocalDate: date})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return m.MessageID
+	}
+	if d := digest("2026-12-05"); d != digest("2026-12-05") || d == digest("2026-12-06") || d == "" {
+		t.Fatalf("digest Message-IDs: %q", d)
+	}
+}
+
+type discardMail struct{}
+
+func (discardMail) Send(context.Context, mail.Message) error { return nil }

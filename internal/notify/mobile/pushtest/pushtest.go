@@ -45,6 +45,7 @@ type script struct {
 	violations []string
 	attempts   int
 	conns      atomic.Int64
+	outage     *Answer // answered to every send while set
 }
 
 // Conns is how many connections clients opened to the server.
@@ -54,6 +55,9 @@ func (s *script) answer(token string) (Answer, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.attempts++
+	if s.outage != nil {
+		return *s.outage, true
+	}
 	if a, ok := s.byToken[token]; ok {
 		return a, true
 	}
@@ -83,6 +87,20 @@ func (s *script) Then(answers ...Answer) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.next = append(s.next, answers...)
+}
+
+// Outage answers every send with a until Recover.
+func (s *script) Outage(a Answer) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.outage = &a
+}
+
+// Recover ends an Outage.
+func (s *script) Recover() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.outage = nil
 }
 
 // Always answers every send to token with a.

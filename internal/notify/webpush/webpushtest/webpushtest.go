@@ -83,6 +83,7 @@ type Service struct {
 	violations []string
 	next       int
 	conns      atomic.Int64
+	outage     *answer // answered to every message while set
 }
 
 // NewService starts a service, closed when the test ends. Protocol
@@ -135,6 +136,21 @@ func (s *Service) Fail(endpoint string, status int, retryAfter string) {
 	defer s.mu.Unlock()
 	st := s.state(endpoint)
 	st.queue = append(st.queue, answer{status, retryAfter})
+}
+
+// Outage makes every message answer status (with Retry-After when
+// retryAfter is not "") until Recover.
+func (s *Service) Outage(status int, retryAfter string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.outage = &answer{status, retryAfter}
+}
+
+// Recover ends an Outage.
+func (s *Service) Recover() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.outage = nil
 }
 
 // Gone makes endpoint answer 410 Gone from now on (the browser
@@ -236,6 +252,11 @@ func (s *Service) handle(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case st.gone:
 		p.Status = http.StatusGone
+	case s.outage != nil:
+		p.Status = s.outage.status
+		if s.outage.retryAfter != "" {
+			w.Header().Set("Retry-After", s.outage.retryAfter)
+		}
 	case len(st.queue) > 0:
 		a := st.queue[0]
 		st.queue = st.queue[1:]
