@@ -57,6 +57,7 @@ var (
 	keyRequired         = i18n.Key("errors.field.required")
 	keyTooShort         = i18n.Key("errors.field.too_short")
 	keyTooLong          = i18n.Key("errors.field.too_long")
+	keyTooManyItems     = i18n.Key("errors.field.too_many_items")
 	keyEmailInvalid     = i18n.Key("errors.field.email_invalid")
 	keyUnauthorized     = i18n.Key("api.errors.unauthorized")
 	keyRateLimited      = i18n.Key("api.errors.rate_limited")
@@ -267,6 +268,9 @@ func humaProblem(ctx context.Context, loc *i18n.Localizer, status int, msg strin
 		if e == nil {
 			continue
 		}
+		if len(m.Errors) >= core.MaxFieldErrors {
+			break // enough to show what is wrong; more would be an amplifier
+		}
 		d := translateDetail(loc, status, e)
 		if d.Message == m.Detail && (d.Location == "" || d.Location == "body") {
 			continue // says nothing the detail does not
@@ -316,6 +320,8 @@ func translateDetail(loc *i18n.Localizer, status int, err error) *huma.ErrorDeta
 		key, data = keyTooShort, map[string]any{"Count": n}
 	} else if n, ok := intAfter(msg, validation.MsgExpectedMaxLength); ok {
 		key, data = keyTooLong, map[string]any{"Count": n}
+	} else if n, ok := intAfter(msg, validation.MsgExpectedMaxItems); ok {
+		key, data = keyTooManyItems, map[string]any{"Count": n}
 	} else if strings.HasPrefix(msg, prefix(validation.MsgExpectedOneOf)) {
 		key = keyFieldChoice
 	} else if v, ok := strings.CutPrefix(msg, prefix(validation.MsgExpectedMinimumNumber)); ok {

@@ -402,7 +402,7 @@ func (a *App) Run(ctx context.Context, ln net.Listener) error {
 	}
 	// No ReadTimeout or WriteTimeout: httpx.Deadlines sets them per route
 	// class (a server-wide one would cut uploads or be too long for forms).
-	srv := &http.Server{Handler: a.Handler, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute,
+	srv := &http.Server{Handler: a.Handler, ReadHeaderTimeout: a.Config.Timeouts.WithDefaults().Header, IdleTimeout: 2 * time.Minute,
 		ErrorLog: slog.NewLogLogger(a.Logger.Handler(), slog.LevelWarn)}
 	errc := make(chan error, 2)
 	go func() { errc <- srv.Serve(ln) }()

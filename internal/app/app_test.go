@@ -73,6 +73,18 @@ func startLogged(t testing.TB, engine store.Engine, cfg app.Config, logger *slog
 	return r
 }
 
+// setupAna sets up the workspace Acme with its admin Ana
+// (ana@example.com, zone UTC, language lang) and returns her sign-in.
+func setupAna(t testing.TB, r *running, lang string) *auth.LoginResult {
+	t.Helper()
+	res, err := r.Accounts.Setup(context.Background(), account.SetupInput{Workspace: "Acme", Name: "Ana", Email: "ana@example.com",
+		Password: "tangerine-violin", Timezone: "UTC", Language: lang})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res
+}
+
 func (r *running) shutdown(t testing.TB) {
 	if r.stop == nil {
 		return
@@ -496,11 +508,14 @@ func TestMetricsOffByDefault(t *testing.T) {
 }
 
 // TestTrickledBodyIsCut: a client sending a form body a byte at a time has
-// its connection closed once the read deadline of forms passes (shortened
-// here; the production default is checked in httpx).
+// its connection closed once the read deadline of forms passes, and one
+// trickling its headers once the header deadline does (both shortened
+// here; the production defaults are checked in httpx).
 func TestTrickledBodyIsCut(t *testing.T) {
-	r := start(t, store.SQLite, app.Config{Timeouts: httpx.Timeouts{Read: 300 * time.Millisecond, Write: time.Second}})
+	r := start(t, store.SQLite, app.Config{Timeouts: httpx.Timeouts{Read: 300 * time.Millisecond, Write: time.Second, Header: 300 * time.Millisecond}})
 	for _, head := range []string{
+		// Headers that never end (the server's ReadHeaderTimeout).
+		"GET /api/v1/me HTTP/1.1\r\nHost: x\r\nX-Slow: ",
 		"POST /login HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 10000\r\n\r\nemail=",
 		"POST /api/v1/auth/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 10000\r\n\r\n{\"email\":\"",
 	} {

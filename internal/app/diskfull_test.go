@@ -7,7 +7,6 @@ import (
 	"strings"
 	"testing"
 
-	"roster/internal/account"
 	"roster/internal/app"
 	"roster/internal/store"
 )
@@ -20,11 +19,7 @@ import (
 func TestSQLiteFullOrReadOnly(t *testing.T) {
 	ctx := context.Background()
 	r := start(t, store.SQLite, app.Config{APIRate: 1e6, APIBurst: 1_000_000})
-	setup, err := r.Accounts.Setup(ctx, account.SetupInput{Workspace: "Acme", Name: "Ana", Email: "ana@example.com",
-		Password: "tangerine-violin", Timezone: "UTC", Language: "en"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	setup := setupAna(t, r, "en")
 	token, _ := newToken(t, r, setup.User)
 	event := func(n int) (int, string) {
 		status, body := apiRequest(t, r, http.MethodPost, "/api/v1/events", token, "application/json",

@@ -74,10 +74,7 @@ func TestMobilePushEndToEnd(t *testing.T) {
 		ctx := context.Background()
 		fcmd, apnsd := pushtest.NewFCM(t), pushtest.NewAPNs(t)
 		r := start(t, engine, app.Config{Mobile: mobileSettings(t, fcmd, apnsd)})
-		setup, err := r.Accounts.Setup(ctx, account.SetupInput{Workspace: "Acme", Name: "Ana", Email: "ana@example.com", Password: "tangerine-violin", Timezone: "UTC", Language: "en"})
-		if err != nil {
-			t.Fatal(err)
-		}
+		setup := setupAna(t, r, "en")
 		bea, err := r.Accounts.CreateUser(ctx, account.CreateUserInput{Workspace: "Acme", Name: "Bea", Email: "bea@example.com", Password: "tangerine-violin"})
 		if err != nil {
 			t.Fatal(err)
@@ -186,10 +183,7 @@ func TestMobilePushEndToEnd(t *testing.T) {
 func TestMobileNotConfigured(t *testing.T) {
 	ctx := context.Background()
 	r := start(t, store.SQLite, app.Config{})
-	setup, err := r.Accounts.Setup(ctx, account.SetupInput{Workspace: "Acme", Name: "Ana", Email: "ana@example.com", Password: "tangerine-violin", Timezone: "UTC", Language: "en"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	setup := setupAna(t, r, "en")
 	if status, body := apiCall(t, r, "POST", "/me/devices", setup.Token, `{"platform":"android","token":"`+e2eAndroidToken+`"}`); status != http.StatusOK {
 		t.Fatalf("register: %d %s", status, body)
 	}

@@ -117,10 +117,7 @@ func TestEventReachesAnOpenStream(t *testing.T) {
 	each(t, func(t *testing.T, engine store.Engine) {
 		ctx := context.Background()
 		r := start(t, engine, app.Config{})
-		setup, err := r.Accounts.Setup(ctx, account.SetupInput{Workspace: "Acme", Name: "Ana", Email: "ana@example.com", Password: "tangerine-violin", Timezone: "UTC", Language: "en"})
-		if err != nil {
-			t.Fatal(err)
-		}
+		setup := setupAna(t, r, "en")
 		token, _, err := r.Auth.CreateAPIToken(ctx, setup.User, "CRM", 30*24*time.Hour)
 		if err != nil {
 			t.Fatal(err)
@@ -183,10 +180,7 @@ func TestStreamsAcrossInstances(t *testing.T) {
 func TestShutdownClosesStreams(t *testing.T) {
 	ctx := context.Background()
 	r := start(t, store.SQLite, app.Config{ShutdownTimeout: 20 * time.Second})
-	setup, err := r.Accounts.Setup(ctx, account.SetupInput{Workspace: "Acme", Name: "Ana", Email: "ana@example.com", Password: "tangerine-violin", Timezone: "UTC", Language: "en"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	setup := setupAna(t, r, "en")
 	token, _, err := r.Auth.CreateAPIToken(ctx, setup.User, "CRM", 30*24*time.Hour)
 	if err != nil {
 		t.Fatal(err)
@@ -283,10 +277,7 @@ func ptr[T any](v T) *T { return &v }
 func adminAndMember(t *testing.T, r *running, lang string) (*auth.LoginResult, *core.User, string) {
 	t.Helper()
 	ctx := context.Background()
-	setup, err := r.Accounts.Setup(ctx, account.SetupInput{Workspace: "Acme", Name: "Ana", Email: "ana@example.com", Password: "tangerine-violin", Timezone: "UTC", Language: "en"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	setup := setupAna(t, r, "en")
 	bea, err := r.Accounts.CreateUser(ctx, account.CreateUserInput{Workspace: "Acme", Name: "Bea", Email: "bea@example.com", Password: "tangerine-violin"})
 	if err != nil {
 		t.Fatal(err)

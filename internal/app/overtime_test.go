@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"roster/internal/account"
 	"roster/internal/app"
 	"roster/internal/auth"
 	"roster/internal/httpx"
@@ -27,11 +26,7 @@ func TestHandlerBlockedInTheDatabaseIsCancelled(t *testing.T) {
 	each(t, func(t *testing.T, engine store.Engine) {
 		ctx := context.Background()
 		r := start(t, engine, app.Config{Timeouts: httpx.Timeouts{Work: 400 * time.Millisecond}, APIRate: 1000, APIBurst: 1000})
-		setup, err := r.Accounts.Setup(ctx, account.SetupInput{Workspace: "Acme", Name: "Ana", Email: "ana@example.com",
-			Password: "tangerine-violin", Timezone: "UTC", Language: "es"})
-		if err != nil {
-			t.Fatal(err)
-		}
+		setup := setupAna(t, r, "es")
 		token, _ := newToken(t, r, setup.User)
 		cookie := newSession(t, r, setup.User)
 		// The client's own bound: without the Work deadline the request

@@ -32,10 +32,7 @@ func TestWebPushEndToEnd(t *testing.T) {
 		svc := webpushtest.NewService(t)
 		r := start(t, engine, app.Config{BrowserPush: true, PushSubject: "mailto:ops@example.com",
 			PushAllowedNetworks: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}})
-		setup, err := r.Accounts.Setup(ctx, account.SetupInput{Workspace: "Acme", Name: "Ana", Email: "ana@example.com", Password: "tangerine-violin", Timezone: "UTC", Language: "en"})
-		if err != nil {
-			t.Fatal(err)
-		}
+		setup := setupAna(t, r, "en")
 		bea, err := r.Accounts.CreateUser(ctx, account.CreateUserInput{Workspace: "Acme", Name: "Bea", Email: "bea@example.com", Password: "tangerine-violin"})
 		if err != nil {
 			t.Fatal(err)
@@ -155,12 +152,8 @@ func TestWebPushEndToEnd(t *testing.T) {
 // TestWebPushOff: with --browser-push=false the channel is shown as not
 // configured, and subscribing is refused with 409.
 func TestWebPushOff(t *testing.T) {
-	ctx := context.Background()
 	r := start(t, store.SQLite, app.Config{})
-	setup, err := r.Accounts.Setup(ctx, account.SetupInput{Workspace: "Acme", Name: "Ana", Email: "ana@example.com", Password: "tangerine-violin", Timezone: "UTC", Language: "en"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	setup := setupAna(t, r, "en")
 	status, body := apiCall(t, r, "GET", "/me/notification-settings", setup.Token, "")
 	if status != http.StatusOK || !strings.Contains(string(body), `"channel":"browser","usable":false,"reason":"not_configured"`) {
 		t.Fatalf("settings: %s", body)

@@ -158,8 +158,17 @@ func Unreachable(err error) bool {
 // Invalid collects field errors; Err returns nil when there are none.
 type Invalid struct{ Fields []FieldError }
 
-// Add records that field is invalid with the message key and data.
+// MaxFieldErrors is the most field errors one answer holds: 10,000 bad
+// entries must not be answered with 10,000 messages (an amplifier). The
+// ones kept are enough to show what is wrong.
+const MaxFieldErrors = 50
+
+// Add records that field is invalid with the message key and data, up to
+// MaxFieldErrors; beyond that the input is invalid all the same.
 func (v *Invalid) Add(field, key string, data map[string]any) {
+	if len(v.Fields) >= MaxFieldErrors {
+		return
+	}
 	v.Fields = append(v.Fields, FieldError{Field: field, Key: key, Data: data})
 }
 

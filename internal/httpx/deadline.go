@@ -30,13 +30,16 @@ const (
 type Timeouts struct {
 	Read, Write, Work                   time.Duration // ClassDefault
 	UploadRead, UploadWrite, UploadWork time.Duration // ClassUpload
+	// Header bounds reading a request's headers, for every route (the
+	// server's ReadHeaderTimeout): a client trickling them is cut then.
+	Header time.Duration
 }
 
 // DefaultTimeouts closes a connection trickling a form or JSON body within
 // 20 s, an upload within 2 min; a handler gets 25 s of work (an upload
 // 140 s), 5 s (10 s) short of its write deadline.
 var DefaultTimeouts = Timeouts{Read: 20 * time.Second, Write: 30 * time.Second, Work: 25 * time.Second,
-	UploadRead: 2 * time.Minute, UploadWrite: 150 * time.Second, UploadWork: 140 * time.Second}
+	UploadRead: 2 * time.Minute, UploadWrite: 150 * time.Second, UploadWork: 140 * time.Second, Header: 10 * time.Second}
 
 // WithDefaults fills zero fields from DefaultTimeouts. A Work left zero
 // with its Write set shorter than the default Work is five sixths of that
@@ -49,7 +52,7 @@ func (t Timeouts) WithDefaults() Timeouts {
 		}
 	}
 	for _, f := range []struct{ v, def *time.Duration }{{&t.Read, &d.Read}, {&t.Write, &d.Write}, {&t.Work, &d.Work},
-		{&t.UploadRead, &d.UploadRead}, {&t.UploadWrite, &d.UploadWrite}, {&t.UploadWork, &d.UploadWork}} {
+		{&t.UploadRead, &d.UploadRead}, {&t.UploadWrite, &d.UploadWrite}, {&t.UploadWork, &d.UploadWork}, {&t.Header, &d.Header}} {
 		if *f.v <= 0 {
 			*f.v = *f.def
 		}

@@ -105,7 +105,8 @@ func TestReadDeadlineEndsWithTheBody(t *testing.T) {
 // cancelled handler can still be written.
 func TestWorkEndsBeforeTheWriteDeadline(t *testing.T) {
 	d := Timeouts{}.WithDefaults()
-	if d.Work != 25*time.Second || d.Write != 30*time.Second || d.UploadWork != 140*time.Second || d.UploadWrite != 150*time.Second {
+	if d.Work != 25*time.Second || d.Write != 30*time.Second || d.UploadWork != 140*time.Second || d.UploadWrite != 150*time.Second ||
+		d.Header != 10*time.Second {
 		t.Fatalf("defaults: %+v", d)
 	}
 	short := Timeouts{Write: 6 * time.Second, UploadWrite: 12 * time.Second}.WithDefaults()
