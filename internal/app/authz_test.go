@@ -21,6 +21,7 @@ import (
 	"roster/internal/app"
 	"roster/internal/auth"
 	"roster/internal/core"
+	"roster/internal/httpx"
 	"roster/internal/profile"
 	"roster/internal/seed"
 	"roster/internal/store"
@@ -489,19 +490,34 @@ func checkMatrix(t *testing.T, w *matrixWorld, door string, table map[string]str
 		}
 		return strings.Compare(a, b)
 	})
-	seen := map[string][]byte{}
-	var lines []string
-	for _, route := range routes {
-		method, pattern, _ := strings.Cut(route, " ")
+	pathOf := func(pattern string) string {
 		path := strings.ReplaceAll(pattern, "{id}", w.idFor(pattern))
 		for k, v := range w.ids {
 			path = strings.ReplaceAll(path, "{"+k+"}", v)
 		}
-		path = strings.TrimSuffix(path, "{$}")
+		return strings.TrimSuffix(path, "{$}")
+	}
+	// CSRF on every state-changing route: the admin's own browser, sent
+	// there by another site, is refused before anything runs.
+	crossSite := map[string]string{"Origin": "https://evil.example", "Sec-Fetch-Site": "cross-site"}
+	for _, route := range routes {
+		method, pattern, _ := strings.Cut(route, " ")
+		if method == http.MethodGet || method == http.MethodHead {
+			continue
+		}
+		if status, _, _ := w.do(t, ctx, door, w.callers["admin"], route, method, pathOf(pattern), crossSite); status != http.StatusForbidden {
+			t.Errorf("%s cross-site as the admin: %d, want 403", route, status)
+		}
+	}
+	seen := map[string][]byte{}
+	var lines []string
+	for _, route := range routes {
+		method, pattern, _ := strings.Cut(route, " ")
+		path := pathOf(pattern)
 		row := make([]byte, len(callers))
 		for i, name := range callers {
 			c := w.callers[name]
-			status, location, body := w.do(t, ctx, door, c, route, method, path)
+			status, location, body := w.do(t, ctx, door, c, route, method, path, nil)
 			row[i] = letter(door, status, location)
 			if strings.Contains(body, noteMarker) && name != "access" && name != "admin" {
 				t.Errorf("%s as %s: the note is in the answer", route, name)
@@ -549,7 +565,10 @@ func letter(door string, status int, location string) byte {
 // do sends one request as c: the route's body from bodies, else an empty
 // JSON object (API) or an empty form (web). A stream's answer is not read
 // past its head.
-func (w *matrixWorld) do(t *testing.T, ctx context.Context, door string, c *matrixCaller, route, method, path string) (int, string, string) {
+// do sends route's request to path as c, with the extra headers, and
+// returns its status, Location and body. Every HTML answer must carry the
+// security headers.
+func (w *matrixWorld) do(t *testing.T, ctx context.Context, door string, c *matrixCaller, route, method, path string, extra map[string]string) (int, string, string) {
 	t.Helper()
 	var body io.Reader
 	contentType := "application/json"
@@ -575,6 +594,9 @@ func (w *matrixWorld) do(t *testing.T, ctx context.Context, door string, c *matr
 	if body != nil {
 		req.Header.Set("Content-Type", contentType)
 	}
+	for k, v := range extra {
+		req.Header.Set(k, v)
+	}
 	if door == "api" {
 		token := c.token
 		if c.fresh {
@@ -597,6 +619,20 @@ func (w *matrixWorld) do(t *testing.T, ctx context.Context, door string, c *matr
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
+	if strings.HasPrefix(resp.Header.Get("Content-Type"), "text/html") {
+		h := resp.Header
+		csp := httpx.ContentSecurityPolicy
+		if route == "GET /settings/outbox/{id}" && resp.StatusCode == http.StatusOK {
+			// A dev-outbox mail's HTML, shown in the outbox page's iframe:
+			// sandboxed, no script, framed only by Roster itself.
+			csp = "sandbox; default-src 'none'; img-src data: https:; style-src 'unsafe-inline'; frame-ancestors 'self'"
+		}
+		if h.Get("Content-Security-Policy") != csp || !strings.Contains(csp, "frame-ancestors 'none'") && !strings.Contains(csp, "sandbox") ||
+			h.Get("X-Content-Type-Options") != "nosniff" || h.Get("Referrer-Policy") == "" {
+			t.Errorf("%s (%d): an HTML answer without its security headers: CSP %q, nosniff %q, Referrer-Policy %q", route, resp.StatusCode,
+				h.Get("Content-Security-Policy"), h.Get("X-Content-Type-Options"), h.Get("Referrer-Policy"))
+		}
+	}
 	if strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream") {
 		return resp.StatusCode, "", ""
 	}
