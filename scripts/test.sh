@@ -15,6 +15,6 @@ else
 fi
 go vet ./...
 # PACKAGES narrows the run (make test-postgres); arguments go to go test.
-./scripts/gotest.sh -count=1 -timeout 12m "$@" ${PACKAGES:-./...}
+./scripts/gotest.sh -count=1 -timeout 20m "$@" ${PACKAGES:-./...}
 # A short fuzz run of every fuzz target (not when a subset was asked for).
 if [ $# -eq 0 ] && [ -z "${PACKAGES:-}" ]; then ./scripts/fuzz.sh; fi

@@ -260,6 +260,20 @@ func mixedCrashRun(t *testing.T, engine store.Engine) {
 		wg.Wait()
 	}
 	t.Logf("%d kills: %d events acknowledged, %d awaiting a retry; %d mails so far", killPoints, len(acked), len(unacked), smtpd.Count())
+	// The checks below hold vacuously for writes never acknowledged: the
+	// runs must have got real work through.
+	named, photographed := 0, 0
+	for _, p := range people {
+		if p.nameSeq > 0 {
+			named++
+		}
+		if p.photoVer > 0 {
+			photographed++
+		}
+	}
+	if len(acked) < killPoints || named < len(people)/2 || photographed == 0 {
+		t.Fatalf("too little acknowledged between the kills to check: %d events, %d of %d people's names, %d photos", len(acked), named, len(people), photographed)
+	}
 
 	// The last process: the integration's unacknowledged events go in,
 	// then everything settles.

@@ -440,6 +440,17 @@ func (s *Service) User(ctx context.Context, actor *core.User, id int64) (*core.U
 // another workspace's user does not exist (ENOTFOUND).
 func VisibleUser(ctx context.Context, q *store.Q, actor *core.User, id int64) (*core.User, error) {
 	u, err := q.UserInWorkspace(ctx, actor.WorkspaceID, id)
+	return visible(actor, u, err)
+}
+
+// VisibleUserToChange is VisibleUser read to be written back: in a
+// transaction the row stays locked until the end (store.UserToChange).
+func VisibleUserToChange(ctx context.Context, q *store.Q, actor *core.User, id int64) (*core.User, error) {
+	u, err := q.UserInWorkspaceToChange(ctx, actor.WorkspaceID, id)
+	return visible(actor, u, err)
+}
+
+func visible(actor, u *core.User, err error) (*core.User, error) {
 	if err != nil {
 		return nil, err
 	}
@@ -625,7 +636,7 @@ func (s *Service) changeUser(ctx context.Context, actor *core.User, id int64, ch
 			return err
 		}
 		var err error
-		if u, err = q.UserInWorkspace(ctx, actor.WorkspaceID, id); err != nil {
+		if u, err = q.UserInWorkspaceToChange(ctx, actor.WorkspaceID, id); err != nil {
 			return err
 		}
 		if err := change(q, u); err != nil {

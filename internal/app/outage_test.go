@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/netip"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -31,8 +32,19 @@ import (
 // The wait between attempts is shortened (100 ms doubling to at most
 // 1 s, instead of 2 s doubling to 30 min), so the test's seconds of outage
 // are many attempts, as minutes are with the defaults; the 24-hour retry
-// window is the default's.
+// window is the default's. ROSTER_TEST_OUTAGE=3m runs a real outage of
+// that length with the default waits instead (minutes per engine; not in
+// make test).
 func TestChannelOutagesEndDelivered(t *testing.T) {
+	var long time.Duration
+	retryBase, retryCap := 100*time.Millisecond, time.Second
+	if v := os.Getenv("ROSTER_TEST_OUTAGE"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			t.Fatalf("ROSTER_TEST_OUTAGE: %v", err)
+		}
+		long, retryBase, retryCap = d, 0, 0
+	}
 	each(t, func(t *testing.T, engine store.Engine) {
 		ctx := context.Background()
 		smtpd := mailtest.NewServer(t)
@@ -46,7 +58,7 @@ func TestChannelOutagesEndDelivered(t *testing.T) {
 			Mobile:      mobileSettings(t, fcmd, apnsd),
 			BrowserPush: true, PushSubject: "mailto:ops@example.com", PushAllowedNetworks: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")},
 			TelegramBotToken: tg.Token, TelegramAPIURL: tg.APIURL(),
-			NotifyRetryBase: 100 * time.Millisecond, NotifyRetryCap: time.Second,
+			NotifyRetryBase: retryBase, NotifyRetryCap: retryCap,
 		})
 		_, bea, token := adminAndMember(t, r, "en")
 		waitFor(t, "getMe", func() bool { _, ok := r.Telegram.BotUsername(); return ok })
@@ -104,7 +116,8 @@ func TestChannelOutagesEndDelivered(t *testing.T) {
 		}
 		// Each channel's deliveries have been tried several times and are
 		// still queued with the peer's error.
-		waitFor(t, "attempts during the outage", func() bool {
+		outageBegan := time.Now()
+		waitUntil(t, "attempts during the outage", max(60*time.Second, 2*long), func() bool {
 			byChannel := deliveries()
 			for _, ch := range channels {
 				if len(byChannel[ch]) != events {
@@ -118,6 +131,10 @@ func TestChannelOutagesEndDelivered(t *testing.T) {
 			}
 			return true
 		})
+		for time.Since(outageBegan) < long {
+			time.Sleep(time.Second) // a real outage: minutes
+		}
+		attempts := 0
 		for ch, ds := range deliveries() {
 			if ch == "in_app" {
 				continue
@@ -126,8 +143,10 @@ func TestChannelOutagesEndDelivered(t *testing.T) {
 				if d.Status != core.DeliveryQueued || d.LastError == "" {
 					t.Fatalf("%s during the outage: %+v", ch, d)
 				}
+				attempts += d.Attempts
 			}
 		}
+		outage := time.Since(outageBegan)
 
 		// Everything back.
 		smtpProxy.mu.Lock()
@@ -137,7 +156,10 @@ func TestChannelOutagesEndDelivered(t *testing.T) {
 		apnsd.Recover()
 		pushd.Recover()
 		tg.Down(false)
-		waitFor(t, "every delivery sent after the outage", func() bool {
+		recovered := time.Now()
+		// By default the wait before an attempt grows to twice the time
+		// failed so far (full jitter): allow that after a long outage.
+		waitUntil(t, "every delivery sent after the outage", 60*time.Second+3*long, func() bool {
 			byChannel := deliveries()
 			for _, ch := range channels {
 				for _, d := range byChannel[ch] {
@@ -148,6 +170,8 @@ func TestChannelOutagesEndDelivered(t *testing.T) {
 			}
 			return true
 		})
+		t.Logf("outage of %v: %d attempts of %d deliveries; all sent %v after the peers came back",
+			outage.Round(time.Second), attempts, events*len(channels), time.Since(recovered).Round(100*time.Millisecond))
 		for _, ch := range channels {
 			for _, d := range deliveries()[ch] {
 				if d.Status != core.DeliverySent {
@@ -192,4 +216,14 @@ func TestChannelOutagesEndDelivered(t *testing.T) {
 			t.Fatalf("protocol violations: %v", v)
 		}
 	})
+}
+
+// waitUntil is waitFor with its own bound.
+func waitUntil(t *testing.T, what string, within time.Duration, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(within); !cond(); time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s", within, what)
+		}
+	}
 }

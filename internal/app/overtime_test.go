@@ -25,7 +25,7 @@ import (
 func TestHandlerBlockedInTheDatabaseIsCancelled(t *testing.T) {
 	each(t, func(t *testing.T, engine store.Engine) {
 		ctx := context.Background()
-		r := start(t, engine, app.Config{Timeouts: httpx.Timeouts{Work: 400 * time.Millisecond}, APIRate: 1000, APIBurst: 1000})
+		r := start(t, engine, app.Config{Timeouts: httpx.Timeouts{Work: 2 * time.Second}, APIRate: 1000, APIBurst: 1000})
 		setup := setupAna(t, r, "es")
 		token, _ := newToken(t, r, setup.User)
 		cookie := newSession(t, r, setup.User)

@@ -100,6 +100,14 @@ func (s *Service) Get(ctx context.Context, actor *core.User, targetID int64) (*P
 	return s.profileOf(ctx, actor, u)
 }
 
+// reread is Get after a change has committed. The change stands whatever
+// happens to the request now, so the read ignores the request's deadline:
+// a committed save must never be answered as a failure (503) that invites
+// the person to make it again.
+func (s *Service) reread(ctx context.Context, actor *core.User, targetID int64) (*Profile, error) {
+	return s.Get(context.WithoutCancel(ctx), actor, targetID)
+}
+
 // Own is the actor's own profile, from the actor as this request read it
 // (authentication reads the user afresh on every request): one query less
 // on the pages and calls people make most. After a change of the profile
@@ -148,7 +156,7 @@ func (s *Service) Update(ctx context.Context, actor *core.User, targetID int64, 
 		return nil, core.ErrForbidden
 	}
 	err := s.db.InTx(ctx, func(q *store.Q) error {
-		u, err := s.target(ctx, q, actor, targetID)
+		u, err := account.VisibleUserToChange(ctx, q, actor, targetID)
 		if err != nil {
 			return err
 		}
@@ -216,7 +224,7 @@ func (s *Service) Update(ctx context.Context, actor *core.User, targetID int64, 
 	if err != nil {
 		return nil, err
 	}
-	return s.Get(ctx, actor, targetID)
+	return s.reread(ctx, actor, targetID)
 }
 
 // record records a change to target's profile (actorID 0: the holder of
@@ -310,7 +318,7 @@ func (s *Service) RequestEmailChange(ctx context.Context, actor *core.User, targ
 	if err != nil {
 		return nil, err
 	}
-	return s.Get(ctx, actor, targetID)
+	return s.reread(ctx, actor, targetID)
 }
 
 // mayChangeEmail: a user changes their own sign-in address, admins
@@ -346,7 +354,7 @@ func (s *Service) CancelEmailChange(ctx context.Context, actor *core.User, targe
 	if err != nil {
 		return nil, err
 	}
-	return s.Get(ctx, actor, targetID)
+	return s.reread(ctx, actor, targetID)
 }
 
 var errLinkInvalid = core.Errorf(core.ENOTFOUND, "errors.link_invalid")
@@ -379,7 +387,7 @@ func (s *Service) UndoEmailChange(ctx context.Context, token, ip string) (*core.
 			}
 			return err
 		}
-		if u, err = q.User(ctx, userID); err != nil {
+		if u, err = q.UserToChange(ctx, userID); err != nil {
 			return err
 		}
 		if other, err := q.UserByEmail(ctx, old); err == nil && other.ID != u.ID {
@@ -426,7 +434,7 @@ func (s *Service) ConfirmEmailChange(ctx context.Context, token, ip string) (*co
 		if !s.db.Now().Before(c.ExpiresAt) {
 			return errLinkInvalid
 		}
-		if u, err = q.User(ctx, c.UserID); err != nil {
+		if u, err = q.UserToChange(ctx, c.UserID); err != nil {
 			return err
 		}
 		if u.TwoFactorEnabled {
@@ -513,7 +521,7 @@ func (s *Service) ChangePassword(ctx context.Context, p *auth.Principal, in Pass
 // store the hash, end every other session (keep, or all with 0) and record
 // it, which mails the notice (actorID 0: the holder of a link).
 func (s *Service) setPassword(ctx context.Context, q *store.Q, userID int64, hash string, keep, actorID int64, action core.AuditAction, ip string) (*core.User, error) {
-	fresh, err := q.User(ctx, userID)
+	fresh, err := q.UserToChange(ctx, userID)
 	if err != nil {
 		return nil, err
 	}
@@ -640,11 +648,13 @@ func (s *Service) SetPhoto(ctx context.Context, actor *core.User, targetID int64
 	}
 	old, err := s.setPhotoVersion(ctx, u.ID, version)
 	if err != nil {
-		_ = s.photos.DeletePhoto(ctx, u.ID, version)
+		// Often the request's deadline ended the save; the cleanup is not
+		// cut short with it (SweepPhotos catches what still escapes).
+		_ = s.photos.DeletePhoto(context.WithoutCancel(ctx), u.ID, version)
 		return nil, err
 	}
-	s.dropPhoto(ctx, u.ID, old)
-	return s.Get(ctx, actor, targetID)
+	s.dropPhoto(context.WithoutCancel(ctx), u.ID, old)
+	return s.reread(ctx, actor, targetID)
 }
 
 // RemovePhoto deletes target's photo; initials show instead.
@@ -657,13 +667,13 @@ func (s *Service) RemovePhoto(ctx context.Context, actor *core.User, targetID in
 	if err != nil {
 		return nil, err
 	}
-	s.dropPhoto(ctx, u.ID, old)
-	return s.Get(ctx, actor, targetID)
+	s.dropPhoto(context.WithoutCancel(ctx), u.ID, old)
+	return s.reread(ctx, actor, targetID)
 }
 
 func (s *Service) setPhotoVersion(ctx context.Context, userID, version int64) (old int64, err error) {
 	err = s.db.InTx(ctx, func(q *store.Q) error {
-		u, err := q.User(ctx, userID)
+		u, err := q.UserToChange(ctx, userID)
 		if err != nil {
 			return err
 		}

@@ -23,7 +23,8 @@ const sweepBatch = 500
 
 // SweepPhotos deletes the stored photo versions that are no user's
 // current photo and are older than StrayGrace at now (a version is the
-// millisecond its upload began), and returns how many it deleted. They
+// millisecond its upload was decoded, just before its files are stored),
+// and returns how many it deleted. They
 // are left by an upload cut off between storing its files and recording
 // them (the process killed, the database gone), or by a replaced photo
 // whose files could not be deleted then. A user who no longer exists has

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"roster/internal/httpx"
 	"roster/internal/photo"
 	"roster/internal/profile"
 	"roster/internal/store"
@@ -82,4 +83,13 @@ func pngOf(c color.RGBA) []byte {
 	var buf bytes.Buffer
 	_ = png.Encode(&buf, img)
 	return buf.Bytes()
+}
+
+// TestStrayGraceOutlastsAnUpload: the sweep must never take the files of
+// an upload still in flight; an upload's whole answer is bounded by its
+// write deadline, which StrayGrace must outlast with room to spare.
+func TestStrayGraceOutlastsAnUpload(t *testing.T) {
+	if up := httpx.DefaultTimeouts.UploadWrite; profile.StrayGrace < 2*up {
+		t.Fatalf("StrayGrace %v is not twice an upload's write deadline %v", profile.StrayGrace, up)
+	}
 }

@@ -59,7 +59,16 @@ func (s *Service) SetRequireTwoFactor(ctx context.Context, actor *core.User, on 
 		return core.ErrForbidden
 	}
 	return s.db.InTx(ctx, func(q *store.Q) error {
-		me, err := q.User(ctx, actor.ID)
+		// Workspace first, then user: the order every transaction that
+		// takes both locks keeps (account's changeUser too), so two never
+		// wait on each other. The lock also keeps a concurrent allowlist
+		// save from being undone by this whole-row write.
+		if err := q.LockWorkspace(ctx, actor.WorkspaceID); err != nil {
+			return err
+		}
+		// Locked so the admin's own two-step verification cannot be
+		// switched off between this check and the commit.
+		me, err := q.UserToChange(ctx, actor.ID)
 		if err != nil {
 			return err
 		}
@@ -104,6 +113,10 @@ func (s *Service) SetAllowlist(ctx context.Context, actor *core.User, text, ip s
 		canonical[i] = p.String()
 	}
 	return s.db.InTx(ctx, func(q *store.Q) error {
+		// Locked: SetRequireTwoFactor writes the same row whole.
+		if err := q.LockWorkspace(ctx, actor.WorkspaceID); err != nil {
+			return err
+		}
 		ws, err := q.Workspace(ctx, actor.WorkspaceID)
 		if err != nil {
 			return err

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/netip"
 	"strings"
+	"sync"
 	"testing"
 
 	"roster/internal/auth"
@@ -245,6 +246,47 @@ func TestSignInRefusedOutsideAllowlist(t *testing.T) {
 		}
 		if n := sessions(f.user); n != sess+1 {
 			t.Fatalf("second step from inside: %d sessions, want %d", n, sess+1)
+		}
+	})
+}
+
+// TestPolicySavesKeepEachOther: mandatory two-step verification and the
+// allowlist are two fields of one workspace row, each saved by reading
+// the row and writing it back. Saved at once by two admins' tabs, neither
+// may undo the other (on PostgreSQL the workspace is locked first).
+func TestPolicySavesKeepEachOther(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		f := setup(t, db)
+		p, _ := f.signIn(t, "ana@example.com", core.SessionWeb)
+		f.enableTOTP(t, p)
+		const saves = 101
+		errs := make(chan error, 2*saves)
+		var wg sync.WaitGroup
+		wg.Go(func() {
+			for i := 1; i <= saves; i++ {
+				errs <- f.sec.SetRequireTwoFactor(ctx, f.admin, i%2 == 1, "")
+			}
+		})
+		wg.Go(func() {
+			for i := 1; i <= saves; i++ {
+				ip := fmt.Sprintf("10.0.0.%d", i)
+				errs <- f.sec.SetAllowlist(ctx, f.admin, ip, ip)
+			}
+		})
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		pol, err := f.sec.Policy(ctx, f.admin.WorkspaceID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !pol.RequireTwoFactor || pol.AllowlistText != fmt.Sprintf("10.0.0.%d/32", saves) {
+			t.Fatalf("after both kinds of save: mandatory %v, allowlist %q; one undid the other", pol.RequireTwoFactor, pol.AllowlistText)
 		}
 	})
 }

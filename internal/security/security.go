@@ -480,7 +480,7 @@ func (s *Service) enable(ctx context.Context, p *auth.Principal, method core.Two
 				return err
 			}
 		}
-		u, err := q.User(ctx, p.User.ID)
+		u, err := q.UserToChange(ctx, p.User.ID)
 		if err != nil {
 			return err
 		}
@@ -844,7 +844,7 @@ func (s *Service) Disable(ctx context.Context, p *auth.Principal, method core.Tw
 		if err != nil {
 			return err
 		}
-		u, err := q.User(ctx, p.User.ID)
+		u, err := q.UserToChange(ctx, p.User.ID)
 		if err != nil {
 			return err
 		}
@@ -908,7 +908,7 @@ func (s *Service) Reset(ctx context.Context, p *auth.Principal, targetID int64, 
 		return errOwnReset
 	}
 	return s.db.InTx(ctx, func(q *store.Q) error {
-		u, err := q.UserInWorkspace(ctx, actor.WorkspaceID, targetID)
+		u, err := q.UserInWorkspaceToChange(ctx, actor.WorkspaceID, targetID)
 		if err != nil {
 			return err
 		}

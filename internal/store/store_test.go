@@ -390,6 +390,85 @@ func TestPostgresPoolSize(t *testing.T) {
 // (names, photo versions) must not undo each other. On PostgreSQL the read
 // locks the row (red without it: READ COMMITTED lets both read the old
 // row); on SQLite the writer's transactions are serial.
+// TestSaveLockWaitsOnlyForSaves: the row lock a save takes on PostgreSQL
+// (store.UserToChange) must not wait for a transaction that only inserts
+// a row referencing the user (a session here, a fan-out's notifications in
+// production: both hold KEY SHARE on the user, which FOR UPDATE would
+// wait on, and with a second lock the other way round, deadlock), and a
+// plain read in a transaction must not wait for a save.
+func TestSaveLockWaitsOnlyForSaves(t *testing.T) {
+	db := storetest.Open(t, store.Postgres)
+	ctx := context.Background()
+	_, u := seed(t, db)
+	hold := func(fn func(q *store.Q) error) (release func()) {
+		held, done := make(chan struct{}), make(chan struct{})
+		finished := make(chan error, 1)
+		go func() {
+			finished <- db.InTx(ctx, func(q *store.Q) error {
+				if err := fn(q); err != nil {
+					return err
+				}
+				close(held)
+				<-done
+				return nil
+			})
+		}()
+		select {
+		case <-held:
+		case err := <-finished:
+			t.Fatalf("holding transaction: %v", err)
+		}
+		var once sync.Once
+		release = func() {
+			once.Do(func() {
+				close(done)
+				if err := <-finished; err != nil {
+					t.Error(err)
+				}
+			})
+		}
+		t.Cleanup(release) // a failed wait below must not leave it open
+		return release
+	}
+	within := func(what string, fn func(ctx context.Context, q *store.Q) error) {
+		t.Helper()
+		ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+		defer cancel()
+		if err := db.InTx(ctx, func(q *store.Q) error { return fn(ctx, q) }); err != nil {
+			t.Fatalf("%s waited on the other transaction: %v", what, err)
+		}
+	}
+
+	start := time.Now()
+	release := hold(func(q *store.Q) error {
+		return q.CreateSession(ctx, &core.Session{UserID: u.ID, Kind: core.SessionWeb, TokenHash: []byte("held-session-hash-0123456789abcd"),
+			CreatedAt: start, LastSeenAt: start, ExpiresAt: start.Add(time.Hour)})
+	})
+	within("a save during an insert referencing the user", func(ctx context.Context, q *store.Q) error {
+		got, err := q.UserToChange(ctx, u.ID)
+		if err != nil {
+			return err
+		}
+		got.Name = "Ana Saved"
+		return q.UpdateUser(ctx, got)
+	})
+	release()
+
+	release = hold(func(q *store.Q) error {
+		_, err := q.UserToChange(ctx, u.ID)
+		return err
+	})
+	within("a read during a save", func(ctx context.Context, q *store.Q) error {
+		_, err := q.User(ctx, u.ID)
+		if err != nil {
+			return err
+		}
+		_, err = q.UserInWorkspace(ctx, u.WorkspaceID, u.ID)
+		return err
+	})
+	release()
+}
+
 func TestConcurrentSavesOfOnePersonKeepEachOther(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
@@ -400,7 +479,7 @@ func TestConcurrentSavesOfOnePersonKeepEachOther(t *testing.T) {
 		save := func(change func(u *core.User, i int)) {
 			for i := 1; i <= saves; i++ {
 				err := db.InTx(ctx, func(q *store.Q) error {
-					got, err := q.User(ctx, u.ID)
+					got, err := q.UserToChange(ctx, u.ID)
 					if err != nil {
 						return err
 					}

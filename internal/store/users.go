@@ -133,16 +133,26 @@ func (q *Q) CreateUser(ctx context.Context, u *core.User) error {
 	return nil
 }
 
-// User returns the user with id, in any workspace. In a transaction it
-// locks the row until the end (see forUpdate).
+// User returns the user with id, in any workspace.
 func (q *Q) User(ctx context.Context, id int64) (*core.User, error) {
+	return scanUser(q.row(ctx, "SELECT "+userCols+" FROM users WHERE id = ?", id))
+}
+
+// UserToChange is User read to be changed and written back (UpdateUser):
+// in a transaction it locks the row until the end (see forUpdate).
+func (q *Q) UserToChange(ctx context.Context, id int64) (*core.User, error) {
 	return scanUser(q.row(ctx, "SELECT "+userCols+" FROM users WHERE id = ?"+q.forUpdate(), id))
 }
 
 // UserInWorkspace returns the user with id only if it belongs to workspaceID;
-// another workspace's user is ENOTFOUND, never revealed. In a transaction
-// it locks the row until the end (see forUpdate).
+// another workspace's user is ENOTFOUND, never revealed.
 func (q *Q) UserInWorkspace(ctx context.Context, workspaceID, id int64) (*core.User, error) {
+	return scanUser(q.row(ctx, "SELECT "+userCols+" FROM users WHERE id = ? AND workspace_id = ?", id, workspaceID))
+}
+
+// UserInWorkspaceToChange is UserInWorkspace read to be changed and written
+// back: in a transaction it locks the row until the end (see forUpdate).
+func (q *Q) UserInWorkspaceToChange(ctx context.Context, workspaceID, id int64) (*core.User, error) {
 	return scanUser(q.row(ctx, "SELECT "+userCols+" FROM users WHERE id = ? AND workspace_id = ?"+q.forUpdate(), id, workspaceID))
 }
 
@@ -171,16 +181,20 @@ func (q *Q) PhotoVersions(ctx context.Context, ids []int64) (map[int64]int64, er
 	return out, nil
 }
 
-// forUpdate is " FOR UPDATE" in a transaction on PostgreSQL. A user is read
-// in a transaction to be changed and written back whole (UpdateUser): under
-// READ COMMITTED two such transactions (a name save and a photo upload of
-// one person) would both read the old row and the later write would undo
-// the earlier one, an acknowledged save lost. Locking at the read makes the
-// second wait and read the first's row. SQLite's writer transactions are
-// serial already (BEGIN IMMEDIATE on the one writer).
+// forUpdate locks a row read in a transaction on PostgreSQL. A user is
+// read to be changed and written back whole (UpdateUser): under READ
+// COMMITTED two such transactions (a name save and a photo upload of one
+// person) would both read the old row and the later write would undo the
+// earlier one, an acknowledged save lost. Locking at the read makes the
+// second wait and read the first's row. NO KEY UPDATE, not UPDATE: the
+// key is never changed, and FOR UPDATE would also wait on (and deadlock
+// with) the KEY SHARE locks that inserts referencing the user take, as a
+// fan-out of notifications does. Only the *ToChange reads lock, so reads
+// that change nothing never queue behind a save. SQLite's writer
+// transactions are serial already (BEGIN IMMEDIATE on the one writer).
 func (q *Q) forUpdate() string {
 	if q.Tx != nil && q.db.Engine == Postgres {
-		return " FOR UPDATE"
+		return " FOR NO KEY UPDATE"
 	}
 	return ""
 }

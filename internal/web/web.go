@@ -417,6 +417,8 @@ func (h *Handler) applyError(ctx context.Context, w http.ResponseWriter, v *view
 		data = map[string]any{"Count": secs}
 	case core.EUNAVAILABLE:
 		w.Header().Set("Retry-After", fmt.Sprint(httpx.RetryAfterSeconds(e.RetryAfter)))
+		// The person sees "try again"; the operator needs the cause.
+		h.logger(ctx).WarnContext(ctx, "request unavailable", "err", err)
 	}
 	v.Error = l.Message(e.Key, data)
 	if len(e.Fields) > 0 {

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"strings"
 
 	"roster/internal/core"
 	"roster/internal/mail"
@@ -44,11 +45,21 @@ func New(c Config) (*Channel, error) {
 	if err != nil || c.BaseURL == "" {
 		return nil, fmt.Errorf("email: base URL %q", c.BaseURL)
 	}
+	return &Channel{c: c, host: messageIDHost(base)}, nil
+}
+
+// messageIDHost is the right-hand side of Message-IDs (RFC 5322 3.6.4):
+// the base URL's host name, an IPv6 address in brackets (its colons are no
+// dot-atom), localhost when there is none.
+func messageIDHost(base *url.URL) string {
 	host := base.Hostname()
-	if host == "" {
-		host = "localhost"
+	switch {
+	case host == "":
+		return "localhost"
+	case strings.Contains(host, ":"):
+		return "[" + host + "]"
 	}
-	return &Channel{c: c, host: host}, nil
+	return host
 }
 
 // Channel implements notify.Adapter.

@@ -213,6 +213,19 @@ func TestMessageIDIsTheDeliverys(t *testing.T) {
 	if d := digest("2026-12-05"); d != digest("2026-12-05") || d == digest("2026-12-06") || d == "" {
 		t.Fatalf("digest Message-IDs: %q", d)
 	}
+	// An address for a base URL: an IPv6 one goes in brackets.
+	for base, want := range map[string]string{"http://[::1]:8080": "@[::1]", "http://127.0.0.1:8080": "@127.0.0.1"} {
+		ch, err := email.New(email.Config{Sender: discardMail{}, BaseURL: base, MAC: func(s string) []byte { return []byte(s) },
+			Texts:      func(lang string) mail.Translator { return bundle.Localizer(lang) },
+			Workspaces: func(context.Context, int64) (string, error) { return "Acme", nil }})
+		if err != nil {
+			t.Fatal(err)
+		}
+		m, err := ch.Compose(ctx, &notify.Message{Delivery: &core.Delivery{ID: 1, CreatedAt: at}, User: bo, Notification: &core.Notification{Type: "mention", Title: "Hello"}})
+		if err != nil || !strings.HasSuffix(m.MessageID, want) {
+			t.Fatalf("Message-ID under %s: %q %v", base, m.MessageID, err)
+		}
+	}
 }
 
 type discardMail struct{}

@@ -89,9 +89,11 @@ func Classify(err error) *Error {
 const MaxRetryAfter = 365 * 24 * time.Hour
 
 // RetryAfter reads a Retry-After header (seconds or an HTTP date), at most
-// MaxRetryAfter; 0 when absent or unreadable.
+// MaxRetryAfter; 0 when absent or unreadable. Only HTTP's optional
+// whitespace (space, tab) around the value is ignored, not every Unicode
+// space: "\u00851" is no count of seconds.
 func RetryAfter(h http.Header, now time.Time) time.Duration {
-	v := strings.TrimSpace(h.Get("Retry-After"))
+	v := strings.Trim(h.Get("Retry-After"), " \t")
 	if v == "" {
 		return 0
 	}
