@@ -23,6 +23,7 @@ import (
 	"roster/internal/auth"
 	"roster/internal/core"
 	"roster/internal/mail/mailtest"
+	"roster/internal/notify/telegram/telegramtest"
 	"roster/internal/store"
 )
 
@@ -44,7 +45,10 @@ func TestNoSecretInDatabaseOrLogs(t *testing.T) {
 	t.Cleanup(func() { slog.SetDefault(prev) })
 	smtp := mailtest.NewServer(t)
 	data := filepath.Join(t.TempDir(), "data")
-	r := startLogged(t, store.SQLite, app.Config{DataDir: data, SMTPURL: smtp.URL(), MailFrom: "roster@example.com"}, logger)
+	tg := telegramtest.NewServer(t)
+	tg.Slack = 100 * time.Millisecond
+	r := startLogged(t, store.SQLite, app.Config{DataDir: data, SMTPURL: smtp.URL(), MailFrom: "roster@example.com",
+		TelegramBotToken: tg.Token, TelegramAPIURL: tg.APIURL()}, logger)
 	const anaPW, neoPW, neoPW2 = "tangerine-violin", "marmalade-cello", "violin-tangerine"
 	secrets := []string{anaPW, neoPW, neoPW2}
 	var codes []string // six digits: looked for apart from longer numbers
@@ -182,6 +186,19 @@ func TestNoSecretInDatabaseOrLogs(t *testing.T) {
 	}
 	secrets = append(append(secrets, anaLogin.Token), anaBackup...)
 	codes = append(codes, emailed)
+
+	// Connecting Telegram: the link's token, used by /start.
+	waitFor(t, "getMe", func() bool { _, ok := r.Telegram.BotUsername(); return ok })
+	link, err := r.Telegram.StartLink(ctx, setup.User)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, tgToken, _ := strings.Cut(link, "?start=")
+	tg.Send(telegramtest.Text{ChatID: 9300, UserID: 9300, Username: "ana_tg", Language: "en", Text: "/start " + tgToken})
+	if m := tg.WaitFor(t, 1, 10*time.Second)[0]; m.ChatID != 9300 {
+		t.Fatalf("telegram reply: %+v", m)
+	}
+	secrets = append(secrets, tgToken)
 	r.shutdown(t)
 
 	var stored []byte
