@@ -653,7 +653,7 @@ func (s *Service) SetPhoto(ctx context.Context, actor *core.User, targetID int64
 		_ = s.photos.DeletePhoto(context.WithoutCancel(ctx), u.ID, version)
 		return nil, err
 	}
-	s.dropPhoto(context.WithoutCancel(ctx), u.ID, old)
+	s.dropPhoto(ctx, u.ID, old)
 	return s.reread(ctx, actor, targetID)
 }
 
@@ -667,7 +667,7 @@ func (s *Service) RemovePhoto(ctx context.Context, actor *core.User, targetID in
 	if err != nil {
 		return nil, err
 	}
-	s.dropPhoto(context.WithoutCancel(ctx), u.ID, old)
+	s.dropPhoto(ctx, u.ID, old)
 	return s.reread(ctx, actor, targetID)
 }
 
@@ -688,6 +688,8 @@ func (s *Service) dropPhoto(ctx context.Context, userID, version int64) {
 	if version == 0 {
 		return
 	}
+	// It runs after the change committed: not cut short by the request's end.
+	ctx = context.WithoutCancel(ctx)
 	if err := s.photos.DeletePhoto(ctx, userID, version); err != nil {
 		slog.WarnContext(ctx, "could not delete old photo", "user_id", userID, "version", version, "err", err)
 	}
