@@ -57,7 +57,9 @@ func (q *Q) InsertSeedEvent(ctx context.Context, workspaceID int64, typ, data st
 func (q *Q) UserIDsByEmail(ctx context.Context, workspaceID int64, emails []string) (map[string]int64, error) {
 	out := make(map[string]int64, len(emails))
 	for chunk := range chunks(emails, 512) {
-		rows, err := q.queryRows(ctx, "SELECT id, email FROM users WHERE workspace_id = ? AND email IN ("+marks(len(chunk))+")",
+		// +workspace_id: a filter, so SQLite seeks each email in its unique
+		// index instead of reading the whole workspace.
+		rows, err := q.queryRows(ctx, "SELECT id, email FROM users WHERE +workspace_id = ? AND email IN ("+marks(len(chunk))+")",
 			append([]any{workspaceID}, anys(chunk)...)...)
 		if err != nil {
 			return nil, fmt.Errorf("users by email: %w", err)

@@ -105,7 +105,10 @@ func (q *Q) ActiveUserIDs(ctx context.Context, workspaceID, afterID int64, limit
 func (q *Q) UsersByID(ctx context.Context, workspaceID int64, ids []int64) ([]*core.User, error) {
 	var out []*core.User
 	for chunk := range chunks(ids, 512) {
-		rows, err := q.queryRows(ctx, "SELECT "+userCols+" FROM users WHERE workspace_id = ? AND id IN ("+marks(len(chunk))+") ORDER BY id",
+		// +workspace_id: a filter, not an index key, so SQLite seeks each
+		// id by its primary key (planned on users_workspace_name, it had
+		// read the whole workspace for every chunk of 16 or more ids).
+		rows, err := q.queryRows(ctx, "SELECT "+userCols+" FROM users WHERE +workspace_id = ? AND id IN ("+marks(len(chunk))+") ORDER BY id",
 			append([]any{workspaceID}, anys(chunk)...)...)
 		users, err := collect(rows, err, "users", scanUser)
 		if err != nil {
