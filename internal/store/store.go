@@ -192,10 +192,14 @@ func (db *DB) Close() error {
 	db.rStmts.close()
 	db.wStmts.close()
 	var errs []error
-	errs = append(errs, db.W.Close())
+	// Readers first: SQLite's last connection to close checkpoints the
+	// write-ahead log and removes it, and the read-only readers cannot, so
+	// the writer must be last (a log left behind is read back at the next
+	// start).
 	if db.R != db.W {
 		errs = append(errs, db.R.Close())
 	}
+	errs = append(errs, db.W.Close())
 	if db.Pgx != nil {
 		db.Pgx.Close()
 	}
