@@ -123,10 +123,32 @@ start_roster() {
 
 stop_roster() { kill "$roster_pid" 2>/dev/null || true; wait "$roster_pid" 2>/dev/null || true; }
 
-# load ENGINE SCENARIO [FLAGS]: one bench/load scenario against Roster; its
-# JSON lines join the file, its summary goes to the terminal.
+# settle PID: waits until the server is idle (under 20 % of a core for a
+# second; an idle server polls its SQLite job queue with about 10 %), at
+# most 2 minutes, and says how long it took. Work an earlier
+# scenario left queued (the email deliveries of thousands of posted events)
+# otherwise runs during the next one and is measured as its cost.
+settle() {
+  local pid=$1 tck a b t0=$SECONDS
+  tck=$(getconf CLK_TCK)
+  while (( SECONDS - t0 < 120 )); do
+    a=$(awk '{print $14 + $15}' "/proc/$pid/stat" 2>/dev/null) || return 0
+    sleep 1
+    b=$(awk '{print $14 + $15}' "/proc/$pid/stat" 2>/dev/null) || return 0
+    if (( (b - a) * 5 < tck )); then
+      echo "bench: server idle after $(( SECONDS - t0 )) s"
+      return 0
+    fi
+  done
+  echo "bench: server still busy after 120 s; going on"
+}
+
+# load ENGINE SCENARIO [FLAGS]: one bench/load scenario against Roster,
+# once the server is idle; its JSON lines join the file, its summary goes
+# to the terminal.
 load() {
   local engine=$1 scenario=$2; shift 2
+  settle "$roster_pid"
   "$dir/load" "$scenario" --engine "$engine" --url "http://$roster_addr" --creds "$dir/creds-$engine.jsonl" --pid "$roster_pid" "$@" >"$dir/load.out" ||
     { echo "bench: load $scenario failed"; return 0; }
   while read -r line; do
