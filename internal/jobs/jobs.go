@@ -66,6 +66,14 @@ const (
 	PriorityDeliver = 2
 )
 
+// SlowPollFactor: every queue but QueueNotify polls this many times less
+// often than Config.FetchPollInterval. On SQLite each poll is an UPDATE on
+// the single writer whose SQL River parses anew, and with three queues at
+// 50 ms an idle server spent a tenth of a core on them; only QueueNotify
+// carries what an open stream waits for. Polls only start a queue's
+// work: a queue that fetched a full batch fetches again as workers free.
+const SlowPollFactor = 5
+
 // DefaultMaxWorkers is the per-queue worker count when Config.MaxWorkers is 0.
 const DefaultMaxWorkers = 10
 
@@ -95,8 +103,9 @@ type Config struct {
 	Queues map[string]int
 	// Registerer receives the job metrics when non-nil.
 	Registerer prometheus.Registerer
-	// FetchPollInterval is how often River polls for jobs when it is not
-	// notified of them. Zero keeps River's default; tests use a short one.
+	// FetchPollInterval is how often River polls QueueNotify for jobs
+	// when it is not notified of them, and the other queues SlowPollFactor
+	// times less often. Zero keeps River's default; tests use a short one.
 	FetchPollInterval time.Duration
 	// RescueAfter is how long a job may stay running before it is taken
 	// for abandoned (its instance died) and run again; DefaultRescueAfter
@@ -166,22 +175,7 @@ func New(cfg Config) (*Queue, error) {
 	if logger == nil {
 		logger = slog.Default()
 	}
-	maxWorkers := cfg.MaxWorkers
-	if maxWorkers <= 0 {
-		maxWorkers = DefaultMaxWorkers
-	}
-	queues := make(map[string]river.QueueConfig)
-	if len(cfg.Queues) == 0 {
-		queues[QueueDefault] = river.QueueConfig{MaxWorkers: maxWorkers}
-		queues[QueueMail] = river.QueueConfig{MaxWorkers: maxWorkers}
-		queues[QueueNotify] = river.QueueConfig{MaxWorkers: NotifyWorkers}
-	}
-	for name, n := range cfg.Queues {
-		if n <= 0 {
-			n = maxWorkers
-		}
-		queues[name] = river.QueueConfig{MaxWorkers: n}
-	}
+	queues := queueConfigs(cfg)
 
 	rescue := cfg.RescueAfter
 	if rescue <= 0 {
@@ -211,6 +205,35 @@ func New(cfg Config) (*Queue, error) {
 		return nil, err
 	}
 	return &Queue{client: client, logger: logger, metrics: m}, nil
+}
+
+// queueConfigs is River's configuration of cfg's queues.
+func queueConfigs(cfg Config) map[string]river.QueueConfig {
+	maxWorkers := cfg.MaxWorkers
+	if maxWorkers <= 0 {
+		maxWorkers = DefaultMaxWorkers
+	}
+	queues := make(map[string]river.QueueConfig)
+	if len(cfg.Queues) == 0 {
+		queues[QueueDefault] = river.QueueConfig{MaxWorkers: maxWorkers}
+		queues[QueueMail] = river.QueueConfig{MaxWorkers: maxWorkers}
+		queues[QueueNotify] = river.QueueConfig{MaxWorkers: NotifyWorkers}
+	}
+	for name, n := range cfg.Queues {
+		if n <= 0 {
+			n = maxWorkers
+		}
+		queues[name] = river.QueueConfig{MaxWorkers: n}
+	}
+	if cfg.FetchPollInterval > 0 {
+		for name, q := range queues {
+			if name != QueueNotify {
+				q.FetchPollInterval = SlowPollFactor * cfg.FetchPollInterval
+				queues[name] = q
+			}
+		}
+	}
+	return queues
 }
 
 // Start begins working jobs. Jobs keep running until Stop, or until ctx is
