@@ -192,10 +192,13 @@ func (db *DB) Close() error {
 	db.rStmts.close()
 	db.wStmts.close()
 	var errs []error
-	// Readers first: SQLite's last connection to close checkpoints the
-	// write-ahead log and removes it, and the read-only readers cannot, so
-	// the writer must be last (a log left behind is read back at the next
-	// start).
+	// A write-ahead log left behind is read back at the next start.
+	// SQLite's last connection to close checkpoints and removes it, which
+	// the read-only readers cannot do: the writer checkpoints first (best
+	// effort: a reader still in a query keeps its part), and closes last.
+	if db.Engine == SQLite {
+		_, _ = db.W.Exec("PRAGMA wal_checkpoint(TRUNCATE)")
+	}
 	if db.R != db.W {
 		errs = append(errs, db.R.Close())
 	}
