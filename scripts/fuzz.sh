@@ -20,6 +20,7 @@ targets=(
   "./internal/notify/mobile/push FuzzRetryAfter 20000x"
   "./internal/notify/telegram FuzzWebhook 300x"
   "./internal/api FuzzRouteBodies 2000x"
+  "./internal/api FuzzDuplicateKey 20000x"
   "./internal/web FuzzPhotoForm 2000x"
 )
 for t in "${targets[@]}"; do

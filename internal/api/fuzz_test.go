@@ -62,3 +62,42 @@ func FuzzRouteBodies(f *testing.F) {
 		}
 	})
 }
+
+// FuzzDuplicateKey: the byte scanner that reads valid bodies finds the
+// same duplicate member, at the same path, as json.Decoder's tokens, for
+// any bytes.
+func FuzzDuplicateKey(f *testing.F) {
+	for _, seed := range []string{`{"name":"a","NAME":"b"}`, `{"a":{"x":1,"x":2}}`, `{"b":[{"x":1},{"x":1,"y":[1,{"x":0}],"x":3}]}`,
+		`{"n\u0061me":1,"name":2}`, `{"\u00c4":1,"ä":2}`, `[{"k":1},{"k":2}]`, `{"a":1}{"a":2}`, `{"a":1,"a":2`, "{\"\xff\":1,\"\xfe\":2}",
+		manyKeys(20, "k3"), `{"type":"task.assigned","recipients":[1],"data":{"title":"Call Bea","from":"Ada"}}`} {
+		f.Add([]byte(seed))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		got, dup := duplicateKey(b)
+		want, wantDup := duplicateKeyByTokens(b)
+		if got != want || dup != wantDup {
+			t.Fatalf("%q: scanner %q %v, tokens %q %v", b, got, dup, want, wantDup)
+		}
+	})
+}
+
+// BenchmarkDuplicateKey: the check on the body of a posted event, by the
+// scanner and by tokens.
+//
+//	go test -run '^$' -bench DuplicateKey ./internal/api/
+func BenchmarkDuplicateKey(b *testing.B) {
+	body := []byte(`{"type":"task.assigned","recipients":[1],"data":{"title":"Call Bea","from":"Ada"}}`)
+	for _, c := range []struct {
+		name  string
+		check func([]byte) (string, bool)
+	}{{"scanner", duplicateKey}, {"tokens", duplicateKeyByTokens}} {
+		b.Run(c.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, dup := c.check(body); dup {
+					b.Fatal("duplicate")
+				}
+			}
+		})
+	}
+}

@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -18,15 +19,23 @@ import (
 
 func TestDuplicateKey(t *testing.T) {
 	cases := map[string]string{
-		`{"name":"a","phone":"1"}`:                      "",
-		`{"name":"a","name":"b"}`:                       "name",
-		`{"name":"a","NAME":"b"}`:                       "NAME",
-		`{"a":{"x":1,"y":{"x":2}},"b":[{"x":1}]}`:       "",
-		`{"a":{"x":1,"x":2}}`:                           "a.x",
-		`{"b":[{"x":1},{"x":1,"y":[1,{"x":0}],"x":3}]}`: "b.x",
-		`[{"k":1},{"k":2}]`:                             "",
-		`{"a":"x","b":"x"`:                              "", // invalid: huma's to report
-		`{"a":1}{"a":2}`:                                "",
+		`{"name":"a","phone":"1"}`:                                 "",
+		`{"name":"a","name":"b"}`:                                  "name",
+		`{"name":"a","NAME":"b"}`:                                  "NAME",
+		`{"a":{"x":1,"y":{"x":2}},"b":[{"x":1}]}`:                  "",
+		`{"a":{"x":1,"x":2}}`:                                      "a.x",
+		`{"b":[{"x":1},{"x":1,"y":[1,{"x":0}],"x":3}]}`:            "b.x",
+		`[{"k":1},{"k":2}]`:                                        "",
+		`{"a":"x","b":"x"`:                                         "", // invalid: huma's to report
+		`{"a":1}{"a":2}`:                                           "",
+		`{"a":1,"a":2`:                                             "a", // met before the syntax error
+		`{"n\u0061me":1,"name":2}`:                                 "name",
+		`{"Ä":1,"ä":2}`:                                            "ä",
+		`{"a\"b":1,"a\\b":2,"c":[1,"x]}",{}],"A\"B":3}`:            `A"B`,
+		` [ 1 , { "x" : null , "y" : [ true , -1.5e3 ] } , "}" ] `: "",
+		`{"a":{"b":{"c":[[{"d":1,"D":2}]]}}}`:                      "a.b.c.D",
+		manyKeys(40, "k39"):                                        "k39",
+		manyKeys(40, ""):                                           "",
 	}
 	for in, want := range cases {
 		got, dup := duplicateKey([]byte(in))
@@ -34,6 +43,21 @@ func TestDuplicateKey(t *testing.T) {
 			t.Errorf("%s: %q %v, want %q", in, got, dup, want)
 		}
 	}
+}
+
+// manyKeys is an object of n members k0 … k(n-1), then again one named
+// again when it is not "".
+func manyKeys(n int, again string) string {
+	var b strings.Builder
+	b.WriteString("{")
+	for i := range n {
+		fmt.Fprintf(&b, `"k%d":%d,`, i, i)
+	}
+	if again != "" {
+		fmt.Fprintf(&b, `%q:0,`, again)
+	}
+	b.WriteString(`"end":0}`)
+	return b.String()
 }
 
 // TestDuplicateJSONKeysRefused: a body naming a member twice is 422 at
