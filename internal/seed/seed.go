@@ -1,19 +1,26 @@
 // Package seed fills a Roster database with realistic data for benchmarks
 // and demos: workspaces of people in the six languages with phones, time
 // zones and settings, notifications in each person's language, and an API
-// token and a session per person for a load generator. It writes with
-// multi-row inserts in one transaction per workspace and hashes the one
+// token and a session per person for a load generator. It writes people
+// with multi-row inserts and has the database make their notifications
+// (INSERT … SELECT), in one transaction per workspace, and hashes the one
 // password once, so a hundred thousand people take seconds, not hours.
 package seed
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"runtime"
+	"slices"
+	"sync"
 	"time"
+
+	"golang.org/x/sync/errgroup"
 
 	"roster/internal/auth"
 	"roster/internal/core"
@@ -119,22 +126,52 @@ func Seed(ctx context.Context, db *store.DB, c Config) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	var out *json.Encoder
+	var (
+		mu  sync.Mutex
+		out *json.Encoder
+		res = &Result{}
+	)
 	if c.Credentials != nil {
 		out = json.NewEncoder(c.Credentials)
 	}
-	res := &Result{}
-	rng := rand.New(rand.NewPCG(uint64(c.Workspaces), uint64(c.UsersPerWorkspace)))
-	for w := range c.Workspaces {
-		made, err := seedWorkspace(ctx, db, c, w, hash, bundle, rng, out)
-		if err != nil {
-			return res, err
+	emit := func(creds []Credential) error {
+		if out == nil {
+			return nil
 		}
-		res.Workspaces++
-		res.Users += made.users
-		res.Notifications += made.notifications
+		mu.Lock()
+		defer mu.Unlock()
+		for _, cr := range creds {
+			if err := out.Encode(cr); err != nil {
+				return fmt.Errorf("seed: write credentials: %w", err)
+			}
+		}
+		return nil
 	}
-	return res, nil
+	// A workspace is one transaction. On PostgreSQL its work is the
+	// server's, on one core, so workspaces are seeded side by side;
+	// SQLite has one writer and takes them in turn.
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(1)
+	if db.Engine == store.Postgres {
+		g.SetLimit(min(max(runtime.NumCPU(), 2), 8))
+	}
+	for w := range c.Workspaces {
+		g.Go(func() error {
+			rng := rand.New(rand.NewPCG(uint64(w), uint64(c.UsersPerWorkspace)))
+			made, err := seedWorkspace(gctx, db, c, w, hash, bundle, rng, emit)
+			if err != nil {
+				return err
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			res.Workspaces++
+			res.Users += made.users
+			res.Notifications += made.notifications
+			return nil
+		})
+	}
+	err = g.Wait()
+	return res, err
 }
 
 type counts struct{ users, notifications int }
@@ -143,12 +180,15 @@ type counts struct{ users, notifications int }
 const userBatch = 1000
 
 func seedWorkspace(ctx context.Context, db *store.DB, c Config, w int, hash string, bundle *i18n.Bundle, rng *rand.Rand,
-	out *json.Encoder) (counts, error) {
+	emit func([]Credential) error) (counts, error) {
 	var made counts
 	home := cast[w%len(cast)]
 	now := c.Now().UTC()
 	nowMS := now.UnixMilli()
 	err := db.InTx(ctx, func(q *store.Q) error {
+		if err := q.TrustRows(ctx); err != nil {
+			return err
+		}
 		ws := &core.Workspace{Name: fmt.Sprintf("Seed %d (%s)", w+1, i18n.LanguageName(home.lang)), Timezone: home.zones[0],
 			Language: home.lang, Country: home.country}
 		if err := q.CreateWorkspace(ctx, ws); err != nil {
@@ -177,6 +217,21 @@ func seedWorkspace(ctx context.Context, db *store.DB, c Config, w int, hash stri
 				ev.texts[lang] = notify.Render(t, data, bundle.Localizer(lang))
 			}
 			events[i] = ev
+		}
+		// What each event says in each language, as its notifications
+		// carry it; the older half is read.
+		texts := make([]store.SeedText, 0, len(events)*len(i18n.Supported))
+		for i, ev := range events {
+			created := now.Add(-time.Duration(c.NotificationsPerUser-i) * time.Minute).UnixMilli()
+			var read sql.NullInt64
+			if i < c.NotificationsPerUser-c.NotificationsPerUser/2 {
+				read = sql.NullInt64{Int64: created + 60_000, Valid: true}
+			}
+			for _, lang := range i18n.Supported {
+				text := ev.texts[lang]
+				texts = append(texts, store.SeedText{EventID: ev.id, Language: lang, Type: ev.typ.Key, Category: string(ev.typ.Category),
+					Title: text.Title, Body: text.Body, URL: text.URL, CreatedAt: created, ReadAt: read})
+			}
 		}
 		for start := 0; start < c.UsersPerWorkspace; start += userBatch {
 			end := min(start+userBatch, c.UsersPerWorkspace)
@@ -241,46 +296,15 @@ func seedWorkspace(ctx context.Context, db *store.DB, c Config, w int, hash stri
 			if err := q.BulkInsert(ctx, "notify_inbox", []string{"user_id", "unread", "seq"}, inboxes); err != nil {
 				return err
 			}
-			// Notifications, a person at a time so memory stays bounded;
-			// the older half is read.
-			langOf := map[int64]string{}
-			for k, u := range users {
-				langOf[ids[k]] = u[7].(string)
-			}
-			var rows [][]any
-			flush := func() error {
-				err := q.BulkInsert(ctx, "notifications", []string{"workspace_id", "user_id", "event_id", "type", "category", "title", "body",
-					"url", "popup", "created_at", "read_at"}, rows)
-				rows = rows[:0]
-				return err
-			}
-			for _, id := range ids {
-				for i, ev := range events {
-					text := ev.texts[langOf[id]]
-					created := now.Add(-time.Duration(c.NotificationsPerUser-i) * time.Minute).UnixMilli()
-					var read any
-					if i < c.NotificationsPerUser-c.NotificationsPerUser/2 {
-						read = created + 60_000
-					}
-					rows = append(rows, []any{ws.ID, id, ev.id, ev.typ.Key, string(ev.typ.Category), text.Title, text.Body, text.URL, true, created, read})
-					if len(rows) >= 20_000 {
-						if err := flush(); err != nil {
-							return err
-						}
-					}
-				}
-			}
-			if err := flush(); err != nil {
+			// Notifications: the database makes them from the batch's people
+			// and the events' texts, so none crosses the connection.
+			if err := q.SeedNotifications(ctx, ws.ID, slices.Min(ids), slices.Max(ids), texts); err != nil {
 				return err
 			}
 			made.users += len(creds)
 			made.notifications += len(creds) * c.NotificationsPerUser
-			if out != nil {
-				for _, cr := range creds {
-					if err := out.Encode(cr); err != nil {
-						return fmt.Errorf("seed: write credentials: %w", err)
-					}
-				}
+			if err := emit(creds); err != nil {
+				return err
 			}
 		}
 		return nil

@@ -1,0 +1,96 @@
+package store_test
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"fmt"
+	"net/url"
+	"path/filepath"
+	"testing"
+
+	"roster/internal/store"
+	"roster/internal/store/storetest"
+	"roster/internal/testenv"
+)
+
+// TestTrustRows: a superuser's seed transaction skips PostgreSQL's
+// foreign-key triggers (session_replication_role = replica) for that
+// transaction only; another role's keeps them and is not refused; SQLite
+// is left as it is.
+func TestTrustRows(t *testing.T) {
+	ctx := context.Background()
+	role := func(t *testing.T, db *store.DB) (inside, after string) {
+		t.Helper()
+		if err := db.InTx(ctx, func(q *store.Q) error {
+			if err := q.TrustRows(ctx); err != nil {
+				return err
+			}
+			return q.Tx.QueryRowContext(ctx, "SHOW session_replication_role").Scan(&inside)
+		}); err != nil {
+			t.Fatal(err)
+		}
+		// A pool may hand the next transaction the same connection.
+		for range 3 {
+			if err := db.InTx(ctx, func(q *store.Q) error {
+				return q.Tx.QueryRowContext(ctx, "SHOW session_replication_role").Scan(&after)
+			}); err != nil {
+				t.Fatal(err)
+			}
+			if after != "origin" {
+				break
+			}
+		}
+		return inside, after
+	}
+	t.Run("sqlite", func(t *testing.T) {
+		db := storetest.Open(t, store.SQLite)
+		if err := db.InTx(ctx, func(q *store.Q) error { return q.TrustRows(ctx) }); err != nil {
+			t.Fatal(err)
+		}
+		var on int
+		if err := db.W.QueryRowContext(ctx, "PRAGMA foreign_keys").Scan(&on); err != nil || on != 1 {
+			t.Errorf("foreign keys %d (%v), want on", on, err)
+		}
+	})
+	t.Run("postgres superuser", func(t *testing.T) {
+		db := storetest.Open(t, store.Postgres)
+		if inside, after := role(t, db); inside != "replica" || after != "origin" {
+			t.Errorf("session_replication_role %q in the transaction, %q after it; want replica, origin", inside, after)
+		}
+	})
+	t.Run("postgres other role", func(t *testing.T) {
+		base := testenv.FreshPostgres(t)
+		admin, err := sql.Open("pgx", base)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer admin.Close()
+		var b [6]byte
+		_, _ = rand.Read(b[:])
+		name := "roster_plain_" + hex.EncodeToString(b[:])
+		if _, err := admin.ExecContext(ctx, fmt.Sprintf("CREATE ROLE %s LOGIN", name)); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() {
+			a, err := sql.Open("pgx", base)
+			if err != nil {
+				return
+			}
+			defer a.Close()
+			_, _ = a.ExecContext(ctx, "DROP OWNED BY "+name)
+			_, _ = a.ExecContext(ctx, "DROP ROLE IF EXISTS "+name)
+		})
+		u, _ := url.Parse(base)
+		u.User = url.User(name)
+		db, err := store.Open(ctx, u.String(), filepath.Join(t.TempDir(), "data"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		if inside, _ := role(t, db); inside != "origin" {
+			t.Errorf("session_replication_role %q for a role that is not a superuser", inside)
+		}
+	})
+}
