@@ -177,8 +177,11 @@ for engine in "${engines[@]}"; do
   awk -v s="$step" -v n="$CONNECTIONS" '(NR % s == 1 || s == 1) && k++ < n' "$dir/creds-$engine.jsonl" >"$dir/clients.jsonl"
   sed -n 's/.*"api_token":"\([^"]*\)".*/\1/p' "$dir/clients.jsonl" >"$dir/tokens"
   sed -n 's/.*"session":"\([^"]*\)".*/\1/p' "$dir/clients.jsonl" >"$dir/sessions"
-  # Events go to person 1, so they are posted with the tokens of person 1's workspace.
+  # Events go to workspace 1's first person (on PostgreSQL workspaces are
+  # seeded side by side, so that is not always user 1), posted with the
+  # tokens of that workspace.
   sed -n 's/.*"workspace_id":1,.*"api_token":"\([^"]*\)".*/\1/p' "$dir/creds-$engine.jsonl" >"$dir/tokens-ws1"
+  recipient=$(awk -F'"user_id":' '/"workspace_id":1,/ {split($2, a, ","); print a[1]; exit}' "$dir/creds-$engine.jsonl")
   baseline_addr="127.0.0.1:$((30000 + RANDOM % 10000))"
   start=$(date +%s%N)
   start_roster "$engine"
@@ -196,7 +199,7 @@ for engine in "${engines[@]}"; do
   run "$engine" "GET /api/v1/me/notifications" GET /api/v1/me/notifications bearer ""
   run "$engine" "GET /settings/profile" GET /settings/profile cookie ""
   run "$engine" "PATCH /api/v1/me" PATCH /api/v1/me bearer '{"name":"Bench Name"}'
-  run "$engine" "POST /api/v1/events" POST /api/v1/events bearer '{"type":"task.assigned","recipients":[1],"data":{"title":"Call Bea","from":"Ada"}}' "$dir/tokens-ws1"
+  run "$engine" "POST /api/v1/events" POST /api/v1/events bearer '{"type":"task.assigned","recipients":['"$recipient"'],"data":{"title":"Call Bea","from":"Ada"}}' "$dir/tokens-ws1"
   kill "$baseline_pid" 2>/dev/null || true
   wait "$baseline_pid" 2>/dev/null || true
 

@@ -170,8 +170,10 @@ func Seed(ctx context.Context, db *store.DB, c Config) (*Result, error) {
 			return nil
 		})
 	}
-	err = g.Wait()
-	return res, err
+	if err := g.Wait(); err != nil {
+		return res, err
+	}
+	return res, db.AfterBulkLoad(ctx)
 }
 
 type counts struct{ users, notifications int }

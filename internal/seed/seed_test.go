@@ -72,6 +72,17 @@ func TestSeed(t *testing.T) {
 			t.Errorf("%d inboxes with a wrong unread count", mismatched)
 		}
 		checkNotifications(t, db, 10)
+		if db.Engine == store.Postgres {
+			// Vacuumed and analysed by the seed, not left to autovacuum.
+			var vacuumed, analysed bool
+			if err := db.R.QueryRow(`SELECT last_vacuum IS NOT NULL, last_analyze IS NOT NULL FROM pg_stat_user_tables
+				WHERE relname = 'notifications'`).Scan(&vacuumed, &analysed); err != nil {
+				t.Fatal(err)
+			}
+			if !vacuumed || !analysed {
+				t.Errorf("notifications vacuumed %v, analysed %v after the seed", vacuumed, analysed)
+			}
+		}
 		if _, err := seed.Seed(ctx, db, seed.Config{Workspaces: 1, UsersPerWorkspace: 1, Password: "seed-password-1"}); !errors.Is(err, seed.ErrNotEmpty) {
 			t.Errorf("seeding a database with data: %v", err)
 		}
