@@ -182,6 +182,7 @@ for engine in "${engines[@]}"; do
   # tokens of that workspace.
   sed -n 's/.*"workspace_id":1,.*"api_token":"\([^"]*\)".*/\1/p' "$dir/creds-$engine.jsonl" >"$dir/tokens-ws1"
   recipient=$(awk -F'"user_id":' '/"workspace_id":1,/ {split($2, a, ","); print a[1]; exit}' "$dir/creds-$engine.jsonl")
+  [ -n "$recipient" ] || { echo "bench: no person of workspace 1 in the credentials"; exit 1; }
   baseline_addr="127.0.0.1:$((30000 + RANDOM % 10000))"
   start=$(date +%s%N)
   start_roster "$engine"

@@ -105,6 +105,7 @@ func Seed(ctx context.Context, db *store.DB, c Config) (*Result, error) {
 	if c.Now == nil {
 		c.Now = time.Now
 	}
+	now := c.Now().UTC() // one clock reading for every workspace
 	var n int
 	if err := db.R.QueryRowContext(ctx, "SELECT COUNT(*) FROM workspaces").Scan(&n); err != nil {
 		return nil, fmt.Errorf("seed: %w", err)
@@ -153,12 +154,17 @@ func Seed(ctx context.Context, db *store.DB, c Config) (*Result, error) {
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(1)
 	if db.Engine == store.Postgres {
-		g.SetLimit(min(max(runtime.NumCPU(), 2), 8))
+		n := min(max(runtime.NumCPU(), 2), 8)
+		// Each needs a connection of its own: more would wait for one.
+		if conns := db.W.Stats().MaxOpenConnections; conns > 0 {
+			n = min(n, conns)
+		}
+		g.SetLimit(n)
 	}
 	for w := range c.Workspaces {
 		g.Go(func() error {
 			rng := rand.New(rand.NewPCG(uint64(w), uint64(c.UsersPerWorkspace)))
-			made, err := seedWorkspace(gctx, db, c, w, hash, bundle, rng, emit)
+			made, err := seedWorkspace(gctx, db, c, w, now, hash, bundle, rng, emit)
 			if err != nil {
 				return err
 			}
@@ -173,20 +179,23 @@ func Seed(ctx context.Context, db *store.DB, c Config) (*Result, error) {
 	if err := g.Wait(); err != nil {
 		return res, err
 	}
-	return res, db.AfterBulkLoad(ctx)
+	if err := db.AfterBulkLoad(ctx); err != nil {
+		return res, fmt.Errorf("seed: the data is in, but %w", err)
+	}
+	return res, nil
 }
 
 type counts struct{ users, notifications int }
 
 // userBatch bounds the rows built in memory at once.
-const userBatch = 1000
+var userBatch = 1000
 
-func seedWorkspace(ctx context.Context, db *store.DB, c Config, w int, hash string, bundle *i18n.Bundle, rng *rand.Rand,
+func seedWorkspace(ctx context.Context, db *store.DB, c Config, w int, now time.Time, hash string, bundle *i18n.Bundle, rng *rand.Rand,
 	emit func([]Credential) error) (counts, error) {
 	var made counts
 	home := cast[w%len(cast)]
-	now := c.Now().UTC()
 	nowMS := now.UnixMilli()
+	var creds []Credential // written once the transaction commits
 	err := db.InTx(ctx, func(q *store.Q) error {
 		if err := q.TrustRows(ctx); err != nil {
 			return err
@@ -238,7 +247,7 @@ func seedWorkspace(ctx context.Context, db *store.DB, c Config, w int, hash stri
 		for start := 0; start < c.UsersPerWorkspace; start += userBatch {
 			end := min(start+userBatch, c.UsersPerWorkspace)
 			var users, sessions, tokens, settings, inboxes [][]any
-			creds := make([]Credential, 0, end-start)
+			batch := make([]Credential, 0, end-start)
 			for i := start; i < end; i++ {
 				p := cast[(w+i)%len(cast)]
 				if i%4 != 0 {
@@ -254,29 +263,29 @@ func seedWorkspace(ctx context.Context, db *store.DB, c Config, w int, hash stri
 				zone := p.zones[rng.IntN(len(p.zones))]
 				users = append(users, []any{ws.ID, name, email, hash, string(role), "", string(core.StateActive), p.lang, zone, phone, "",
 					false, nowMS, nowMS})
-				creds = append(creds, Credential{WorkspaceID: ws.ID, Email: email, Admin: role == core.RoleAdmin,
+				batch = append(batch, Credential{WorkspaceID: ws.ID, Email: email, Admin: role == core.RoleAdmin,
 					APIToken: auth.APITokenPrefix + auth.NewToken(), Session: auth.NewToken()})
 			}
 			if err := q.BulkInsert(ctx, "users", []string{"workspace_id", "name", "email", "password_hash", "role", "rights", "state",
 				"language", "timezone", "phone", "note", "two_factor_enabled", "created_at", "updated_at"}, users); err != nil {
 				return err
 			}
-			emails := make([]string, len(creds))
-			for k, cr := range creds {
+			emails := make([]string, len(batch))
+			for k, cr := range batch {
 				emails[k] = cr.Email
 			}
 			byEmail, err := q.UserIDsByEmail(ctx, ws.ID, emails)
 			if err != nil {
 				return err
 			}
-			ids := make([]int64, len(creds))
-			for k := range creds {
-				id := byEmail[creds[k].Email]
+			ids := make([]int64, len(batch))
+			for k := range batch {
+				id := byEmail[batch[k].Email]
 				ids[k] = id
-				creds[k].UserID = id
-				sessions = append(sessions, []any{id, string(core.SessionWeb), auth.HashToken(creds[k].Session), nowMS, nowMS,
+				batch[k].UserID = id
+				sessions = append(sessions, []any{id, string(core.SessionWeb), auth.HashToken(batch[k].Session), nowMS, nowMS,
 					now.Add(30 * 24 * time.Hour).UnixMilli(), "127.0.0.1", "seed"})
-				tokens = append(tokens, []any{id, "seed", auth.HashToken(creds[k].APIToken), nowMS, now.Add(365 * 24 * time.Hour).UnixMilli()})
+				tokens = append(tokens, []any{id, "seed", auth.HashToken(batch[k].APIToken), nowMS, now.Add(365 * 24 * time.Hour).UnixMilli()})
 				// One in ten reads email once a day.
 				if (start+k)%10 == 9 {
 					settings = append(settings, []any{id, true, core.EmailDaily, "09:00", nowMS,
@@ -300,16 +309,21 @@ func seedWorkspace(ctx context.Context, db *store.DB, c Config, w int, hash stri
 			}
 			// Notifications: the database makes them from the batch's people
 			// and the events' texts, so none crosses the connection.
-			if err := q.SeedNotifications(ctx, ws.ID, slices.Min(ids), slices.Max(ids), texts); err != nil {
+			n, err := q.SeedNotifications(ctx, ws.ID, slices.Min(ids), slices.Max(ids), texts)
+			if err != nil {
 				return err
 			}
-			made.users += len(creds)
-			made.notifications += len(creds) * c.NotificationsPerUser
-			if err := emit(creds); err != nil {
-				return err
+			if want := int64(len(batch) * c.NotificationsPerUser); n != want {
+				return fmt.Errorf("seed: %d notifications made for %d people, want %d", n, len(batch), want)
 			}
+			made.users += len(batch)
+			made.notifications += len(batch) * c.NotificationsPerUser
+			creds = append(creds, batch...)
 		}
 		return nil
 	})
-	return made, err
+	if err != nil {
+		return made, err
+	}
+	return made, emit(creds)
 }

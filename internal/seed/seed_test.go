@@ -11,6 +11,8 @@ import (
 	"testing"
 
 	"roster/internal/core"
+	"roster/internal/i18n"
+	"roster/internal/notify"
 	"roster/internal/seed"
 	"roster/internal/services"
 	"roster/internal/services/servicetest"
@@ -90,9 +92,11 @@ func TestSeed(t *testing.T) {
 }
 
 // TestSeedManyNotifications: more events than one statement's texts take
-// (500 events of six languages) still give every person each event once,
-// in order.
+// (500 events of six languages), for people in several batches, still give
+// every person each event once, in order.
 func TestSeedManyNotifications(t *testing.T) {
+	// Batches of 3 of the 7 people: each batch's id range is its own.
+	seed.SetUserBatch(t, 3)
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		res, err := seed.Seed(context.Background(), db, seed.Config{Workspaces: 2, UsersPerWorkspace: 7, NotificationsPerUser: 520,
 			Password: "seed-password-1"})
@@ -118,6 +122,9 @@ func checkNotifications(t *testing.T, db *store.DB, perUser int) {
 		{"people with an event twice", `SELECT COUNT(*) FROM (SELECT user_id, event_id FROM notifications GROUP BY user_id, event_id HAVING COUNT(*) > 1) d`},
 		{"pairs out of order", `SELECT COUNT(*) FROM notifications a JOIN notifications b ON a.user_id = b.user_id AND a.id < b.id AND a.created_at >= b.created_at`},
 		{"people with a wrong number read", `SELECT COUNT(*) FROM users u WHERE (SELECT COUNT(*) FROM notifications n WHERE n.user_id = u.id AND n.read_at IS NULL) <> ` + fmt.Sprint(perUser/2)},
+		{"read notifications newer than an unread one, or read at another time", `SELECT COUNT(*) FROM notifications r
+			WHERE r.read_at IS NOT NULL AND (r.read_at <> r.created_at + 60000 OR EXISTS (SELECT 1 FROM notifications u
+			WHERE u.user_id = r.user_id AND u.read_at IS NULL AND u.created_at <= r.created_at))`},
 		{"events whose texts do not follow the languages", `SELECT COUNT(*) FROM (SELECT n.event_id FROM notifications n JOIN users u ON u.id = n.user_id
 			GROUP BY n.event_id HAVING COUNT(DISTINCT n.title || '|' || n.body) <> COUNT(DISTINCT u.language)) d`},
 	} {
@@ -128,5 +135,40 @@ func checkNotifications(t *testing.T, db *store.DB, perUser int) {
 		if n != 0 {
 			t.Errorf("%d %s", n, c.what)
 		}
+	}
+	// Each language's first notification says what Render says in it.
+	bundle, err := i18n.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows, err := db.R.Query(`SELECT u.language, n.title, n.body, n.url, e.type, e.data FROM notifications n
+		JOIN users u ON u.id = n.user_id JOIN notify_events e ON e.id = n.event_id
+		WHERE n.id IN (SELECT MIN(m.id) FROM notifications m JOIN users v ON v.id = m.user_id GROUP BY v.language)`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	langs := 0
+	for rows.Next() {
+		var lang, title, body, link, typ, data string
+		if err := rows.Scan(&lang, &title, &body, &link, &typ, &data); err != nil {
+			t.Fatal(err)
+		}
+		langs++
+		var fields map[string]any
+		if err := json.Unmarshal([]byte(data), &fields); err != nil {
+			t.Fatal(err)
+		}
+		tp, ok := notify.TypeOf(typ)
+		if !ok {
+			t.Fatalf("type %q", typ)
+		}
+		want := notify.Render(tp, fields, bundle.Localizer(lang))
+		if title != want.Title || body != want.Body || link != want.URL {
+			t.Errorf("%s: %q / %q / %q, want %q / %q / %q", lang, title, body, link, want.Title, want.Body, want.URL)
+		}
+	}
+	if err := rows.Err(); err != nil || langs < 4 {
+		t.Errorf("%d languages checked (%v)", langs, err)
 	}
 }

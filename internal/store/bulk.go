@@ -97,9 +97,11 @@ type SeedText struct {
 // [fromID, toID] a notification of each event in texts, in the person's
 // language, ordered by person and then as texts lists the events. The
 // database makes the rows in INSERT … SELECT, so they cross neither the
-// driver nor the connection one by one (roster seed).
-func (q *Q) SeedNotifications(ctx context.Context, workspaceID, fromID, toID int64, texts []SeedText) error {
+// driver nor the connection one by one (roster seed). It returns how many
+// it made: a person whose language texts lacks gets none.
+func (q *Q) SeedNotifications(ctx context.Context, workspaceID, fromID, toID int64, texts []SeedText) (int64, error) {
 	const cols = 10
+	var made int64
 	// Later slices of texts come after earlier ones for every person, so
 	// each person's notifications keep the order of texts.
 	for start := 0; start < len(texts); start += maxBindVars / cols {
@@ -115,24 +117,30 @@ func (q *Q) SeedNotifications(ctx context.Context, workspaceID, fromID, toID int
 			args = append(args, int64(start+i), t.EventID, t.Language, t.Type, t.Category, t.Title, t.Body, t.URL, t.CreatedAt, t.ReadAt)
 		}
 		args = append(args, workspaceID, fromID, toID)
-		_, err := q.exec(ctx, `WITH t (pos, event_id, language, type, category, title, body, url, created_at, read_at) AS (VALUES `+b.String()+`)
+		res, err := q.exec(ctx, `WITH t (pos, event_id, language, type, category, title, body, url, created_at, read_at) AS (VALUES `+b.String()+`)
 			INSERT INTO notifications (workspace_id, user_id, event_id, type, category, title, body, url, popup, created_at, read_at)
 			SELECT u.workspace_id, u.id, t.event_id, t.type, t.category, t.title, t.body, t.url, TRUE, t.created_at, t.read_at
 			FROM users u JOIN t ON t.language = u.language
 			WHERE u.workspace_id = ? AND u.id BETWEEN ? AND ?
 			ORDER BY u.id, t.pos`, args...)
 		if err != nil {
-			return fmt.Errorf("seed notifications: %w", err)
+			return made, fmt.Errorf("seed notifications: %w", err)
 		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return made, fmt.Errorf("seed notifications: %w", err)
+		}
+		made += n
 	}
-	return nil
+	return made, nil
 }
 
 // TrustRows tells PostgreSQL to skip the foreign-key checks of the rest
 // of the transaction q, for rows that are consistent as they are made
 // (roster seed: ids just read back). Only a superuser may; for another
 // role it does nothing, and the checks run. SQLite's checks are cheap
-// index lookups and stay.
+// index lookups and stay. Replica mode skips every ordinary trigger, not
+// only the foreign keys' (TestTrustRows holds the schema to having none).
 func (q *Q) TrustRows(ctx context.Context) error {
 	if q.db.Engine != Postgres {
 		return nil
