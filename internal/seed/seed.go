@@ -128,26 +128,10 @@ func Seed(ctx context.Context, db *store.DB, c Config) (*Result, error) {
 		return nil, err
 	}
 	var (
-		mu  sync.Mutex
-		out *json.Encoder
-		res = &Result{}
+		mu    sync.Mutex
+		res   = &Result{}
+		creds = make([][]Credential, c.Workspaces) // by workspace, once committed
 	)
-	if c.Credentials != nil {
-		out = json.NewEncoder(c.Credentials)
-	}
-	emit := func(creds []Credential) error {
-		if out == nil {
-			return nil
-		}
-		mu.Lock()
-		defer mu.Unlock()
-		for _, cr := range creds {
-			if err := out.Encode(cr); err != nil {
-				return fmt.Errorf("seed: write credentials: %w", err)
-			}
-		}
-		return nil
-	}
 	// A workspace is one transaction. On PostgreSQL its work is the
 	// server's, on one core, so workspaces are seeded side by side;
 	// SQLite has one writer and takes them in turn.
@@ -164,19 +148,33 @@ func Seed(ctx context.Context, db *store.DB, c Config) (*Result, error) {
 	for w := range c.Workspaces {
 		g.Go(func() error {
 			rng := rand.New(rand.NewPCG(uint64(w), uint64(c.UsersPerWorkspace)))
-			made, err := seedWorkspace(gctx, db, c, w, now, hash, bundle, rng, emit)
+			made, err := seedWorkspace(gctx, db, c, w, now, hash, bundle, rng)
 			if err != nil {
 				return err
 			}
 			mu.Lock()
 			defer mu.Unlock()
+			creds[w] = made.creds
 			res.Workspaces++
 			res.Users += made.users
 			res.Notifications += made.notifications
 			return nil
 		})
 	}
-	if err := g.Wait(); err != nil {
+	err = g.Wait()
+	// In workspace order, whichever ran first: each workspace's people
+	// together, its admin first. Only committed workspaces are written.
+	if c.Credentials != nil {
+		out := json.NewEncoder(c.Credentials)
+		for _, list := range creds {
+			for _, cr := range list {
+				if werr := out.Encode(cr); werr != nil {
+					return res, errors.Join(err, fmt.Errorf("seed: write credentials: %w", werr))
+				}
+			}
+		}
+	}
+	if err != nil {
 		return res, err
 	}
 	if err := db.AfterBulkLoad(ctx); err != nil {
@@ -185,17 +183,19 @@ func Seed(ctx context.Context, db *store.DB, c Config) (*Result, error) {
 	return res, nil
 }
 
-type counts struct{ users, notifications int }
+type counts struct {
+	users, notifications int
+	creds                []Credential
+}
 
 // userBatch bounds the rows built in memory at once.
 var userBatch = 1000
 
-func seedWorkspace(ctx context.Context, db *store.DB, c Config, w int, now time.Time, hash string, bundle *i18n.Bundle, rng *rand.Rand,
-	emit func([]Credential) error) (counts, error) {
+func seedWorkspace(ctx context.Context, db *store.DB, c Config, w int, now time.Time, hash string, bundle *i18n.Bundle,
+	rng *rand.Rand) (counts, error) {
 	var made counts
 	home := cast[w%len(cast)]
 	nowMS := now.UnixMilli()
-	var creds []Credential // written once the transaction commits
 	err := db.InTx(ctx, func(q *store.Q) error {
 		if err := q.TrustRows(ctx); err != nil {
 			return err
@@ -318,12 +318,9 @@ func seedWorkspace(ctx context.Context, db *store.DB, c Config, w int, now time.
 			}
 			made.users += len(batch)
 			made.notifications += len(batch) * c.NotificationsPerUser
-			creds = append(creds, batch...)
+			made.creds = append(made.creds, batch...)
 		}
 		return nil
 	})
-	if err != nil {
-		return made, err
-	}
-	return made, emit(creds)
+	return made, err
 }

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 
 	"roster/internal/core"
@@ -45,12 +46,14 @@ func TestSeed(t *testing.T) {
 		langs := map[string]bool{}
 		sc := bufio.NewScanner(&creds)
 		lines := 0
+		var list []seed.Credential
 		for sc.Scan() {
 			var c seed.Credential
 			if err := json.Unmarshal(sc.Bytes(), &c); err != nil {
 				t.Fatal(err)
 			}
 			lines++
+			list = append(list, c)
 			for _, token := range []string{c.APIToken, c.Session} {
 				p, err := set.Auth.Authenticate(ctx, token, "127.0.0.1")
 				if err != nil || p.User.ID != c.UserID || p.User.Email != c.Email || p.User.WorkspaceID != c.WorkspaceID {
@@ -64,6 +67,17 @@ func TestSeed(t *testing.T) {
 		}
 		if lines != 120 || len(langs) < 4 {
 			t.Fatalf("%d credentials, languages %v", lines, langs)
+		}
+		// The lines come a workspace at a time, in the workspaces' order
+		// (PostgreSQL seeds them side by side), each admin first.
+		for i, c := range list {
+			var name string
+			if err := db.R.QueryRow(db.Rebind("SELECT name FROM workspaces WHERE id = ?"), c.WorkspaceID).Scan(&name); err != nil {
+				t.Fatal(err)
+			}
+			if want := fmt.Sprintf("Seed %d ", i/40+1); !strings.HasPrefix(name, want) || c.Admin != (i%40 == 0) {
+				t.Fatalf("line %d: workspace %q, admin %v; want %q…, admin %v", i+1, name, c.Admin, want, i%40 == 0)
+			}
 		}
 		var mismatched int
 		if err := db.R.QueryRow(`SELECT COUNT(*) FROM notify_inbox i WHERE i.unread <>
