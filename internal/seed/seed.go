@@ -145,10 +145,30 @@ func Seed(ctx context.Context, db *store.DB, c Config) (*Result, error) {
 		}
 		g.SetLimit(n)
 	}
+	// The workspaces' rows are made in turn, so their ids follow Seed 1,
+	// Seed 2, … (the first is the instance's default workspace) while the
+	// rest of each is seeded side by side.
+	created := make([]chan struct{}, c.Workspaces)
+	for w := range created {
+		created[w] = make(chan struct{})
+	}
 	for w := range c.Workspaces {
 		g.Go(func() error {
+			done := sync.OnceFunc(func() { close(created[w]) })
+			defer done()
+			inTurn := func(create func() error) error {
+				if w > 0 {
+					select {
+					case <-created[w-1]:
+					case <-gctx.Done():
+						return gctx.Err()
+					}
+				}
+				defer done()
+				return create()
+			}
 			rng := rand.New(rand.NewPCG(uint64(w), uint64(c.UsersPerWorkspace)))
-			made, err := seedWorkspace(gctx, db, c, w, now, hash, bundle, rng)
+			made, err := seedWorkspace(gctx, db, c, w, now, hash, bundle, rng, inTurn)
 			if err != nil {
 				return err
 			}
@@ -192,7 +212,7 @@ type counts struct {
 var userBatch = 1000
 
 func seedWorkspace(ctx context.Context, db *store.DB, c Config, w int, now time.Time, hash string, bundle *i18n.Bundle,
-	rng *rand.Rand) (counts, error) {
+	rng *rand.Rand, inTurn func(create func() error) error) (counts, error) {
 	var made counts
 	home := cast[w%len(cast)]
 	nowMS := now.UnixMilli()
@@ -202,7 +222,7 @@ func seedWorkspace(ctx context.Context, db *store.DB, c Config, w int, now time.
 		}
 		ws := &core.Workspace{Name: fmt.Sprintf("Seed %d (%s)", w+1, i18n.LanguageName(home.lang)), Timezone: home.zones[0],
 			Language: home.lang, Country: home.country}
-		if err := q.CreateWorkspace(ctx, ws); err != nil {
+		if err := inTurn(func() error { return q.CreateWorkspace(ctx, ws) }); err != nil {
 			return err
 		}
 		// The workspace's events, one per notification each person gets,

@@ -68,6 +68,26 @@ func TestSeed(t *testing.T) {
 		if lines != 120 || len(langs) < 4 {
 			t.Fatalf("%d credentials, languages %v", lines, langs)
 		}
+		// Ids follow the workspaces' order: Seed 1 is the default one.
+		rows, err := db.R.Query("SELECT name FROM workspaces ORDER BY id")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var names []string
+		for rows.Next() {
+			var name string
+			if err := rows.Scan(&name); err != nil {
+				t.Fatal(err)
+			}
+			names = append(names, name)
+		}
+		rows.Close()
+		for i, name := range names {
+			if !strings.HasPrefix(name, fmt.Sprintf("Seed %d ", i+1)) {
+				t.Errorf("workspaces by id: %q", names)
+				break
+			}
+		}
 		// The lines come a workspace at a time, in the workspaces' order
 		// (PostgreSQL seeds them side by side), each admin first.
 		for i, c := range list {
