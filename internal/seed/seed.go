@@ -226,14 +226,10 @@ func seedWorkspace(ctx context.Context, db *store.DB, c Config, w int, now time.
 			return err
 		}
 		// The workspace's events, one per notification each person gets,
-		// rendered once per language.
-		type event struct {
-			id    int64
-			typ   *notify.Type
-			texts map[string]notify.Rendered
-		}
-		events := make([]event, c.NotificationsPerUser)
-		for i := range events {
+		// and what each says in each language, as its notifications carry
+		// it; the older half is read.
+		texts := make([]store.SeedText, 0, c.NotificationsPerUser*len(i18n.Supported))
+		for i := range c.NotificationsPerUser {
 			et := eventTypes[i%len(eventTypes)]
 			t, _ := notify.TypeOf(et.key)
 			data := et.data(i)
@@ -243,25 +239,14 @@ func seedWorkspace(ctx context.Context, db *store.DB, c Config, w int, now time.
 			if err != nil {
 				return err
 			}
-			ev := event{id: id, typ: t, texts: map[string]notify.Rendered{}}
-			for _, lang := range i18n.Supported {
-				ev.texts[lang] = notify.Render(t, data, bundle.Localizer(lang))
-			}
-			events[i] = ev
-		}
-		// What each event says in each language, as its notifications
-		// carry it; the older half is read.
-		texts := make([]store.SeedText, 0, len(events)*len(i18n.Supported))
-		for i, ev := range events {
-			created := now.Add(-time.Duration(c.NotificationsPerUser-i) * time.Minute).UnixMilli()
 			var read sql.NullInt64
 			if i < c.NotificationsPerUser-c.NotificationsPerUser/2 {
-				read = sql.NullInt64{Int64: created + 60_000, Valid: true}
+				read = sql.NullInt64{Int64: at + 60_000, Valid: true}
 			}
 			for _, lang := range i18n.Supported {
-				text := ev.texts[lang]
-				texts = append(texts, store.SeedText{EventID: ev.id, Language: lang, Type: ev.typ.Key, Category: string(ev.typ.Category),
-					Title: text.Title, Body: text.Body, URL: text.URL, CreatedAt: created, ReadAt: read})
+				text := notify.Render(t, data, bundle.Localizer(lang))
+				texts = append(texts, store.SeedText{EventID: id, Language: lang, Type: t.Key, Category: string(t.Category),
+					Title: text.Title, Body: text.Body, URL: text.URL, CreatedAt: at, ReadAt: read})
 			}
 		}
 		for start := 0; start < c.UsersPerWorkspace; start += userBatch {
@@ -337,7 +322,7 @@ func seedWorkspace(ctx context.Context, db *store.DB, c Config, w int, now time.
 				return fmt.Errorf("seed: %d notifications made for %d people, want %d", n, len(batch), want)
 			}
 			made.users += len(batch)
-			made.notifications += len(batch) * c.NotificationsPerUser
+			made.notifications += int(n)
 			made.creds = append(made.creds, batch...)
 		}
 		return nil
