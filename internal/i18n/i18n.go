@@ -363,6 +363,15 @@ type Localizer struct {
 	// hundreds, and each is the same every time.
 	plain  sync.Map // key -> string
 	plains atomic.Int64
+	// counted keeps plural messages rendered with no data but their
+	// count, for the same reason ("3 unread" on every page's bell).
+	counted  sync.Map // countedKey -> string
+	counteds atomic.Int64
+}
+
+type countedKey struct {
+	key   string
+	count int
 }
 
 // maxPlain bounds the messages kept per language (the catalogs hold a
@@ -393,11 +402,21 @@ func (l *Localizer) T(key string, data ...map[string]any) string {
 // template data gets "Count" set to count.
 func (l *Localizer) N(key string, count int, data ...map[string]any) string {
 	d := merge(data)
-	if d == nil {
-		d = make(map[string]any, 1)
+	if d != nil {
+		d["Count"] = count
+		return l.localize(key, count, d)
 	}
-	d["Count"] = count
-	return l.localize(key, count, d)
+	ck := countedKey{key, count}
+	if s, ok := l.counted.Load(ck); ok {
+		return s.(string)
+	}
+	s := l.localize(key, count, map[string]any{"Count": count})
+	// The bound shared with plain messages: counts come from data, so the
+	// pairs are not bounded by the catalogs.
+	if l.counteds.Add(1) <= maxPlain {
+		l.counted.Store(ck, s)
+	}
+	return s
 }
 
 func merge(data []map[string]any) map[string]any {

@@ -357,9 +357,12 @@ func TestRussianPlurals(t *testing.T) {
 		22:  "22 пользователя",
 		111: "111 пользователей",
 	}
-	for n, want := range tests {
-		if got := l.N("common.users.count", n); got != want {
-			t.Errorf("N(common.users.count, %d) = %q, want %q", n, got, want)
+	// Twice: the second answer is the one kept per key and count.
+	for range 2 {
+		for n, want := range tests {
+			if got := l.N("common.users.count", n); got != want {
+				t.Errorf("N(common.users.count, %d) = %q, want %q", n, got, want)
+			}
 		}
 	}
 	if got, want := l.N("errors.too_many_requests", 21), "Слишком много попыток. Повторите через 21 секунду."; got != want {

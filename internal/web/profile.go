@@ -42,8 +42,7 @@ type profileData struct {
 	// Values are what the main and email forms show: the stored values,
 	// or what was typed when a save was refused.
 	Values      map[string]string
-	ZoneOptions zoneSelect // the time zone select's options, the person's selected
-	EmailLocked bool       // two-step verification is on: no email change
+	EmailLocked bool // two-step verification is on: no email change
 	// EmailEditable: the viewer may change this address; others see it only.
 	EmailEditable bool
 	CanReset      bool // the viewer may send this user a password reset link
@@ -201,7 +200,6 @@ func (h *Handler) renderProfile(w http.ResponseWriter, r *http.Request, id int64
 	} else if r.URL.Query().Get("done") == "email_sent" && p.PendingEmail != "" {
 		v.Flash = l.T("web.flash.email_sent", map[string]any{"Email": p.PendingEmail})
 	}
-	d.ZoneOptions = zoneOptions(d.Values["timezone"])
 	v.Data = d
 	h.render(w, r, status, "profile", v)
 }

@@ -8,15 +8,6 @@ import (
 	_ "time/tzdata" // zone data in the binary, so time zones work in minimal containers
 )
 
-// zonesWith is timezones with tz first when the list lacks it, so a zone
-// set elsewhere (or mistyped in a refused form) stays selectable.
-func zonesWith(tz string) []string {
-	if tz == "" || slices.Contains(timezones, tz) {
-		return timezones
-	}
-	return append([]string{tz}, timezones...)
-}
-
 // timezones are the IANA zones offered in time zone selects: the common
 // zones of every region, sorted, UTC first. Stored values stay plain IANA
 // names, so a later, longer list needs no migration.
@@ -54,20 +45,21 @@ var timezones = []string{
 }
 
 // zoneOptionsHTML is the time zone select's options, escaped once: the
-// profile page is the one most often shown, and ranging over 400 zones in
-// the template was most of its rendering.
+// profile page is the one most often shown, and ranging over the zones in
+// the template was most of its rendering. An option without a value
+// attribute has its text as its value, which for a zone's name is the
+// name: the list is then 3 kB lighter on every page that shows it.
 var zoneOptionsHTML = sync.OnceValue(func() string {
 	var b strings.Builder
 	for _, z := range timezones {
-		e := template.HTMLEscapeString(z)
-		b.WriteString(`<option value="` + e + `">` + e + "</option>\n")
+		b.WriteString("<option>" + template.HTMLEscapeString(z) + "</option>\n")
 	}
 	return b.String()
 })
 
 // zoneSelect is the time zone select's options in three parts, the
 // chosen zone's option between the others: Before and After are slices of
-// the list escaped once, so a page copies none of its 8 kB.
+// the list escaped once, so a page copies none of it.
 type zoneSelect struct{ Before, Chosen, After template.HTML }
 
 // String is the options whole (tests).
@@ -75,6 +67,8 @@ func (z zoneSelect) String() string { return string(z.Before + z.Chosen + z.Afte
 
 // zoneOptions is the options with selected marked; a zone that is not in
 // the list (or was mistyped) comes first, selected, so it stays selectable.
+// The chosen option keeps its value attribute: a value from outside is
+// sent back as it is, where a browser would trim an option's text.
 func zoneOptions(selected string) zoneSelect {
 	all := zoneOptionsHTML()
 	e := template.HTMLEscapeString(selected)
@@ -82,7 +76,7 @@ func zoneOptions(selected string) zoneSelect {
 	if !slices.Contains(timezones, selected) {
 		return zoneSelect{Chosen: chosen, After: template.HTML(all)}
 	}
-	mark := `<option value="` + e + `">` + e + "</option>\n"
+	mark := "<option>" + e + "</option>\n"
 	i := strings.Index(all, mark)
 	return zoneSelect{Before: template.HTML(all[:i]), Chosen: chosen, After: template.HTML(all[i+len(mark):])}
 }

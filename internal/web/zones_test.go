@@ -1,6 +1,7 @@
 package web
 
 import (
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -18,6 +19,27 @@ func TestZoneOptions(t *testing.T) {
 		}
 		if want := len(timezones); strings.Count(got, "<option") < want {
 			t.Errorf("%s: %d options, want at least %d", tz, strings.Count(got, "<option"), want)
+		}
+	}
+	// What a browser sends for each option: its value attribute, else its
+	// text. Every zone of the list, once, and the one chosen.
+	option := regexp.MustCompile(`<option(?: value="([^"]*)")?( selected)?>([^<]*)</option>`)
+	for _, tz := range []string{"Asia/Tokyo", "Mars/Olympus"} {
+		sent := map[string]int{}
+		for _, m := range option.FindAllStringSubmatch(zoneOptions(tz).String(), -1) {
+			v := m[3]
+			if m[1] != "" {
+				v = m[1]
+			}
+			sent[v]++
+		}
+		for _, z := range append([]string{tz}, timezones...) {
+			if sent[z] != 1 {
+				t.Errorf("%s: %s sent by %d options, want 1", tz, z, sent[z])
+			}
+		}
+		if len(sent) != len(timezones)+1 && tz == "Mars/Olympus" || len(sent) != len(timezones) && tz == "Asia/Tokyo" {
+			t.Errorf("%s: %d distinct options", tz, len(sent))
 		}
 	}
 	if got := zoneOptions("Mars/Olympus").String(); !strings.HasPrefix(got, `<option value="Mars/Olympus" selected>`) {
