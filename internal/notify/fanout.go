@@ -1,12 +1,14 @@
 package notify
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"time"
 
 	"github.com/riverqueue/river"
+	"golang.org/x/sync/errgroup"
 
 	"roster/internal/core"
 	"roster/internal/store"
@@ -85,22 +87,36 @@ func (s *Service) Fanout(ctx context.Context, eventIDs ...int64) error {
 	return flush()
 }
 
-// fanoutAll fans e out to every active person of its workspace.
+// fanoutAll fans e out to every active person of its workspace, a batch a
+// transaction. On PostgreSQL a few batches run at once: each is a dozen
+// round trips and a commit's log flush, so one after another kept an
+// event to 10,000 people waiting on the database for seconds. Batches
+// hold disjoint people, so their rows and locks never meet. SQLite has
+// one writer: there they run in turn.
 func (s *Service) fanoutAll(ctx context.Context, e *core.NotifyEvent, t *Type) error {
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(fanoutWorkers(s.db.Engine))
 	var after int64
 	for {
-		ids, err := s.db.Reader().ActiveUserIDs(ctx, e.WorkspaceID, after, fanoutBatch)
+		ids, err := s.db.Reader().ActiveUserIDs(gctx, e.WorkspaceID, after, fanoutBatch)
 		if err != nil {
-			return err
+			// A batch's failure cancelled gctx: its error says more.
+			return cmp.Or(g.Wait(), err)
 		}
 		if len(ids) == 0 {
-			return nil
+			return g.Wait()
 		}
-		if err := s.fanoutTargets(ctx, []target{{e: e, t: t, ids: ids}}); err != nil {
-			return err
-		}
+		g.Go(func() error { return s.fanoutTargets(gctx, []target{{e: e, t: t, ids: ids}}) })
 		after = ids[len(ids)-1]
 	}
+}
+
+// fanoutWorkers is how many batches of one event fan out at once.
+func fanoutWorkers(engine store.Engine) int {
+	if engine == store.Postgres {
+		return 4
+	}
+	return 1
 }
 
 func chunkIDs(ids []int64, n int) func(func([]int64) bool) {

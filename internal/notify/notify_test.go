@@ -699,6 +699,62 @@ func TestFanoutOfManyEventsAtOnce(t *testing.T) {
 	})
 }
 
+// TestFanoutToEveryoneInBatches: an event for everyone reaches a
+// workspace bigger than several fan-out transactions (on PostgreSQL some
+// of them side by side) once per active person, in centre, feed and
+// deliveries, and is published to each of them once; an inactive person
+// in any batch gets nothing, and a rerun adds nothing.
+func TestFanoutToEveryoneInBatches(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		live := &recordingPublisher{}
+		f := newFixtureWith(t, db, 1100, services.Config{Live: live})
+		inactive := map[int64]bool{}
+		for _, i := range []int{0, 260, 777, 1099} {
+			inactive[f.users[i].ID] = true
+			if _, err := db.W.Exec(db.Rebind("UPDATE users SET state = ? WHERE id = ?"), string(core.StateInactive), f.users[i].ID); err != nil {
+				t.Fatal(err)
+			}
+		}
+		acc, err := f.n.Intake(ctx, f.admin, []notify.EventInput{{Type: "system.report", AllUsers: true, Data: map[string]any{"title": "All"}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		people := len(f.users) + 1 - len(inactive) // and the admin
+		// Checked as Fanout returns: every batch has committed by then.
+		for run := range 2 {
+			if err := f.n.Fanout(ctx, acc[0].ID); err != nil {
+				t.Fatal(err)
+			}
+			if n := f.count(t, "notifications"); n != people {
+				t.Fatalf("run %d: %d notifications, want %d", run, n, people)
+			}
+			if n := f.count(t, "notify_deliveries"); n != people*4 {
+				t.Fatalf("run %d: %d deliveries, want %d", run, n, people*4)
+			}
+			var wrong int
+			if err := db.R.QueryRow(`SELECT COUNT(*) FROM users u LEFT JOIN notify_inbox i ON i.user_id = u.id
+				WHERE (u.state = 'active') <> (COALESCE(i.unread, 0) = 1 AND COALESCE(i.seq, 0) = 1)`).Scan(&wrong); err != nil || wrong != 0 {
+				t.Fatalf("run %d: %d people whose inbox is not one unread notification as their state says (%v)", run, wrong, err)
+			}
+			live.mu.Lock()
+			published := map[int64]int{}
+			for _, e := range live.entries {
+				published[e.UserID]++
+			}
+			live.mu.Unlock()
+			if len(published) != people {
+				t.Fatalf("run %d: published to %d people, want %d", run, len(published), people)
+			}
+			for id, n := range published {
+				if n != 1 || inactive[id] {
+					t.Fatalf("run %d: published %d times to %d (inactive: %v)", run, n, id, inactive[id])
+				}
+			}
+		}
+	})
+}
+
 // recordingPublisher keeps what the service publishes to open streams.
 type recordingPublisher struct {
 	mu      sync.Mutex
