@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"roster/internal/core"
 	"roster/internal/store"
 	"roster/internal/store/storetest"
 	"roster/internal/testenv"
@@ -110,6 +111,60 @@ func TestTrustRows(t *testing.T) {
 		defer db.Close()
 		if inside, _ := role(t, db); inside != "origin" {
 			t.Errorf("session_replication_role %q for a role that is not a superuser", inside)
+		}
+	})
+}
+
+// TestSeedNotificationsStayInWorkspace: SeedNotifications gives its
+// workspace's people in the id range their notifications, and nobody of
+// another workspace whose ids fall in the same range (people made in
+// turn, as workspaces seeded side by side make them on PostgreSQL).
+func TestSeedNotificationsStayInWorkspace(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		ws := [2]*core.Workspace{{Name: "One", Timezone: "UTC", Language: "en"}, {Name: "Two", Timezone: "UTC", Language: "en"}}
+		var first, last int64
+		var ev *core.NotifyEvent
+		err := db.InTx(ctx, func(q *store.Q) error {
+			for _, w := range ws {
+				if err := q.CreateWorkspace(ctx, w); err != nil {
+					return err
+				}
+			}
+			for i := range 10 {
+				u := &core.User{WorkspaceID: ws[i%2].ID, Name: fmt.Sprint("P", i), Email: fmt.Sprintf("p%d@example.com", i),
+					PasswordHash: "h", Role: core.RoleUser, State: core.StateActive, Language: "en", Timezone: "UTC"}
+				if err := q.CreateUser(ctx, u); err != nil {
+					return err
+				}
+				if first == 0 {
+					first = u.ID
+				}
+				last = u.ID
+			}
+			ev = &core.NotifyEvent{WorkspaceID: ws[0].ID, Type: "task.assigned", Recipients: []int64{first}, OccurredAt: db.Now(), DedupeKey: "seed"}
+			if _, err := q.InsertNotifyEvent(ctx, ev); err != nil {
+				return err
+			}
+			made, err := q.SeedNotifications(ctx, ws[0].ID, first, last, []store.SeedText{{EventID: ev.ID, Language: "en",
+				Type: "task.assigned", Category: "tasks", Title: "Call Bea", CreatedAt: db.Now().UnixMilli()}})
+			if err == nil && made != 5 {
+				err = fmt.Errorf("%d notifications made, want 5", made)
+			}
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var inOne, elsewhere int
+		if err := db.R.QueryRowContext(ctx, db.Rebind(`SELECT
+			COUNT(CASE WHEN u.workspace_id = ? AND n.workspace_id = u.workspace_id THEN 1 END),
+			COUNT(CASE WHEN u.workspace_id <> ? OR n.workspace_id <> u.workspace_id THEN 1 END)
+			FROM notifications n JOIN users u ON u.id = n.user_id`), ws[0].ID, ws[0].ID).Scan(&inOne, &elsewhere); err != nil {
+			t.Fatal(err)
+		}
+		if inOne != 5 || elsewhere != 0 {
+			t.Fatalf("%d notifications in the workspace, %d outside it; want 5 and 0", inOne, elsewhere)
 		}
 	})
 }
