@@ -53,6 +53,23 @@ func TestProcStatus(t *testing.T) {
 	}
 }
 
+// TestCPUTicks: this process's CPU time, read from /proc/PID/stat, grows
+// while it works (at least 20 ticks in 300 ms of spinning on one core).
+func TestCPUTicks(t *testing.T) {
+	before, ok := cpuTicks(os.Getpid())
+	if !ok {
+		t.Skip("no /proc here")
+	}
+	for start := time.Now(); time.Since(start) < 300*time.Millisecond; {
+	}
+	if after, _ := cpuTicks(os.Getpid()); after-before < 20 {
+		t.Errorf("%d ticks in 300 ms of work, want at least 20", after-before)
+	}
+	if _, ok := cpuTicks(0); ok {
+		t.Error("pid 0 should read nothing")
+	}
+}
+
 // TestPatchCheck: a person whose name is older than the last one
 // acknowledged counts as lost, a later one does not, and SQLITE_BUSY in
 // the log fails the check.

@@ -411,8 +411,8 @@ func (l *Localizer) N(key string, count int, data ...map[string]any) string {
 		return s.(string)
 	}
 	s := l.localize(key, count, map[string]any{"Count": count})
-	// The bound shared with plain messages: counts come from data, so the
-	// pairs are not bounded by the catalogs.
+	// Bounded as plain messages are (a count of its own): counts come from
+	// data, so the pairs are not bounded by the catalogs.
 	if l.counteds.Add(1) <= maxPlain {
 		l.counted.Store(ck, s)
 	}

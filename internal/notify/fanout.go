@@ -95,7 +95,7 @@ func (s *Service) Fanout(ctx context.Context, eventIDs ...int64) error {
 // one writer: there they run in turn.
 func (s *Service) fanoutAll(ctx context.Context, e *core.NotifyEvent, t *Type) error {
 	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(fanoutWorkers(s.db.Engine))
+	g.SetLimit(fanoutWorkers(s.db))
 	var after int64
 	for {
 		ids, err := s.db.Reader().ActiveUserIDs(gctx, e.WorkspaceID, after, fanoutBatch)
@@ -106,17 +106,29 @@ func (s *Service) fanoutAll(ctx context.Context, e *core.NotifyEvent, t *Type) e
 		if len(ids) == 0 {
 			return g.Wait()
 		}
-		g.Go(func() error { return s.fanoutTargets(gctx, []target{{e: e, t: t, ids: ids}}) })
+		g.Go(func() (err error) {
+			// errgroup does not recover: a panic in a batch would end the
+			// process, where River recovers one in Work and retries.
+			defer func() {
+				if p := recover(); p != nil {
+					err = fmt.Errorf("fan out: panic: %v", p)
+				}
+			}()
+			return s.fanoutTargets(gctx, []target{{e: e, t: t, ids: ids}})
+		})
 		after = ids[len(ids)-1]
 	}
 }
 
-// fanoutWorkers is how many batches of one event fan out at once.
-func fanoutWorkers(engine store.Engine) int {
-	if engine == store.Postgres {
-		return 4
+// fanoutWorkers is how many batches of one event fan out at once: on
+// PostgreSQL up to four, and no more than half the pool's connections, so
+// requests keep the rest while a broadcast runs (the default pool of 5
+// gives 2).
+func fanoutWorkers(db *store.DB) int {
+	if db.Engine != store.Postgres {
+		return 1
 	}
-	return 1
+	return min(4, max(1, db.W.Stats().MaxOpenConnections/2))
 }
 
 func chunkIDs(ids []int64, n int) func(func([]int64) bool) {

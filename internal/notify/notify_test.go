@@ -755,6 +755,49 @@ func TestFanoutToEveryoneInBatches(t *testing.T) {
 	})
 }
 
+// panickyChannel panics when asked whether it reaches a batch holding
+// the person panicOn: a bug in an adapter.
+type panickyChannel struct {
+	fakeChannel
+	panicOn int64
+}
+
+func (p *panickyChannel) Reach(ctx context.Context, q *store.Q, users []*core.User) (map[int64]string, error) {
+	for _, u := range users {
+		if u.ID == p.panicOn {
+			panic("adapter bug")
+		}
+	}
+	return p.fakeChannel.Reach(ctx, q, users)
+}
+
+// TestFanoutBatchPanicIsAnError: a panic in one batch of an event for
+// everyone is the fan-out's error (the job's, retried), not the end of the
+// process, on PostgreSQL where batches run side by side as on SQLite.
+func TestFanoutBatchPanicIsAnError(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		email := &panickyChannel{fakeChannel: fakeChannel{ch: notify.Email}}
+		f := newFixture(t, db, 600, email)
+		email.panicOn = f.users[400].ID
+		acc, err := f.n.Intake(ctx, f.admin, []notify.EventInput{{Type: "system.report", AllUsers: true, Data: map[string]any{"title": "All"}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := f.n.Fanout(ctx, acc[0].ID); err == nil || !strings.Contains(err.Error(), "panic: adapter bug") {
+			t.Fatalf("fan-out error %v, want the panic", err)
+		}
+		// Fixed, the rerun completes what the failed run left.
+		email.panicOn = 0
+		if err := f.n.Fanout(ctx, acc[0].ID); err != nil {
+			t.Fatal(err)
+		}
+		if n := f.count(t, "notifications"); n != len(f.users)+1 {
+			t.Fatalf("%d notifications after the rerun, want %d", n, len(f.users)+1)
+		}
+	})
+}
+
 // recordingPublisher keeps what the service publishes to open streams.
 type recordingPublisher struct {
 	mu      sync.Mutex

@@ -256,6 +256,16 @@ func (db *DB) InTx(ctx context.Context, fn func(q *Q) error) error {
 		return fmt.Errorf("begin: %w", err)
 	}
 	q := &Q{db: db, x: tx, Tx: tx, stmts: db.wStmts}
+	defer func() {
+		// A panic in fn (recovered by a caller: River's Work, intake's
+		// group) must not leave the transaction open: with a context that
+		// never ends, nothing else would roll it back, and on SQLite it
+		// holds the only writer.
+		if p := recover(); p != nil {
+			_ = tx.Rollback()
+			panic(p)
+		}
+	}()
 	if err := fn(q); err != nil {
 		_ = tx.Rollback()
 		return err

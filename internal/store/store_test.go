@@ -542,3 +542,34 @@ func TestConcurrentSavesOfOnePersonKeepEachOther(t *testing.T) {
 		}
 	})
 }
+
+// TestInTxRollsBackOnPanic: a transaction whose function panics is rolled
+// back before the panic goes on, so a caller that recovers (River's Work,
+// intake's group commit, with contexts that never end) has not left the
+// writer taken: the next transaction begins at once, without the row.
+func TestInTxRollsBackOnPanic(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		func() {
+			defer func() {
+				if p := recover(); p != "bug" {
+					t.Fatalf("recovered %v, want the panic", p)
+				}
+			}()
+			_ = db.InTx(ctx, func(q *store.Q) error {
+				if err := q.CreateWorkspace(ctx, &core.Workspace{Name: "Lost", Timezone: "UTC", Language: "en"}); err != nil {
+					return err
+				}
+				panic("bug")
+			})
+		}()
+		next, cancel := context.WithTimeout(ctx, 5*time.Second)
+		defer cancel()
+		var n int
+		if err := db.InTx(next, func(q *store.Q) error {
+			return q.Tx.QueryRowContext(next, "SELECT COUNT(*) FROM workspaces WHERE name = 'Lost'").Scan(&n)
+		}); err != nil || n != 0 {
+			t.Fatalf("next transaction: %v, %d rows of the panicked one", err, n)
+		}
+	})
+}

@@ -66,11 +66,16 @@ type zoneSelect struct{ Before, Chosen, After template.HTML }
 func (z zoneSelect) String() string { return string(z.Before + z.Chosen + z.After) }
 
 // zoneOptions is the options with selected marked; a zone that is not in
-// the list (or was mistyped) comes first, selected, so it stays selectable.
+// the list (or was mistyped) comes first, selected, so it stays selectable;
+// with none ("") none is selected.
 // The chosen option keeps its value attribute: a value from outside is
 // sent back as it is, where a browser would trim an option's text.
 func zoneOptions(selected string) zoneSelect {
 	all := zoneOptionsHTML()
+	if selected == "" {
+		// None chosen yet (a first form): none selected, the browser shows the first.
+		return zoneSelect{After: template.HTML(all)}
+	}
 	e := template.HTMLEscapeString(selected)
 	chosen := template.HTML(`<option value="` + e + `" selected>` + e + "</option>\n")
 	if !slices.Contains(timezones, selected) {

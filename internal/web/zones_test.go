@@ -42,6 +42,9 @@ func TestZoneOptions(t *testing.T) {
 			t.Errorf("%s: %d distinct options", tz, len(sent))
 		}
 	}
+	if got := zoneOptions("").String(); strings.Contains(got, "selected") || strings.Count(got, "<option") != len(timezones) {
+		t.Errorf("no zone chosen: %d options, selected: %v", strings.Count(got, "<option"), strings.Contains(got, "selected"))
+	}
 	if got := zoneOptions("Mars/Olympus").String(); !strings.HasPrefix(got, `<option value="Mars/Olympus" selected>`) {
 		t.Errorf("an unknown zone is not first and selected: %.80s", got)
 	}
