@@ -106,6 +106,14 @@ LUA
 wait_up() { for _ in $(seq 100); do curl -sf "http://$1/healthz" >/dev/null && return 0; sleep 0.1; done; echo "bench: $1 did not start"; exit 1; }
 rss_peak() { awk '/VmHWM/ {print $2 * 1024}' "/proc/$1/status" 2>/dev/null || echo 0; }
 
+# wrk_latency_errors OUT: p50, p99 and errors (non-2xx answers and socket
+# errors) of a wrk run's output.
+wrk_latency_errors() {
+  p50=$(awk '$1 == "50%" {print $2}' <<<"$1")
+  p99=$(awk '$1 == "99%" {print $2}' <<<"$1")
+  errors=$(awk '/Non-2xx/ {n += $5} /Socket errors/ {gsub(",", ""); n += $4 + $6 + $8 + $10} END {print n + 0}' <<<"$1")
+}
+
 # run ENGINE NAME METHOD PATH KIND BODY [CREDS]: one scenario, interleaved
 # rounds; KIND is bearer (API tokens) or cookie (web sessions).
 run() {
@@ -120,9 +128,7 @@ run() {
       settle "$roster_pid"
       out=$(CREDS=$creds KIND=$kind METHOD=$method BODY=$body wrk -t2 -c"$CONNECTIONS" -d"$DURATION" --latency -s "$dir/load.lua" "http://$addr$path" 2>&1)
       rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
-      p50=$(awk '$1 == "50%" {print $2}' <<<"$out")
-      p99=$(awk '$1 == "99%" {print $2}' <<<"$out")
-      errors=$(awk '/Non-2xx/ {n += $5} /Socket errors/ {gsub(",", ""); n += $4 + $6 + $8 + $10} END {print n + 0}' <<<"$out")
+      wrk_latency_errors "$out"
       [ $first = 1 ] || echo "," >>"$json"; first=0
       printf '  {"engine": "%s", "scenario": "%s", "target": "%s", "round": %d, "requests_per_s": %s, "p50": "%s", "p99": "%s", "errors": %d, "peak_rss_bytes": %s}' \
         "$engine" "$name" "$target" "$round" "${rps:-0}" "$p50" "$p99" "$errors" "$(rss_peak "$pid")" >>"$json"
@@ -184,9 +190,7 @@ events_max() {
   settle "$roster_pid"
   out=$(TOKEN=$admin_token RECIPIENT=$recipient2 wrk -t2 -c64 -d"$LOAD_DURATION" --latency -s "$dir/events.lua" "http://$roster_addr" 2>&1) ||
     { echo "bench: wrk of the most events/s failed: $out"; return 0; }
-  p50=$(awk '$1 == "50%" {print $2}' <<<"$out")
-  p99=$(awk '$1 == "99%" {print $2}' <<<"$out")
-  errors=$(awk '/Non-2xx/ {n += $5} /Socket errors/ {gsub(",", ""); n += $4 + $6 + $8 + $10} END {print n + 0}' <<<"$out")
+  wrk_latency_errors "$out"
   # Events taken in: wrk's requests but the refused ones, over its time
   # ("59850 requests in 10.00s, …").
   eps=$(awk -v e="$errors" '/ requests in / {s = $4; m = s ~ /m,$/; gsub(/[a-z,]/, "", s); if (m) s *= 60; printf "%.0f", ($1 - e) / s}' <<<"$out")
