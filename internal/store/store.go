@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -55,6 +56,8 @@ type DB struct {
 	seen atomic.Pointer[func(query string)]
 	// bus is the instance's caches (see changes.go).
 	bus *changeBus
+	// checkpoints copies SQLite's log into its file (see checkpoint.go).
+	checkpoints *checkpointer
 }
 
 // SetQueryHook has fn told the text of every query run from now on, nil to
@@ -128,7 +131,8 @@ func SQLiteSynchronous(mode string) Option {
 }
 
 func openSQLite(ctx context.Context, path string, o openOptions) (*DB, error) {
-	pragmas := "_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)&_pragma=busy_timeout(10000)&_pragma=synchronous(" + o.synchronous + ")&_txlock=immediate"
+	pragmas := "_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)&_pragma=busy_timeout(10000)&_pragma=synchronous(" + o.synchronous + ")" +
+		"&_pragma=wal_autocheckpoint(" + strconv.Itoa(writerCheckpointPages) + ")&_txlock=immediate"
 	w, err := sql.Open("sqlite", "file:"+path+"?"+pragmas)
 	if err != nil {
 		return nil, fmt.Errorf("open sqlite writer: %w", err)
@@ -145,7 +149,13 @@ func openSQLite(ctx context.Context, path string, o openOptions) (*DB, error) {
 		return nil, fmt.Errorf("open sqlite readers: %w", err)
 	}
 	r.SetMaxOpenConns(max(4, runtime.NumCPU()))
-	db := &DB{Engine: SQLite, W: w, R: r, now: time.Now, rStmts: newStmtCache(r), wStmts: newStmtCache(w), bus: &changeBus{}}
+	c, err := startCheckpointer(path)
+	if err != nil {
+		r.Close()
+		w.Close()
+		return nil, err
+	}
+	db := &DB{Engine: SQLite, W: w, R: r, now: time.Now, rStmts: newStmtCache(r), wStmts: newStmtCache(w), bus: &changeBus{}, checkpoints: c}
 	db.bus.live.Store(true) // one instance: every change is made here
 	return db, nil
 }
@@ -197,6 +207,7 @@ func (db *DB) Close() error {
 	// the read-only readers cannot do: the writer checkpoints first (best
 	// effort: a reader still in a query keeps its part), and closes last.
 	if db.Engine == SQLite {
+		errs = append(errs, db.checkpoints.stop())
 		_, _ = db.W.Exec("PRAGMA wal_checkpoint(TRUNCATE)")
 	}
 	if db.R != db.W {

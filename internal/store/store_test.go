@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -392,6 +393,60 @@ func TestCloseLeavesNoWAL(t *testing.T) {
 	}
 	if fi, err := os.Stat(wal); err == nil && fi.Size() > 0 {
 		t.Errorf("Close left a %d-byte write-ahead log", fi.Size())
+	}
+}
+
+// TestBackgroundCheckpoint: SQLite's log is copied into the database file
+// from beside the writer, within moments of the writes, though the writer
+// itself checkpoints only past 4,000 pages (about 16 MB, the bound
+// docs/reliability.md gives); Close stops the loop.
+func TestBackgroundCheckpoint(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	db, err := store.Open(ctx, "", dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var pages int
+	if err := db.W.QueryRowContext(ctx, "PRAGMA wal_autocheckpoint").Scan(&pages); err != nil || pages != 4000 {
+		t.Errorf("the writer checkpoints past %d pages (%v), want 4000", pages, err)
+	}
+	file := filepath.Join(dir, "roster.db")
+	before, err := os.Stat(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// About 500 pages: under the writer's own threshold, so only the
+	// background copies them into the file before Close.
+	if _, err := db.W.ExecContext(ctx, "CREATE TABLE filler (b BLOB)"); err != nil {
+		t.Fatal(err)
+	}
+	for range 50 {
+		if _, err := db.W.ExecContext(ctx, "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 10) INSERT INTO filler SELECT randomblob(4000) FROM n"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		fi, err := os.Stat(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fi.Size() >= before.Size()+1_500_000 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the database file is %d bytes 10 s after 2 MB were written (%d before): nothing checkpointed them", fi.Size(), before.Size())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 1<<20)
+	if stacks := string(buf[:runtime.Stack(buf, true)]); strings.Contains(stacks, "checkpointer") {
+		t.Errorf("the checkpoint loop runs on after Close:\n%s", stacks)
 	}
 }
 
