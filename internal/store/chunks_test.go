@@ -15,9 +15,12 @@ import (
 
 // TestFanOutInsertsStayPrepared: the multi-row inserts of a fan-out come
 // in power-of-two lengths, so after transactions of every size from 1 to
-// 40 deliveries the writer keeps the six texts (1, 2, 4, 8, 16 and 32
-// rows) prepared, and parses none of them again. A text per length (40)
-// would fill the cache; none kept would parse each at every event.
+// 40 queued and as many skipped deliveries the writer keeps six texts of
+// each insert (1, 2, 4, 8, 16 and 32 rows: the queued ones read their ids
+// back, the skipped ones nothing) prepared, and parses none of them
+// again. A text per length (40) would fill the cache; none kept would
+// parse each at every event. Only the queued ones come back, each with
+// its id; the skipped ones are stored too.
 func TestFanOutInsertsStayPrepared(t *testing.T) {
 	ctx := context.Background()
 	db := storetest.Open(t, store.SQLite)
@@ -32,27 +35,44 @@ func TestFanOutInsertsStayPrepared(t *testing.T) {
 					return err
 				}
 				ds = append(ds, &core.Delivery{WorkspaceID: ws.ID, EventID: ev.ID, UserID: u.ID, Channel: "email",
-					Status: core.DeliverySkipped, Reason: "preference"})
+					Status: core.DeliveryQueued},
+					&core.Delivery{WorkspaceID: ws.ID, EventID: ev.ID, UserID: u.ID, Channel: "telegram",
+						Status: core.DeliverySkipped, Reason: "preference"})
 			}
 			made, err := q.InsertDeliveries(ctx, ds)
-			if err == nil && len(made) != n {
-				err = fmt.Errorf("%d of %d deliveries stored", len(made), n)
+			if err != nil {
+				return err
 			}
-			return err
+			if len(made) != n {
+				return fmt.Errorf("%d of %d queued deliveries returned", len(made), n)
+			}
+			for _, d := range made {
+				if d.Status != core.DeliveryQueued || d.ID == 0 {
+					return fmt.Errorf("returned %s delivery with id %d", d.Status, d.ID)
+				}
+			}
+			return nil
 		})
 		if err != nil {
 			t.Fatal(n, err)
 		}
 	}
-	var rows []int
+	var skipped int
+	if err := db.R.QueryRowContext(ctx, "SELECT count(*) FROM notify_deliveries WHERE status = 'skipped' AND channel = 'telegram'").Scan(&skipped); err != nil || skipped != 40*41/2 {
+		t.Errorf("%d skipped deliveries stored (%v), want %d", skipped, err, 40*41/2)
+	}
+	rows := map[bool][]int{}
 	for _, text := range db.WriterStatements() {
 		if strings.HasPrefix(text, "INSERT INTO notify_deliveries") {
-			rows = append(rows, strings.Count(text, "(?"))
+			returning := strings.Contains(text, "RETURNING")
+			rows[returning] = append(rows[returning], strings.Count(text, "(?"))
 		}
 	}
-	slices.Sort(rows)
-	if fmt.Sprint(rows) != fmt.Sprint([]int{1, 2, 4, 8, 16, 32}) {
-		t.Fatalf("delivery inserts kept prepared for %v rows, want 1, 2, 4, 8, 16 and 32", rows)
+	for _, returning := range []bool{true, false} {
+		slices.Sort(rows[returning])
+		if fmt.Sprint(rows[returning]) != fmt.Sprint([]int{1, 2, 4, 8, 16, 32}) {
+			t.Errorf("delivery inserts (returning ids: %t) kept prepared for %v rows, want 1, 2, 4, 8, 16 and 32", returning, rows[returning])
+		}
 	}
 }
 

@@ -397,29 +397,40 @@ func (q *Q) Notification(ctx context.Context, userID, id int64) (*core.Notificat
 }
 
 // InsertDeliveries stores the deliveries that do not exist yet (one per
-// event, user and channel) and returns those it stored, with IDs set.
+// event, user and channel) and returns the queued ones it stored, with IDs
+// set: their jobs need them. Skipped ones, most of a fan-out's rows, are
+// stored without reading anything back.
 func (q *Q) InsertDeliveries(ctx context.Context, ds []*core.Delivery) ([]*core.Delivery, error) {
 	now := q.now()
+	var queued, rest []*core.Delivery
+	for _, d := range ds {
+		d.CreatedAt, d.UpdatedAt = now, now
+		if d.Status == core.DeliveryQueued {
+			queued = append(queued, d)
+		} else {
+			rest = append(rest, d)
+		}
+	}
+	for chunk := range chunks(rest, 256) {
+		values, args := deliveryValues(chunk)
+		if _, err := q.execRows(ctx, `INSERT INTO notify_deliveries (workspace_id, event_id, user_id, channel, status, reason, created_at, updated_at)
+			VALUES `+values+` ON CONFLICT (event_id, user_id, channel) DO NOTHING`, args...); err != nil {
+			return nil, fmt.Errorf("store deliveries: %w", err)
+		}
+	}
 	var stored []*core.Delivery
-	for chunk := range chunks(ds, 256) {
+	for chunk := range chunks(queued, 256) {
 		type key struct {
 			event, user int64
 			channel     string
 		}
 		byKey := make(map[key]*core.Delivery, len(chunk))
-		var b strings.Builder
-		args := make([]any, 0, len(chunk)*9)
-		for i, d := range chunk {
-			if i > 0 {
-				b.WriteString(", ")
-			}
-			d.CreatedAt, d.UpdatedAt = now, now
-			b.WriteString("(?, ?, ?, ?, ?, ?, ?, ?)")
-			args = append(args, d.WorkspaceID, d.EventID, d.UserID, d.Channel, d.Status, d.Reason, ms(now), ms(now))
+		for _, d := range chunk {
 			byKey[key{d.EventID, d.UserID, d.Channel}] = d
 		}
+		values, args := deliveryValues(chunk)
 		rows, err := q.queryRows(ctx, `INSERT INTO notify_deliveries (workspace_id, event_id, user_id, channel, status, reason, created_at, updated_at)
-			VALUES `+b.String()+` ON CONFLICT (event_id, user_id, channel) DO NOTHING RETURNING id, event_id, user_id, channel`, args...)
+			VALUES `+values+` ON CONFLICT (event_id, user_id, channel) DO NOTHING RETURNING id, event_id, user_id, channel`, args...)
 		if err != nil {
 			return nil, fmt.Errorf("store deliveries: %w", err)
 		}
@@ -441,6 +452,20 @@ func (q *Q) InsertDeliveries(ctx context.Context, ds []*core.Delivery) ([]*core.
 		}
 	}
 	return stored, nil
+}
+
+// deliveryValues is the VALUES list of ds and its arguments.
+func deliveryValues(ds []*core.Delivery) (string, []any) {
+	var b strings.Builder
+	args := make([]any, 0, len(ds)*8)
+	for i, d := range ds {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString("(?, ?, ?, ?, ?, ?, ?, ?)")
+		args = append(args, d.WorkspaceID, d.EventID, d.UserID, d.Channel, d.Status, d.Reason, ms(d.CreatedAt), ms(d.UpdatedAt))
+	}
+	return b.String(), args
 }
 
 const deliveryCols = "id, workspace_id, event_id, user_id, channel, status, reason, attempts, last_error, created_at, updated_at"
