@@ -128,19 +128,14 @@ func (q *Q) InsertNotifications(ctx context.Context, ns []*core.Notification) ([
 	for chunk := range chunks(ns, 256) {
 		type key struct{ event, user int64 }
 		byKey := make(map[key]*core.Notification, len(chunk))
-		var b strings.Builder
-		args := make([]any, 0, len(chunk)*11)
-		for i, n := range chunk {
-			if i > 0 {
-				b.WriteString(", ")
-			}
+		args := make([]any, 0, len(chunk)*10)
+		for _, n := range chunk {
 			n.CreatedAt = time.UnixMilli(ms(now)) // as a read gives it back
-			b.WriteString("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
 			args = append(args, n.WorkspaceID, n.UserID, n.EventID, n.Type, n.Category, n.Title, n.Body, n.URL, n.Popup, ms(now))
 			byKey[key{n.EventID, n.UserID}] = n
 		}
 		rows, err := q.queryRows(ctx, `INSERT INTO notifications (workspace_id, user_id, event_id, type, category, title, body, url, popup, created_at)
-			VALUES `+b.String()+` ON CONFLICT (event_id, user_id) DO NOTHING RETURNING id, event_id, user_id`, args...)
+			VALUES `+tuples(len(chunk), 10)+` ON CONFLICT (event_id, user_id) DO NOTHING RETURNING id, event_id, user_id`, args...)
 		if err != nil {
 			return nil, fmt.Errorf("store notifications: %w", err)
 		}
@@ -181,17 +176,12 @@ func (q *Q) AddToInboxes(ctx context.Context, notifications []*core.Notification
 	slices.Sort(users)
 	var feed []core.FeedEntry
 	for chunk := range chunks(users, 512) {
-		var b strings.Builder
 		args := make([]any, 0, len(chunk)*3)
-		for i, u := range chunk {
-			if i > 0 {
-				b.WriteString(", ")
-			}
-			b.WriteString("(?, ?, ?)")
+		for _, u := range chunk {
 			n := len(byUser[u])
 			args = append(args, u, n, n)
 		}
-		rows, err := q.queryRows(ctx, "INSERT INTO notify_inbox (user_id, unread, seq) VALUES "+b.String()+
+		rows, err := q.queryRows(ctx, "INSERT INTO notify_inbox (user_id, unread, seq) VALUES "+tuples(len(chunk), 3)+
 			" ON CONFLICT (user_id) DO UPDATE SET unread = notify_inbox.unread + excluded.unread, seq = notify_inbox.seq + excluded.seq RETURNING user_id, seq, unread", args...)
 		type after struct{ user, seq, unread int64 }
 		rets, err := collect(rows, err, "inboxes", func(s scanner) (after, error) {
@@ -222,16 +212,11 @@ func (q *Q) AddToInboxes(ctx context.Context, notifications []*core.Notification
 
 func (q *Q) insertFeed(ctx context.Context, entries []core.FeedEntry) error {
 	for chunk := range chunks(entries, 256) {
-		var b strings.Builder
 		args := make([]any, 0, len(chunk)*6)
-		for i, e := range chunk {
-			if i > 0 {
-				b.WriteString(", ")
-			}
-			b.WriteString("(?, ?, ?, ?, ?, ?)")
+		for _, e := range chunk {
 			args = append(args, e.UserID, e.Seq, e.Kind, e.NotificationID, e.Unread, ms(e.CreatedAt))
 		}
-		if _, err := q.execRows(ctx, "INSERT INTO notify_feed (user_id, seq, kind, notification_id, unread, created_at) VALUES "+b.String(), args...); err != nil {
+		if _, err := q.execRows(ctx, "INSERT INTO notify_feed (user_id, seq, kind, notification_id, unread, created_at) VALUES "+tuples(len(chunk), 6), args...); err != nil {
 			return fmt.Errorf("store feed: %w", err)
 		}
 	}
@@ -456,16 +441,11 @@ func (q *Q) InsertDeliveries(ctx context.Context, ds []*core.Delivery) ([]*core.
 
 // deliveryValues is the VALUES list of ds and its arguments.
 func deliveryValues(ds []*core.Delivery) (string, []any) {
-	var b strings.Builder
 	args := make([]any, 0, len(ds)*8)
-	for i, d := range ds {
-		if i > 0 {
-			b.WriteString(", ")
-		}
-		b.WriteString("(?, ?, ?, ?, ?, ?, ?, ?)")
+	for _, d := range ds {
 		args = append(args, d.WorkspaceID, d.EventID, d.UserID, d.Channel, d.Status, d.Reason, ms(d.CreatedAt), ms(d.UpdatedAt))
 	}
-	return b.String(), args
+	return tuples(len(ds), 8), args
 }
 
 const deliveryCols = "id, workspace_id, event_id, user_id, channel, status, reason, attempts, last_error, created_at, updated_at"

@@ -114,16 +114,11 @@ func (q *Q) ReplaceNotifyPrefs(ctx context.Context, workspaceID, userID int64, s
 		}
 	}
 	for chunk := range chunks(set, 256) {
-		var b strings.Builder
 		args := make([]any, 0, len(chunk)*5)
-		for i, p := range chunk {
-			if i > 0 {
-				b.WriteString(", ")
-			}
-			b.WriteString("(?, ?, ?, ?, ?)")
+		for _, p := range chunk {
 			args = append(args, workspaceID, userID, p.Type, p.Channel, p.Enabled)
 		}
-		if _, err := q.execRows(ctx, "INSERT INTO notify_prefs (workspace_id, user_id, type, channel, enabled) VALUES "+b.String()+
+		if _, err := q.execRows(ctx, "INSERT INTO notify_prefs (workspace_id, user_id, type, channel, enabled) VALUES "+tuples(len(chunk), 5)+
 			" ON CONFLICT (workspace_id, user_id, type, channel) DO UPDATE SET enabled = excluded.enabled", args...); err != nil {
 			return fmt.Errorf("save notification preferences: %w", err)
 		}
@@ -146,6 +141,16 @@ func chunks[T any](s []T, n int) func(yield func([]T) bool) {
 			s = s[k:]
 		}
 	}
+}
+
+// tuples returns the VALUES list of a multi-row insert: rows
+// parenthesised groups of width placeholders.
+func tuples(rows, width int) string {
+	if rows <= 0 {
+		return ""
+	}
+	one := "(" + marks(width) + ")"
+	return strings.Repeat(one+", ", rows-1) + one
 }
 
 // marks returns n comma-separated placeholders.
