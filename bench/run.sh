@@ -218,17 +218,22 @@ for engine in "${engines[@]}"; do
   awk -v s="$step" -v n="$CONNECTIONS" '(NR % s == 1 || s == 1) && k++ < n' "$dir/creds-$engine.jsonl" >"$dir/clients.jsonl"
   sed -n 's/.*"api_token":"\([^"]*\)".*/\1/p' "$dir/clients.jsonl" >"$dir/tokens"
   sed -n 's/.*"session":"\([^"]*\)".*/\1/p' "$dir/clients.jsonl" >"$dir/sessions"
-  # Events go to workspace 1's first person (on PostgreSQL workspaces are
-  # seeded side by side, so that is not always user 1), posted with the
-  # tokens of that workspace.
-  sed -n 's/.*"workspace_id":1,.*"api_token":"\([^"]*\)".*/\1/p' "$dir/creds-$engine.jsonl" >"$dir/tokens-ws1"
-  recipient=$(awk -F'"user_id":' '/"workspace_id":1,/ {split($2, a, ","); print a[1]; exit}' "$dir/creds-$engine.jsonl")
+  # Workspace 1's people, in one pass: the wrk events go to its first
+  # person (on PostgreSQL workspaces are seeded side by side, so that is
+  # not always user 1), posted with the tokens of that workspace; for the
+  # most events/s its admin posts to its second person (to itself when
+  # it is alone).
+  : >"$dir/tokens-ws1"
+  read -r recipient recipient2 admin_token < <(awk -v tokens="$dir/tokens-ws1" '/"workspace_id":1,/ {
+      match($0, /"user_id":[0-9]+/); id = substr($0, RSTART + 10, RLENGTH - 10)
+      match($0, /"api_token":"[^"]*"/); token = substr($0, RSTART + 13, RLENGTH - 14)
+      print token > tokens
+      if (++n == 1) first = id; else if (n == 2) second = id
+      if (admin == "" && /"admin":true/) admin = token
+    }
+    END { print first, (second != "" ? second : first), admin }' "$dir/creds-$engine.jsonl") || true
   [ -n "$recipient" ] || { echo "bench: no person of workspace 1 in the credentials"; exit 1; }
-  # The most events/s: workspace 1's admin (its first line) posts to its
-  # second person, or to itself when it is alone.
-  admin_token=$(awk '/"workspace_id":1,/ && /"admin":true/ {match($0, /"api_token":"[^"]*"/); print substr($0, RSTART + 13, RLENGTH - 14); exit}' "$dir/creds-$engine.jsonl")
-  recipient2=$(awk -F'"user_id":' '/"workspace_id":1,/ {split($2, a, ","); id = a[1]; if (++n == 2) exit} END {print id}' "$dir/creds-$engine.jsonl")
-  [ -n "$admin_token" ] || { echo "bench: no admin of workspace 1 in the credentials"; exit 1; }
+  [ -n "${admin_token:-}" ] || { echo "bench: no admin of workspace 1 in the credentials"; exit 1; }
   baseline_addr="127.0.0.1:$((30000 + RANDOM % 10000))"
   start=$(date +%s%N)
   start_roster "$engine"
