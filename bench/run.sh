@@ -224,15 +224,15 @@ for engine in "${engines[@]}"; do
   # most events/s its admin posts to its second person (to itself when
   # it is alone).
   : >"$dir/tokens-ws1"
-  read -r recipient recipient2 admin_token < <(awk -v tokens="$dir/tokens-ws1" '/"workspace_id":1,/ {
+  IFS='|' read -r recipient recipient2 admin_token < <(awk -v tokens="$dir/tokens-ws1" '/"workspace_id":1,/ {
       match($0, /"user_id":[0-9]+/); id = substr($0, RSTART + 10, RLENGTH - 10)
       match($0, /"api_token":"[^"]*"/); token = substr($0, RSTART + 13, RLENGTH - 14)
       print token > tokens
       if (++n == 1) first = id; else if (n == 2) second = id
       if (admin == "" && /"admin":true/) admin = token
     }
-    END { print first, (second != "" ? second : first), admin }' "$dir/creds-$engine.jsonl") || true
-  [ -n "$recipient" ] || { echo "bench: no person of workspace 1 in the credentials"; exit 1; }
+    END { print first "|" (second != "" ? second : first) "|" admin }' "$dir/creds-$engine.jsonl") || true
+  [[ $recipient =~ ^[0-9]+$ ]] || { echo "bench: no person of workspace 1 in the credentials"; exit 1; }
   [ -n "${admin_token:-}" ] || { echo "bench: no admin of workspace 1 in the credentials"; exit 1; }
   baseline_addr="127.0.0.1:$((30000 + RANDOM % 10000))"
   start=$(date +%s%N)

@@ -1,8 +1,10 @@
 package notify
 
 import (
+	"cmp"
 	"context"
 	"fmt"
+	"slices"
 
 	"roster/internal/core"
 	"roster/internal/store"
@@ -72,7 +74,22 @@ func (s *Service) DeliveriesOf(ctx context.Context, viewer *core.User, ns []*cor
 	for _, d := range ds {
 		out[byEvent[d.EventID]] = append(out[byEvent[d.EventID]], d)
 	}
+	// In the channels' order: ids do not give it (a fan-out stores the
+	// skipped deliveries before the queued ones).
+	for _, list := range out {
+		slices.SortStableFunc(list, func(a, b *core.Delivery) int {
+			return cmp.Compare(channelPlace(a.Channel), channelPlace(b.Channel))
+		})
+	}
 	return out, nil
+}
+
+// channelPlace is ch's place in Channels (unknown ones last).
+func channelPlace(ch string) int {
+	if i := slices.Index(Channels, Channel(ch)); i >= 0 {
+		return i
+	}
+	return len(Channels)
 }
 
 // NotificationDeliveries returns the deliveries of the viewer's

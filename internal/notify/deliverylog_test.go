@@ -3,6 +3,7 @@ package notify_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"testing"
 
@@ -118,6 +119,19 @@ func TestDeliveryLogAndRetry(t *testing.T) {
 		by, err := f.n.DeliveriesOf(ctx, bob, page.Items)
 		if err != nil || len(by[page.Items[0].ID]) != len(notify.Channels)-1 {
 			t.Fatalf("Bob's deliveries: %v (%v)", by, err)
+		}
+		// In the channels' order, whichever were queued or skipped (the
+		// skipped are stored first, in a statement of their own).
+		var order []string
+		for _, d := range by[page.Items[0].ID] {
+			order = append(order, d.Channel)
+		}
+		var want []string
+		for _, ch := range notify.Channels[1:] {
+			want = append(want, string(ch))
+		}
+		if fmt.Sprint(order) != fmt.Sprint(want) {
+			t.Errorf("Bob's deliveries in the order %v, want %v", order, want)
 		}
 		if _, err := f.n.NotificationDeliveries(ctx, cy, page.Items[0].ID); core.ErrorCode(err) != core.ENOTFOUND {
 			t.Errorf("Cy reads Bob's notification's deliveries: %v", err)

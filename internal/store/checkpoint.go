@@ -15,11 +15,14 @@ import (
 // its own instead, every checkpointEvery, beside the writer (a passive
 // checkpoint copies what it can without waiting for anyone, and writers
 // go on appending meanwhile). The writer still checkpoints itself past
-// writerCheckpointPages, so the log stays bounded when the background
-// falls behind under a long burst of writes.
+// writerCheckpointPages, when the background falls behind under a long
+// burst of writes. Neither can copy past a reader's older snapshot (a
+// long backup): the log then grows until it ends, and once it restarts
+// the file is cut back to walSizeLimit.
 const (
 	checkpointEvery       = 100 * time.Millisecond
-	writerCheckpointPages = 4000 // about 16 MB of log with 4 kB pages
+	writerCheckpointPages = 4000     // about 16 MB of log with 4 kB pages
+	walSizeLimit          = 64 << 20 // bytes
 )
 
 // checkpointer runs passive checkpoints until stopped.
@@ -31,7 +34,8 @@ type checkpointer struct {
 }
 
 func startCheckpointer(path string) (*checkpointer, error) {
-	conn, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(10000)")
+	// mode=rw: never create a database file that is not there.
+	conn, err := sql.Open("sqlite", "file:"+path+"?mode=rw&_pragma=busy_timeout(10000)")
 	if err != nil {
 		return nil, fmt.Errorf("open sqlite checkpointer: %w", err)
 	}

@@ -132,7 +132,8 @@ func SQLiteSynchronous(mode string) Option {
 
 func openSQLite(ctx context.Context, path string, o openOptions) (*DB, error) {
 	pragmas := "_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)&_pragma=busy_timeout(10000)&_pragma=synchronous(" + o.synchronous + ")" +
-		"&_pragma=wal_autocheckpoint(" + strconv.Itoa(writerCheckpointPages) + ")&_txlock=immediate"
+		"&_pragma=wal_autocheckpoint(" + strconv.Itoa(writerCheckpointPages) + ")" +
+		"&_pragma=journal_size_limit(" + strconv.Itoa(walSizeLimit) + ")&_txlock=immediate"
 	w, err := sql.Open("sqlite", "file:"+path+"?"+pragmas)
 	if err != nil {
 		return nil, fmt.Errorf("open sqlite writer: %w", err)
