@@ -20,9 +20,10 @@ import (
 // database, each caching who a credential signs in as. A session and an
 // API token used on both (so both have them cached) are refused on both
 // as soon as they are revoked on one; a deactivated person is refused on
-// both; a role change shows on both. "At once" is the time a NOTIFY takes
-// to arrive: the test allows a second, and the cache would keep them for
-// 30 seconds without it.
+// both; a role change and a pending email change show on both. "At once"
+// is the time a NOTIFY takes to arrive: the test allows a second, and the
+// caches would keep them for 30 seconds (a minute for the email change)
+// without it.
 func TestRevocationReachesEveryInstance(t *testing.T) {
 	ctx := context.Background()
 	key := make([]byte, 32)
@@ -86,6 +87,40 @@ func TestRevocationReachesEveryInstance(t *testing.T) {
 			}
 		}
 	}
+
+	// A pending email change requested on A shows on B, which had cached
+	// that Bea had none, and so does its cancellation.
+	pendingOnB := func(want string) {
+		t.Helper()
+		deadline := time.Now().Add(time.Second)
+		for {
+			_, body := apiCall(t, b, "GET", "/me", beaSession, "")
+			var u struct {
+				PendingEmail *string `json:"pending_email"`
+			}
+			_ = json.Unmarshal(body, &u)
+			got := ""
+			if u.PendingEmail != nil {
+				got = *u.PendingEmail
+			}
+			if got == want {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("B shows pending email %q a second later, want %q", got, want)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	pendingOnB("")
+	if _, err := a.Profiles.RequestEmailChange(ctx, setup.User, bea.ID, "bea.new@example.com", ""); err != nil {
+		t.Fatal(err)
+	}
+	pendingOnB("bea.new@example.com")
+	if _, err := a.Profiles.CancelEmailChange(ctx, setup.User, bea.ID, ""); err != nil {
+		t.Fatal(err)
+	}
+	pendingOnB("")
 
 	// A role change made on A shows on B.
 	if _, err := a.Accounts.SetAccess(ctx, setup.User, bea.ID, account.AccessInput{Role: core.RoleAdmin}); err != nil {

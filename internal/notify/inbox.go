@@ -67,10 +67,23 @@ func validCategory(c string) bool {
 	return false
 }
 
-// UnreadCount returns the viewer's exact unread count.
+// UnreadCount returns the viewer's exact unread count, cached on SQLite
+// (see Service.unread).
 func (s *Service) UnreadCount(ctx context.Context, viewer *core.User) (int64, error) {
+	if s.unread == nil {
+		n, _, err := s.db.Reader().UnreadCount(ctx, viewer.ID)
+		return n, err
+	}
+	if n, ok := s.unread.Get(viewer.ID); ok {
+		return n, nil
+	}
+	gen := s.unread.Gen()
 	n, _, err := s.db.Reader().UnreadCount(ctx, viewer.ID)
-	return n, err
+	if err != nil {
+		return 0, err
+	}
+	s.unread.Put(viewer.ID, n, gen, store.InboxTag(viewer.ID))
+	return n, nil
 }
 
 // Notification returns one of the viewer's notifications.

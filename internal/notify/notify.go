@@ -87,7 +87,19 @@ type Service struct {
 	group     intakeGroup
 	mac       func(string) []byte
 	digests   DigestSender
+	// unread caches each person's unread count for the bell every page
+	// shows, on SQLite only (nil on PostgreSQL): the store drops a count
+	// in the transaction that moves it (store.InboxTag), which on
+	// PostgreSQL would take a NOTIFY to every instance per fan-out.
+	unread *store.Cache[int64, int64]
 }
+
+// Unread-count cache bounds: a person's count is some 100 bytes kept, and
+// read again at least every minute.
+const (
+	unreadCacheSize = 100_000
+	unreadCacheAge  = time.Minute
+)
 
 // New builds the service.
 func New(c Config) *Service {
@@ -95,6 +107,9 @@ func New(c Config) *Service {
 		retention: c.Retention, retryFor: c.RetryFor, retryBase: c.RetryBase, retryCap: c.RetryCap, logger: c.Logger, now: time.Now, mac: c.MAC, digests: c.Digests}
 	for _, a := range c.Adapters {
 		s.adapters[a.Channel()] = a
+	}
+	if c.DB != nil && c.DB.Engine == store.SQLite {
+		s.unread = store.NewCache[int64, int64](c.DB, unreadCacheSize, unreadCacheAge)
 	}
 	if s.retention <= 0 {
 		s.retention = DefaultRetention

@@ -896,3 +896,67 @@ func TestFanoutsGoBeforeDeliveries(t *testing.T) {
 		}
 	}
 }
+
+// TestUnreadCountFollowsEveryChange: the bell's count (cached on SQLite)
+// is read before and after each kind of change to it, a fan-out, a read,
+// an unread, a read-all and a prune, and must always equal the stored
+// count: a change that forgot to drop the cached count leaves the old one.
+func TestUnreadCountFollowsEveryChange(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		f := newFixture(t, db, 2)
+		bob, other := f.users[0], f.users[1]
+		check := func(step string, want int64) {
+			t.Helper()
+			got, err := f.n.UnreadCount(ctx, bob)
+			stored, _, err2 := db.Reader().UnreadCount(ctx, bob.ID)
+			if err != nil || err2 != nil || got != want || stored != want {
+				t.Fatalf("%s: count %d, stored %d, want %d (%v %v)", step, got, stored, want, err, err2)
+			}
+		}
+		post := func(to ...int64) {
+			t.Helper()
+			acc, err := f.n.Intake(ctx, f.admin, []notify.EventInput{{Type: "system.report", Recipients: to, Data: map[string]any{"title": "R"}}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := f.n.Fanout(ctx, acc[0].ID); err != nil {
+				t.Fatal(err)
+			}
+		}
+		check("before any", 0) // cached as none: the inbox row does not exist yet
+		post(bob.ID)
+		check("first notification", 1)
+		post(bob.ID, other.ID)
+		check("second notification", 2)
+		page, err := f.n.List(ctx, bob, 0, "", 10)
+		if err != nil || len(page.Items) != 2 {
+			t.Fatalf("list: %+v %v", page, err)
+		}
+		if _, err := f.n.SetRead(ctx, bob, page.Items[0].ID, true); err != nil {
+			t.Fatal(err)
+		}
+		check("read", 1)
+		if _, err := f.n.SetRead(ctx, bob, page.Items[0].ID, false); err != nil {
+			t.Fatal(err)
+		}
+		check("unread", 2)
+		if err := f.n.ReadAll(ctx, bob); err != nil {
+			t.Fatal(err)
+		}
+		check("read all", 0)
+		if _, err := f.n.SetRead(ctx, bob, page.Items[1].ID, false); err != nil {
+			t.Fatal(err)
+		}
+		check("unread again", 1)
+		if _, err := f.n.Prune(ctx, time.Now().Add(time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+		check("prune", 0)
+		// Another person's changes leave bob's count alone, and theirs
+		// is their own.
+		if n, _ := f.n.UnreadCount(ctx, other); n != 0 {
+			t.Fatalf("other after prune: %d", n)
+		}
+	})
+}

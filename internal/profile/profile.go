@@ -47,7 +47,24 @@ type Service struct {
 	baseURL      string
 	recentSignIn time.Duration
 	zoneChanged  func(ctx context.Context, q *store.Q, u *core.User) error
+	// pending caches each person's pending email change (or that there is
+	// none, as most have), which their profile and GET /api/v1/me show on
+	// every call; the store's EmailChangeTag drops it.
+	pending *store.Cache[int64, pendingEmail]
 }
+
+// pendingEmail is a cached pending email change; Email "" when none.
+type pendingEmail struct {
+	Email string
+	Until time.Time
+}
+
+// Pending-change cache bounds: a few dozen bytes a person, and read again
+// at least every minute (as the workspace and policy caches).
+const (
+	pendingCacheSize = 100_000
+	pendingCacheAge  = time.Minute
+)
 
 // Config wires a Service.
 type Config struct {
@@ -70,7 +87,7 @@ func NewService(c Config) *Service {
 		c.RecentSignIn = DefaultRecentSignIn
 	}
 	return &Service{db: c.DB, auth: c.Auth, accounts: c.Accounts, mail: c.Mail, events: c.Events, photos: c.Photos, baseURL: strings.TrimRight(c.BaseURL, "/"), recentSignIn: c.RecentSignIn,
-		zoneChanged: c.ZoneChanged}
+		zoneChanged: c.ZoneChanged, pending: store.NewCache[int64, pendingEmail](c.DB, pendingCacheSize, pendingCacheAge)}
 }
 
 // Profile is a user as the profile page shows it to a given viewer.
@@ -117,15 +134,36 @@ func (s *Service) Own(ctx context.Context, actor *core.User) (*Profile, error) {
 }
 
 func (s *Service) profileOf(ctx context.Context, actor, u *core.User) (*Profile, error) {
-	r := s.db.Reader()
-	p := &Profile{User: u, NoteVisible: actor.CanAccessProfiles(), NoteEditable: mayWriteNote(actor, u.ID),
-		Self: u.ID == actor.ID, EmailEditable: mayChangeEmail(actor, u)}
-	if c, err := r.PendingEmailChange(ctx, u.ID); err == nil {
-		p.PendingEmail = c.NewEmail
-	} else if core.ErrorCode(err) != core.ENOTFOUND {
+	pending, err := s.pendingEmail(ctx, u.ID)
+	if err != nil {
 		return nil, err
 	}
-	return p, nil
+	return &Profile{User: u, NoteVisible: actor.CanAccessProfiles(), NoteEditable: mayWriteNote(actor, u.ID),
+		Self: u.ID == actor.ID, EmailEditable: mayChangeEmail(actor, u), PendingEmail: pending}, nil
+}
+
+// pendingEmail is the new address of the person's unexpired pending email
+// change, "" when none: from the cache, else read and cached.
+func (s *Service) pendingEmail(ctx context.Context, userID int64) (string, error) {
+	now := s.db.Now()
+	if c, ok := s.pending.Get(userID); ok {
+		if c.Until.After(now) {
+			return c.Email, nil
+		}
+		return "", nil
+	}
+	gen := s.pending.Gen()
+	c, err := s.db.Reader().PendingEmailChange(ctx, userID)
+	switch {
+	case err == nil:
+		s.pending.Put(userID, pendingEmail{Email: c.NewEmail, Until: c.ExpiresAt}, gen, store.EmailChangeTag(userID))
+		return c.NewEmail, nil
+	case core.ErrorCode(err) == core.ENOTFOUND:
+		s.pending.Put(userID, pendingEmail{}, gen, store.EmailChangeTag(userID))
+		return "", nil
+	default:
+		return "", err
+	}
 }
 
 // target loads a user the actor may see and edit.

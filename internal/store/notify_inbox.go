@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -207,7 +208,27 @@ func (q *Q) AddToInboxes(ctx context.Context, notifications []*core.Notification
 		}
 		feed = append(feed, entries...)
 	}
+	q.inboxesChanged(ctx, users)
 	return feed, nil
+}
+
+// InboxTag is the cache tag of a person's unread count.
+func InboxTag(userID int64) string { return "n:" + strconv.FormatInt(userID, 10) }
+
+// inboxesChanged tells this instance's caches, when q's transaction
+// commits, that the users' unread counts moved. Only SQLite's instance
+// caches counts (notify.Service), so on PostgreSQL nothing is sent: a
+// NOTIFY naming every recipient of every fan-out would cost more than
+// the reads it saves.
+func (q *Q) inboxesChanged(ctx context.Context, users []int64) {
+	if q.db.Engine == Postgres || len(users) == 0 {
+		return
+	}
+	tags := make([]string, len(users))
+	for i, u := range users {
+		tags[i] = InboxTag(u)
+	}
+	_ = q.changed(ctx, tags...) // sends nothing on SQLite, so no error
 }
 
 func (q *Q) insertFeed(ctx context.Context, entries []core.FeedEntry) error {
@@ -270,6 +291,7 @@ func (q *Q) SetRead(ctx context.Context, userID, id int64, read bool) (*core.Fee
 	if err := q.row(ctx, "UPDATE notify_inbox SET unread = unread + ? WHERE user_id = ? RETURNING unread", delta, userID).Scan(&e.Unread); err != nil {
 		return nil, fmt.Errorf("count unread: %w", err)
 	}
+	q.inboxesChanged(ctx, []int64{userID})
 	if err := q.insertFeed(ctx, []core.FeedEntry{e}); err != nil {
 		return nil, err
 	}
@@ -302,6 +324,7 @@ func (q *Q) ReadAll(ctx context.Context, userID int64) (*core.FeedEntry, error) 
 	if err := q.row(ctx, "UPDATE notify_inbox SET unread = unread - ? WHERE user_id = ? RETURNING unread", n, userID).Scan(&e.Unread); err != nil {
 		return nil, fmt.Errorf("count unread: %w", err)
 	}
+	q.inboxesChanged(ctx, []int64{userID})
 	if err := q.insertFeed(ctx, []core.FeedEntry{e}); err != nil {
 		return nil, err
 	}
@@ -549,6 +572,7 @@ func (q *Q) PruneNotifications(ctx context.Context, cutoff time.Time, batch int)
 			}
 		}
 	}
+	q.inboxesChanged(ctx, users)
 	return len(deleted), nil
 }
 

@@ -5,13 +5,15 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
 	"roster/internal/core"
 )
 
-// PutEmailChange records (or replaces) the user's pending email change.
+// PutEmailChange records (or replaces) the user's pending email change;
+// caches of it hear of it by EmailChangeTag.
 func (q *Q) PutEmailChange(ctx context.Context, c *core.EmailChange) error {
 	if _, err := q.exec(ctx, "DELETE FROM email_changes WHERE user_id = ?", c.UserID); err != nil {
 		return fmt.Errorf("replace email change: %w", err)
@@ -21,8 +23,11 @@ func (q *Q) PutEmailChange(ctx context.Context, c *core.EmailChange) error {
 	if err != nil {
 		return fmt.Errorf("save email change: %w", err)
 	}
-	return nil
+	return q.changed(ctx, EmailChangeTag(c.UserID))
 }
+
+// EmailChangeTag is the cache tag of a person's pending email change.
+func EmailChangeTag(userID int64) string { return "e:" + strconv.FormatInt(userID, 10) }
 
 const emailChangeCols = "user_id, new_email, token_hash, created_at, expires_at"
 
@@ -57,7 +62,13 @@ func (q *Q) DeleteEmailChange(ctx context.Context, userID int64) (bool, error) {
 		return false, fmt.Errorf("delete email change: %w", err)
 	}
 	n, _ := res.RowsAffected()
-	return n > 0, nil
+	if n == 0 {
+		return false, nil
+	}
+	if err := q.changed(ctx, EmailChangeTag(userID)); err != nil {
+		return false, fmt.Errorf("delete email change: %w", err)
+	}
+	return true, nil
 }
 
 // CreatePasswordReset inserts r and sets its ID.
