@@ -41,7 +41,7 @@ type Service struct {
 // links sent by email.
 func NewService(db *store.DB, authSvc *auth.Service, mailer mail.Enqueuer, rec *events.Recorder, baseURL string) *Service {
 	return &Service{db: db, auth: authSvc, mail: mailer, events: rec, baseURL: strings.TrimRight(baseURL, "/"),
-		workspaces: store.NewCache[int64, *core.Workspace](db, 100_000, time.Minute)}
+		workspaces: store.NewCache[int64, *core.Workspace](db, 100_000, time.Minute, store.WorkspaceKind)}
 }
 
 // NeedsSetup reports whether no workspace exists yet.

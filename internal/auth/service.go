@@ -84,7 +84,7 @@ const (
 func NewService(db *store.DB, cfg Config, rec *events.Recorder) *Service {
 	cfg.defaults()
 	return &Service{db: db, events: rec, Hasher: NewHasher(cfg.HashConcurrency), cfg: cfg,
-		principals: store.NewCache[string, Principal](db, principalCacheSize, principalCacheAge)}
+		principals: store.NewCache[string, Principal](db, principalCacheSize, principalCacheAge, store.UserKind, store.SessionKind, store.TokenKind)}
 }
 
 // Config returns the effective configuration.

@@ -109,7 +109,7 @@ func New(c Config) *Service {
 		s.adapters[a.Channel()] = a
 	}
 	if c.DB != nil && c.DB.Engine == store.SQLite {
-		s.unread = store.NewCache[int64, int64](c.DB, unreadCacheSize, unreadCacheAge)
+		s.unread = store.NewCache[int64, int64](c.DB, unreadCacheSize, unreadCacheAge, store.InboxKind)
 	}
 	if s.retention <= 0 {
 		s.retention = DefaultRetention

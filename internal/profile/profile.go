@@ -87,7 +87,7 @@ func NewService(c Config) *Service {
 		c.RecentSignIn = DefaultRecentSignIn
 	}
 	return &Service{db: c.DB, auth: c.Auth, accounts: c.Accounts, mail: c.Mail, events: c.Events, photos: c.Photos, baseURL: strings.TrimRight(c.BaseURL, "/"), recentSignIn: c.RecentSignIn,
-		zoneChanged: c.ZoneChanged, pending: store.NewCache[int64, pendingEmail](c.DB, pendingCacheSize, pendingCacheAge)}
+		zoneChanged: c.ZoneChanged, pending: store.NewCache[int64, pendingEmail](c.DB, pendingCacheSize, pendingCacheAge, store.EmailChangeKind)}
 }
 
 // Profile is a user as the profile page shows it to a given viewer.

@@ -64,7 +64,7 @@ type Service struct {
 // NewService returns the security service.
 func NewService(db *store.DB, authSvc *auth.Service, box *secrets.Box, mailer mail.Enqueuer, rec *events.Recorder) *Service {
 	return &Service{db: db, auth: authSvc, box: box, mail: mailer, events: rec,
-		policies: store.NewCache[int64, *Policy](db, 100_000, time.Minute)}
+		policies: store.NewCache[int64, *Policy](db, 100_000, time.Minute, store.WorkspaceKind)}
 }
 
 // Errors.

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -16,11 +17,14 @@ import (
 // A write that changes what a cache holds names what it changed with
 // tags: "u:<user id>" (a person's row, or all their sessions or tokens),
 // "s:<session id>", "t:<token id>", "w:<workspace id>" (the workspace's
-// security policy). Every cache of the instance drops what carries a tag
-// as soon as the write has committed, before the writer's request
-// answers. On PostgreSQL the tags also go to every other instance, by a
-// NOTIFY sent in the write's own transaction (so it is delivered exactly
-// when the write commits), and each instance's listener drops them.
+// security policy), "e:<user id>" (their pending email change) and
+// "n:<user id>" (their unread count). Every cache of the instance drops
+// what carries a tag as soon as the write has committed, before the
+// writer's request answers. On PostgreSQL the tags also go to every other
+// instance, by a NOTIFY sent in the write's own transaction (so it is
+// delivered exactly when the write commits), and each instance's listener
+// drops them; "n:" is the exception, sent on SQLite only, where alone
+// unread counts are cached (see InboxTag).
 //
 // A cache is used only while its instance can hear of changes: always on
 // SQLite (one instance), and on PostgreSQL while the listener is
@@ -159,6 +163,7 @@ type Cache[K comparable, V any] struct {
 	db     *DB
 	max    int
 	maxAge time.Duration
+	kinds  []string // the kinds of tag its values carry ("u", "s"); none: any
 
 	mu    sync.Mutex
 	gen   uint64 // moves on every drop
@@ -175,8 +180,14 @@ type cacheItem[V any] struct {
 // NewCache returns a cache of at most max values, each kept at most
 // maxAge, registered to hear db's changes. Without a database (a service
 // built for a test that needs none) it keeps nothing.
-func NewCache[K comparable, V any](db *DB, max int, maxAge time.Duration) *Cache[K, V] {
-	c := &Cache[K, V]{db: db, max: max, maxAge: maxAge, items: map[K]cacheItem[V]{}, byTag: map[string]map[K]struct{}{}}
+//
+// kinds, when given, are the kinds of tag (the part before ':') its
+// values carry: a change naming none of them leaves the cache alone,
+// generation included, so that the unread counts every fan-out drops do
+// not keep the other caches' reads from being kept; a value put with a
+// tag of another kind is not kept.
+func NewCache[K comparable, V any](db *DB, max int, maxAge time.Duration, kinds ...string) *Cache[K, V] {
+	c := &Cache[K, V]{db: db, max: max, maxAge: maxAge, kinds: kinds, items: map[K]cacheItem[V]{}, byTag: map[string]map[K]struct{}{}}
 	if db != nil && db.bus != nil {
 		db.bus.add(c)
 	}
@@ -216,6 +227,11 @@ func (c *Cache[K, V]) Gen() uint64 {
 func (c *Cache[K, V]) Put(k K, v V, gen uint64, tags ...string) {
 	if !c.live() {
 		return
+	}
+	for _, t := range tags {
+		if !c.concerns(t) {
+			return
+		}
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -261,7 +277,19 @@ func (c *Cache[K, V]) forget(k K) {
 	}
 }
 
+// concerns reports whether tag is of a kind the cache's values carry.
+func (c *Cache[K, V]) concerns(tag string) bool {
+	if len(c.kinds) == 0 {
+		return true
+	}
+	kind, _, _ := strings.Cut(tag, ":")
+	return slices.Contains(c.kinds, kind)
+}
+
 func (c *Cache[K, V]) drop(tags []string) {
+	if !slices.ContainsFunc(tags, c.concerns) {
+		return
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.gen++

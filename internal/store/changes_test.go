@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"roster/internal/core"
 	"roster/internal/store"
 	"roster/internal/store/storetest"
 	"roster/internal/testenv"
@@ -156,4 +157,46 @@ func TestCacheAcrossInstances(t *testing.T) {
 			t.Fatal("a write on the other instance did not drop the value within a second")
 		}
 	}
+}
+
+// TestCacheHearsOnlyItsKinds: a cache given the kinds of tag its values
+// carry ignores changes of other kinds (the unread counts every fan-out
+// drops), generation included, so a read of its own racing them is still
+// kept; a change of its kind drops as before; a value put with a tag of
+// another kind is not kept.
+func TestCacheHearsOnlyItsKinds(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		listen(t, db)
+		_, u := seed(t, db)
+		c := store.NewCache[string, int](db, 10, time.Minute, store.UserKind)
+		gen := c.Gen()
+		// A fan-out to u moves their unread count (an "n:" tag on SQLite).
+		if err := db.InTx(ctx, func(q *store.Q) error {
+			_, err := q.AddToInboxes(ctx, []*core.Notification{{ID: 1, UserID: u.ID}})
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		c.Put("user", 1, gen, store.UserTag(u.ID))
+		if _, ok := c.Get("user"); !ok || c.Gen() != gen {
+			t.Fatalf("another kind's change reached the cache (generation %d, was %d)", c.Gen(), gen)
+		}
+		gen = c.Gen()
+		if err := db.Writer().UpdateUser(ctx, u); err != nil {
+			t.Fatal(err)
+		}
+		for deadline := time.Now().Add(2 * time.Second); ; time.Sleep(2 * time.Millisecond) {
+			if _, ok := c.Get("user"); !ok && c.Gen() > gen {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatal("a change of the cache's own kind did not drop its value")
+			}
+		}
+		c.Put("policy", 2, c.Gen(), store.WorkspaceTag(u.WorkspaceID))
+		if _, ok := c.Get("policy"); ok {
+			t.Fatal("a value with a tag of a kind the cache does not hear was kept")
+		}
+	})
 }

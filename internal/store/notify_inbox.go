@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -213,7 +212,7 @@ func (q *Q) AddToInboxes(ctx context.Context, notifications []*core.Notification
 }
 
 // InboxTag is the cache tag of a person's unread count.
-func InboxTag(userID int64) string { return "n:" + strconv.FormatInt(userID, 10) }
+func InboxTag(userID int64) string { return tag(InboxKind, userID) }
 
 // inboxesChanged tells this instance's caches, when q's transaction
 // commits, that the users' unread counts moved. Only SQLite's instance

@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"strconv"
 	"strings"
 	"time"
 
@@ -27,7 +26,7 @@ func (q *Q) PutEmailChange(ctx context.Context, c *core.EmailChange) error {
 }
 
 // EmailChangeTag is the cache tag of a person's pending email change.
-func EmailChangeTag(userID int64) string { return "e:" + strconv.FormatInt(userID, 10) }
+func EmailChangeTag(userID int64) string { return tag(EmailChangeKind, userID) }
 
 const emailChangeCols = "user_id, new_email, token_hash, created_at, expires_at"
 

@@ -281,14 +281,27 @@ func (q *Q) UpdateUser(ctx context.Context, u *core.User) error {
 	return q.changed(ctx, UserTag(u.ID))
 }
 
+// The kinds of cache tag, each the part of its tags before ':' (for
+// NewCache).
+const (
+	WorkspaceKind   = "w"
+	UserKind        = "u"
+	SessionKind     = "s"
+	TokenKind       = "t"
+	EmailChangeKind = "e"
+	InboxKind       = "n"
+)
+
+func tag(kind string, id int64) string { return kind + ":" + strconv.FormatInt(id, 10) }
+
 // WorkspaceTag is the cache tag of a workspace's security policy.
-func WorkspaceTag(id int64) string { return "w:" + strconv.FormatInt(id, 10) }
+func WorkspaceTag(id int64) string { return tag(WorkspaceKind, id) }
 
 // UserTag, SessionTag and TokenTag are the cache tags of a person (their
 // row, all their sessions and tokens), one session, one token.
-func UserTag(id int64) string    { return "u:" + strconv.FormatInt(id, 10) }
-func SessionTag(id int64) string { return "s:" + strconv.FormatInt(id, 10) }
-func TokenTag(id int64) string   { return "t:" + strconv.FormatInt(id, 10) }
+func UserTag(id int64) string    { return tag(UserKind, id) }
+func SessionTag(id int64) string { return tag(SessionKind, id) }
+func TokenTag(id int64) string   { return tag(TokenKind, id) }
 
 // TouchSignIn records a successful sign-in time.
 func (q *Q) TouchSignIn(ctx context.Context, userID int64) error {

@@ -274,7 +274,7 @@ func (h *Handler) pageFor(r *http.Request, title string) *view {
 		if err == nil {
 			v.Workspace = ws
 		}
-		// The bell's count: one point read of an exact counter. A failure
+		// The bell's count: an exact counter (cached on SQLite). A failure
 		// only costs the badge, never the page.
 		if n, err := h.deps.Notify.UnreadCount(r.Context(), p.User); err == nil {
 			v.Unread = n
