@@ -284,11 +284,13 @@ func cpuTicks(pid int) (int64, bool) {
 	return user + sys, err1 == nil && err2 == nil
 }
 
-// waitIdle waits until the process takes under a fifth of a core for a
-// second (at most two minutes), as bench/run.sh's settle does: work the
-// scenario left queued must not share the cores with what is measured
-// next. Linux counts CPU time in USER_HZ ticks, 100 a second.
+// waitIdle writes the machine's dirty pages out and waits until the
+// process takes under a fifth of a core for a second (at most two
+// minutes), as bench/run.sh's settle does: work the scenario left queued,
+// the kernel's writeback included, must not share the cores with what is
+// measured next. Linux counts CPU time in USER_HZ ticks, 100 a second.
 func waitIdle(pid int) {
+	syscall.Sync()
 	if pid <= 0 {
 		return
 	}
