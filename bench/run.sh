@@ -153,10 +153,8 @@ stop_roster() { kill "$roster_pid" 2>/dev/null || true; wait "$roster_pid" 2>/de
 # polls its SQLite job queues with about 5 %), at most 2 minutes, and says
 # how long it took when it had to wait. Work an earlier scenario left
 # queued (the email deliveries of thousands of posted events) otherwise
-# runs during the next one and is measured as its cost; so did the
-# kernel's writeback of what it wrote (the argon2id hashes/s before the
-# sign-ins, taken after the write scenarios, came out at 55 and 51
-# against 81 and 83 after them).
+# runs during the next one and is measured as its cost; the sync keeps
+# the kernel's writeback of what a scenario wrote out of the next one too.
 settle() {
   local pid=$1 tck a b t0=$SECONDS
   sync

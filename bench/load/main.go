@@ -391,10 +391,10 @@ func (e *errorLog) count() int {
 // on every core for d, after a second of the same untimed: the load
 // generator is a new process, and its first hashes (19 MiB each) grow its
 // heap. Timed from the start, the figure before the sign-ins came out well
-// under the one after them in every run (39.5 against 61.1 hashes/s at
-// 09:23, with the writeback already synced); with the warm-up, on a
-// seeded server, 61.7, 77.3, 73.2 and 62.4 against 75.3, 70.5, 70.3 and
-// 65.0.
+// under the one after them in two full runs (55.2 and 51.5 against 81.2
+// and 83.1, then 39.5 and 40.7 against 61.1 and 66.8 hashes/s, the
+// second with the writeback synced); with the warm-up 58.7 against 64.5
+// and 67.2 against 63.6.
 func hashesPerSecond(ctx context.Context, password string, d time.Duration) (float64, error) {
 	if _, err := hashesFor(ctx, password, time.Second); err != nil {
 		return 0, err
