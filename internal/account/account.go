@@ -652,14 +652,11 @@ func (s *Service) changeUser(ctx context.Context, actor *core.User, id int64, ch
 
 // Workspace returns the actor's workspace.
 func (s *Service) Workspace(ctx context.Context, actor *core.User) (*core.Workspace, error) {
-	ws, ok := s.workspaces.Get(actor.WorkspaceID)
-	if !ok {
-		gen := s.workspaces.Gen()
-		var err error
-		if ws, err = s.db.Reader().Workspace(ctx, actor.WorkspaceID); err != nil {
-			return nil, err
-		}
-		s.workspaces.Put(ws.ID, ws, gen, store.WorkspaceTag(ws.ID))
+	ws, err := s.workspaces.Load(actor.WorkspaceID, func() (*core.Workspace, error) {
+		return s.db.Reader().Workspace(ctx, actor.WorkspaceID)
+	}, store.WorkspaceTag(actor.WorkspaceID))
+	if err != nil {
+		return nil, err
 	}
 	c := *ws // callers may change their copy
 	return &c, nil

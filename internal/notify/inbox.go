@@ -70,20 +70,10 @@ func validCategory(c string) bool {
 // UnreadCount returns the viewer's exact unread count, cached on SQLite
 // (see Service.unread).
 func (s *Service) UnreadCount(ctx context.Context, viewer *core.User) (int64, error) {
-	if s.unread == nil {
+	return s.unread.Load(viewer.ID, func() (int64, error) {
 		n, _, err := s.db.Reader().UnreadCount(ctx, viewer.ID)
 		return n, err
-	}
-	if n, ok := s.unread.Get(viewer.ID); ok {
-		return n, nil
-	}
-	gen := s.unread.Gen()
-	n, _, err := s.db.Reader().UnreadCount(ctx, viewer.ID)
-	if err != nil {
-		return 0, err
-	}
-	s.unread.Put(viewer.ID, n, gen, store.InboxTag(viewer.ID))
-	return n, nil
+	}, store.InboxTag(viewer.ID))
 }
 
 // Notification returns one of the viewer's notifications.

@@ -145,25 +145,21 @@ func (s *Service) profileOf(ctx context.Context, actor, u *core.User) (*Profile,
 // pendingEmail is the new address of the person's unexpired pending email
 // change, "" when none: from the cache, else read and cached.
 func (s *Service) pendingEmail(ctx context.Context, userID int64) (string, error) {
-	now := s.db.Now()
-	if c, ok := s.pending.Get(userID); ok {
-		if c.Until.After(now) {
-			return c.Email, nil
+	c, err := s.pending.Load(userID, func() (pendingEmail, error) {
+		c, err := s.db.Reader().PendingEmailChange(ctx, userID)
+		switch {
+		case err == nil:
+			return pendingEmail{Email: c.NewEmail, Until: c.ExpiresAt}, nil
+		case core.ErrorCode(err) == core.ENOTFOUND:
+			return pendingEmail{}, nil
+		default:
+			return pendingEmail{}, err
 		}
-		return "", nil
-	}
-	gen := s.pending.Gen()
-	c, err := s.db.Reader().PendingEmailChange(ctx, userID)
-	switch {
-	case err == nil:
-		s.pending.Put(userID, pendingEmail{Email: c.NewEmail, Until: c.ExpiresAt}, gen, store.EmailChangeTag(userID))
-		return c.NewEmail, nil
-	case core.ErrorCode(err) == core.ENOTFOUND:
-		s.pending.Put(userID, pendingEmail{}, gen, store.EmailChangeTag(userID))
-		return "", nil
-	default:
+	}, store.EmailChangeTag(userID))
+	if err != nil || !c.Until.After(s.db.Now()) {
 		return "", err
 	}
+	return c.Email, nil
 }
 
 // target loads a user the actor may see and edit.

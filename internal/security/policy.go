@@ -19,21 +19,17 @@ type Policy struct {
 // Policy returns the workspace's settings. Every request's gate reads
 // them, so they are cached; a change drops them on every instance.
 func (s *Service) Policy(ctx context.Context, workspaceID int64) (*Policy, error) {
-	if p, ok := s.policies.Get(workspaceID); ok {
-		return p, nil
-	}
-	gen := s.policies.Gen()
-	ws, err := s.db.Reader().Workspace(ctx, workspaceID)
-	if err != nil {
-		return nil, err
-	}
-	list, err := core.ParseAllowlist(ws.IPAllowlist)
-	if err != nil {
-		list = nil // stored lists were validated; never lock everyone out on a bad row
-	}
-	p := &Policy{RequireTwoFactor: ws.RequireTwoFactor, Allowlist: list, AllowlistText: ws.IPAllowlist}
-	s.policies.Put(workspaceID, p, gen, store.WorkspaceTag(workspaceID))
-	return p, nil
+	return s.policies.Load(workspaceID, func() (*Policy, error) {
+		ws, err := s.db.Reader().Workspace(ctx, workspaceID)
+		if err != nil {
+			return nil, err
+		}
+		list, err := core.ParseAllowlist(ws.IPAllowlist)
+		if err != nil {
+			list = nil // stored lists were validated; never lock everyone out on a bad row
+		}
+		return &Policy{RequireTwoFactor: ws.RequireTwoFactor, Allowlist: list, AllowlistText: ws.IPAllowlist}, nil
+	}, store.WorkspaceTag(workspaceID))
 }
 
 // WorkspacePolicy returns the settings of actor's workspace for showing

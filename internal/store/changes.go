@@ -252,6 +252,25 @@ func (c *Cache[K, V]) Put(k K, v V, gen uint64, tags ...string) {
 	}
 }
 
+// Load returns k's value from the cache, else from read, kept under tags
+// (the generation is taken before read runs, as Put needs). A nil cache
+// keeps nothing: Load then always reads.
+func (c *Cache[K, V]) Load(k K, read func() (V, error), tags ...string) (V, error) {
+	if c == nil {
+		return read()
+	}
+	if v, ok := c.Get(k); ok {
+		return v, nil
+	}
+	gen := c.Gen()
+	v, err := read()
+	if err != nil {
+		return v, err
+	}
+	c.Put(k, v, gen, tags...)
+	return v, nil
+}
+
 // Update replaces k's value, keeping its age and tags (a record of use,
 // which changes nothing a drop is about).
 func (c *Cache[K, V]) Update(k K, v V) {
