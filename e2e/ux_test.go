@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/emulation"
@@ -404,6 +405,23 @@ func TestConfirmDialog(t *testing.T) {
 	}
 }
 
+// waitLocation waits until the tab has loaded a page whose address ends in
+// suffix. An evaluation the navigation interrupts is tried again.
+func waitLocation(t *testing.T, ctx context.Context, suffix string, within time.Duration) {
+	t.Helper()
+	var loc string
+	for deadline := time.Now().Add(within); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		got, err := chromedp.Run(ctx, chromedp.Evaluate[string](`location.href + " " + document.readyState`))
+		if err == nil {
+			loc = got
+			if strings.HasSuffix(got, suffix+" complete") {
+				return
+			}
+		}
+	}
+	t.Fatalf("at %s, not at …%s after %s", loc, suffix, within)
+}
+
 // TestWithoutJavaScript: with script execution off, the photo form still
 // posts (choose a file, Upload), the profile form still saves with a page
 // load, and a data-confirm form posts without asking.
@@ -438,13 +456,15 @@ func TestWithoutJavaScript(t *testing.T) {
 		chromedp.Clear(css(`#name`)),
 		chromedp.SendKeys(css(`#name`), "Nora Sin Script"),
 		chromedp.Click(css(`#details button[type="submit"]`)),
-		chromedp.WaitVisible(css(`main .alert-success`)),
 	)
 	if err != nil {
 		t.Fatalf("save without script: %v", err)
 	}
-	if loc, err := chromedp.Run(ctx, chromedp.Location()); err != nil || !strings.HasSuffix(loc, "/settings/profile?done=saved") {
-		t.Errorf("after saving at %s (%v)", loc, err)
+	// The photo's page already shows a success alert, so wait for the save's
+	// own page: the click returns before the navigation it starts.
+	waitLocation(t, ctx, "/settings/profile?done=saved", 10*time.Second)
+	if err := chromedp.Do(ctx, chromedp.WaitVisible(css(`main .alert-success`))); err != nil {
+		t.Fatalf("saved page: %v", err)
 	}
 	u, err := a.DB.Reader().UserByEmail(context.Background(), email)
 	if err != nil || u.Name != "Nora Sin Script" || u.PhotoVersion == 0 {
