@@ -16,7 +16,7 @@ import (
 	"sync"
 	"unicode/utf8"
 
-	"golang.org/x/crypto/argon2"
+	"roster/internal/argon2id"
 
 	"roster/internal/core"
 )
@@ -98,7 +98,8 @@ func (s *Service) NewPasswordHash(ctx context.Context, v *core.Invalid, password
 
 // Hasher hashes and verifies passwords with argon2id. Each hash takes 19 MiB,
 // so a semaphore caps how many run at once: a flood of sign-ins queues
-// instead of exhausting memory.
+// instead of exhausting memory. The memory is reused from hash to hash
+// (package argon2id), not allocated and collected for each.
 type Hasher struct {
 	slots chan struct{}
 	// verifying, when set, is called as each Verify starts (tests count
@@ -134,10 +135,10 @@ func (h *Hasher) Hash(ctx context.Context, pw string) (string, error) {
 	if err := h.acquire(ctx); err != nil {
 		return "", err
 	}
-	key := argon2.IDKey([]byte(pw), salt, argonTime, argonMemoryKiB, argonThreads, argonKeyLen)
+	key := argon2id.IDKey([]byte(pw), salt, argonTime, argonMemoryKiB, argonThreads, argonKeyLen)
 	h.release()
 	b64 := base64.RawStdEncoding
-	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s", argon2.Version, argonMemoryKiB, argonTime, argonThreads,
+	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s", argon2id.Version, argonMemoryKiB, argonTime, argonThreads,
 		b64.EncodeToString(salt), b64.EncodeToString(key)), nil
 }
 
@@ -174,7 +175,7 @@ func (h *Hasher) Verify(ctx context.Context, encoded, pw string) (bool, error) {
 	if err := h.acquire(ctx); err != nil {
 		return false, err
 	}
-	got := argon2.IDKey([]byte(pw), salt, t, mem, p, uint32(len(want)))
+	got := argon2id.IDKey([]byte(pw), salt, t, mem, p, uint32(len(want)))
 	h.release()
 	if parseErr != nil {
 		if encoded == "" {
