@@ -143,11 +143,13 @@ func TestSetupSignInProfileInRussian(t *testing.T) {
 		chromedp.Submit(css(`input[name="password"]`)),
 		chromedp.WaitVisible(css(`form[action="/logout"]`)),
 		// Sign out, then sign in with the new account.
+		// The profile page has an email field too (the new address), so
+		// wait for the sign-in form's own.
 		chromedp.Submit(css(`form[action="/logout"]`)),
-		chromedp.WaitVisible(css(`input[name="email"]`)),
-		chromedp.SendKeys(css(`input[name="email"]`), "irina@example.com"),
-		chromedp.SendKeys(css(`input[name="password"]`), "tangerine-violin-42"),
-		chromedp.Submit(css(`input[name="password"]`)),
+		chromedp.WaitVisible(css(`form[action="/login"] input[name="email"]`)),
+		chromedp.SendKeys(css(`form[action="/login"] input[name="email"]`), "irina@example.com"),
+		chromedp.SendKeys(css(`form[action="/login"] input[name="password"]`), "tangerine-violin-42"),
+		chromedp.Submit(css(`form[action="/login"] input[name="password"]`)),
 		chromedp.WaitVisible(css(`form[action="/logout"]`)),
 	)
 	if err != nil {

@@ -413,7 +413,13 @@ func TestLayoutAndAccessibility(t *testing.T) {
   p.querySelector(".popup-title").textContent = document.querySelector(".notice-link").textContent;
   p.querySelector(".popup-text").textContent = document.querySelector(".notice-body").textContent;
   document.getElementById("popups").appendChild(p);
-  return new Promise(r => setTimeout(r, 300));
+  // The panel's list is filled by a request: wait for its items, not a
+  // fixed time.
+  const t0 = Date.now();
+  return new Promise((r, fail) => { const i = setInterval(() => {
+    if (document.querySelector("[data-bell-list] li")) { clearInterval(i); r(); }
+    else if (Date.now() - t0 > 10000) { clearInterval(i); fail(new Error("the bell's panel is still empty after 10 s")); }
+  }, 50); });
 })()`
 	// One Manage panel open, the last row's: the one with the least room.
 	openMenus := `(() => { const d = document.querySelectorAll("main details.row-menu"); d[d.length - 1].open = true; })()`

@@ -99,10 +99,10 @@ func TestTwoFactorInBrowser(t *testing.T) {
 	// Sign out, then sign in: the password leads to the code page.
 	err = chromedp.Do(ctx,
 		chromedp.Submit(css(`form[action="/logout"]`)),
-		chromedp.WaitVisible(css(`input[name="email"]`)),
-		chromedp.SendKeys(css(`input[name="email"]`), email),
-		chromedp.SendKeys(css(`input[name="password"]`), pw),
-		chromedp.Submit(css(`input[name="password"]`)),
+		chromedp.WaitVisible(css(`form[action="/login"] input[name="email"]`)),
+		chromedp.SendKeys(css(`form[action="/login"] input[name="email"]`), email),
+		chromedp.SendKeys(css(`form[action="/login"] input[name="password"]`), pw),
+		chromedp.Submit(css(`form[action="/login"] input[name="password"]`)),
 		chromedp.WaitVisible(css(`input[name="code"]`)),
 	)
 	if err != nil {
