@@ -2,12 +2,16 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"context"
+	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -58,6 +62,7 @@ func TestServeHelpListsEveryFlagWithItsVariable(t *testing.T) {
 		"apns-environment":       "ROSTER_APNS_ENVIRONMENT",
 		"apns-endpoint":          "ROSTER_APNS_ENDPOINT",
 		"telegram-bot-token":     "ROSTER_TELEGRAM_BOT_TOKEN", "telegram-api-url": "ROSTER_TELEGRAM_API_URL", "telegram-webhook": "ROSTER_TELEGRAM_WEBHOOK",
+		"procs": "ROSTER_PROCS",
 	} {
 		re := regexp.MustCompile(`(?m)^  -` + regexp.QuoteMeta(flag) + `\b[^\n]*\n(\s{4,}[^\n]*\n)*?\s{4,}[^\n]*\[` + env + `\]`)
 		if !re.MatchString(help) {
@@ -74,7 +79,7 @@ func TestServeDefaultsAreTheDocumentedOnes(t *testing.T) {
 		"ROSTER_SESSION_MAX", "ROSTER_RECENT_SIGN_IN", "ROSTER_API_RATE", "ROSTER_API_BURST", "ROSTER_SHUTDOWN_TIMEOUT",
 		"ROSTER_JOB_RESCUE_AFTER", "ROSTER_NOTIFICATION_RETENTION", "ROSTER_FCM_CREDENTIALS", "ROSTER_FCM_ENDPOINT", "ROSTER_APNS_KEY",
 		"ROSTER_APNS_ENVIRONMENT", "ROSTER_APNS_ENDPOINT", "ROSTER_TELEGRAM_BOT_TOKEN", "ROSTER_TELEGRAM_API_URL",
-		"ROSTER_TELEGRAM_WEBHOOK", "ROSTER_SQLITE_SYNCHRONOUS"} {
+		"ROSTER_TELEGRAM_WEBHOOK", "ROSTER_SQLITE_SYNCHRONOUS", "ROSTER_PROCS"} {
 		t.Setenv(env, "") // restored when the test ends
 		os.Unsetenv(env)
 	}
@@ -92,6 +97,7 @@ func TestServeDefaultsAreTheDocumentedOnes(t *testing.T) {
 		{"--data", cfg.DataDir, "./roster-data"},
 		{"--sqlite-synchronous", cfg.SQLiteSync, "normal"},
 		{"--log-format", logFormat, "text"},
+		{"--procs", cfg.Procs, 0},
 		{"--session-idle", cfg.SessionIdle, 90 * day},
 		{"--two-factor-idle", cfg.TwoFactorIdle, 30 * day},
 		{"--session-max", cfg.SessionMax, 365 * day},
@@ -260,5 +266,66 @@ func TestServeStartsAndStops(t *testing.T) {
 	}
 	if !strings.Contains(errb.String(), `"msg":"roster is running"`) || !strings.Contains(errb.String(), `"request_id"`) {
 		t.Fatalf("json logs:\n%s", errb.String())
+	}
+}
+
+// TestGoProcs: serve runs four Go processors per core unless told
+// otherwise (--procs, a GOMAXPROCS variable) or under a CPU limit, where
+// Go's own choice stands.
+func TestGoProcs(t *testing.T) {
+	for _, c := range []struct {
+		name                   string
+		flag                   int
+		envSet                 bool
+		goDefault, cores, want int
+	}{
+		{"default", 0, false, 2, 2, 8},
+		{"default, 16 cores", 0, false, 16, 16, 64},
+		{"--procs", 3, false, 2, 2, 3},
+		{"--procs beats the variable", 3, true, 2, 2, 3},
+		{"GOMAXPROCS variable", 0, true, 2, 2, 0},
+		{"CPU limit", 0, false, 2, 8, 0},
+	} {
+		if got := goProcs(c.flag, c.envSet, c.goDefault, c.cores); got != c.want {
+			t.Errorf("%s: %d, want %d", c.name, got, c.want)
+		}
+	}
+}
+
+// TestServeRunsWithItsProcs: a real serve process runs with goProcs'
+// choice by default and with --procs when given, as its own metrics say.
+func TestServeRunsWithItsProcs(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs roster")
+	}
+	dir := t.TempDir()
+	bin := buildRoster(t, dir)
+	_, envSet := os.LookupEnv("GOMAXPROCS")
+	for _, c := range []struct {
+		args []string
+		want int
+	}{
+		{nil, cmp.Or(goProcs(0, envSet, runtime.GOMAXPROCS(0), runtime.NumCPU()), runtime.GOMAXPROCS(0))},
+		{[]string{"--procs", "3"}, 3},
+	} {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		metrics := ln.Addr().String()
+		ln.Close()
+		cmd, _ := serveRoster(t, bin, append([]string{"--data", filepath.Join(dir, "data"), "--metrics-addr", metrics}, c.args...)...)
+		res, err := http.Get("http://" + metrics + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if want := fmt.Sprintf("\ngo_sched_gomaxprocs_threads %d\n", c.want); !strings.Contains(string(body), want) {
+			m := regexp.MustCompile(`\ngo_sched_gomaxprocs_threads \d+`).FindString(string(body))
+			t.Errorf("serve %v: %q, want %q", c.args, strings.TrimSpace(m), strings.TrimSpace(want))
+		}
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
 	}
 }

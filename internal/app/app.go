@@ -96,6 +96,10 @@ type Config struct {
 	PushAllowedNetworks []netip.Prefix
 	// PushHTTPClient replaces the Web Push client (tests only).
 	PushHTTPClient *http.Client
+	// Procs is how many Go processors (GOMAXPROCS) serve runs with; 0:
+	// four per core, or Go's own choice under a CPU limit or a GOMAXPROCS
+	// variable. Only serve applies it: it is the process's, not an App's.
+	Procs int
 }
 
 // RouteClasses lists the routes whose deadlines are not those of forms and
