@@ -37,6 +37,31 @@ func TestSecurityHeaders(t *testing.T) {
 	}
 }
 
+// TestSecurityHeadersSurviveHandlers: the header values are shared between
+// responses, so a handler that adds to, sets or deletes one must change
+// only its own response. (Writing into a value's slice would change them
+// all; nothing in Roster does, nor does net/http.)
+func TestSecurityHeadersSurviveHandlers(t *testing.T) {
+	meddle := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Add("X-Frame-Options", "SAMEORIGIN")
+		h.Add("Strict-Transport-Security", "preload")
+		h.Set("Referrer-Policy", "no-referrer")
+		h.Del("X-Content-Type-Options")
+	})
+	guarded := SecurityHeaders(true)(meddle)
+	guarded.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/", nil))
+	rec := httptest.NewRecorder()
+	SecurityHeaders(true)(http.NotFoundHandler()).ServeHTTP(rec, httptest.NewRequest("GET", "/", nil))
+	for k, v := range map[string]string{"X-Frame-Options": "DENY", "Strict-Transport-Security": "max-age=31536000",
+		"Referrer-Policy": "strict-origin-when-cross-origin", "X-Content-Type-Options": "nosniff",
+		"Permissions-Policy": "camera=(), microphone=(), geolocation=()"} {
+		if got := rec.Header().Values(k); len(got) != 1 || got[0] != v {
+			t.Errorf("next response's %s = %q, want [%q]", k, got, v)
+		}
+	}
+}
+
 func TestCSRF(t *testing.T) {
 	deny := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusForbidden)
