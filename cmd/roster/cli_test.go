@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"testing"
@@ -62,7 +63,7 @@ func TestServeHelpListsEveryFlagWithItsVariable(t *testing.T) {
 		"apns-environment":       "ROSTER_APNS_ENVIRONMENT",
 		"apns-endpoint":          "ROSTER_APNS_ENDPOINT",
 		"telegram-bot-token":     "ROSTER_TELEGRAM_BOT_TOKEN", "telegram-api-url": "ROSTER_TELEGRAM_API_URL", "telegram-webhook": "ROSTER_TELEGRAM_WEBHOOK",
-		"procs": "ROSTER_PROCS",
+		"procs": "ROSTER_PROCS", "gc-percent": "ROSTER_GC_PERCENT",
 	} {
 		re := regexp.MustCompile(`(?m)^  -` + regexp.QuoteMeta(flag) + `\b[^\n]*\n(\s{4,}[^\n]*\n)*?\s{4,}[^\n]*\[` + env + `\]`)
 		if !re.MatchString(help) {
@@ -79,7 +80,7 @@ func TestServeDefaultsAreTheDocumentedOnes(t *testing.T) {
 		"ROSTER_SESSION_MAX", "ROSTER_RECENT_SIGN_IN", "ROSTER_API_RATE", "ROSTER_API_BURST", "ROSTER_SHUTDOWN_TIMEOUT",
 		"ROSTER_JOB_RESCUE_AFTER", "ROSTER_NOTIFICATION_RETENTION", "ROSTER_FCM_CREDENTIALS", "ROSTER_FCM_ENDPOINT", "ROSTER_APNS_KEY",
 		"ROSTER_APNS_ENVIRONMENT", "ROSTER_APNS_ENDPOINT", "ROSTER_TELEGRAM_BOT_TOKEN", "ROSTER_TELEGRAM_API_URL",
-		"ROSTER_TELEGRAM_WEBHOOK", "ROSTER_SQLITE_SYNCHRONOUS", "ROSTER_PROCS"} {
+		"ROSTER_TELEGRAM_WEBHOOK", "ROSTER_SQLITE_SYNCHRONOUS", "ROSTER_PROCS", "ROSTER_GC_PERCENT"} {
 		t.Setenv(env, "") // restored when the test ends
 		os.Unsetenv(env)
 	}
@@ -98,6 +99,7 @@ func TestServeDefaultsAreTheDocumentedOnes(t *testing.T) {
 		{"--sqlite-synchronous", cfg.SQLiteSync, "normal"},
 		{"--log-format", logFormat, "text"},
 		{"--procs", cfg.Procs, 0},
+		{"--gc-percent", cfg.GCPercent, 200},
 		{"--session-idle", cfg.SessionIdle, 90 * day},
 		{"--two-factor-idle", cfg.TwoFactorIdle, 30 * day},
 		{"--session-max", cfg.SessionMax, 365 * day},
@@ -293,7 +295,8 @@ func TestGoProcs(t *testing.T) {
 }
 
 // TestServeRunsWithItsProcs: a real serve process runs with goProcs'
-// choice by default and with --procs when given, as its own metrics say.
+// choice and a GC target of 200 by default, and with --procs and
+// --gc-percent when given, as its own metrics say.
 func TestServeRunsWithItsProcs(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs roster")
@@ -301,12 +304,19 @@ func TestServeRunsWithItsProcs(t *testing.T) {
 	dir := t.TempDir()
 	bin := buildRoster(t, dir)
 	_, envSet := os.LookupEnv("GOMAXPROCS")
+	// A GOGC variable (inherited by the child) wins over both.
+	gcDefault, gcGiven := 200, 150
+	if _, set := os.LookupEnv("GOGC"); set {
+		gcDefault = debug.SetGCPercent(-1)
+		debug.SetGCPercent(gcDefault)
+		gcGiven = gcDefault
+	}
 	for _, c := range []struct {
-		args []string
-		want int
+		args     []string
+		want, gc int
 	}{
-		{nil, cmp.Or(goProcs(0, envSet, runtime.GOMAXPROCS(0), runtime.NumCPU()), runtime.GOMAXPROCS(0))},
-		{[]string{"--procs", "3"}, 3},
+		{nil, cmp.Or(goProcs(0, envSet, runtime.GOMAXPROCS(0), runtime.NumCPU()), runtime.GOMAXPROCS(0)), gcDefault},
+		{[]string{"--procs", "3", "--gc-percent", "150"}, 3, gcGiven},
 	} {
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
@@ -321,9 +331,11 @@ func TestServeRunsWithItsProcs(t *testing.T) {
 		}
 		body, _ := io.ReadAll(res.Body)
 		res.Body.Close()
-		if want := fmt.Sprintf("\ngo_sched_gomaxprocs_threads %d\n", c.want); !strings.Contains(string(body), want) {
-			m := regexp.MustCompile(`\ngo_sched_gomaxprocs_threads \d+`).FindString(string(body))
-			t.Errorf("serve %v: %q, want %q", c.args, strings.TrimSpace(m), strings.TrimSpace(want))
+		for metric, want := range map[string]int{"go_sched_gomaxprocs_threads": c.want, "go_gc_gogc_percent": c.gc} {
+			if line := fmt.Sprintf("\n%s %d\n", metric, want); !strings.Contains(string(body), line) {
+				m := regexp.MustCompile(`\n` + metric + ` \d+`).FindString(string(body))
+				t.Errorf("serve %v: %q, want %q", c.args, strings.TrimSpace(m), strings.TrimSpace(line))
+			}
 		}
 		_ = cmd.Process.Kill()
 		_ = cmd.Wait()
