@@ -197,7 +197,7 @@ func serveConfig(args []string, stderr io.Writer) (cfg app.Config, logFormat str
 	storageFlags(f, &cfg)
 	f.str(&logFormat, "log-format", "text", "log format: text or json")
 	f.integer(&cfg.Procs, "procs", 0, "Go processors (GOMAXPROCS); 0: four per core, or Go's own choice under a CPU limit or a GOMAXPROCS variable")
-	f.integer(&cfg.GCPercent, "gc-percent", 200, "Go's garbage collection target (GOGC): the heap may grow this many percent over what is live before a collection; a GOGC variable wins")
+	f.integer(&cfg.GCPercent, "gc-percent", 150, "Go's garbage collection target (GOGC): the heap may grow this many percent over what is live before a collection; a GOGC variable wins")
 	f.str(&cfg.FilesURL, "files-url", "", "where photos are stored: empty for <data>/files, file:///path, or s3://bucket?region=...&endpoint=... for several instances")
 	f.str(&cfg.SMTPURL, "smtp-url", "", "SMTP server, smtp://user:pass@host:587 (STARTTLS) or smtps://user:pass@host:465; empty keeps mail in the dev outbox")
 	f.str(&cfg.MailFrom, "mail-from", "", "From address of outgoing mail, e.g. roster@example.com")
@@ -288,12 +288,13 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	// Opening parsed catalogs, templates and migrations: hand what that
 	// left behind back to the system now rather than at the next cycles.
 	debug.FreeOSMemory()
-	// Then twice Go's default GC target for serving (after opening, whose
-	// burst of garbage is collected at Go's default, so the footprint at
-	// start stays what it was: 51 MB against 49 when set before). Measured
-	// on 2 cores (issue 11): GET /api/v1/me 15 % more requests/s and a p99
-	// 1 to 2 ms lower, for 10,000 idle streams in 275 MB against 248
-	// (target 300). Sign-in, whose 19 MiB per hash made it the costly case
+	// Then a GC target half again Go's default for serving (after opening,
+	// whose burst of garbage is collected at Go's default, so the footprint
+	// at start stays what it was: 51 MB against 49 when raised before).
+	// Measured on 2 cores (issue 11): at 200, GET /api/v1/me 15 % more
+	// requests/s and a p99 1 to 2 ms lower, but 10,000 idle streams took
+	// 300 MB (target 300) and sign-in peaked at 488 MB (target 512); 150
+	// is between. Sign-in, whose 19 MiB per hash made any raise costly
 	// before, no longer allocates them (package argon2id).
 	if _, set := os.LookupEnv("GOGC"); !set && cfg.GCPercent > 0 {
 		debug.SetGCPercent(cfg.GCPercent)

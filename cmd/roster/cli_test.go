@@ -99,7 +99,7 @@ func TestServeDefaultsAreTheDocumentedOnes(t *testing.T) {
 		{"--sqlite-synchronous", cfg.SQLiteSync, "normal"},
 		{"--log-format", logFormat, "text"},
 		{"--procs", cfg.Procs, 0},
-		{"--gc-percent", cfg.GCPercent, 200},
+		{"--gc-percent", cfg.GCPercent, 150},
 		{"--session-idle", cfg.SessionIdle, 90 * day},
 		{"--two-factor-idle", cfg.TwoFactorIdle, 30 * day},
 		{"--session-max", cfg.SessionMax, 365 * day},
@@ -295,7 +295,7 @@ func TestGoProcs(t *testing.T) {
 }
 
 // TestServeRunsWithItsProcs: a real serve process runs with goProcs'
-// choice and a GC target of 200 by default, and with --procs and
+// choice and a GC target of 150 by default, and with --procs and
 // --gc-percent when given, as its own metrics say.
 func TestServeRunsWithItsProcs(t *testing.T) {
 	if testing.Short() {
@@ -305,7 +305,7 @@ func TestServeRunsWithItsProcs(t *testing.T) {
 	bin := buildRoster(t, dir)
 	_, envSet := os.LookupEnv("GOMAXPROCS")
 	// A GOGC variable (inherited by the child) wins over both.
-	gcDefault, gcGiven := 200, 150
+	gcDefault, gcGiven := 150, 120
 	if _, set := os.LookupEnv("GOGC"); set {
 		gcDefault = debug.SetGCPercent(-1)
 		debug.SetGCPercent(gcDefault)
@@ -316,7 +316,7 @@ func TestServeRunsWithItsProcs(t *testing.T) {
 		want, gc int
 	}{
 		{nil, cmp.Or(goProcs(0, envSet, runtime.GOMAXPROCS(0), runtime.NumCPU()), runtime.GOMAXPROCS(0)), gcDefault},
-		{[]string{"--procs", "3", "--gc-percent", "150"}, 3, gcGiven},
+		{[]string{"--procs", "3", "--gc-percent", "120"}, 3, gcGiven},
 	} {
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
