@@ -58,8 +58,10 @@ bench:
 soak:
 	./bench/soak.sh
 
+# The 2-minute subset: fewer people, shorter rounds, SQLite only
+# (BENCH_POSTGRES=1 make bench-quick adds PostgreSQL, about 3 minutes).
 bench-quick:
-	WORKSPACES=2 USERS=1000 NOTIFICATIONS=20 DURATION=3s ROUNDS=1 LOAD_DURATION=2s LOGIN_DURATION=6s STREAMS=200 HOLD=2s ./bench/run.sh
+	BENCH_POSTGRES=$${BENCH_POSTGRES:-0} WORKSPACES=2 USERS=1000 NOTIFICATIONS=20 DURATION=3s ROUNDS=1 LOAD_DURATION=2s LOGIN_DURATION=6s STREAMS=200 HOLD=2s ./bench/run.sh
 
 # The Go benchmarks of each package.
 bench-go:

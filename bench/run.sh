@@ -10,7 +10,8 @@
 # event to all of a workspace's streams, and idle streams.
 #
 #   make bench          # 100,000 people, 100 notifications each, 10 s rounds, 10,000 streams
-#   make bench-quick    # 2,000 people, 20 notifications each, 3 s rounds, 200 streams
+#   make bench-quick    # 2,000 people, 20 notifications each, 3 s rounds, 200 streams, SQLite only
+#   BENCH_POSTGRES=1 make bench-quick   # the same with PostgreSQL beside it
 #   ROSTER_BENCH_POSTGRES_URL=postgres://... make bench   # PostgreSQL at that URL
 #
 # PostgreSQL runs beside SQLite: at ROSTER_BENCH_POSTGRES_URL when it is
