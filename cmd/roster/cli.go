@@ -186,18 +186,29 @@ func goProcs(flag int, envSet bool, goDefault, cores int) int {
 	return 4 * cores
 }
 
+// processSettings are serve's settings of the process rather than of the
+// App (app.Open, which tests call many times, never sees them).
+type processSettings struct {
+	logFormat string
+	// procs is --procs: Go processors (GOMAXPROCS), 0 for goProcs' choice.
+	procs int
+	// gcPercent is --gc-percent: Go's GC target once serving; a GOGC
+	// variable wins.
+	gcPercent int
+}
+
 // serveConfig reads serve's flags (and their ROSTER_* variables) into a
-// Config; --help gives flag.ErrHelp.
-func serveConfig(args []string, stderr io.Writer) (cfg app.Config, logFormat string, err error) {
+// Config and the process's settings; --help gives flag.ErrHelp.
+func serveConfig(args []string, stderr io.Writer) (cfg app.Config, proc processSettings, err error) {
 	var proxies, pushNetworks string
 	f := newFlags("roster serve", stderr)
 	f.str(&cfg.Addr, "addr", ":8080", "address to listen on")
 	f.str(&cfg.MetricsAddr, "metrics-addr", "", "address serving Prometheus /metrics, apart from the public one, e.g. 127.0.0.1:9090; empty: off")
 	f.boolean(&cfg.Pprof, "pprof", false, "also serve Go's profiler (/debug/pprof/) on --metrics-addr, for measuring")
 	storageFlags(f, &cfg)
-	f.str(&logFormat, "log-format", "text", "log format: text or json")
-	f.integer(&cfg.Procs, "procs", 0, "Go processors (GOMAXPROCS); 0: four per core, or Go's own choice under a CPU limit or a GOMAXPROCS variable")
-	f.integer(&cfg.GCPercent, "gc-percent", 150, "Go's garbage collection target (GOGC): the heap may grow this many percent over what is live before a collection; a GOGC variable wins")
+	f.str(&proc.logFormat, "log-format", "text", "log format: text or json")
+	f.integer(&proc.procs, "procs", 0, "Go processors (GOMAXPROCS); 0: four per core, or Go's own choice under a CPU limit or a GOMAXPROCS variable")
+	f.integer(&proc.gcPercent, "gc-percent", 150, "Go's garbage collection target (GOGC): the heap may grow this many percent over what is live before a collection; a GOGC variable wins")
 	f.str(&cfg.FilesURL, "files-url", "", "where photos are stored: empty for <data>/files, file:///path, or s3://bucket?region=...&endpoint=... for several instances")
 	f.str(&cfg.SMTPURL, "smtp-url", "", "SMTP server, smtp://user:pass@host:587 (STARTTLS) or smtps://user:pass@host:465; empty keeps mail in the dev outbox")
 	f.str(&cfg.MailFrom, "mail-from", "", "From address of outgoing mail, e.g. roster@example.com")
@@ -223,13 +234,13 @@ func serveConfig(args []string, stderr io.Writer) (cfg app.Config, logFormat str
 		f.PrintDefaults()
 	}
 	if err := f.Parse(args); err != nil {
-		return cfg, "", err
+		return cfg, proc, err
 	}
 	for _, p := range strings.Split(pushNetworks, ",") {
 		if p = strings.TrimSpace(p); p != "" {
 			prefix, err := netip.ParsePrefix(p)
 			if err != nil {
-				return cfg, "", fmt.Errorf("--push-allowed-networks: %q is not a CIDR: %w", p, err)
+				return cfg, proc, fmt.Errorf("--push-allowed-networks: %q is not a CIDR: %w", p, err)
 			}
 			cfg.PushAllowedNetworks = append(cfg.PushAllowedNetworks, prefix.Masked())
 		}
@@ -240,9 +251,9 @@ func serveConfig(args []string, stderr io.Writer) (cfg app.Config, logFormat str
 		}
 	}
 	if cfg.SMTPURL != "" && cfg.MailFrom == "" {
-		return cfg, "", errors.New("--mail-from is required with --smtp-url")
+		return cfg, proc, errors.New("--mail-from is required with --smtp-url")
 	}
-	return cfg, logFormat, nil
+	return cfg, proc, nil
 }
 
 // mobileFlags are the settings of push to the mobile app; FCM and APNs are
@@ -260,20 +271,20 @@ func mobileFlags(f envFlags, cfg *app.Config) {
 }
 
 func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	cfg, logFormat, err := serveConfig(args, stderr)
+	cfg, proc, err := serveConfig(args, stderr)
 	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
 		}
 		return err
 	}
-	logger, err := newLogger(logFormat, stderr)
+	logger, err := newLogger(proc.logFormat, stderr)
 	if err != nil {
 		return err
 	}
 	slog.SetDefault(logger)
 	_, envSet := os.LookupEnv("GOMAXPROCS")
-	if n := goProcs(cfg.Procs, envSet, runtime.GOMAXPROCS(0), runtime.NumCPU()); n > 0 {
+	if n := goProcs(proc.procs, envSet, runtime.GOMAXPROCS(0), runtime.NumCPU()); n > 0 {
 		runtime.GOMAXPROCS(n)
 	}
 	a, err := app.Open(ctx, cfg, logger)
@@ -296,8 +307,8 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	// 300 MB (target 300) and sign-in peaked at 488 MB (target 512); 150
 	// is between. Sign-in, whose 19 MiB per hash made any raise costly
 	// before, no longer allocates them (package argon2id).
-	if _, set := os.LookupEnv("GOGC"); !set && cfg.GCPercent > 0 {
-		debug.SetGCPercent(cfg.GCPercent)
+	if _, set := os.LookupEnv("GOGC"); !set && proc.gcPercent > 0 {
+		debug.SetGCPercent(proc.gcPercent)
 	}
 	return a.Run(ctx, ln)
 }

@@ -84,7 +84,7 @@ func TestServeDefaultsAreTheDocumentedOnes(t *testing.T) {
 		t.Setenv(env, "") // restored when the test ends
 		os.Unsetenv(env)
 	}
-	cfg, logFormat, err := serveConfig(nil, io.Discard)
+	cfg, proc, err := serveConfig(nil, io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -97,9 +97,9 @@ func TestServeDefaultsAreTheDocumentedOnes(t *testing.T) {
 		{"--metrics-addr", cfg.MetricsAddr, ""},
 		{"--data", cfg.DataDir, "./roster-data"},
 		{"--sqlite-synchronous", cfg.SQLiteSync, "normal"},
-		{"--log-format", logFormat, "text"},
-		{"--procs", cfg.Procs, 0},
-		{"--gc-percent", cfg.GCPercent, 150},
+		{"--log-format", proc.logFormat, "text"},
+		{"--procs", proc.procs, 0},
+		{"--gc-percent", proc.gcPercent, 150},
 		{"--session-idle", cfg.SessionIdle, 90 * day},
 		{"--two-factor-idle", cfg.TwoFactorIdle, 30 * day},
 		{"--session-max", cfg.SessionMax, 365 * day},
@@ -130,9 +130,9 @@ func TestEnvironmentSetsFlags(t *testing.T) {
 	t.Setenv("ROSTER_API_BURST", "3")
 	// Read without serving, so a variable that is not read cannot leave a
 	// server running on the default port.
-	cfg, logFormat, err := serveConfig(nil, io.Discard)
-	if err != nil || logFormat != "json" || cfg.SessionIdle != 48*time.Hour || cfg.APIBurst != 3 {
-		t.Fatalf("variables not read: log format %q, session idle %v, burst %d, %v", logFormat, cfg.SessionIdle, cfg.APIBurst, err)
+	cfg, proc, err := serveConfig(nil, io.Discard)
+	if err != nil || proc.logFormat != "json" || cfg.SessionIdle != 48*time.Hour || cfg.APIBurst != 3 {
+		t.Fatalf("variables not read: log format %q, session idle %v, burst %d, %v", proc.logFormat, cfg.SessionIdle, cfg.APIBurst, err)
 	}
 	// A flag still wins over its variable.
 	if cfg, _, err := serveConfig([]string{"--api-burst", "5"}, io.Discard); err != nil || cfg.APIBurst != 5 {

@@ -96,13 +96,6 @@ type Config struct {
 	PushAllowedNetworks []netip.Prefix
 	// PushHTTPClient replaces the Web Push client (tests only).
 	PushHTTPClient *http.Client
-	// Procs is how many Go processors (GOMAXPROCS) serve runs with; 0:
-	// four per core, or Go's own choice under a CPU limit or a GOMAXPROCS
-	// variable. Only serve applies it: it is the process's, not an App's.
-	Procs int
-	// GCPercent is Go's garbage collection target (GOGC) serve runs with;
-	// a GOGC variable wins. Only serve applies it, like Procs.
-	GCPercent int
 }
 
 // RouteClasses lists the routes whose deadlines are not those of forms and
