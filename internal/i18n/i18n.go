@@ -105,8 +105,9 @@ type Bundle struct {
 	messages map[string]map[string]*goi18n.Message
 	// files maps each message ID and language to the file it came from.
 	files map[string]map[string]string
-	// warned remembers missing keys already logged, so each is logged once.
-	warned sync.Map
+	// warned remembers missing keys already logged, so each is logged
+	// once (and, past the bound, no more are).
+	warned bounded[string, struct{}]
 	// localizers keeps one Localizer per language: they are read-only,
 	// and the same one lets renderers cache what they bind to it.
 	localizers sync.Map
@@ -361,12 +362,10 @@ type Localizer struct {
 	loc    *goi18n.Localizer
 	// plain keeps messages rendered without data: a page asks for
 	// hundreds, and each is the same every time.
-	plain  sync.Map // key -> string
-	plains atomic.Int64
+	plain bounded[string, string]
 	// counted keeps plural messages rendered with no data but their
 	// count, for the same reason ("3 unread" on every page's bell).
-	counted  sync.Map // countedKey -> string
-	counteds atomic.Int64
+	counted bounded[countedKey, string]
 }
 
 type countedKey struct {
@@ -378,6 +377,44 @@ type countedKey struct {
 // few thousand; a key made from outside input must not grow it forever).
 const maxPlain = 20_000
 
+// bounded is a concurrent map that keeps at most maxPlain entries: the
+// first ones stored; later ones are not kept (their callers work them out
+// again, or log again).
+type bounded[K comparable, V any] struct {
+	m      sync.Map // K -> V
+	stored atomic.Int64
+}
+
+func (b *bounded[K, V]) load(k K) (V, bool) {
+	v, ok := b.m.Load(k)
+	if !ok {
+		var zero V
+		return zero, false
+	}
+	return v.(V), true
+}
+
+// keep stores v under k while fewer than maxPlain entries have been.
+func (b *bounded[K, V]) keep(k K, v V) {
+	if b.stored.Add(1) <= maxPlain {
+		b.m.Store(k, v)
+	}
+}
+
+// first reports whether k is new and now kept: false for a key seen
+// before, and for every key past the bound (a flood of made-up keys must
+// not flood the log either).
+func (b *bounded[K, V]) first(k K, v V) bool {
+	if _, seen := b.m.Load(k); seen {
+		return false
+	}
+	if b.stored.Add(1) > maxPlain {
+		return false
+	}
+	_, seen := b.m.LoadOrStore(k, v)
+	return !seen
+}
+
 // Lang returns the supported language this Localizer renders.
 func (l *Localizer) Lang() string { return l.lang }
 
@@ -388,13 +425,11 @@ func (l *Localizer) T(key string, data ...map[string]any) string {
 	if d != nil {
 		return l.localize(key, nil, d)
 	}
-	if s, ok := l.plain.Load(key); ok {
-		return s.(string)
+	if s, ok := l.plain.load(key); ok {
+		return s
 	}
 	s := l.localize(key, nil, nil)
-	if l.plains.Add(1) <= maxPlain {
-		l.plain.Store(key, s)
-	}
+	l.plain.keep(key, s)
 	return s
 }
 
@@ -407,15 +442,12 @@ func (l *Localizer) N(key string, count int, data ...map[string]any) string {
 		return l.localize(key, count, d)
 	}
 	ck := countedKey{key, count}
-	if s, ok := l.counted.Load(ck); ok {
-		return s.(string)
+	if s, ok := l.counted.load(ck); ok {
+		return s
 	}
 	s := l.localize(key, count, map[string]any{"Count": count})
-	// Bounded as plain messages are (a count of its own): counts come from
-	// data, so the pairs are not bounded by the catalogs.
-	if l.counteds.Add(1) <= maxPlain {
-		l.counted.Store(ck, s)
-	}
+	// Counts come from data, so the pairs are not bounded by the catalogs.
+	l.counted.keep(ck, s)
 	return s
 }
 
@@ -461,7 +493,7 @@ func (l *Localizer) render(key string, count any, data map[string]any) (string, 
 }
 
 func (b *Bundle) warnOnce(lang, key string, err error) {
-	if _, seen := b.warned.LoadOrStore(lang+"\x00"+key, struct{}{}); seen {
+	if !b.warned.first(lang+"\x00"+key, struct{}{}) {
 		return
 	}
 	slog.Warn("i18n: message problem", "lang", lang, "key", key, "err", err)

@@ -10,6 +10,7 @@ import (
 	"regexp"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -558,4 +559,52 @@ func TestLanguagesMadeOnFirstUse(t *testing.T) {
 	if b.byLang["tr"].loc == nil || b.byLang["es"].loc != nil {
 		t.Fatal("Turkish not kept, or Spanish made unasked")
 	}
+}
+
+// TestKeptMessagesAreBounded: messages rendered from keys made of outside
+// input, and the warnings for them, stop being kept at maxPlain per
+// language and for the bundle: the server's memory and log do not grow
+// with them.
+func TestKeptMessagesAreBounded(t *testing.T) {
+	var buf bytes.Buffer
+	old := slog.Default()
+	slog.SetDefault(slog.New(slog.NewTextHandler(&buf, nil)))
+	t.Cleanup(func() { slog.SetDefault(old) })
+
+	l := mustBundle(t).Localizer("tr")
+	for i := range maxPlain + 50 {
+		key := "made.up." + strconv.Itoa(i)
+		if got := l.T(key); got != key {
+			t.Fatalf("T(%q) = %q", key, got)
+		}
+		if got := l.N("counted.made.up", i); got != "counted.made.up" {
+			t.Fatalf("N(counted.made.up, %d) = %q", i, got)
+		}
+	}
+	if n := length(&l.plain.m); n != maxPlain {
+		t.Errorf("plain messages kept: %d, want the bound %d", n, maxPlain)
+	}
+	if n := length(&l.counted.m); n != maxPlain {
+		t.Errorf("counted messages kept: %d, want the bound %d", n, maxPlain)
+	}
+	if n := length(&l.bundle.warned.m); n != maxPlain {
+		t.Errorf("warnings remembered: %d, want the bound %d", n, maxPlain)
+	}
+	// Each of the first maxPlain missing keys is logged once, the key
+	// past the bound not at all.
+	if n := strings.Count(buf.String(), "key=made.up."); n != maxPlain-1 {
+		t.Errorf("missing keys logged %d times, want %d", n, maxPlain-1)
+	}
+	// Kept messages are still served, and one seen before is not logged
+	// again.
+	buf.Reset()
+	if got := l.T("made.up.7"); got != "made.up.7" || buf.Len() != 0 {
+		t.Errorf("T(made.up.7) = %q, log %q", got, buf.String())
+	}
+}
+
+func length(m *sync.Map) int {
+	n := 0
+	m.Range(func(any, any) bool { n++; return true })
+	return n
 }
