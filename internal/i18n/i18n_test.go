@@ -397,10 +397,7 @@ func TestOtherPlurals(t *testing.T) {
 }
 
 func TestMissingKeyReturnsKeyAndWarnsOnce(t *testing.T) {
-	var buf bytes.Buffer
-	old := slog.Default()
-	slog.SetDefault(slog.New(slog.NewTextHandler(&buf, nil)))
-	t.Cleanup(func() { slog.SetDefault(old) })
+	buf := captureLog(t)
 
 	l := mustBundle(t).Localizer("es")
 	for range 3 {
@@ -566,10 +563,7 @@ func TestLanguagesMadeOnFirstUse(t *testing.T) {
 // language and for the bundle: the server's memory and log do not grow
 // with them.
 func TestKeptMessagesAreBounded(t *testing.T) {
-	var buf bytes.Buffer
-	old := slog.Default()
-	slog.SetDefault(slog.New(slog.NewTextHandler(&buf, nil)))
-	t.Cleanup(func() { slog.SetDefault(old) })
+	buf := captureLog(t)
 
 	l := mustBundle(t).Localizer("tr")
 	for i := range maxPlain + 50 {
@@ -607,4 +601,13 @@ func length(m *sync.Map) int {
 	n := 0
 	m.Range(func(any, any) bool { n++; return true })
 	return n
+}
+
+// captureLog sends the default logger to a buffer until the test ends.
+func captureLog(t *testing.T) *bytes.Buffer {
+	var buf bytes.Buffer
+	old := slog.Default()
+	slog.SetDefault(slog.New(slog.NewTextHandler(&buf, nil)))
+	t.Cleanup(func() { slog.SetDefault(old) })
+	return &buf
 }
