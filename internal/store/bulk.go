@@ -145,14 +145,10 @@ func (q *Q) TrustRows(ctx context.Context) error {
 	if q.db.Engine != Postgres {
 		return nil
 	}
-	var super bool
-	if err := q.row(ctx, "SELECT rolsuper FROM pg_roles WHERE rolname = current_user").Scan(&super); err != nil {
-		return fmt.Errorf("trust rows: %w", err)
-	}
-	if !super {
-		return nil
-	}
-	if _, err := q.exec(ctx, "SET LOCAL session_replication_role = replica"); err != nil {
+	// One statement: the setting is made only in a superuser's row, so a
+	// role that may not make it never tries.
+	if _, err := q.exec(ctx, `SELECT set_config('session_replication_role', 'replica', true)
+		FROM pg_roles WHERE rolname = current_user AND rolsuper`); err != nil {
 		return fmt.Errorf("trust rows: %w", err)
 	}
 	return nil
