@@ -13,6 +13,7 @@ import (
 	"regexp"
 	"runtime"
 	"runtime/debug"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -295,8 +296,8 @@ func TestGoProcs(t *testing.T) {
 }
 
 // TestServeRunsWithItsProcs: a real serve process runs with goProcs'
-// choice and a GC target of 150 by default, and with --procs and
-// --gc-percent when given, as its own metrics say.
+// choice and a GC target of 150 by default (raised while busy), and with
+// --procs and --gc-percent when given, as its own metrics say.
 func TestServeRunsWithItsProcs(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs roster")
@@ -306,7 +307,8 @@ func TestServeRunsWithItsProcs(t *testing.T) {
 	_, envSet := os.LookupEnv("GOMAXPROCS")
 	// A GOGC variable (inherited by the child) wins over both.
 	gcDefault, gcGiven := 150, 120
-	if _, set := os.LookupEnv("GOGC"); set {
+	_, gogcSet := os.LookupEnv("GOGC")
+	if gogcSet {
 		gcDefault = debug.SetGCPercent(-1)
 		debug.SetGCPercent(gcDefault)
 		gcGiven = gcDefault
@@ -324,7 +326,7 @@ func TestServeRunsWithItsProcs(t *testing.T) {
 		}
 		metrics := ln.Addr().String()
 		ln.Close()
-		cmd, _ := serveRoster(t, bin, append([]string{"--data", filepath.Join(dir, "data"), "--metrics-addr", metrics}, c.args...)...)
+		cmd, addr := serveRoster(t, bin, append([]string{"--data", filepath.Join(dir, "data"), "--metrics-addr", metrics}, c.args...)...)
 		res, err := http.Get("http://" + metrics + "/metrics")
 		if err != nil {
 			t.Fatal(err)
@@ -337,7 +339,52 @@ func TestServeRunsWithItsProcs(t *testing.T) {
 				t.Errorf("serve %v: %q, want %q", c.args, strings.TrimSpace(m), strings.TrimSpace(line))
 			}
 		}
+		if c.args == nil && !gogcSet {
+			raisedWhileBusy(t, addr, metrics)
+		}
 		_ = cmd.Process.Kill()
 		_ = cmd.Wait()
 	}
+}
+
+// raisedWhileBusy: under load (sign-in pages from 8 clients), serve's GC
+// target rises above its base (package gcfloor): its heap may grow to the
+// floor first.
+func raisedWhileBusy(t *testing.T, addr, metrics string) {
+	t.Helper()
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	defer func() { close(done); wg.Wait() }()
+	for range 8 {
+		wg.Go(func() {
+			for {
+				select {
+				case <-done:
+					return
+				default:
+				}
+				if res, err := http.Get("http://" + addr + "/login"); err == nil {
+					_, _ = io.Copy(io.Discard, res.Body)
+					res.Body.Close()
+				}
+			}
+		})
+	}
+	gogc := regexp.MustCompile(`\ngo_gc_gogc_percent (\d+)\n`)
+	last := ""
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+		res, err := http.Get("http://" + metrics + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if m := gogc.FindSubmatch(body); m != nil {
+			last = string(m[1])
+			if n, _ := strconv.Atoi(last); n > 150 {
+				return
+			}
+		}
+	}
+	t.Errorf("serve under load: GC target still %s after 30 s, want it raised above 150 (gcfloor)", last)
 }
