@@ -378,8 +378,8 @@ type countedKey struct {
 const maxPlain = 20_000
 
 // bounded is a concurrent map that keeps at most maxPlain entries: the
-// first ones stored; later ones are not kept (their callers work them out
-// again, or log again).
+// first ones stored; later ones are not kept (their messages are rendered
+// again each time; their warnings are not logged).
 type bounded[K comparable, V any] struct {
 	m      sync.Map // K -> V
 	stored atomic.Int64
