@@ -8,3 +8,6 @@ func HoldSlotForTest(h *Hasher) func() {
 
 // OnVerifyForTest makes h call f as each Verify starts.
 func OnVerifyForTest(h *Hasher, f func()) { h.verifying = f }
+
+// OnLookupForTest makes s call f as each shared token lookup starts.
+func OnLookupForTest(s *Service, f func()) { s.onLookup = f }

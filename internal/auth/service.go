@@ -6,7 +6,11 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strconv"
+	"sync"
 	"time"
+
+	"golang.org/x/sync/singleflight"
 
 	"roster/internal/core"
 	"roster/internal/events"
@@ -70,6 +74,15 @@ type Service struct {
 	// dropped when the person, the session or the token changes, on every
 	// instance (store.Cache), so a revoked session is refused at once.
 	principals *store.Cache[string, Principal]
+	// lookups reads a token missing from principals once for all the
+	// requests that carry it at that moment (a busy client's first
+	// requests, or all of them when its entry ages out), not once each.
+	lookups singleflight.Group
+	// touching holds the tokens whose last use is being written: the
+	// requests that find it due meanwhile leave it to that one write.
+	touching sync.Map
+	// onLookup, when set (tests), is called as a shared lookup starts.
+	onLookup func()
 }
 
 // Principal cache bounds: about 300 bytes a person, so at most some tens
@@ -276,25 +289,83 @@ func (s *Service) Authenticate(ctx context.Context, token, ip string) (*Principa
 			return got, err
 		}
 	}
+	return s.lookup(ctx, key, IsAPIToken(token), ip)
+}
+
+// errLookupEnded marks a shared lookup that failed because the request
+// running it ended: those that shared it and go on look up for themselves.
+var errLookupEnded = errors.New("auth: the request running the lookup ended")
+
+// lookup reads who the token hashed to key signs in as and caches it,
+// once for all the requests that ask at the same time. The flight is
+// keyed by the cache's generation too: a request that comes after a drop
+// (a revocation, say) never shares a read that began before it.
+func (s *Service) lookup(ctx context.Context, key string, api bool, ip string) (*Principal, error) {
 	gen := s.principals.Gen()
-	var p *Principal
-	var err error
-	if IsAPIToken(token) {
-		p, err = s.authenticateAPIToken(ctx, []byte(key))
-	} else {
-		p, err = s.authenticateSession(ctx, []byte(key), ip)
+	read := func(ctx context.Context) (*Principal, error) {
+		var p *Principal
+		var err error
+		if api {
+			p, err = s.authenticateAPIToken(ctx, []byte(key))
+		} else {
+			p, err = s.authenticateSession(ctx, []byte(key), ip)
+		}
+		if err != nil {
+			return nil, err
+		}
+		tags := []string{store.UserTag(p.User.ID)}
+		if p.Session != nil {
+			tags = append(tags, store.SessionTag(p.Session.ID))
+		} else {
+			tags = append(tags, store.TokenTag(p.Token.ID))
+		}
+		s.principals.Put(key, p.clone(), gen, tags...)
+		return p, nil
+	}
+	v, err, _ := s.lookups.Do(key+"/"+strconv.FormatUint(gen, 10), func() (any, error) {
+		if s.onLookup != nil {
+			s.onLookup()
+		}
+		p, err := read(ctx)
+		if err != nil && ctx.Err() != nil {
+			err = fmt.Errorf("%w: %w", errLookupEnded, err)
+		}
+		return p, err
+	})
+	if errors.Is(err, errLookupEnded) && ctx.Err() == nil {
+		return read(ctx)
 	}
 	if err != nil {
 		return nil, err
 	}
-	tags := []string{store.UserTag(p.User.ID)}
-	if p.Session != nil {
-		tags = append(tags, store.SessionTag(p.Session.ID))
-	} else {
-		tags = append(tags, store.TokenTag(p.Token.ID))
+	// Each request gets its own copy: handlers may change theirs.
+	p := v.(*Principal).clone()
+	return &p, nil
+}
+
+// claimTouch reports whether this request is the one to write the last
+// use of the token hashed to key; it then calls the returned release once
+// written. Of the requests that find the write due at the same time, one
+// writes: the others are served from the cache as they were a moment before.
+func (s *Service) claimTouch(key string) (release func(), ok bool) {
+	if _, busy := s.touching.LoadOrStore(key, struct{}{}); busy {
+		return nil, false
 	}
-	s.principals.Put(key, p.clone(), gen, tags...)
-	return p, nil
+	release = func() { s.touching.Delete(key) }
+	// A write that has just ended may have left a fresh use in the cache.
+	if p, cached := s.principals.Get(key); cached && s.db.Now().Sub(p.lastUse()) < s.cfg.TouchGranularity {
+		release()
+		return nil, false
+	}
+	return release, true
+}
+
+// lastUse is when the principal's session or token was last recorded in use.
+func (p Principal) lastUse() time.Time {
+	if p.Token != nil {
+		return p.Token.LastUsedAt
+	}
+	return p.Session.LastSeenAt
 }
 
 // fromCache is Authenticate on a cached principal. ok is false when the
@@ -310,12 +381,18 @@ func (s *Service) fromCache(ctx context.Context, key string, p Principal, ip str
 			return nil, true, core.ErrUnauthorized
 		}
 		if now.Sub(p.Token.LastUsedAt) >= s.cfg.TouchGranularity {
-			if err := s.db.Writer().TouchAPIToken(ctx, p.Token.ID, now); err != nil {
-				return nil, true, err
+			if release, ok := s.claimTouch(key); ok {
+				err := s.db.Writer().TouchAPIToken(ctx, p.Token.ID, now)
+				if err == nil {
+					p = p.clone()
+					p.Token.LastUsedAt = now
+					s.principals.Update(key, p)
+				}
+				release()
+				if err != nil {
+					return nil, true, err
+				}
 			}
-			p = p.clone()
-			p.Token.LastUsedAt = now
-			s.principals.Update(key, p)
 		}
 		out := p.clone()
 		return &out, true, nil
@@ -324,15 +401,21 @@ func (s *Service) fromCache(ctx context.Context, key string, p Principal, ip str
 		return nil, false, nil
 	}
 	if now.Sub(p.Session.LastSeenAt) >= s.cfg.TouchGranularity {
-		if err := s.db.Writer().TouchSession(ctx, p.Session.ID, now, ip); err != nil {
-			return nil, true, err
+		if release, ok := s.claimTouch(key); ok {
+			err := s.db.Writer().TouchSession(ctx, p.Session.ID, now, ip)
+			if err == nil {
+				p = p.clone()
+				p.Session.LastSeenAt = now
+				if ip != "" {
+					p.Session.IP = ip
+				}
+				s.principals.Update(key, p)
+			}
+			release()
+			if err != nil {
+				return nil, true, err
+			}
 		}
-		p = p.clone()
-		p.Session.LastSeenAt = now
-		if ip != "" {
-			p.Session.IP = ip
-		}
-		s.principals.Update(key, p)
 	}
 	out := p.clone()
 	return &out, true, nil
