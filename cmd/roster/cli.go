@@ -22,6 +22,7 @@ import (
 	"roster/internal/app"
 	"roster/internal/core"
 	"roster/internal/gcfloor"
+	"roster/internal/logbuf"
 	"roster/internal/notify/mobile/apns"
 	"roster/internal/notify/mobile/fcm"
 	"roster/internal/notify/telegram"
@@ -279,10 +280,16 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 		return err
 	}
-	logger, err := newLogger(proc.logFormat, stderr)
+	// Lines go out in batches (package logbuf: a write per request, under
+	// slog's lock, held up every request when the kernel paused it);
+	// warnings and errors at once.
+	lines := logbuf.New(stderr, logbuf.DefaultInterval, logbuf.DefaultLimit)
+	defer lines.Close()
+	logger, err := newLogger(proc.logFormat, lines)
 	if err != nil {
 		return err
 	}
+	logger = slog.New(logbuf.Handler(logger.Handler(), lines))
 	slog.SetDefault(logger)
 	_, envSet := os.LookupEnv("GOMAXPROCS")
 	if n := goProcs(proc.procs, envSet, runtime.GOMAXPROCS(0), runtime.NumCPU()); n > 0 {

@@ -206,12 +206,14 @@ func TestUserAndTokenCommands(t *testing.T) {
 // syncBuffer is a bytes.Buffer the server goroutine writes while the test
 // reads it.
 type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
+	mu     sync.Mutex
+	b      bytes.Buffer
+	writes int
 }
 
 func (s *syncBuffer) Write(p []byte) (int, error) {
 	s.mu.Lock()
+	s.writes++
 	defer s.mu.Unlock()
 	return s.b.Write(p)
 }
@@ -253,11 +255,14 @@ func TestServeStartsAndStops(t *testing.T) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	resp, err := http.Get("http://" + addr + "/healthz")
-	if err != nil || resp.StatusCode != http.StatusOK {
-		t.Fatalf("healthz on %s: %v %v\n%s", addr, resp, err, errb.String())
+	const requests = 50
+	for range requests {
+		resp, err := http.Get("http://" + addr + "/healthz")
+		if err != nil || resp.StatusCode != http.StatusOK {
+			t.Fatalf("healthz on %s: %v %v\n%s", addr, resp, err, errb.String())
+		}
+		resp.Body.Close()
 	}
-	resp.Body.Close()
 	cancel()
 	select {
 	case err := <-done:
@@ -269,6 +274,11 @@ func TestServeStartsAndStops(t *testing.T) {
 	}
 	if !strings.Contains(errb.String(), `"msg":"roster is running"`) || !strings.Contains(errb.String(), `"request_id"`) {
 		t.Fatalf("json logs:\n%s", errb.String())
+	}
+	// Every access line is there, written in batches (package logbuf).
+	lines := strings.Count(errb.String(), `"path":"/healthz"`)
+	if lines < requests || errb.writes > strings.Count(errb.String(), "\n")/2 {
+		t.Fatalf("%d requests: %d access lines, the log in %d writes of %d lines", requests, lines, errb.writes, strings.Count(errb.String(), "\n"))
 	}
 }
 
