@@ -2,6 +2,7 @@ package auth_test
 
 import (
 	"context"
+	"log/slog"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -16,9 +17,26 @@ import (
 
 const concurrentRequests = 32
 
-// withToken is a sign-in service on db with an admin and an API token of theirs.
+// listenChanges hears other instances' changes until the test ends, as
+// serve does: on PostgreSQL caches are used only then.
+func listenChanges(t *testing.T, db *store.DB) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { db.ListenChanges(ctx, slog.Default()); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+	for deadline := time.Now().Add(10 * time.Second); !db.CachesLive(); time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the change listener did not connect")
+		}
+	}
+}
+
+// withToken is a sign-in service on db with an admin and an API token of
+// theirs, its caches live (on PostgreSQL, its listener connected).
 func withToken(t *testing.T, db *store.DB) (*env, *core.User, string, *core.APIToken) {
 	t.Helper()
+	listenChanges(t, db)
 	svc := newEnv(t, db, auth.Config{})
 	admin := newUser(t, db, svc, "ana@example.com", "tangerine-violin", core.StateActive)
 	secret, tok, err := svc.CreateAPIToken(context.Background(), admin, "CRM sync", 30*24*time.Hour)
@@ -134,6 +152,7 @@ func TestLastUseWrittenOnceUnderConcurrency(t *testing.T) {
 		var mu sync.Mutex
 		now := time.Now()
 		db.SetClock(func() time.Time { mu.Lock(); defer mu.Unlock(); return now })
+		listenChanges(t, db)
 		svc := newEnv(t, db, auth.Config{})
 		admin := newUser(t, db, svc, "ana@example.com", "tangerine-violin", core.StateActive)
 		secret, _, err := svc.CreateAPIToken(ctx, admin, "CRM sync", 30*24*time.Hour)
@@ -233,4 +252,46 @@ func TestSharedLookupOutlivesItsRequest(t *testing.T) {
 			t.Errorf("the request sharing the lookup: %v", err)
 		}
 	})
+}
+
+// TestNoSharedLookupWhileChangesUnheard: on PostgreSQL with the change
+// listener down, another instance's revocation would not move the
+// cache's generation, so requests read for themselves, none sharing a
+// read begun before it. (SQLite always hears its changes.)
+func TestNoSharedLookupWhileChangesUnheard(t *testing.T) {
+	db := storetest.Open(t, store.Postgres)
+	ctx := context.Background()
+	svc := newEnv(t, db, auth.Config{})
+	admin := newUser(t, db, svc, "ana@example.com", "tangerine-violin", core.StateActive)
+	secret, _, err := svc.CreateAPIToken(ctx, admin, "CRM sync", 30*24*time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if db.CachesLive() {
+		t.Fatal("caches live without a listener")
+	}
+	var reads atomic.Int32
+	db.SetQueryHook(func(q string) {
+		if strings.Contains(q, "FROM api_tokens t JOIN users u") {
+			// Each read waits for the others (at most 2 s): shared,
+			// they would never come.
+			reads.Add(1)
+			for deadline := time.Now().Add(2 * time.Second); reads.Load() < concurrentRequests && time.Now().Before(deadline); {
+				time.Sleep(time.Millisecond)
+			}
+		}
+	})
+	defer db.SetQueryHook(nil)
+	var wg sync.WaitGroup
+	for range concurrentRequests {
+		wg.Go(func() {
+			if _, err := svc.Authenticate(ctx, secret, ""); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	if n := reads.Load(); n != concurrentRequests {
+		t.Errorf("%d requests with the listener down read the token %d times, want each its own", concurrentRequests, n)
+	}
 }

@@ -284,8 +284,8 @@ func (s *Service) Authenticate(ctx context.Context, token, ip string) (*Principa
 		return nil, core.ErrUnauthorized
 	}
 	key := string(HashToken(token))
-	if p, ok := s.principals.Get(key); ok {
-		if got, ok, err := s.fromCache(ctx, key, p, ip); ok || err != nil {
+	if p, gen, ok := s.principals.GetGen(key); ok {
+		if got, ok, err := s.fromCache(ctx, key, p, gen, ip); ok || err != nil {
 			return got, err
 		}
 	}
@@ -297,9 +297,10 @@ func (s *Service) Authenticate(ctx context.Context, token, ip string) (*Principa
 var errLookupEnded = errors.New("auth: the request running the lookup ended")
 
 // lookup reads who the token hashed to key signs in as and caches it,
-// once for all the requests that ask at the same time. The flight is
-// keyed by the cache's generation too: a request that comes after a drop
-// (a revocation, say) never shares a read that began before it.
+// once for all the requests that ask at the same time while the cache is
+// live. The flight is keyed by the cache's generation too: a request that
+// comes after a drop (a revocation, say) never shares a read that began
+// before it. A session's shared read records the first request's IP.
 func (s *Service) lookup(ctx context.Context, key string, api bool, ip string) (*Principal, error) {
 	gen := s.principals.Gen()
 	read := func(ctx context.Context) (*Principal, error) {
@@ -322,6 +323,12 @@ func (s *Service) lookup(ctx context.Context, key string, api bool, ip string) (
 		s.principals.Put(key, p.clone(), gen, tags...)
 		return p, nil
 	}
+	if !s.db.CachesLive() {
+		// Unheard changes (PostgreSQL with its listener down): the
+		// generation would not move for another instance's revocation,
+		// so every request reads for itself, as the cache then does.
+		return read(ctx)
+	}
 	v, err, _ := s.lookups.Do(key+"/"+strconv.FormatUint(gen, 10), func() (any, error) {
 		if s.onLookup != nil {
 			s.onLookup()
@@ -343,21 +350,20 @@ func (s *Service) lookup(ctx context.Context, key string, api bool, ip string) (
 	return &p, nil
 }
 
-// claimTouch reports whether this request is the one to write the last
-// use of the token hashed to key; it then calls the returned release once
-// written. Of the requests that find the write due at the same time, one
-// writes: the others are served from the cache as they were a moment before.
-func (s *Service) claimTouch(key string) (release func(), ok bool) {
+// touch runs write, which records the use of the token hashed to key,
+// if this request is the one to: of the requests that find the write due
+// at the same time, one writes; the others are served from the cache as
+// they were a moment before.
+func (s *Service) touch(key string, write func() error) error {
 	if _, busy := s.touching.LoadOrStore(key, struct{}{}); busy {
-		return nil, false
+		return nil
 	}
-	release = func() { s.touching.Delete(key) }
+	defer s.touching.Delete(key)
 	// A write that has just ended may have left a fresh use in the cache.
 	if p, cached := s.principals.Get(key); cached && s.db.Now().Sub(p.lastUse()) < s.cfg.TouchGranularity {
-		release()
-		return nil, false
+		return nil
 	}
-	return release, true
+	return write()
 }
 
 // lastUse is when the principal's session or token was last recorded in use.
@@ -371,7 +377,7 @@ func (p Principal) lastUse() time.Time {
 // fromCache is Authenticate on a cached principal. ok is false when the
 // cache cannot decide (the session looks expired or idle: the database,
 // which other instances touch, decides).
-func (s *Service) fromCache(ctx context.Context, key string, p Principal, ip string) (*Principal, bool, error) {
+func (s *Service) fromCache(ctx context.Context, key string, p Principal, gen uint64, ip string) (*Principal, bool, error) {
 	now := s.db.Now()
 	if p.User.State != core.StateActive {
 		return nil, true, core.ErrUnauthorized
@@ -381,17 +387,16 @@ func (s *Service) fromCache(ctx context.Context, key string, p Principal, ip str
 			return nil, true, core.ErrUnauthorized
 		}
 		if now.Sub(p.Token.LastUsedAt) >= s.cfg.TouchGranularity {
-			if release, ok := s.claimTouch(key); ok {
-				err := s.db.Writer().TouchAPIToken(ctx, p.Token.ID, now)
-				if err == nil {
-					p = p.clone()
-					p.Token.LastUsedAt = now
-					s.principals.Update(key, p)
+			if err := s.touch(key, func() error {
+				if err := s.db.Writer().TouchAPIToken(ctx, p.Token.ID, now); err != nil {
+					return err
 				}
-				release()
-				if err != nil {
-					return nil, true, err
-				}
+				p = p.clone()
+				p.Token.LastUsedAt = now
+				s.principals.Update(key, p, gen)
+				return nil
+			}); err != nil {
+				return nil, true, err
 			}
 		}
 		out := p.clone()
@@ -401,20 +406,19 @@ func (s *Service) fromCache(ctx context.Context, key string, p Principal, ip str
 		return nil, false, nil
 	}
 	if now.Sub(p.Session.LastSeenAt) >= s.cfg.TouchGranularity {
-		if release, ok := s.claimTouch(key); ok {
-			err := s.db.Writer().TouchSession(ctx, p.Session.ID, now, ip)
-			if err == nil {
-				p = p.clone()
-				p.Session.LastSeenAt = now
-				if ip != "" {
-					p.Session.IP = ip
-				}
-				s.principals.Update(key, p)
+		if err := s.touch(key, func() error {
+			if err := s.db.Writer().TouchSession(ctx, p.Session.ID, now, ip); err != nil {
+				return err
 			}
-			release()
-			if err != nil {
-				return nil, true, err
+			p = p.clone()
+			p.Session.LastSeenAt = now
+			if ip != "" {
+				p.Session.IP = ip
 			}
+			s.principals.Update(key, p, gen)
+			return nil
+		}); err != nil {
+			return nil, true, err
 		}
 	}
 	out := p.clone()
@@ -428,10 +432,12 @@ func (p Principal) clone() Principal {
 	out := Principal{User: &u}
 	if p.Session != nil {
 		sess := *p.Session
+		sess.TokenHash = slices.Clone(sess.TokenHash)
 		out.Session = &sess
 	}
 	if p.Token != nil {
 		t := *p.Token
+		t.TokenHash = slices.Clone(t.TokenHash)
 		out.Token = &t
 	}
 	return out

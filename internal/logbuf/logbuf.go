@@ -40,20 +40,21 @@ type Writer struct {
 	kicked bool // the timer was set to write the full buffer out now
 	closed bool
 
-	out   sync.Mutex // one write to w at a time, in order; spare
+	out   sync.Mutex // one write to w at a time, in order; spare, err
 	spare []byte
+	err   error // the first failed write's, for the next Flush or Close
 }
 
 // New returns a Writer over w.
 func New(w io.Writer, interval time.Duration, limit int) *Writer {
 	b := &Writer{w: w, interval: interval, limit: limit}
-	b.timer = time.AfterFunc(time.Hour, func() { _ = b.Flush() })
+	b.timer = time.AfterFunc(time.Hour, b.writeOut)
 	b.timer.Stop()
 	return b
 }
 
 // Write copies p to be written; after Close it writes p through. Errors
-// of the writes made later are Flush's.
+// of the writes made later are the next Flush's or Close's.
 func (b *Writer) Write(p []byte) (int, error) {
 	b.mu.Lock()
 	if b.closed {
@@ -77,35 +78,59 @@ func (b *Writer) Write(p []byte) (int, error) {
 	if behind {
 		// The log cannot keep up: its writers wait for it rather than
 		// the buffer growing without bound.
-		_ = b.Flush()
+		b.writeOut()
 	}
 	return len(p), nil
 }
 
-// Flush writes out what has been gathered.
+// Flush writes out what has been gathered. Its error is the first write
+// that failed since the last Flush, its own or the timer's.
 func (b *Writer) Flush() error {
 	b.out.Lock()
 	defer b.out.Unlock()
+	return b.flush(false, true)
+}
+
+// writeOut is Flush whose error waits for the next Flush or Close (the
+// timer's, and a writer's far behind).
+func (b *Writer) writeOut() {
+	b.out.Lock()
+	defer b.out.Unlock()
+	_ = b.flush(false, false)
+}
+
+// flush is Flush with b.out held; closing marks b closed in the same step,
+// so that no later line can go through ahead of the gathered ones; report
+// returns (and forgets) the first failed write's error, else it is kept.
+func (b *Writer) flush(closing, report bool) error {
 	b.mu.Lock()
 	data := b.buf
 	b.buf, b.kicked = b.spare[:0], false
+	if closing {
+		b.closed = true
+	}
 	b.mu.Unlock()
 	b.spare = data[:0]
-	if len(data) == 0 {
+	if len(data) > 0 {
+		if _, err := b.w.Write(data); err != nil && b.err == nil {
+			b.err = err
+		}
+	}
+	if !report {
 		return nil
 	}
-	_, err := b.w.Write(data)
+	err := b.err
+	b.err = nil
 	return err
 }
 
 // Close writes out what has been gathered; later writes go straight
 // through.
 func (b *Writer) Close() error {
-	b.mu.Lock()
-	b.closed = true
-	b.mu.Unlock()
 	b.timer.Stop()
-	return b.Flush()
+	b.out.Lock()
+	defer b.out.Unlock()
+	return b.flush(true, true)
 }
 
 // Handler returns h, which writes to w, with every record of level Warn

@@ -2,6 +2,7 @@ package logbuf_test
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -182,5 +183,24 @@ func TestWritesGoThroughOnceClosed(t *testing.T) {
 	fmt.Fprintln(w, "after")
 	if s.String() != "before\nafter\n" {
 		t.Fatalf("%q", s.String())
+	}
+}
+
+type failing struct{}
+
+func (failing) Write([]byte) (int, error) { return 0, errors.New("disk full") }
+
+// TestWriteErrorsAreReported: a failed write, the timer's included, is
+// the next Flush's or Close's error, not lost.
+func TestWriteErrorsAreReported(t *testing.T) {
+	w := logbuf.New(failing{}, time.Millisecond, 1<<20)
+	fmt.Fprintln(w, "lost")
+	time.Sleep(50 * time.Millisecond) // the timer's write fails
+	if err := w.Flush(); err == nil || err.Error() != "disk full" {
+		t.Fatalf("Flush after the timer's failed write: %v", err)
+	}
+	fmt.Fprintln(w, "lost too")
+	if err := w.Close(); err == nil {
+		t.Fatal("Close after a failed write: no error")
 	}
 }

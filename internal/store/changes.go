@@ -200,17 +200,8 @@ func (c *Cache[K, V]) live() bool { return c.db != nil && c.db.bus != nil && c.d
 // Get returns k's value when it is cached, fresh, and the cache may be
 // used now.
 func (c *Cache[K, V]) Get(k K) (V, bool) {
-	var zero V
-	if !c.live() {
-		return zero, false
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	it, ok := c.items[k]
-	if !ok || c.db.now().Sub(it.at) >= c.maxAge {
-		return zero, false
-	}
-	return it.v, true
+	v, _, ok := c.GetGen(k)
+	return v, ok
 }
 
 // Gen is taken before reading what Put will keep: a change dropped
@@ -271,11 +262,32 @@ func (c *Cache[K, V]) Load(k K, read func() (V, error), tags ...string) (V, erro
 	return v, nil
 }
 
-// Update replaces k's value, keeping its age and tags (a record of use,
-// which changes nothing a drop is about).
-func (c *Cache[K, V]) Update(k K, v V) {
+// GetGen is Get with the generation current when the value was read,
+// for Update.
+func (c *Cache[K, V]) GetGen(k K) (V, uint64, bool) {
+	var zero V
+	if !c.live() {
+		return zero, 0, false
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	it, ok := c.items[k]
+	if !ok || c.db.now().Sub(it.at) >= c.maxAge {
+		return zero, 0, false
+	}
+	return it.v, c.gen, true
+}
+
+// Update replaces k's value, keeping its age and tags (a record of use,
+// which changes nothing a drop is about), unless anything was dropped
+// since gen was taken: a value read before a change must not overwrite
+// the one read after it.
+func (c *Cache[K, V]) Update(k K, v V, gen uint64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.gen != gen {
+		return
+	}
 	if it, ok := c.items[k]; ok {
 		it.v = v
 		c.items[k] = it

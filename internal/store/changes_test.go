@@ -102,6 +102,19 @@ func TestCacheDroppedByWrites(t *testing.T) {
 		if has("stale") {
 			t.Fatal("a value read before a change was kept")
 		}
+		// Read, then a change, then a record of use of what was read:
+		// the value read after the change stays.
+		put("used", 1, store.UserTag(u.ID))
+		_, gen, _ = c.GetGen("used")
+		if err := db.Writer().UpdateUser(ctx, u); err != nil {
+			t.Fatal(err)
+		}
+		settled(gen)
+		put("used", 2, store.UserTag(u.ID))
+		c.Update("used", 1, gen)
+		if v, _ := c.Get("used"); v != 2 {
+			t.Fatalf("a record of use of a value read before a change overwrote the one read after it: %d", v)
+		}
 		// Age and size.
 		put("a", 1)
 		put("b", 2)
