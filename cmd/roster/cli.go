@@ -210,7 +210,7 @@ func serveConfig(args []string, stderr io.Writer) (cfg app.Config, proc processS
 	storageFlags(f, &cfg)
 	f.str(&proc.logFormat, "log-format", "text", "log format: text or json")
 	f.integer(&proc.procs, "procs", 0, "Go processors (GOMAXPROCS); 0: four per core, or Go's own choice under a CPU limit or a GOMAXPROCS variable")
-	f.integer(&proc.gcPercent, "gc-percent", 150, "Go's garbage collection target (GOGC): the heap may grow this many percent over what is live before a collection; a GOGC variable wins")
+	f.integer(&proc.gcPercent, "gc-percent", 150, "Go's garbage collection target (GOGC): the heap may grow this many percent over what is live before a collection; while busy it may first grow to 96 MB; a GOGC variable wins over both")
 	f.str(&cfg.FilesURL, "files-url", "", "where photos are stored: empty for <data>/files, file:///path, or s3://bucket?region=...&endpoint=... for several instances")
 	f.str(&cfg.SMTPURL, "smtp-url", "", "SMTP server, smtp://user:pass@host:587 (STARTTLS) or smtps://user:pass@host:465; empty keeps mail in the dev outbox")
 	f.str(&cfg.MailFrom, "mail-from", "", "From address of outgoing mail, e.g. roster@example.com")
