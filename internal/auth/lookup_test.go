@@ -2,7 +2,6 @@ package auth_test
 
 import (
 	"context"
-	"log/slog"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -17,26 +16,11 @@ import (
 
 const concurrentRequests = 32
 
-// listenChanges hears other instances' changes until the test ends, as
-// serve does: on PostgreSQL caches are used only then.
-func listenChanges(t *testing.T, db *store.DB) {
-	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { db.ListenChanges(ctx, slog.Default()); close(done) }()
-	t.Cleanup(func() { cancel(); <-done })
-	for deadline := time.Now().Add(10 * time.Second); !db.CachesLive(); time.Sleep(5 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatal("the change listener did not connect")
-		}
-	}
-}
-
 // withToken is a sign-in service on db with an admin and an API token of
 // theirs, its caches live (on PostgreSQL, its listener connected).
 func withToken(t *testing.T, db *store.DB) (*env, *core.User, string, *core.APIToken) {
 	t.Helper()
-	listenChanges(t, db)
+	storetest.Listen(t, db)
 	svc := newEnv(t, db, auth.Config{})
 	admin := newUser(t, db, svc, "ana@example.com", "tangerine-violin", core.StateActive)
 	secret, tok, err := svc.CreateAPIToken(context.Background(), admin, "CRM sync", 30*24*time.Hour)
@@ -152,7 +136,7 @@ func TestLastUseWrittenOnceUnderConcurrency(t *testing.T) {
 		var mu sync.Mutex
 		now := time.Now()
 		db.SetClock(func() time.Time { mu.Lock(); defer mu.Unlock(); return now })
-		listenChanges(t, db)
+		storetest.Listen(t, db)
 		svc := newEnv(t, db, auth.Config{})
 		admin := newUser(t, db, svc, "ana@example.com", "tangerine-violin", core.StateActive)
 		secret, _, err := svc.CreateAPIToken(ctx, admin, "CRM sync", 30*24*time.Hour)

@@ -3,8 +3,6 @@ package store_test
 import (
 	"context"
 	"errors"
-	"io"
-	"log/slog"
 	"path/filepath"
 	"testing"
 	"time"
@@ -15,21 +13,6 @@ import (
 	"roster/internal/testenv"
 )
 
-// listen runs db's change listener until the test ends and waits until
-// caches may be used.
-func listen(t *testing.T, db *store.DB) {
-	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { defer close(done); db.ListenChanges(ctx, slog.New(slog.NewTextHandler(io.Discard, nil))) }()
-	t.Cleanup(func() { cancel(); <-done })
-	for deadline := time.Now().Add(5 * time.Second); !db.CachesLive(); time.Sleep(5 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatal("the change listener did not connect")
-		}
-	}
-}
-
 // TestCacheDroppedByWrites: a write drops the values carrying its tag and
 // no other, after its transaction commits (not when it rolls back); a
 // value read before a change and put after it is not kept; values age
@@ -37,7 +20,7 @@ func listen(t *testing.T, db *store.DB) {
 func TestCacheDroppedByWrites(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
-		listen(t, db)
+		storetest.Listen(t, db)
 		ws, u := seed(t, db)
 		c := store.NewCache[string, int](db, 3, time.Minute)
 		put := func(k string, v int, tags ...string) { c.Put(k, v, c.Gen(), tags...) }
@@ -154,7 +137,7 @@ func TestCacheAcrossInstances(t *testing.T) {
 	if _, ok := c.Get("user"); ok || c.Len() != 0 {
 		t.Fatal("a cache was used before its instance could hear changes")
 	}
-	listen(t, two)
+	storetest.Listen(t, two)
 	c.Put("user", 1, c.Gen(), store.UserTag(u.ID))
 	if _, ok := c.Get("user"); !ok {
 		t.Fatal("not kept while listening")
@@ -180,7 +163,7 @@ func TestCacheAcrossInstances(t *testing.T) {
 func TestCacheHearsOnlyItsKinds(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
-		listen(t, db)
+		storetest.Listen(t, db)
 		_, u := seed(t, db)
 		c := store.NewCache[string, int](db, 10, time.Minute, store.UserKind)
 		gen := c.Gen()

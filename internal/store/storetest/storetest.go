@@ -4,10 +4,13 @@ package storetest
 
 import (
 	"context"
+	"io"
+	"log/slog"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"roster/internal/store"
 	"roster/internal/testenv"
@@ -58,5 +61,21 @@ func Queries(db *store.DB) (stop func() []string) {
 		mu.Lock()
 		defer mu.Unlock()
 		return seen
+	}
+}
+
+// Listen runs db's change listener until the test ends, as serve does, and
+// waits until caches may be used (at once on SQLite; on PostgreSQL, caches
+// are used only while it is connected).
+func Listen(t testing.TB, db *store.DB) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); db.ListenChanges(ctx, slog.New(slog.NewTextHandler(io.Discard, nil))) }()
+	t.Cleanup(func() { cancel(); <-done })
+	for deadline := time.Now().Add(10 * time.Second); !db.CachesLive(); time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the change listener did not connect")
+		}
 	}
 }
