@@ -652,7 +652,7 @@ func (s *Service) changeUser(ctx context.Context, actor *core.User, id int64, ch
 
 // Workspace returns the actor's workspace.
 func (s *Service) Workspace(ctx context.Context, actor *core.User) (*core.Workspace, error) {
-	ws, err := s.workspaces.Load(actor.WorkspaceID, func() (*core.Workspace, error) {
+	ws, err := s.workspaces.Load(ctx, actor.WorkspaceID, func(ctx context.Context) (*core.Workspace, error) {
 		return s.db.Reader().Workspace(ctx, actor.WorkspaceID)
 	}, store.WorkspaceTag(actor.WorkspaceID))
 	if err != nil {

@@ -470,6 +470,11 @@ func (a *App) Close() error {
 		errs = append(errs, a.Photos.Close())
 	}
 	if a.DB != nil {
+		if a.Set != nil {
+			ctx, cancel := context.WithTimeout(context.Background(), a.Config.ShutdownTimeout)
+			errs = append(errs, a.Set.Close(ctx))
+			cancel()
+		}
 		errs = append(errs, a.DB.Close())
 	}
 	return errors.Join(errs...)

@@ -1,5 +1,7 @@
 package auth
 
+import "context"
+
 // HoldSlotForTest takes one hashing slot and returns its release.
 func HoldSlotForTest(h *Hasher) func() {
 	h.slots <- struct{}{}
@@ -11,3 +13,9 @@ func OnVerifyForTest(h *Hasher, f func()) { h.verifying = f }
 
 // OnLookupForTest makes s call f as each shared token lookup starts.
 func OnLookupForTest(s *Service, f func()) { s.onLookup = f }
+
+// OnReadForTest makes s call f after each token lookup's read.
+func OnReadForTest(s *Service, f func()) { s.onRead = f }
+
+// FlushUsesForTest writes s's records of use that wait.
+func FlushUsesForTest(s *Service) error { return s.uses.Flush(context.Background()) }

@@ -85,16 +85,10 @@ func TestRequestAfterRevocationSharesNoEarlierLookup(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
 		svc, admin, secret, tok := withToken(t, db)
-		// The first lookup is held after its read, at its write of the
-		// token's last use.
+		// The first lookup is held after its read.
 		read, release := make(chan struct{}), make(chan struct{})
 		var once sync.Once
-		db.SetQueryHook(func(q string) {
-			if strings.Contains(q, "SET last_used_at") {
-				once.Do(func() { close(read); <-release })
-			}
-		})
-		defer db.SetQueryHook(nil)
+		auth.OnReadForTest(svc.Service, func() { once.Do(func() { close(read); <-release }) })
 		first := make(chan error, 1)
 		go func() {
 			_, err := svc.Authenticate(ctx, secret, "")
@@ -127,17 +121,21 @@ func TestRequestAfterRevocationSharesNoEarlierLookup(t *testing.T) {
 	})
 }
 
-// TestLastUseWrittenOnceUnderConcurrency: when a token's or a session's
-// last use falls due, the requests that carry it at that moment write it
-// once between them; the others are answered meanwhile.
-func TestLastUseWrittenOnceUnderConcurrency(t *testing.T) {
+// TestUsesWrittenInBatches: when a token's and a session's last uses fall
+// due, the requests that carry them at that moment write nothing
+// themselves (SQLite has one writer: a fresh server's first requests all
+// queued for it); each use is written once, together, in the next batch.
+func TestUsesWrittenInBatches(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
 		var mu sync.Mutex
-		now := time.Now()
-		db.SetClock(func() time.Time { mu.Lock(); defer mu.Unlock(); return now })
+		now := time.Now().Truncate(time.Millisecond)
+		clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+		advance := func(d time.Duration) { mu.Lock(); now = now.Add(d); mu.Unlock() }
+		db.SetClock(clock)
 		storetest.Listen(t, db)
-		svc := newEnv(t, db, auth.Config{})
+		// Written only when the test says (an hour is never reached).
+		svc := newEnv(t, db, auth.Config{UseWriteDelay: time.Hour})
 		admin := newUser(t, db, svc, "ana@example.com", "tangerine-violin", core.StateActive)
 		secret, _, err := svc.CreateAPIToken(ctx, admin, "CRM sync", 30*24*time.Hour)
 		if err != nil {
@@ -147,60 +145,182 @@ func TestLastUseWrittenOnceUnderConcurrency(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, c := range []struct{ name, token, write string }{
-			{"token", secret, "UPDATE api_tokens SET last_used_at"},
-			{"session", res.Token, "UPDATE sessions SET last_seen_at"},
-		} {
-			// Cached with a use 45 s old (a cached entry lives 30 s, a
-			// use is written once a minute): 20 s later the write falls
-			// due while the entry is still cached.
+		writes := []string{"UPDATE api_tokens SET last_used_at", "UPDATE sessions SET last_seen_at"}
+		count := func(queries []string) map[string]int {
+			n := map[string]int{}
+			for _, q := range queries {
+				for _, w := range writes {
+					if strings.Contains(q, w) {
+						n[w]++
+					}
+				}
+			}
+			return n
+		}
+		// Cached with a use 45 s old (a cached entry lives 30 s, a use is
+		// recorded once a minute): 20 s later the use falls due while the
+		// entry is still cached. Then once more with nothing cached.
+		for _, cached := range []bool{true, false} {
 			for _, step := range []time.Duration{45 * time.Second, 20 * time.Second} {
-				if _, err := svc.Authenticate(ctx, c.token, "192.0.2.1"); err != nil {
+				if cached || step == 20*time.Second {
+					for _, token := range []string{secret, res.Token} {
+						if _, err := svc.Authenticate(ctx, token, "192.0.2.7"); err != nil {
+							t.Fatal(err)
+						}
+					}
+				}
+				if err := auth.FlushUsesForTest(svc.Service); err != nil {
 					t.Fatal(err)
 				}
-				mu.Lock()
-				now = now.Add(step)
-				mu.Unlock()
+				advance(step)
 			}
-			// Every write is held until each request has either been
-			// answered or come to write (at most 2 s): none can then see
-			// another's write before deciding to write itself.
-			var writes, answered atomic.Int32
-			db.SetQueryHook(func(q string) {
-				if !strings.Contains(q, c.write) {
-					return
-				}
-				writes.Add(1)
-				for deadline := time.Now().Add(2 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
-					if writes.Load()+answered.Load() >= concurrentRequests {
-						return
-					}
-				}
-			})
+			if !cached {
+				advance(time.Minute) // every entry aged out, the uses due
+			}
+			stop := storetest.Queries(db)
 			var wg sync.WaitGroup
 			for range concurrentRequests {
-				wg.Go(func() {
-					if _, err := svc.Authenticate(ctx, c.token, "192.0.2.1"); err != nil {
-						t.Error(err)
-					}
-					answered.Add(1)
-				})
-			}
-			wg.Wait()
-			db.SetQueryHook(nil)
-			if n := writes.Load(); n != 1 {
-				t.Errorf("%s: %d concurrent requests wrote its last use %d times, want 1", c.name, concurrentRequests, n)
-			}
-			// Written: the next request within the minute writes nothing.
-			stop := storetest.Queries(db)
-			if _, err := svc.Authenticate(ctx, c.token, "192.0.2.1"); err != nil {
-				t.Fatal(err)
-			}
-			for _, q := range stop() {
-				if strings.Contains(q, c.write) {
-					t.Errorf("%s: a request after the write wrote again", c.name)
+				for _, token := range []string{secret, res.Token} {
+					wg.Go(func() {
+						if _, err := svc.Authenticate(ctx, token, "192.0.2.9"); err != nil {
+							t.Error(err)
+						}
+					})
 				}
 			}
+			wg.Wait()
+			if n := count(stop()); len(n) != 0 {
+				t.Errorf("cached %v: requests wrote their uses themselves: %v", cached, n)
+			}
+			stop = storetest.Queries(db)
+			if err := auth.FlushUsesForTest(svc.Service); err != nil {
+				t.Fatal(err)
+			}
+			batch := count(stop())
+			for _, w := range writes {
+				if batch[w] != 1 {
+					t.Errorf("cached %v: %d concurrent requests each: %q %d times in the batch, want 1", cached, concurrentRequests, w, batch[w])
+				}
+			}
+			tokens, err := svc.APITokens(ctx, admin)
+			if err != nil || len(tokens) != 1 || !tokens[0].LastUsedAt.Equal(clock()) {
+				t.Fatalf("cached %v: tokens %+v %v, want used at %v", cached, tokens, err, clock())
+			}
+			sessions, err := db.Reader().UserSessions(ctx, admin.ID)
+			if err != nil || len(sessions) != 1 || !sessions[0].LastSeenAt.Equal(clock()) || sessions[0].IP != "192.0.2.9" {
+				t.Fatalf("cached %v: sessions %+v %v, want seen at %v from 192.0.2.9", cached, sessions, err, clock())
+			}
+			// Recorded: the next requests within the minute record nothing.
+			for _, token := range []string{secret, res.Token} {
+				if _, err := svc.Authenticate(ctx, token, "192.0.2.9"); err != nil {
+					t.Fatal(err)
+				}
+			}
+			stop = storetest.Queries(db)
+			if err := auth.FlushUsesForTest(svc.Service); err != nil {
+				t.Fatal(err)
+			}
+			if n := count(stop()); len(n) != 0 {
+				t.Errorf("cached %v: a request after the write recorded again: %v", cached, n)
+			}
+		}
+	})
+}
+
+// TestUsesWrittenWithinTheDelay: a use is written by itself within the
+// delay, without a request or a flush; Close writes what waits at once,
+// and a use after Close is written as it is recorded.
+func TestUsesWrittenWithinTheDelay(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		var mu sync.Mutex
+		now := time.Now().Truncate(time.Millisecond)
+		clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+		db.SetClock(clock)
+		storetest.Listen(t, db)
+		for _, c := range []struct {
+			name  string
+			delay time.Duration
+		}{{"timer", 50 * time.Millisecond}, {"close", time.Hour}} {
+			svc := newEnv(t, db, auth.Config{UseWriteDelay: c.delay})
+			admin := newUser(t, db, svc, c.name+"@example.com", "tangerine-violin", core.StateActive)
+			secret, tok, err := svc.CreateAPIToken(ctx, admin, "CRM sync", 30*24*time.Hour)
+			if err != nil {
+				t.Fatal(err)
+			}
+			used := func() time.Time {
+				got, err := db.Reader().APITokenByHash(ctx, tok.TokenHash)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return got.LastUsedAt
+			}
+			if _, err := svc.Authenticate(ctx, secret, ""); err != nil {
+				t.Fatal(err)
+			}
+			if c.delay == time.Hour {
+				if !used().IsZero() {
+					t.Fatalf("%s: written before the delay", c.name)
+				}
+				if err := svc.Close(ctx); err != nil {
+					t.Fatal(err)
+				}
+				if !used().Equal(clock()) {
+					t.Fatalf("%s: after Close the use is %v, want %v", c.name, used(), clock())
+				}
+				// Closed: a later use is written as it is recorded.
+				mu.Lock()
+				now = now.Add(2 * time.Minute)
+				mu.Unlock()
+				if _, err := svc.Authenticate(ctx, secret, ""); err != nil {
+					t.Fatal(err)
+				}
+				if !used().Equal(clock()) {
+					t.Fatalf("%s: a use after Close is %v, want %v", c.name, used(), clock())
+				}
+				continue
+			}
+			deadline := time.Now().Add(10 * time.Second)
+			for !used().Equal(clock()) {
+				if time.Now().After(deadline) {
+					t.Fatalf("%s: the use was not written within 10 s (delay %v)", c.name, c.delay)
+				}
+				time.Sleep(10 * time.Millisecond)
+			}
+		}
+	})
+}
+
+// TestUseWaitingKeepsSessionAlive: a session whose last use waits to be
+// written is not idle, and lists show that use.
+func TestUseWaitingKeepsSessionAlive(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		var mu sync.Mutex
+		now := time.Now().Truncate(time.Millisecond)
+		db.SetClock(func() time.Time { mu.Lock(); defer mu.Unlock(); return now })
+		advance := func(d time.Duration) { mu.Lock(); now = now.Add(d); mu.Unlock() }
+		storetest.Listen(t, db)
+		svc := newEnv(t, db, auth.Config{IdleTimeout: 2 * time.Hour, UseWriteDelay: time.Hour})
+		admin := newUser(t, db, svc, "ana@example.com", "tangerine-violin", core.StateActive)
+		res, err := svc.login(ctx, auth.LoginInput{Email: admin.Email, Password: "tangerine-violin", IP: "192.0.2.1"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		advance(90 * time.Minute)
+		if _, err := svc.Authenticate(ctx, res.Token, "192.0.2.2"); err != nil {
+			t.Fatal(err)
+		}
+		// 150 minutes after sign-in, 60 after the use that waits: the
+		// database alone would call it idle (and delete it).
+		advance(60 * time.Minute)
+		p, err := svc.Authenticate(ctx, res.Token, "192.0.2.3")
+		if err != nil {
+			t.Fatalf("a session used an hour ago is refused: %v", err)
+		}
+		list, err := svc.Sessions(ctx, p.User)
+		if err != nil || len(list) != 1 || !list[0].LastSeenAt.Equal(now) || list[0].IP != "192.0.2.3" {
+			t.Fatalf("sessions %+v %v, want one seen now from 192.0.2.3", list, err)
 		}
 	})
 }

@@ -6,11 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
-	"strconv"
-	"sync"
 	"time"
-
-	"golang.org/x/sync/singleflight"
 
 	"roster/internal/core"
 	"roster/internal/events"
@@ -32,6 +28,7 @@ type Config struct {
 	ReauthFailures   int
 	HashConcurrency  int           // password hashes at once (default 4)
 	TouchGranularity time.Duration // last-seen is written at most this often (default 1 minute)
+	UseWriteDelay    time.Duration // a record of use waits at most this long to be written with others (default 1 second)
 }
 
 func (c *Config) defaults() {
@@ -62,6 +59,9 @@ func (c *Config) defaults() {
 	if c.TouchGranularity <= 0 {
 		c.TouchGranularity = time.Minute
 	}
+	if c.UseWriteDelay <= 0 {
+		c.UseWriteDelay = time.Second
+	}
 }
 
 // Service signs people in and recognises them afterwards.
@@ -74,15 +74,12 @@ type Service struct {
 	// dropped when the person, the session or the token changes, on every
 	// instance (store.Cache), so a revoked session is refused at once.
 	principals *store.Cache[string, Principal]
-	// lookups reads a token missing from principals once for all the
-	// requests that carry it at that moment (a busy client's first
-	// requests, or all of them when its entry ages out), not once each.
-	lookups singleflight.Group
-	// touching holds the tokens whose last use is being written: the
-	// requests that find it due meanwhile leave it to that one write.
-	touching sync.Map
-	// onLookup, when set (tests), is called as a shared lookup starts.
-	onLookup func()
+	// uses gathers the records of use that fall due, written within a
+	// second in one transaction.
+	uses *useLog
+	// onLookup and onRead, when set (tests), are called as a shared
+	// lookup starts and after its read.
+	onLookup, onRead func()
 }
 
 // Principal cache bounds: about 300 bytes a person, so at most some tens
@@ -97,7 +94,8 @@ const (
 func NewService(db *store.DB, cfg Config, rec *events.Recorder) *Service {
 	cfg.defaults()
 	return &Service{db: db, events: rec, Hasher: NewHasher(cfg.HashConcurrency), cfg: cfg,
-		principals: store.NewCache[string, Principal](db, principalCacheSize, principalCacheAge, store.UserKind, store.SessionKind, store.TokenKind)}
+		principals: store.NewCache[string, Principal](db, principalCacheSize, principalCacheAge, store.UserKind, store.SessionKind, store.TokenKind),
+		uses:       newUseLog(db, cfg.UseWriteDelay)}
 }
 
 // Config returns the effective configuration.
@@ -277,6 +275,10 @@ func (s *Service) StartSession(ctx context.Context, q *store.Q, userID int64, ki
 	return token, sess, nil
 }
 
+// Close writes the records of use that wait; later ones are written at
+// once.
+func (s *Service) Close(ctx context.Context) error { return s.uses.Close(ctx) }
+
 // Authenticate resolves a session or API token to its principal, enforcing
 // expiry and the user's state, and records the use.
 func (s *Service) Authenticate(ctx context.Context, token, ip string) (*Principal, error) {
@@ -285,25 +287,22 @@ func (s *Service) Authenticate(ctx context.Context, token, ip string) (*Principa
 	}
 	key := string(HashToken(token))
 	if p, gen, ok := s.principals.GetGen(key); ok {
-		if got, ok, err := s.fromCache(ctx, key, p, gen, ip); ok || err != nil {
+		if got, ok, err := s.fromCache(key, p, gen, ip); ok || err != nil {
 			return got, err
 		}
 	}
 	return s.lookup(ctx, key, IsAPIToken(token), ip)
 }
 
-// errLookupEnded marks a shared lookup that failed because the request
-// running it ended: those that shared it and go on look up for themselves.
-var errLookupEnded = errors.New("auth: the request running the lookup ended")
-
 // lookup reads who the token hashed to key signs in as and caches it,
-// once for all the requests that ask at the same time while the cache is
-// live. The flight is keyed by the cache's generation too: a request that
-// comes after a drop (a revocation, say) never shares a read that began
-// before it. A session's shared read records the first request's IP.
+// once for all the requests that ask at the same time (store.Cache.Share:
+// a busy client's first requests, or all of them when its entry ages out).
+// A session's shared read records the first request's IP.
 func (s *Service) lookup(ctx context.Context, key string, api bool, ip string) (*Principal, error) {
-	gen := s.principals.Gen()
-	read := func(ctx context.Context) (*Principal, error) {
+	p, err := s.principals.Share(ctx, key, func(ctx context.Context, gen uint64) (Principal, error) {
+		if s.onLookup != nil {
+			s.onLookup()
+		}
 		var p *Principal
 		var err error
 		if api {
@@ -312,7 +311,10 @@ func (s *Service) lookup(ctx context.Context, key string, api bool, ip string) (
 			p, err = s.authenticateSession(ctx, []byte(key), ip)
 		}
 		if err != nil {
-			return nil, err
+			return Principal{}, err
+		}
+		if s.onRead != nil {
+			s.onRead()
 		}
 		tags := []string{store.UserTag(p.User.ID)}
 		if p.Session != nil {
@@ -321,49 +323,14 @@ func (s *Service) lookup(ctx context.Context, key string, api bool, ip string) (
 			tags = append(tags, store.TokenTag(p.Token.ID))
 		}
 		s.principals.Put(key, p.clone(), gen, tags...)
-		return p, nil
-	}
-	if !s.db.CachesLive() {
-		// Unheard changes (PostgreSQL with its listener down): the
-		// generation would not move for another instance's revocation,
-		// so every request reads for itself, as the cache then does.
-		return read(ctx)
-	}
-	v, err, _ := s.lookups.Do(key+"/"+strconv.FormatUint(gen, 10), func() (any, error) {
-		if s.onLookup != nil {
-			s.onLookup()
-		}
-		p, err := read(ctx)
-		if err != nil && ctx.Err() != nil {
-			err = fmt.Errorf("%w: %w", errLookupEnded, err)
-		}
-		return p, err
+		return *p, nil
 	})
-	if errors.Is(err, errLookupEnded) && ctx.Err() == nil {
-		return read(ctx)
-	}
 	if err != nil {
 		return nil, err
 	}
 	// Each request gets its own copy: handlers may change theirs.
-	p := v.(*Principal).clone()
-	return &p, nil
-}
-
-// touch runs write, which records the use of the token hashed to key,
-// if this request is the one to: of the requests that find the write due
-// at the same time, one writes; the others are served from the cache as
-// they were a moment before.
-func (s *Service) touch(key string, write func() error) error {
-	if _, busy := s.touching.LoadOrStore(key, struct{}{}); busy {
-		return nil
-	}
-	defer s.touching.Delete(key)
-	// A write that has just ended may have left a fresh use in the cache.
-	if p, cached := s.principals.Get(key); cached && s.db.Now().Sub(p.lastUse()) < s.cfg.TouchGranularity {
-		return nil
-	}
-	return write()
+	out := p.clone()
+	return &out, nil
 }
 
 // lastUse is when the principal's session or token was last recorded in use.
@@ -377,7 +344,7 @@ func (p Principal) lastUse() time.Time {
 // fromCache is Authenticate on a cached principal. ok is false when the
 // cache cannot decide (the session looks expired or idle: the database,
 // which other instances touch, decides).
-func (s *Service) fromCache(ctx context.Context, key string, p Principal, gen uint64, ip string) (*Principal, bool, error) {
+func (s *Service) fromCache(key string, p Principal, gen uint64, ip string) (*Principal, bool, error) {
 	now := s.db.Now()
 	if p.User.State != core.StateActive {
 		return nil, true, core.ErrUnauthorized
@@ -386,43 +353,32 @@ func (s *Service) fromCache(ctx context.Context, key string, p Principal, gen ui
 		if !p.Token.RevokedAt.IsZero() || !now.Before(p.Token.ExpiresAt) {
 			return nil, true, core.ErrUnauthorized
 		}
-		if now.Sub(p.Token.LastUsedAt) >= s.cfg.TouchGranularity {
-			if err := s.touch(key, func() error {
-				if err := s.db.Writer().TouchAPIToken(ctx, p.Token.ID, now); err != nil {
-					return err
-				}
-				p = p.clone()
-				p.Token.LastUsedAt = now
-				s.principals.Update(key, p, gen)
-				return nil
-			}); err != nil {
-				return nil, true, err
-			}
-		}
-		out := p.clone()
-		return &out, true, nil
-	}
-	if !now.Before(p.Session.ExpiresAt) || now.Sub(p.Session.LastSeenAt) >= s.idleFor(p.User) {
+	} else if !now.Before(p.Session.ExpiresAt) || now.Sub(p.Session.LastSeenAt) >= s.idleFor(p.User) {
 		return nil, false, nil
 	}
-	if now.Sub(p.Session.LastSeenAt) >= s.cfg.TouchGranularity {
-		if err := s.touch(key, func() error {
-			if err := s.db.Writer().TouchSession(ctx, p.Session.ID, now, ip); err != nil {
-				return err
-			}
-			p = p.clone()
-			p.Session.LastSeenAt = now
-			if ip != "" {
-				p.Session.IP = ip
-			}
-			s.principals.Update(key, p, gen)
-			return nil
-		}); err != nil {
-			return nil, true, err
-		}
-	}
 	out := p.clone()
+	if now.Sub(p.lastUse()) >= s.cfg.TouchGranularity {
+		// Recorded for the write to come, and kept in the cache so that
+		// the next requests of the minute find it recorded.
+		s.recordUse(&out, now, ip)
+		s.principals.Update(key, out.clone(), gen)
+	}
 	return &out, true, nil
+}
+
+// recordUse records that p was used at now from ip: written within
+// Config.UseWriteDelay with the other uses (useLog).
+func (s *Service) recordUse(p *Principal, now time.Time, ip string) {
+	if p.Token != nil {
+		s.uses.token(p.Token.ID, now)
+		p.Token.LastUsedAt = now
+		return
+	}
+	s.uses.session(p.Session.ID, now, ip)
+	p.Session.LastSeenAt = now
+	if ip != "" {
+		p.Session.IP = ip
+	}
 }
 
 // clone copies p deeply enough that callers may change what they got.
@@ -451,6 +407,13 @@ func (s *Service) authenticateSession(ctx context.Context, hash []byte, ip strin
 		}
 		return nil, err
 	}
+	// A use that waits to be written counts: the session is not idle.
+	if at, ip := s.uses.seen(sess.ID); at.After(sess.LastSeenAt) {
+		sess.LastSeenAt = at
+		if ip != "" {
+			sess.IP = ip
+		}
+	}
 	now := s.db.Now()
 	if !now.Before(sess.ExpiresAt) || now.Sub(sess.LastSeenAt) >= s.idleFor(user) {
 		if err := s.db.Writer().DeleteSession(ctx, sess.ID); err != nil {
@@ -461,17 +424,12 @@ func (s *Service) authenticateSession(ctx context.Context, hash []byte, ip strin
 	if user.State != core.StateActive {
 		return nil, core.ErrUnauthorized
 	}
-	// Writes are rate-limited to one a minute per session: reads stay reads.
+	// Uses are recorded once a minute per session: reads stay reads.
+	p := &Principal{User: user, Session: sess}
 	if now.Sub(sess.LastSeenAt) >= s.cfg.TouchGranularity {
-		if err := s.db.Writer().TouchSession(ctx, sess.ID, now, ip); err != nil {
-			return nil, err
-		}
-		sess.LastSeenAt = now
-		if ip != "" {
-			sess.IP = ip
-		}
+		s.recordUse(p, now, ip)
 	}
-	return &Principal{User: user, Session: sess}, nil
+	return p, nil
 }
 
 func (s *Service) authenticateAPIToken(ctx context.Context, hash []byte) (*Principal, error) {
@@ -489,13 +447,11 @@ func (s *Service) authenticateAPIToken(ctx context.Context, hash []byte) (*Princ
 	if user.State != core.StateActive {
 		return nil, core.ErrUnauthorized
 	}
+	p := &Principal{User: user, Token: t}
 	if now.Sub(t.LastUsedAt) >= s.cfg.TouchGranularity {
-		if err := s.db.Writer().TouchAPIToken(ctx, t.ID, now); err != nil {
-			return nil, err
-		}
-		t.LastUsedAt = now
+		s.recordUse(p, now, "")
 	}
-	return &Principal{User: user, Token: t}, nil
+	return p, nil
 }
 
 // Logout ends a session.
@@ -551,7 +507,12 @@ func (s *Service) APITokens(ctx context.Context, actor *core.User) ([]*core.APIT
 	if !actor.IsAdmin() {
 		return nil, core.ErrForbidden
 	}
-	return s.db.Reader().WorkspaceAPITokens(ctx, actor.WorkspaceID)
+	list, err := s.db.Reader().WorkspaceAPITokens(ctx, actor.WorkspaceID)
+	if err != nil {
+		return nil, err
+	}
+	s.uses.overlayTokens(list)
+	return list, nil
 }
 
 // RevokeAPIToken revokes one of the workspace's tokens; admins only.
@@ -576,6 +537,7 @@ func (s *Service) Sessions(ctx context.Context, user *core.User) ([]*core.Sessio
 	if err != nil {
 		return nil, err
 	}
+	s.uses.overlaySessions(all)
 	// Expired sessions are deleted when next presented; until then they
 	// are no longer signed in, so they are not listed.
 	now, idle := s.db.Now(), s.idleFor(user)

@@ -70,7 +70,7 @@ func validCategory(c string) bool {
 // UnreadCount returns the viewer's exact unread count, cached on SQLite
 // (see Service.unread).
 func (s *Service) UnreadCount(ctx context.Context, viewer *core.User) (int64, error) {
-	return s.unread.Load(viewer.ID, func() (int64, error) {
+	return s.unread.Load(ctx, viewer.ID, func(ctx context.Context) (int64, error) {
 		n, _, err := s.db.Reader().UnreadCount(ctx, viewer.ID)
 		return n, err
 	}, store.InboxTag(viewer.ID))

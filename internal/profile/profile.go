@@ -145,7 +145,7 @@ func (s *Service) profileOf(ctx context.Context, actor, u *core.User) (*Profile,
 // pendingEmail is the new address of the person's unexpired pending email
 // change, "" when none: from the cache, else read and cached.
 func (s *Service) pendingEmail(ctx context.Context, userID int64) (string, error) {
-	c, err := s.pending.Load(userID, func() (pendingEmail, error) {
+	c, err := s.pending.Load(ctx, userID, func(ctx context.Context) (pendingEmail, error) {
 		c, err := s.db.Reader().PendingEmailChange(ctx, userID)
 		switch {
 		case err == nil:

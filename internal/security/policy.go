@@ -19,7 +19,7 @@ type Policy struct {
 // Policy returns the workspace's settings. Every request's gate reads
 // them, so they are cached; a change drops them on every instance.
 func (s *Service) Policy(ctx context.Context, workspaceID int64) (*Policy, error) {
-	return s.policies.Load(workspaceID, func() (*Policy, error) {
+	return s.policies.Load(ctx, workspaceID, func(ctx context.Context) (*Policy, error) {
 		ws, err := s.db.Reader().Workspace(ctx, workspaceID)
 		if err != nil {
 			return nil, err

@@ -5,6 +5,8 @@
 package services
 
 import (
+	"context"
+
 	"time"
 
 	"github.com/riverqueue/river"
@@ -73,6 +75,10 @@ type Set struct {
 	Devices  *mobile.Devices        // the mobile app's devices (push notifications)
 	Push     *webpush.Subscriptions // the browsers subscribed to push notifications
 }
+
+// Close writes what the services keep to write in batches (the sign-in
+// records of use); call it before the database closes.
+func (s *Set) Close(ctx context.Context) error { return s.Auth.Close(ctx) }
 
 // New builds the set.
 func New(c Config) *Set {

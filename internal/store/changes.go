@@ -2,14 +2,19 @@ package store
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+	"golang.org/x/sync/singleflight"
 )
 
 // Cached reads and their invalidation.
@@ -169,12 +174,14 @@ type Cache[K comparable, V any] struct {
 	gen   uint64 // moves on every drop
 	items map[K]cacheItem[V]
 	byTag map[string]map[K]struct{}
+
+	flights singleflight.Group // reads of missing keys, shared (Share)
 }
 
 type cacheItem[V any] struct {
-	v    V
-	at   time.Time
-	tags []string
+	v     V
+	until time.Time // dropped then whatever happens (see lifetime)
+	tags  []string
 }
 
 // NewCache returns a cache of at most max values, each kept at most
@@ -234,7 +241,7 @@ func (c *Cache[K, V]) Put(k K, v V, gen uint64, tags ...string) {
 		c.items, c.byTag = map[K]cacheItem[V]{}, map[string]map[K]struct{}{}
 	}
 	c.forget(k)
-	c.items[k] = cacheItem[V]{v: v, at: c.db.now(), tags: tags}
+	c.items[k] = cacheItem[V]{v: v, until: c.db.now().Add(c.lifetime()), tags: tags}
 	for _, t := range tags {
 		if c.byTag[t] == nil {
 			c.byTag[t] = map[K]struct{}{}
@@ -243,23 +250,78 @@ func (c *Cache[K, V]) Put(k K, v V, gen uint64, tags ...string) {
 	}
 }
 
-// Load returns k's value from the cache, else from read, kept under tags
-// (the generation is taken before read runs, as Put needs). A nil cache
-// keeps nothing: Load then always reads.
-func (c *Cache[K, V]) Load(k K, read func() (V, error), tags ...string) (V, error) {
+// lifetime is how long a value put now is kept at most: between 80 % and
+// all of maxAge, at random, so that values read together (a fresh
+// server's first requests) do not all age out together and be read again
+// at once.
+func (c *Cache[K, V]) lifetime() time.Duration {
+	return c.maxAge - rand.N(c.maxAge/5+1)
+}
+
+// Load returns k's value from the cache, else from read, kept under tags.
+// The callers that miss k at the same time share one read (see Share). A
+// nil cache keeps nothing: Load then always reads.
+func (c *Cache[K, V]) Load(ctx context.Context, k K, read func(ctx context.Context) (V, error), tags ...string) (V, error) {
 	if c == nil {
-		return read()
+		return read(ctx)
 	}
 	if v, ok := c.Get(k); ok {
 		return v, nil
 	}
-	gen := c.Gen()
-	v, err := read()
-	if err != nil {
+	return c.Share(ctx, k, func(ctx context.Context, gen uint64) (V, error) {
+		v, err := read(ctx)
+		if err == nil {
+			c.Put(k, v, gen, tags...)
+		}
 		return v, err
+	})
+}
+
+// errShareEnded marks a shared read that failed because the caller running
+// it ended: those that shared it and go on read for themselves.
+var errShareEnded = errors.New("store: the caller running a shared read ended")
+
+// Share runs read for k once for all the callers that ask at the same time
+// while the cache is live, each getting its result (a value shared as a
+// cached one is: callers copy what they change). read is given the
+// generation taken before it, for Put. The read is keyed by the generation
+// too: a caller that comes after a drop (a revocation, say) never shares a
+// read that began before it. While the cache is not live (PostgreSQL with
+// its listener down: another instance's change would not move the
+// generation) every caller reads for itself. When the caller running read
+// ends and read fails, the others read for themselves.
+func (c *Cache[K, V]) Share(ctx context.Context, k K, read func(ctx context.Context, gen uint64) (V, error)) (V, error) {
+	if c == nil {
+		return read(ctx, 0)
 	}
-	c.Put(k, v, gen, tags...)
-	return v, nil
+	gen := c.Gen()
+	if !c.live() {
+		return read(ctx, gen)
+	}
+	got, err, _ := c.flights.Do(flightKey(k, gen), func() (any, error) {
+		v, err := read(ctx, gen)
+		if err != nil && ctx.Err() != nil {
+			err = fmt.Errorf("%w: %w", errShareEnded, err)
+		}
+		return v, err
+	})
+	if errors.Is(err, errShareEnded) && ctx.Err() == nil {
+		return read(ctx, c.Gen())
+	}
+	v, _ := got.(V)
+	return v, err
+}
+
+// flightKey names k's read under generation gen.
+func flightKey[K comparable](k K, gen uint64) string {
+	g := strconv.FormatUint(gen, 10)
+	switch k := any(k).(type) {
+	case string:
+		return g + "/" + k
+	case int64:
+		return g + "/" + strconv.FormatInt(k, 10)
+	}
+	return g + "/" + fmt.Sprint(k)
 }
 
 // GetGen is Get with the generation current when the value was read,
@@ -272,7 +334,7 @@ func (c *Cache[K, V]) GetGen(k K) (V, uint64, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	it, ok := c.items[k]
-	if !ok || c.db.now().Sub(it.at) >= c.maxAge {
+	if !ok || !c.db.now().Before(it.until) {
 		return zero, 0, false
 	}
 	return it.v, c.gen, true

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"path/filepath"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -195,4 +197,86 @@ func TestCacheHearsOnlyItsKinds(t *testing.T) {
 			t.Fatal("a value with a tag of a kind the cache does not hear was kept")
 		}
 	})
+}
+
+// TestLoadSharesMisses: the callers that miss one key at the same time
+// read it once between them (a fresh server's first requests all miss),
+// and the value read is kept.
+func TestLoadSharesMisses(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		storetest.Listen(t, db)
+		c := store.NewCache[int64, int](db, 10, time.Minute)
+		var reads atomic.Int32
+		release := make(chan struct{})
+		read := func(context.Context) (int, error) {
+			reads.Add(1)
+			<-release
+			return 42, nil
+		}
+		var wg sync.WaitGroup
+		got := make([]int, 32)
+		for i := range got {
+			wg.Go(func() {
+				v, err := c.Load(ctx, 7, read, store.UserTag(7))
+				if err != nil {
+					t.Error(err)
+				}
+				got[i] = v
+			})
+		}
+		// Time for the callers to reach the read; one arriving after it
+		// ended finds the value kept, so this sets only how hard the test
+		// presses.
+		time.Sleep(100 * time.Millisecond)
+		close(release)
+		wg.Wait()
+		if n := reads.Load(); n != 1 {
+			t.Errorf("%d callers missing one key read it %d times, want 1", len(got), n)
+		}
+		for i, v := range got {
+			if v != 42 {
+				t.Fatalf("caller %d got %d, want 42", i, v)
+			}
+		}
+		if v, ok := c.Get(7); !ok || v != 42 {
+			t.Fatalf("not kept: %d %v", v, ok)
+		}
+	})
+}
+
+// TestCacheAgesSpread: values kept at the same moment age out over the
+// last fifth of the cache's age, not all at once, and none outlives it.
+func TestCacheAgesSpread(t *testing.T) {
+	db := storetest.Open(t, store.SQLite)
+	storetest.Listen(t, db)
+	var mu sync.Mutex
+	now := time.Now()
+	db.SetClock(func() time.Time { mu.Lock(); defer mu.Unlock(); return now })
+	at := func(d time.Duration) { mu.Lock(); now = now.Add(d); mu.Unlock() }
+	c := store.NewCache[int, int](db, 1000, time.Minute)
+	for k := range 200 {
+		c.Put(k, k, c.Gen())
+	}
+	kept := func() int {
+		n := 0
+		for k := range 200 {
+			if _, ok := c.Get(k); ok {
+				n++
+			}
+		}
+		return n
+	}
+	at(48*time.Second - time.Millisecond)
+	if n := kept(); n != 200 {
+		t.Fatalf("before four fifths of the age: %d of 200 kept, want all", n)
+	}
+	at(6 * time.Second) // 54 s: half way through the spread
+	if n := kept(); n < 20 || n > 180 {
+		t.Fatalf("at nine tenths of the age: %d of 200 kept, want some but not all", n)
+	}
+	at(6 * time.Second) // 60 s
+	if n := kept(); n != 0 {
+		t.Fatalf("at the age: %d of 200 kept, want none", n)
+	}
 }

@@ -44,14 +44,6 @@ func (q *Q) SessionByTokenHash(ctx context.Context, hash []byte) (*core.Session,
 	return scanSession(q.row(ctx, "SELECT "+sessionCols+" FROM sessions WHERE token_hash = ?", hash))
 }
 
-// TouchSession records activity on a session.
-func (q *Q) TouchSession(ctx context.Context, id int64, at time.Time, ip string) error {
-	if _, err := q.exec(ctx, "UPDATE sessions SET last_seen_at = ?, ip = ? WHERE id = ?", ms(at), ip, id); err != nil {
-		return fmt.Errorf("touch session: %w", err)
-	}
-	return nil
-}
-
 // DeleteSession removes one session.
 func (q *Q) DeleteSession(ctx context.Context, id int64) error {
 	if _, err := q.exec(ctx, "DELETE FROM sessions WHERE id = ?", id); err != nil {
@@ -107,10 +99,27 @@ func (q *Q) APITokenByHash(ctx context.Context, hash []byte) (*core.APIToken, er
 	return scanToken(q.row(ctx, "SELECT "+tokenCols+" FROM api_tokens WHERE token_hash = ?", hash))
 }
 
-// TouchAPIToken records a use of a token.
-func (q *Q) TouchAPIToken(ctx context.Context, id int64, at time.Time) error {
-	if _, err := q.exec(ctx, "UPDATE api_tokens SET last_used_at = ? WHERE id = ?", ms(at), id); err != nil {
-		return fmt.Errorf("touch api token: %w", err)
+// A Use is when a session or an API token was last used and, for a
+// session, from which IP ("" leaves the one recorded).
+type Use struct {
+	ID int64
+	At time.Time
+	IP string
+}
+
+// RecordUses writes the last uses of sessions and tokens gathered since the
+// previous call, one statement each. A use never moves a record back: a
+// later one may have been written meanwhile (by another instance).
+func (q *Q) RecordUses(ctx context.Context, sessions, tokens []Use) error {
+	for _, u := range sessions {
+		if _, err := q.exec(ctx, "UPDATE sessions SET last_seen_at = ?, ip = COALESCE(NULLIF(?, ''), ip) WHERE id = ? AND last_seen_at < ?", ms(u.At), u.IP, u.ID, ms(u.At)); err != nil {
+			return fmt.Errorf("record session use: %w", err)
+		}
+	}
+	for _, u := range tokens {
+		if _, err := q.exec(ctx, "UPDATE api_tokens SET last_used_at = ? WHERE id = ? AND (last_used_at IS NULL OR last_used_at < ?)", ms(u.At), u.ID, ms(u.At)); err != nil {
+			return fmt.Errorf("record api token use: %w", err)
+		}
 	}
 	return nil
 }

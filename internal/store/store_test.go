@@ -148,7 +148,7 @@ func TestSessionsAndTokens(t *testing.T) {
 		if err != nil || got.ID != s.ID || got.Device != "Firefox on Linux" || !bytes.Equal(got.TokenHash, s.TokenHash) {
 			t.Fatalf("session: %+v %v", got, err)
 		}
-		if err := db.Writer().TouchSession(ctx, s.ID, now.Add(time.Minute), "10.0.0.2"); err != nil {
+		if err := db.Writer().RecordUses(ctx, []store.Use{{ID: s.ID, At: now.Add(time.Minute), IP: "10.0.0.2"}}, nil); err != nil {
 			t.Fatal(err)
 		}
 		if list, _ := db.Reader().UserSessions(ctx, u.ID); len(list) != 1 || list[0].IP != "10.0.0.2" {
@@ -631,5 +631,51 @@ func TestInTxRollsBackOnPanic(t *testing.T) {
 		}); err != nil || n != 0 {
 			t.Fatalf("next transaction: %v, %d rows of the panicked one", err, n)
 		}
+	})
+}
+
+// TestRecordUses: gathered uses move a session's last sight (and its IP,
+// when known) and a token's last use forward, never back.
+func TestRecordUses(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		_, u := seed(t, db)
+		now := time.Now().Truncate(time.Millisecond)
+		s := &core.Session{UserID: u.ID, Kind: core.SessionWeb, TokenHash: []byte("0123456789abcdef0123456789abcdef"),
+			CreatedAt: now, LastSeenAt: now, ExpiresAt: now.Add(time.Hour), IP: "10.0.0.1", Device: "Firefox on Linux"}
+		if err := db.Writer().CreateSession(ctx, s); err != nil {
+			t.Fatal(err)
+		}
+		tok := &core.APIToken{UserID: u.ID, Name: "CRM sync", TokenHash: []byte("tokenhash"), CreatedAt: now, ExpiresAt: now.Add(24 * time.Hour)}
+		if err := db.Writer().CreateAPIToken(ctx, tok); err != nil {
+			t.Fatal(err)
+		}
+		check := func(step string, seen time.Time, ip string, used time.Time) {
+			t.Helper()
+			list, err := db.Reader().UserSessions(ctx, u.ID)
+			if err != nil || len(list) != 1 || !list[0].LastSeenAt.Equal(seen) || list[0].IP != ip {
+				t.Fatalf("%s: sessions %+v %v, want seen %v from %s", step, list, err, seen, ip)
+			}
+			got, err := db.Reader().APITokenByHash(ctx, tok.TokenHash)
+			if err != nil || !got.LastUsedAt.Equal(used) {
+				t.Fatalf("%s: token %+v %v, want used %v", step, got, err, used)
+			}
+		}
+		later := now.Add(2 * time.Minute)
+		if err := db.Writer().RecordUses(ctx, []store.Use{{ID: s.ID, At: later, IP: "10.0.0.2"}}, []store.Use{{ID: tok.ID, At: later}}); err != nil {
+			t.Fatal(err)
+		}
+		check("forward", later, "10.0.0.2", later)
+		// An older batch (another instance's, written late) moves nothing.
+		if err := db.Writer().RecordUses(ctx, []store.Use{{ID: s.ID, At: now.Add(time.Minute), IP: "10.0.0.3"}}, []store.Use{{ID: tok.ID, At: now.Add(time.Minute)}}); err != nil {
+			t.Fatal(err)
+		}
+		check("back", later, "10.0.0.2", later)
+		// A use without an IP keeps the one recorded.
+		last := later.Add(time.Minute)
+		if err := db.Writer().RecordUses(ctx, []store.Use{{ID: s.ID, At: last}}, nil); err != nil {
+			t.Fatal(err)
+		}
+		check("no IP", last, "10.0.0.2", later)
 	})
 }

@@ -57,7 +57,14 @@ func New(t testing.TB, c services.Config) *services.Set {
 		q, w := Queue(t, c.DB)
 		c.Jobs, c.Workers = q, w
 	}
-	return services.New(c)
+	set := services.New(c)
+	// Before the database closes (cleanups run last first).
+	t.Cleanup(func() {
+		if err := set.Close(context.Background()); err != nil {
+			t.Errorf("close services: %v", err)
+		}
+	})
+	return set
 }
 
 // Queue returns an unstarted job queue on db (River's tables migrated)

@@ -1,0 +1,154 @@
+package auth
+
+import (
+	"context"
+	"log/slog"
+	"maps"
+	"slices"
+	"sync"
+	"time"
+
+	"roster/internal/core"
+	"roster/internal/store"
+)
+
+// useLog gathers records of use and writes them in one transaction within
+// Config.UseWriteDelay, off the requests' path: a busy server's requests would
+// otherwise queue for SQLite's one writer, one commit each, whenever their
+// tokens' uses fall due together (all of them, on a fresh server). What
+// waits is read back by this instance's sign-in checks and lists; a crash
+// or a failed write loses at most a second's records, which are a minute
+// coarse anyway (the next use after the minute records again).
+type useLog struct {
+	db    *store.DB
+	delay time.Duration
+
+	mu       sync.Mutex
+	sessions map[int64]store.Use
+	tokens   map[int64]store.Use
+	timer    *time.Timer // set while records wait
+	closed   bool        // after Close, records are written at once
+
+	// writing is held across a write: Flush returns after the records it
+	// took are written, and no two writes overlap.
+	writing sync.Mutex
+}
+
+func newUseLog(db *store.DB, delay time.Duration) *useLog {
+	return &useLog{db: db, delay: delay, sessions: map[int64]store.Use{}, tokens: map[int64]store.Use{}}
+}
+
+// session records that session id was used at at from ip.
+func (l *useLog) session(id int64, at time.Time, ip string) {
+	l.record(l.sessions, store.Use{ID: id, At: at, IP: ip})
+}
+
+// token records that API token id was used at at.
+func (l *useLog) token(id int64, at time.Time) {
+	l.record(l.tokens, store.Use{ID: id, At: at})
+}
+
+func (l *useLog) record(m map[int64]store.Use, u store.Use) {
+	l.mu.Lock()
+	if prev, ok := m[u.ID]; ok && !u.At.After(prev.At) {
+		l.mu.Unlock()
+		return
+	}
+	m[u.ID] = u
+	if l.closed {
+		l.mu.Unlock()
+		l.flushLogged()
+		return
+	}
+	if l.timer == nil {
+		l.timer = time.AfterFunc(l.delay, l.flushLogged)
+	}
+	l.mu.Unlock()
+}
+
+// seen is when session id was last used by what waits to be written, or
+// the zero time.
+func (l *useLog) seen(id int64) (time.Time, string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	u := l.sessions[id]
+	return u.At, u.IP
+}
+
+// overlaySessions gives sessions the uses that wait to be written, most
+// recent first again.
+func (l *useLog) overlaySessions(list []*core.Session) {
+	l.mu.Lock()
+	for _, s := range list {
+		if u, ok := l.sessions[s.ID]; ok && u.At.After(s.LastSeenAt) {
+			s.LastSeenAt = u.At
+			if u.IP != "" {
+				s.IP = u.IP
+			}
+		}
+	}
+	l.mu.Unlock()
+	slices.SortStableFunc(list, func(a, b *core.Session) int { return b.LastSeenAt.Compare(a.LastSeenAt) })
+}
+
+// overlayTokens gives tokens the uses that wait to be written.
+func (l *useLog) overlayTokens(list []*core.APIToken) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, t := range list {
+		if u, ok := l.tokens[t.ID]; ok && u.At.After(t.LastUsedAt) {
+			t.LastUsedAt = u.At
+		}
+	}
+}
+
+// Flush writes what waits now and returns when it is written.
+func (l *useLog) Flush(ctx context.Context) error {
+	l.writing.Lock()
+	defer l.writing.Unlock()
+	l.mu.Lock()
+	if l.timer != nil {
+		l.timer.Stop()
+		l.timer = nil
+	}
+	sessions, tokens := slices.Collect(maps.Values(l.sessions)), slices.Collect(maps.Values(l.tokens))
+	l.mu.Unlock()
+	if len(sessions)+len(tokens) == 0 {
+		return nil
+	}
+	err := l.db.InTx(ctx, func(q *store.Q) error { return q.RecordUses(ctx, sessions, tokens) })
+	// What was taken leaves the log, written or not (a failed write's
+	// records are dropped: the next use after the minute records again);
+	// a later record made during the write stays for the next one.
+	l.mu.Lock()
+	forgetWritten(l.sessions, sessions)
+	forgetWritten(l.tokens, tokens)
+	l.mu.Unlock()
+	return err
+}
+
+// flushLogged is Flush from the timer, which has no one to answer to.
+func (l *useLog) flushLogged() {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := l.Flush(ctx); err != nil {
+		slog.Warn("recording sessions' and tokens' last use failed", "err", err)
+	}
+}
+
+// Close writes what waits; later records are written at once.
+func (l *useLog) Close(ctx context.Context) error {
+	l.mu.Lock()
+	l.closed = true
+	l.mu.Unlock()
+	return l.Flush(ctx)
+}
+
+// forgetWritten removes the written uses from m unless a later one came.
+func forgetWritten(m map[int64]store.Use, written []store.Use) {
+	for _, u := range written {
+		if cur, ok := m[u.ID]; ok && !cur.At.After(u.At) {
+			delete(m, u.ID)
+		}
+	}
+}
