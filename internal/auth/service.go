@@ -381,19 +381,21 @@ func (s *Service) recordUse(p *Principal, now time.Time, ip string) {
 	}
 }
 
-// clone copies p deeply enough that callers may change what they got.
+// clone copies p deeply enough that callers may change what they got. The
+// copy carries no token hash: nothing after sign-in reads it, and every
+// request would copy it.
 func (p Principal) clone() Principal {
 	u := *p.User
 	u.Rights = slices.Clone(u.Rights)
 	out := Principal{User: &u}
 	if p.Session != nil {
 		sess := *p.Session
-		sess.TokenHash = slices.Clone(sess.TokenHash)
+		sess.TokenHash = nil
 		out.Session = &sess
 	}
 	if p.Token != nil {
 		t := *p.Token
-		t.TokenHash = slices.Clone(t.TokenHash)
+		t.TokenHash = nil
 		out.Token = &t
 	}
 	return out

@@ -1,6 +1,7 @@
 package httpx
 
 import (
+	"hash/maphash"
 	"sync"
 	"time"
 
@@ -21,6 +22,12 @@ const (
 	limiterSweep = time.Minute
 )
 
+// limiterShards is how many parts a Limiter's keys are split into, each
+// with its own lock: every API request passes through Allow, and with one
+// lock a request whose thread the kernel paused while holding it held up
+// all the others (0.74 s of waiting in a 2 s runtime trace under load).
+const limiterShards = 32
+
 // Limiter is a set of token buckets keyed by string (client IP, account,
 // ...). Idle keys are dropped lazily during Allow, so there is no
 // goroutine to stop. It is safe for concurrent use.
@@ -28,11 +35,18 @@ type Limiter struct {
 	limit rate.Limit
 	burst int
 	idle  time.Duration
+	now   func() time.Time // swapped in tests
 
+	seed   maphash.Seed
+	shards [limiterShards]limiterShard
+}
+
+// limiterShard holds the keys whose hash falls to it.
+type limiterShard struct {
 	mu        sync.Mutex
 	keys      map[string]*bucket
 	lastSweep time.Time
-	now       func() time.Time // swapped in tests
+	_         [64]byte // its own cache line: neighbours' locks do not contend
 }
 
 type bucket struct {
@@ -56,13 +70,22 @@ func NewLimiter(perSecond float64, burst int) *Limiter {
 	if secs := float64(burst) / perSecond; secs > idle.Seconds() {
 		idle = time.Duration(min(secs, 1e9) * float64(time.Second))
 	}
-	return &Limiter{
+	l := &Limiter{
 		limit: rate.Limit(perSecond),
 		burst: burst,
 		idle:  idle,
-		keys:  make(map[string]*bucket),
 		now:   time.Now,
+		seed:  maphash.MakeSeed(),
 	}
+	for i := range l.shards {
+		l.shards[i].keys = make(map[string]*bucket)
+	}
+	return l
+}
+
+// shard is the part of l that holds key.
+func (l *Limiter) shard(key string) *limiterShard {
+	return &l.shards[maphash.String(l.seed, key)%limiterShards]
 }
 
 // Allow takes one token for key. When none is left it returns false and
@@ -70,17 +93,18 @@ func NewLimiter(perSecond float64, burst int) *Limiter {
 // request costs the caller nothing. Callers reply 429 with a Retry-After
 // of RetryAfterSeconds(retryAfter).
 func (l *Limiter) Allow(key string) (ok bool, retryAfter time.Duration) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
+	sh := l.shard(key)
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
 
 	now := l.now()
-	if now.Sub(l.lastSweep) >= limiterSweep {
-		l.sweep(now)
+	if now.Sub(sh.lastSweep) >= limiterSweep {
+		sh.sweep(now, l.idle)
 	}
-	b := l.keys[key]
+	b := sh.keys[key]
 	if b == nil {
 		b = &bucket{lim: rate.NewLimiter(l.limit, l.burst)}
-		l.keys[key] = b
+		sh.keys[key] = b
 	}
 	b.seen = now
 
@@ -95,11 +119,11 @@ func (l *Limiter) Allow(key string) (ok bool, retryAfter time.Duration) {
 	return true, 0
 }
 
-func (l *Limiter) sweep(now time.Time) {
-	l.lastSweep = now
-	for k, b := range l.keys {
-		if now.Sub(b.seen) >= l.idle {
-			delete(l.keys, k)
+func (sh *limiterShard) sweep(now time.Time, idle time.Duration) {
+	sh.lastSweep = now
+	for k, b := range sh.keys {
+		if now.Sub(b.seen) >= idle {
+			delete(sh.keys, k)
 		}
 	}
 }

@@ -1,6 +1,7 @@
 package httpx
 
 import (
+	"fmt"
 	"testing"
 	"time"
 )
@@ -72,12 +73,39 @@ func TestLimiterRefillAndExpiry(t *testing.T) {
 	now = now.Add(9 * time.Minute)
 	l.Allow("b") // keeps b fresh, sweeps nothing yet
 	now = now.Add(2 * time.Minute)
-	l.Allow("c") // a idle 11m: dropped; b idle 2m: kept
-	if _, ok := l.keys["a"]; ok {
+	// Keys are swept by the requests of their own shard: a idle 11m is
+	// dropped; b idle 2m is kept.
+	l.Allow(neighbour(l, "a"))
+	l.Allow(neighbour(l, "b"))
+	if _, ok := l.shard("a").keys["a"]; ok {
 		t.Error("idle key a not expired")
 	}
-	if _, ok := l.keys["b"]; !ok {
+	if _, ok := l.shard("b").keys["b"]; !ok {
 		t.Error("recent key b expired")
+	}
+}
+
+// neighbour is another key that falls to key's shard.
+func neighbour(l *Limiter, key string) string {
+	for i := 0; ; i++ {
+		if k := fmt.Sprint("other-", i); l.shard(k) == l.shard(key) {
+			return k
+		}
+	}
+}
+
+// TestLimiterKeysSpreadOverShards: keys fall to different shards (one lock
+// for all held up every request whenever its holder's thread was paused).
+func TestLimiterKeysSpreadOverShards(t *testing.T) {
+	l := NewLimiter(0, 0)
+	used := map[*limiterShard]bool{}
+	for i := range 1000 {
+		key := fmt.Sprint("token-", i)
+		l.Allow(key)
+		used[l.shard(key)] = true
+	}
+	if len(used) != limiterShards {
+		t.Fatalf("1,000 keys fell to %d shards of %d", len(used), limiterShards)
 	}
 }
 

@@ -170,8 +170,8 @@ type Cache[K comparable, V any] struct {
 	maxAge time.Duration
 	kinds  []string // the kinds of tag its values carry ("u", "s"); none: any
 
-	mu    sync.Mutex
-	gen   uint64 // moves on every drop
+	mu    sync.RWMutex // read-locked by the lookups every request makes
+	gen   uint64       // moves on every drop
 	items map[K]cacheItem[V]
 	byTag map[string]map[K]struct{}
 
@@ -215,8 +215,8 @@ func (c *Cache[K, V]) Get(k K) (V, bool) {
 // between the read and Put then keeps Put from caching what the read
 // saw before it.
 func (c *Cache[K, V]) Gen() uint64 {
-	c.mu.Lock()
-	defer c.mu.Unlock()
+	c.mu.RLock()
+	defer c.mu.RUnlock()
 	return c.gen
 }
 
@@ -331,10 +331,11 @@ func (c *Cache[K, V]) GetGen(k K) (V, uint64, bool) {
 	if !c.live() {
 		return zero, 0, false
 	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
+	now := c.db.now()
+	c.mu.RLock()
+	defer c.mu.RUnlock()
 	it, ok := c.items[k]
-	if !ok || !c.db.now().Before(it.until) {
+	if !ok || !now.Before(it.until) {
 		return zero, 0, false
 	}
 	return it.v, c.gen, true
@@ -402,7 +403,7 @@ func (c *Cache[K, V]) dropAll() {
 
 // Len is the number of values kept (tests).
 func (c *Cache[K, V]) Len() int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
+	c.mu.RLock()
+	defer c.mu.RUnlock()
 	return len(c.items)
 }
