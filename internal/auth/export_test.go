@@ -19,3 +19,13 @@ func OnReadForTest(s *Service, f func()) { s.onRead = f }
 
 // FlushUsesForTest writes s's records of use that wait.
 func FlushUsesForTest(s *Service) error { return s.uses.Flush(context.Background()) }
+
+// FlushUsesContextForTest writes s's records of use that wait, under ctx.
+func FlushUsesContextForTest(ctx context.Context, s *Service) error { return s.uses.Flush(ctx) }
+
+// HoldUseWriteForTest takes the use log's write slot, as a write in
+// progress does, and returns its release.
+func HoldUseWriteForTest(s *Service) func() {
+	s.uses.writing <- struct{}{}
+	return func() { <-s.uses.writing }
+}

@@ -399,3 +399,94 @@ func TestNoSharedLookupWhileChangesUnheard(t *testing.T) {
 		t.Errorf("%d requests with the listener down read the token %d times, want each its own", concurrentRequests, n)
 	}
 }
+
+// TestFailedUseWriteKept: a batch whose write fails keeps its records for
+// the next write (the cache counts them as written, so no request records
+// them again within the minute), and a Flush waiting for another write
+// gives up when its context ends.
+func TestFailedUseWriteKept(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		storetest.Listen(t, db)
+		svc := newEnv(t, db, auth.Config{UseWriteDelay: time.Hour})
+		admin := newUser(t, db, svc, "ana@example.com", "tangerine-violin", core.StateActive)
+		secret, tok, err := svc.CreateAPIToken(ctx, admin, "CRM sync", 30*24*time.Hour)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := svc.Authenticate(ctx, secret, ""); err != nil {
+			t.Fatal(err)
+		}
+		// The write fails: its context ends as the statement is sent.
+		failing, cancel := context.WithCancel(ctx)
+		db.SetQueryHook(func(q string) {
+			if strings.Contains(q, "UPDATE api_tokens SET last_used_at") {
+				cancel()
+			}
+		})
+		err = auth.FlushUsesContextForTest(failing, svc.Service)
+		db.SetQueryHook(nil)
+		if err == nil {
+			t.Fatal("the write whose context ended succeeded")
+		}
+		if got, err := db.Reader().APITokenByHash(ctx, tok.TokenHash); err != nil || !got.LastUsedAt.IsZero() {
+			t.Fatalf("after the failed write: %+v %v, want never used", got, err)
+		}
+		if err := auth.FlushUsesForTest(svc.Service); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := db.Reader().APITokenByHash(ctx, tok.TokenHash); err != nil || got.LastUsedAt.IsZero() {
+			t.Fatalf("the failed write's record was lost: %+v %v", got, err)
+		}
+		// Another write in progress: a Flush under a context that ends
+		// returns then.
+		release := auth.HoldUseWriteForTest(svc.Service)
+		short, stop := context.WithTimeout(ctx, 50*time.Millisecond)
+		defer stop()
+		if err := auth.FlushUsesContextForTest(short, svc.Service); err == nil {
+			t.Error("a Flush waiting for another write outlived its context")
+		}
+		release()
+	})
+}
+
+// TestSessionUsedElsewhereBeforeDeleteKept: a session read as idle, whose
+// use another instance writes before the delete, is kept and accepted.
+func TestSessionUsedElsewhereBeforeDeleteKept(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		var mu sync.Mutex
+		now := time.Now().Truncate(time.Millisecond)
+		clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+		db.SetClock(clock)
+		storetest.Listen(t, db)
+		svc := newEnv(t, db, auth.Config{IdleTimeout: 2 * time.Hour, UseWriteDelay: time.Hour})
+		admin := newUser(t, db, svc, "ana@example.com", "tangerine-violin", core.StateActive)
+		res, err := svc.login(ctx, auth.LoginInput{Email: admin.Email, Password: "tangerine-violin", IP: "192.0.2.1"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		mu.Lock()
+		now = now.Add(150 * time.Minute)
+		mu.Unlock()
+		var once sync.Once
+		db.SetQueryHook(func(q string) {
+			if strings.Contains(q, "DELETE FROM sessions WHERE id") {
+				once.Do(func() {
+					// Another instance's batch, between the read and the delete.
+					if err := db.Writer().RecordUses(ctx, []store.Use{{ID: res.Session.ID, At: clock().Add(-time.Minute), IP: "192.0.2.8"}}, nil); err != nil {
+						t.Error(err)
+					}
+				})
+			}
+		})
+		defer db.SetQueryHook(nil)
+		if _, err := svc.Authenticate(ctx, res.Token, "192.0.2.9"); err != nil {
+			t.Fatalf("a session used a minute ago on another instance was refused: %v", err)
+		}
+		list, err := svc.Sessions(ctx, admin)
+		if err != nil || len(list) != 1 {
+			t.Fatalf("sessions %+v %v, want the one kept", list, err)
+		}
+	})
+}

@@ -402,36 +402,45 @@ func (p Principal) clone() Principal {
 }
 
 func (s *Service) authenticateSession(ctx context.Context, hash []byte, ip string) (*Principal, error) {
-	sess, user, err := s.db.Reader().SessionWithUser(ctx, hash)
-	if err != nil {
-		if core.ErrorCode(err) == core.ENOTFOUND {
-			return nil, core.ErrUnauthorized
-		}
-		return nil, err
-	}
-	// A use that waits to be written counts: the session is not idle.
-	if at, ip := s.uses.seen(sess.ID); at.After(sess.LastSeenAt) {
-		sess.LastSeenAt = at
-		if ip != "" {
-			sess.IP = ip
-		}
-	}
-	now := s.db.Now()
-	if !now.Before(sess.ExpiresAt) || now.Sub(sess.LastSeenAt) >= s.idleFor(user) {
-		if err := s.db.Writer().DeleteSession(ctx, sess.ID); err != nil {
+	for read := 1; ; read++ {
+		sess, user, err := s.db.Reader().SessionWithUser(ctx, hash)
+		if err != nil {
+			if core.ErrorCode(err) == core.ENOTFOUND {
+				return nil, core.ErrUnauthorized
+			}
 			return nil, err
 		}
-		return nil, core.ErrUnauthorized
+		// A use that waits to be written counts: the session is not idle.
+		if at, pendingIP := s.uses.seen(sess.ID); at.After(sess.LastSeenAt) {
+			sess.LastSeenAt = at
+			if pendingIP != "" {
+				sess.IP = pendingIP
+			}
+		}
+		now := s.db.Now()
+		if !now.Before(sess.ExpiresAt) || now.Sub(sess.LastSeenAt) >= s.idleFor(user) {
+			// Deleted only if still ended as it stands: a use written
+			// since the read (this instance's batch, which then no longer
+			// waits, or another's) keeps it, and it is read again.
+			deleted, err := s.db.Writer().DeleteEndedSession(ctx, sess.ID, now, now.Add(-s.idleFor(user)))
+			if err != nil {
+				return nil, err
+			}
+			if !deleted && read == 1 {
+				continue
+			}
+			return nil, core.ErrUnauthorized
+		}
+		if user.State != core.StateActive {
+			return nil, core.ErrUnauthorized
+		}
+		// Uses are recorded once a minute per session: reads stay reads.
+		p := &Principal{User: user, Session: sess}
+		if now.Sub(sess.LastSeenAt) >= s.cfg.TouchGranularity {
+			s.recordUse(p, now, ip)
+		}
+		return p, nil
 	}
-	if user.State != core.StateActive {
-		return nil, core.ErrUnauthorized
-	}
-	// Uses are recorded once a minute per session: reads stay reads.
-	p := &Principal{User: user, Session: sess}
-	if now.Sub(sess.LastSeenAt) >= s.cfg.TouchGranularity {
-		s.recordUse(p, now, ip)
-	}
-	return p, nil
 }
 
 func (s *Service) authenticateAPIToken(ctx context.Context, hash []byte) (*Principal, error) {
@@ -509,12 +518,16 @@ func (s *Service) APITokens(ctx context.Context, actor *core.User) ([]*core.APIT
 	if !actor.IsAdmin() {
 		return nil, core.ErrForbidden
 	}
-	list, err := s.db.Reader().WorkspaceAPITokens(ctx, actor.WorkspaceID)
-	if err != nil {
-		return nil, err
+	s.flushUses(ctx)
+	return s.db.Reader().WorkspaceAPITokens(ctx, actor.WorkspaceID)
+}
+
+// flushUses writes the records of use that wait, before a list shows them.
+// A list is still shown when the write fails (logged): a minute coarse.
+func (s *Service) flushUses(ctx context.Context) {
+	if err := s.uses.Flush(ctx); err != nil {
+		slog.WarnContext(ctx, "recording sessions' and tokens' last use failed", "err", err)
 	}
-	s.uses.overlayTokens(list)
-	return list, nil
 }
 
 // RevokeAPIToken revokes one of the workspace's tokens; admins only.
@@ -535,11 +548,11 @@ func (s *Service) RevokeAPIToken(ctx context.Context, actor *core.User, id int64
 
 // Sessions lists the user's own signed-in devices, most recent first.
 func (s *Service) Sessions(ctx context.Context, user *core.User) ([]*core.Session, error) {
+	s.flushUses(ctx)
 	all, err := s.db.Reader().UserSessions(ctx, user.ID)
 	if err != nil {
 		return nil, err
 	}
-	s.uses.overlaySessions(all)
 	// Expired sessions are deleted when next presented; until then they
 	// are no longer signed in, so they are not listed.
 	now, idle := s.db.Now(), s.idleFor(user)

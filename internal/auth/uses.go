@@ -1,6 +1,7 @@
 package auth
 
 import (
+	"cmp"
 	"context"
 	"log/slog"
 	"maps"
@@ -8,7 +9,6 @@ import (
 	"sync"
 	"time"
 
-	"roster/internal/core"
 	"roster/internal/store"
 )
 
@@ -16,9 +16,9 @@ import (
 // Config.UseWriteDelay, off the requests' path: a busy server's requests would
 // otherwise queue for SQLite's one writer, one commit each, whenever their
 // tokens' uses fall due together (all of them, on a fresh server). What
-// waits is read back by this instance's sign-in checks and lists; a crash
-// or a failed write loses at most a second's records, which are a minute
-// coarse anyway (the next use after the minute records again).
+// waits is read back by this instance's sign-in checks and written before
+// its lists; a crash loses at most the last second's records, which are a
+// minute coarse anyway (the next use after the minute records again).
 type useLog struct {
 	db    *store.DB
 	delay time.Duration
@@ -29,13 +29,13 @@ type useLog struct {
 	timer    *time.Timer // set while records wait
 	closed   bool        // after Close, records are written at once
 
-	// writing is held across a write: Flush returns after the records it
-	// took are written, and no two writes overlap.
-	writing sync.Mutex
+	// writing is held across a write (a slot, so that a Flush whose
+	// context ends stops waiting for it): no two writes overlap.
+	writing chan struct{}
 }
 
 func newUseLog(db *store.DB, delay time.Duration) *useLog {
-	return &useLog{db: db, delay: delay, sessions: map[int64]store.Use{}, tokens: map[int64]store.Use{}}
+	return &useLog{db: db, delay: delay, sessions: map[int64]store.Use{}, tokens: map[int64]store.Use{}, writing: make(chan struct{}, 1)}
 }
 
 // session records that session id was used at at from ip.
@@ -75,56 +75,49 @@ func (l *useLog) seen(id int64) (time.Time, string) {
 	return u.At, u.IP
 }
 
-// overlaySessions gives sessions the uses that wait to be written, most
-// recent first again.
-func (l *useLog) overlaySessions(list []*core.Session) {
-	l.mu.Lock()
-	for _, s := range list {
-		if u, ok := l.sessions[s.ID]; ok && u.At.After(s.LastSeenAt) {
-			s.LastSeenAt = u.At
-			if u.IP != "" {
-				s.IP = u.IP
-			}
-		}
-	}
-	l.mu.Unlock()
-	slices.SortStableFunc(list, func(a, b *core.Session) int { return b.LastSeenAt.Compare(a.LastSeenAt) })
-}
-
-// overlayTokens gives tokens the uses that wait to be written.
-func (l *useLog) overlayTokens(list []*core.APIToken) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	for _, t := range list {
-		if u, ok := l.tokens[t.ID]; ok && u.At.After(t.LastUsedAt) {
-			t.LastUsedAt = u.At
-		}
-	}
-}
-
-// Flush writes what waits now and returns when it is written.
+// Flush writes what waits now and returns when it is written, or when ctx
+// ends first. Rows are written in the order of their ids, so that two
+// instances' batches lock shared rows in the same order (PostgreSQL would
+// otherwise abort one as a deadlock). A failed write's records stay for
+// the next, a second later: the cache already counts them as written, so
+// no request would record them again within the minute.
 func (l *useLog) Flush(ctx context.Context) error {
-	l.writing.Lock()
-	defer l.writing.Unlock()
+	select {
+	case l.writing <- struct{}{}:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	defer func() { <-l.writing }()
 	l.mu.Lock()
 	if l.timer != nil {
 		l.timer.Stop()
 		l.timer = nil
 	}
-	sessions, tokens := slices.Collect(maps.Values(l.sessions)), slices.Collect(maps.Values(l.tokens))
+	sessions, tokens := byID(l.sessions), byID(l.tokens)
 	l.mu.Unlock()
 	if len(sessions)+len(tokens) == 0 {
 		return nil
 	}
 	err := l.db.InTx(ctx, func(q *store.Q) error { return q.RecordUses(ctx, sessions, tokens) })
-	// What was taken leaves the log, written or not (a failed write's
-	// records are dropped: the next use after the minute records again);
-	// a later record made during the write stays for the next one.
 	l.mu.Lock()
+	defer l.mu.Unlock()
+	if err != nil {
+		if !l.closed && l.timer == nil {
+			l.timer = time.AfterFunc(l.delay, l.flushLogged)
+		}
+		return err
+	}
+	// Written; a later record made during the write stays for the next.
 	forgetWritten(l.sessions, sessions)
 	forgetWritten(l.tokens, tokens)
-	l.mu.Unlock()
-	return err
+	return nil
+}
+
+// byID is m's uses in the order of their ids.
+func byID(m map[int64]store.Use) []store.Use {
+	list := slices.Collect(maps.Values(m))
+	slices.SortFunc(list, func(a, b store.Use) int { return cmp.Compare(a.ID, b.ID) })
+	return list
 }
 
 // flushLogged is Flush from the timer, which has no one to answer to.

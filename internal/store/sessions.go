@@ -52,6 +52,22 @@ func (q *Q) DeleteSession(ctx context.Context, id int64) error {
 	return q.changed(ctx, SessionTag(id))
 }
 
+// DeleteEndedSession removes a session that has expired (expires_at at or
+// before now) or been idle since idleSince (last seen then or before),
+// judged on the row as it is when deleted, and reports whether it did: a
+// use written since the caller read it (a batch of this or another
+// instance) keeps it.
+func (q *Q) DeleteEndedSession(ctx context.Context, id int64, now, idleSince time.Time) (bool, error) {
+	res, err := q.exec(ctx, "DELETE FROM sessions WHERE id = ? AND (expires_at <= ? OR last_seen_at <= ?)", id, ms(now), ms(idleSince))
+	if err != nil {
+		return false, fmt.Errorf("delete ended session: %w", err)
+	}
+	if n, err := res.RowsAffected(); err != nil || n == 0 {
+		return false, err
+	}
+	return true, q.changed(ctx, SessionTag(id))
+}
+
 // DeleteUserSessions removes every session of a user.
 func (q *Q) DeleteUserSessions(ctx context.Context, userID int64) error {
 	if _, err := q.exec(ctx, "DELETE FROM sessions WHERE user_id = ?", userID); err != nil {
