@@ -128,11 +128,7 @@ func TestRequestAfterRevocationSharesNoEarlierLookup(t *testing.T) {
 func TestUsesWrittenInBatches(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
-		var mu sync.Mutex
-		now := time.Now().Truncate(time.Millisecond)
-		clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
-		advance := func(d time.Duration) { mu.Lock(); now = now.Add(d); mu.Unlock() }
-		db.SetClock(clock)
+		clock, advance := stoppedClock(db)
 		storetest.Listen(t, db)
 		// Written only when the test says (an hour is never reached).
 		svc := newEnv(t, db, auth.Config{UseWriteDelay: time.Hour})
@@ -233,10 +229,7 @@ func TestUsesWrittenInBatches(t *testing.T) {
 func TestUsesWrittenWithinTheDelay(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
-		var mu sync.Mutex
-		now := time.Now().Truncate(time.Millisecond)
-		clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
-		db.SetClock(clock)
+		clock, advance := stoppedClock(db)
 		storetest.Listen(t, db)
 		for _, c := range []struct {
 			name  string
@@ -269,9 +262,7 @@ func TestUsesWrittenWithinTheDelay(t *testing.T) {
 					t.Fatalf("%s: after Close the use is %v, want %v", c.name, used(), clock())
 				}
 				// Closed: a later use is written as it is recorded.
-				mu.Lock()
-				now = now.Add(2 * time.Minute)
-				mu.Unlock()
+				advance(2 * time.Minute)
 				if _, err := svc.Authenticate(ctx, secret, ""); err != nil {
 					t.Fatal(err)
 				}
@@ -296,10 +287,7 @@ func TestUsesWrittenWithinTheDelay(t *testing.T) {
 func TestUseWaitingKeepsSessionAlive(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
-		var mu sync.Mutex
-		now := time.Now().Truncate(time.Millisecond)
-		db.SetClock(func() time.Time { mu.Lock(); defer mu.Unlock(); return now })
-		advance := func(d time.Duration) { mu.Lock(); now = now.Add(d); mu.Unlock() }
+		clock, advance := stoppedClock(db)
 		storetest.Listen(t, db)
 		svc := newEnv(t, db, auth.Config{IdleTimeout: 2 * time.Hour, UseWriteDelay: time.Hour})
 		admin := newUser(t, db, svc, "ana@example.com", "tangerine-violin", core.StateActive)
@@ -319,7 +307,7 @@ func TestUseWaitingKeepsSessionAlive(t *testing.T) {
 			t.Fatalf("a session used an hour ago is refused: %v", err)
 		}
 		list, err := svc.Sessions(ctx, p.User)
-		if err != nil || len(list) != 1 || !list[0].LastSeenAt.Equal(now) || list[0].IP != "192.0.2.3" {
+		if err != nil || len(list) != 1 || !list[0].LastSeenAt.Equal(clock()) || list[0].IP != "192.0.2.3" {
 			t.Fatalf("sessions %+v %v, want one seen now from 192.0.2.3", list, err)
 		}
 	})
@@ -455,10 +443,7 @@ func TestFailedUseWriteKept(t *testing.T) {
 func TestSessionUsedElsewhereBeforeDeleteKept(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
-		var mu sync.Mutex
-		now := time.Now().Truncate(time.Millisecond)
-		clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
-		db.SetClock(clock)
+		clock, advance := stoppedClock(db)
 		storetest.Listen(t, db)
 		svc := newEnv(t, db, auth.Config{IdleTimeout: 2 * time.Hour, UseWriteDelay: time.Hour})
 		admin := newUser(t, db, svc, "ana@example.com", "tangerine-violin", core.StateActive)
@@ -466,9 +451,7 @@ func TestSessionUsedElsewhereBeforeDeleteKept(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		mu.Lock()
-		now = now.Add(150 * time.Minute)
-		mu.Unlock()
+		advance(150 * time.Minute)
 		var once sync.Once
 		db.SetQueryHook(func(q string) {
 			if strings.Contains(q, "DELETE FROM sessions WHERE id") {
@@ -489,4 +472,14 @@ func TestSessionUsedElsewhereBeforeDeleteKept(t *testing.T) {
 			t.Fatalf("sessions %+v %v, want the one kept", list, err)
 		}
 	})
+}
+
+// stoppedClock sets db's clock to a moment that moves only by advance.
+func stoppedClock(db *store.DB) (clock func() time.Time, advance func(time.Duration)) {
+	var mu sync.Mutex
+	now := time.Now().Truncate(time.Millisecond)
+	clock = func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	advance = func(d time.Duration) { mu.Lock(); now = now.Add(d); mu.Unlock() }
+	db.SetClock(clock)
+	return clock, advance
 }
