@@ -518,16 +518,18 @@ func (s *Service) APITokens(ctx context.Context, actor *core.User) ([]*core.APIT
 	if !actor.IsAdmin() {
 		return nil, core.ErrForbidden
 	}
-	s.flushUses(ctx)
-	return s.db.Reader().WorkspaceAPITokens(ctx, actor.WorkspaceID)
-}
-
-// flushUses writes the records of use that wait, before a list shows them.
-// A list is still shown when the write fails (logged): a minute coarse.
-func (s *Service) flushUses(ctx context.Context) {
-	if err := s.uses.Flush(ctx); err != nil {
-		slog.WarnContext(ctx, "recording sessions' and tokens' last use failed", "err", err)
+	_, waiting := s.uses.waiting()
+	list, err := s.db.Reader().WorkspaceAPITokens(ctx, actor.WorkspaceID)
+	if err != nil {
+		return nil, err
 	}
+	// With the uses that wait to be written (taken before the read).
+	for _, t := range list {
+		if u, ok := waiting[t.ID]; ok && u.At.After(t.LastUsedAt) {
+			t.LastUsedAt = u.At
+		}
+	}
+	return list, nil
 }
 
 // RevokeAPIToken revokes one of the workspace's tokens; admins only.
@@ -548,11 +550,22 @@ func (s *Service) RevokeAPIToken(ctx context.Context, actor *core.User, id int64
 
 // Sessions lists the user's own signed-in devices, most recent first.
 func (s *Service) Sessions(ctx context.Context, user *core.User) ([]*core.Session, error) {
-	s.flushUses(ctx)
+	waiting, _ := s.uses.waiting()
 	all, err := s.db.Reader().UserSessions(ctx, user.ID)
 	if err != nil {
 		return nil, err
 	}
+	// With the uses that wait to be written (taken before the read), most
+	// recent first again.
+	for _, sess := range all {
+		if u, ok := waiting[sess.ID]; ok && u.At.After(sess.LastSeenAt) {
+			sess.LastSeenAt = u.At
+			if u.IP != "" {
+				sess.IP = u.IP
+			}
+		}
+	}
+	slices.SortStableFunc(all, func(a, b *core.Session) int { return b.LastSeenAt.Compare(a.LastSeenAt) })
 	// Expired sessions are deleted when next presented; until then they
 	// are no longer signed in, so they are not listed.
 	now, idle := s.db.Now(), s.idleFor(user)

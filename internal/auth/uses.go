@@ -16,8 +16,8 @@ import (
 // Config.UseWriteDelay, off the requests' path: a busy server's requests would
 // otherwise queue for SQLite's one writer, one commit each, whenever their
 // tokens' uses fall due together (all of them, on a fresh server). What
-// waits is read back by this instance's sign-in checks and written before
-// its lists; a crash loses at most the last second's records, which are a
+// waits is read back by this instance's sign-in checks and lists (which
+// stay reads: they never wait for the writer); a crash loses at most the last second's records, which are a
 // minute coarse anyway (the next use after the minute records again).
 type useLog struct {
 	db    *store.DB
@@ -73,6 +73,15 @@ func (l *useLog) seen(id int64) (time.Time, string) {
 	defer l.mu.Unlock()
 	u := l.sessions[id]
 	return u.At, u.IP
+}
+
+// waiting is a copy of the session and token uses that wait to be
+// written. Taken before a list is read, and laid over it: a use written
+// between the two is in the list's read, one still waiting is in the copy.
+func (l *useLog) waiting() (sessions, tokens map[int64]store.Use) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return maps.Clone(l.sessions), maps.Clone(l.tokens)
 }
 
 // Flush writes what waits now and returns when it is written, or when ctx
