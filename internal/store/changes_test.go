@@ -5,7 +5,6 @@ import (
 	"errors"
 	"path/filepath"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -195,52 +194,6 @@ func TestCacheHearsOnlyItsKinds(t *testing.T) {
 		c.Put("policy", 2, c.Gen(), store.WorkspaceTag(u.WorkspaceID))
 		if _, ok := c.Get("policy"); ok {
 			t.Fatal("a value with a tag of a kind the cache does not hear was kept")
-		}
-	})
-}
-
-// TestLoadSharesMisses: the callers that miss one key at the same time
-// read it once between them (a fresh server's first requests all miss),
-// and the value read is kept.
-func TestLoadSharesMisses(t *testing.T) {
-	storetest.Each(t, func(t *testing.T, db *store.DB) {
-		ctx := context.Background()
-		storetest.Listen(t, db)
-		c := store.NewCache[int64, int](db, 10, time.Minute)
-		var reads atomic.Int32
-		release := make(chan struct{})
-		read := func(context.Context) (int, error) {
-			reads.Add(1)
-			<-release
-			return 42, nil
-		}
-		var wg sync.WaitGroup
-		got := make([]int, 32)
-		for i := range got {
-			wg.Go(func() {
-				v, err := c.Load(ctx, 7, read, store.UserTag(7))
-				if err != nil {
-					t.Error(err)
-				}
-				got[i] = v
-			})
-		}
-		// Time for the callers to reach the read; one arriving after it
-		// ended finds the value kept, so this sets only how hard the test
-		// presses.
-		time.Sleep(100 * time.Millisecond)
-		close(release)
-		wg.Wait()
-		if n := reads.Load(); n != 1 {
-			t.Errorf("%d callers missing one key read it %d times, want 1", len(got), n)
-		}
-		for i, v := range got {
-			if v != 42 {
-				t.Fatalf("caller %d got %d, want 42", i, v)
-			}
-		}
-		if v, ok := c.Get(7); !ok || v != 42 {
-			t.Fatalf("not kept: %d %v", v, ok)
 		}
 	})
 }
