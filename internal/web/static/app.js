@@ -407,15 +407,34 @@
     ok.classList.toggle("btn-danger", danger);
     ok.classList.toggle("btn-primary", !danger);
     dialog.returnValue = "";
-    dialog.addEventListener("close", function onClose() {
-      dialog.removeEventListener("close", onClose);
-      if (dialog.returnValue === "confirm") {
-        proceed();
-      } else if (trigger && trigger.isConnected) {
-        trigger.focus();
-      }
-    });
+    pendingConfirm = { proceed: proceed, trigger: trigger };
+    if (!dialog.rosterConfirmWired) {
+      dialog.rosterConfirmWired = true;
+      dialog.addEventListener("close", answerConfirm);
+    }
     dialog.showModal();
+  }
+
+  // The question the dialog asks now, answered when it closes.
+  var pendingConfirm = null;
+
+  // answerConfirm acts on the dialog's answer. "close" is fired in a task
+  // of its own after the dialog closed: a quick hand (or a loaded machine)
+  // can open the dialog again before it comes. Such a close is the earlier
+  // question's, which was cancelled; it must not take the open one's
+  // answer (Confirm would then close the dialog and do nothing).
+  function answerConfirm(e) {
+    var dialog = e.currentTarget;
+    if (dialog.open || !pendingConfirm) {
+      return;
+    }
+    var asked = pendingConfirm;
+    pendingConfirm = null;
+    if (dialog.returnValue === "confirm") {
+      asked.proceed();
+    } else if (asked.trigger && asked.trigger.isConnected) {
+      asked.trigger.focus();
+    }
   }
 
   document.addEventListener("submit", function (e) {
