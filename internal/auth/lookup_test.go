@@ -287,14 +287,7 @@ func TestUsesWrittenWithinTheDelay(t *testing.T) {
 func TestUseWaitingKeepsSessionAlive(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
-		clock, advance := stoppedClock(db)
-		storetest.Listen(t, db)
-		svc := newEnv(t, db, auth.Config{IdleTimeout: 2 * time.Hour, UseWriteDelay: time.Hour})
-		admin := newUser(t, db, svc, "ana@example.com", "tangerine-violin", core.StateActive)
-		res, err := svc.login(ctx, auth.LoginInput{Email: admin.Email, Password: "tangerine-violin", IP: "192.0.2.1"})
-		if err != nil {
-			t.Fatal(err)
-		}
+		svc, _, res, clock, advance := idleSessionEnv(t, db)
 		advance(90 * time.Minute)
 		if _, err := svc.Authenticate(ctx, res.Token, "192.0.2.2"); err != nil {
 			t.Fatal(err)
@@ -443,14 +436,7 @@ func TestFailedUseWriteKept(t *testing.T) {
 func TestSessionUsedElsewhereBeforeDeleteKept(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
-		clock, advance := stoppedClock(db)
-		storetest.Listen(t, db)
-		svc := newEnv(t, db, auth.Config{IdleTimeout: 2 * time.Hour, UseWriteDelay: time.Hour})
-		admin := newUser(t, db, svc, "ana@example.com", "tangerine-violin", core.StateActive)
-		res, err := svc.login(ctx, auth.LoginInput{Email: admin.Email, Password: "tangerine-violin", IP: "192.0.2.1"})
-		if err != nil {
-			t.Fatal(err)
-		}
+		svc, admin, res, clock, advance := idleSessionEnv(t, db)
 		advance(150 * time.Minute)
 		var once sync.Once
 		db.SetQueryHook(func(q string) {
@@ -472,6 +458,22 @@ func TestSessionUsedElsewhereBeforeDeleteKept(t *testing.T) {
 			t.Fatalf("sessions %+v %v, want the one kept", list, err)
 		}
 	})
+}
+
+// idleSessionEnv is a service whose sessions end after two idle hours and
+// whose uses wait an hour to be written (unless flushed), with its admin
+// signed in from 192.0.2.1 on a clock that moves only by advance.
+func idleSessionEnv(t *testing.T, db *store.DB) (svc *env, admin *core.User, res *auth.LoginResult, clock func() time.Time, advance func(time.Duration)) {
+	t.Helper()
+	clock, advance = stoppedClock(db)
+	storetest.Listen(t, db)
+	svc = newEnv(t, db, auth.Config{IdleTimeout: 2 * time.Hour, UseWriteDelay: time.Hour})
+	admin = newUser(t, db, svc, "ana@example.com", "tangerine-violin", core.StateActive)
+	res, err := svc.login(context.Background(), auth.LoginInput{Email: admin.Email, Password: "tangerine-violin", IP: "192.0.2.1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return svc, admin, res, clock, advance
 }
 
 // stoppedClock sets db's clock to a moment that moves only by advance.

@@ -518,7 +518,7 @@ func (s *Service) APITokens(ctx context.Context, actor *core.User) ([]*core.APIT
 	if !actor.IsAdmin() {
 		return nil, core.ErrForbidden
 	}
-	_, waiting := s.uses.waiting()
+	waiting := s.uses.tokensWaiting()
 	list, err := s.db.Reader().WorkspaceAPITokens(ctx, actor.WorkspaceID)
 	if err != nil {
 		return nil, err
@@ -550,7 +550,7 @@ func (s *Service) RevokeAPIToken(ctx context.Context, actor *core.User, id int64
 
 // Sessions lists the user's own signed-in devices, most recent first.
 func (s *Service) Sessions(ctx context.Context, user *core.User) ([]*core.Session, error) {
-	waiting, _ := s.uses.waiting()
+	waiting := s.uses.sessionsWaiting()
 	all, err := s.db.Reader().UserSessions(ctx, user.ID)
 	if err != nil {
 		return nil, err

@@ -75,13 +75,16 @@ func (l *useLog) seen(id int64) (time.Time, string) {
 	return u.At, u.IP
 }
 
-// waiting is a copy of the session and token uses that wait to be
-// written. Taken before a list is read, and laid over it: a use written
+// sessionsWaiting and tokensWaiting are copies of the uses that wait to
+// be written. Taken before a list is read, and laid over it: a use written
 // between the two is in the list's read, one still waiting is in the copy.
-func (l *useLog) waiting() (sessions, tokens map[int64]store.Use) {
+func (l *useLog) sessionsWaiting() map[int64]store.Use { return l.copyOf(l.sessions) }
+func (l *useLog) tokensWaiting() map[int64]store.Use   { return l.copyOf(l.tokens) }
+
+func (l *useLog) copyOf(m map[int64]store.Use) map[int64]store.Use {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return maps.Clone(l.sessions), maps.Clone(l.tokens)
+	return maps.Clone(m)
 }
 
 // Flush writes what waits now and returns when it is written, or when ctx
