@@ -525,7 +525,7 @@ func (s *Service) APITokens(ctx context.Context, actor *core.User) ([]*core.APIT
 	}
 	// With the uses that wait to be written (taken before the read).
 	for _, t := range list {
-		if u, ok := waiting[t.ID]; ok && u.At.After(t.LastUsedAt) {
+		if u, ok := laterUse(waiting, t.ID, t.LastUsedAt); ok {
 			t.LastUsedAt = u.At
 		}
 	}
@@ -558,7 +558,7 @@ func (s *Service) Sessions(ctx context.Context, user *core.User) ([]*core.Sessio
 	// With the uses that wait to be written (taken before the read), most
 	// recent first again.
 	for _, sess := range all {
-		if u, ok := waiting[sess.ID]; ok && u.At.After(sess.LastSeenAt) {
+		if u, ok := laterUse(waiting, sess.ID, sess.LastSeenAt); ok {
 			sess.LastSeenAt = u.At
 			if u.IP != "" {
 				sess.IP = u.IP

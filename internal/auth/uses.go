@@ -17,8 +17,9 @@ import (
 // otherwise queue for SQLite's one writer, one commit each, whenever their
 // tokens' uses fall due together (all of them, on a fresh server). What
 // waits is read back by this instance's sign-in checks and lists (which
-// stay reads: they never wait for the writer); a crash loses at most the last second's records, which are a
-// minute coarse anyway (the next use after the minute records again).
+// stay reads: they never wait for the writer); a crash loses at most the
+// last second's records, which are a minute coarse anyway (the next use
+// after the minute records again).
 type useLog struct {
 	db    *store.DB
 	delay time.Duration
@@ -85,6 +86,13 @@ func (l *useLog) copyOf(m map[int64]store.Use) map[int64]store.Use {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return maps.Clone(m)
+}
+
+// laterUse is id's use in such a copy when it is later than read, what the
+// list read for id.
+func laterUse(waiting map[int64]store.Use, id int64, read time.Time) (store.Use, bool) {
+	u, ok := waiting[id]
+	return u, ok && u.At.After(read)
 }
 
 // Flush writes what waits now and returns when it is written, or when ctx

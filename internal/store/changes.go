@@ -260,10 +260,9 @@ func (c *Cache[K, V]) lifetime() time.Duration {
 
 // Load returns k's value from the cache, else from read, kept under tags
 // (the generation is taken before read runs, as Put needs). A nil cache
-// keeps nothing: Load then always reads. Each caller reads for itself:
-// sharing these reads (Share) made a browser test's confirmed form go
-// unsent about once in five runs, for a reason not yet found, so only the
-// principals' lookups share theirs.
+// keeps nothing: Load then always reads. Each caller reads for itself;
+// only the principals' lookups share their reads (Share), where a fresh
+// server's 64 clients miss together (docs/architecture.md).
 func (c *Cache[K, V]) Load(ctx context.Context, k K, read func(ctx context.Context) (V, error), tags ...string) (V, error) {
 	if c == nil {
 		return read(ctx)
