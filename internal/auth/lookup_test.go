@@ -306,6 +306,27 @@ func TestUseWaitingKeepsSessionAlive(t *testing.T) {
 	})
 }
 
+// TestTokenListShowsWaitingUse: the workspace's list of API tokens shows a
+// use that waits to be written.
+func TestTokenListShowsWaitingUse(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		svc, admin, _, clock, advance := idleSessionEnv(t, db)
+		secret, _, err := svc.CreateAPIToken(ctx, admin, "CRM sync", 30*24*time.Hour)
+		if err != nil {
+			t.Fatal(err)
+		}
+		advance(time.Hour)
+		if _, err := svc.Authenticate(ctx, secret, ""); err != nil {
+			t.Fatal(err)
+		}
+		tokens, err := svc.APITokens(ctx, admin)
+		if err != nil || len(tokens) != 1 || !tokens[0].LastUsedAt.Equal(clock()) {
+			t.Fatalf("tokens %+v %v, want one used at %v", tokens, err, clock())
+		}
+	})
+}
+
 // TestSharedLookupOutlivesItsRequest: when the request running a shared
 // lookup ends (its client gone), the others that shared it are still
 // answered.
